@@ -1,0 +1,159 @@
+package driverapi
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/fltemu/fltemu/kernel"
+)
+
+// Object attribute flags.
+const (
+	OBJ_INHERIT          = 0x00000002
+	OBJ_CASE_INSENSITIVE = 0x00000040
+	OBJ_KERNEL_HANDLE    = 0x00000200
+)
+
+// Port access rights and connect options.
+const (
+	FLT_PORT_CONNECT          = kernel.FLT_PORT_CONNECT
+	FLT_PORT_ALL_ACCESS       = kernel.FLT_PORT_ALL_ACCESS
+	FLT_PORT_FLAG_SYNC_HANDLE = 0x1
+)
+
+// MaxConnectionContext is the largest connection context FilterConnectCommunicationPort
+// accepts, in bytes.
+const MaxConnectionContext = 65511
+
+// FilterMessageHeaderSize is sizeof(FILTER_MESSAGE_HEADER) and sizeof(FILTER_REPLY_HEADER).
+const FilterMessageHeaderSize = 16
+
+// ObjectAttributes is OBJECT_ATTRIBUTES as InitializeObjectAttributes fills it for a port.
+type ObjectAttributes struct {
+	ObjectName         string
+	Attributes         uint32
+	SecurityDescriptor *kernel.SecurityDescriptor
+}
+
+// InitializeObjectAttributes emulates the InitializeObjectAttributes macro.
+func InitializeObjectAttributes(name string, attributes uint32, sd *kernel.SecurityDescriptor) ObjectAttributes {
+	return ObjectAttributes{ObjectName: name, Attributes: attributes, SecurityDescriptor: sd}
+}
+
+// Caller describes the process that is connecting, as ConnectNotify can see it
+// (PsGetCurrentProcess and its token on Windows).
+type Caller struct {
+	ProcessID uint32
+	ImageName string
+	Token     *kernel.Token
+}
+
+// ConnectNotify is PFLT_CONNECT_NOTIFY. It runs on the connecting goroutine after the access
+// and slot checks. context is a copy that is valid only during the call: keep a copy of what
+// you need. The connection cookie it returns is handed to DisconnectNotify and MessageNotify.
+// A failure status refuses the connection and goes back to the caller (R-CB-1).
+type ConnectNotify func(clientPort Port, serverPortCookie any, context []byte, caller Caller) (connectionCookie any, status kernel.NTSTATUS)
+
+// DisconnectNotify is PFLT_DISCONNECT_NOTIFY: called at most once per connection, when the
+// last user handle closes or at unload, never after the filter closed the client port itself.
+// It is expected to call CloseClientPort (R-CB-2).
+type DisconnectNotify func(connectionCookie any)
+
+// MessageNotify is PFLT_MESSAGE_NOTIFY: runs on the user's goroutine for each
+// FilterSendMessage. input and output are the user's own buffers, not copies (R-CB-3).
+type MessageNotify func(connectionCookie any, input, output []byte) (returnOutputBufferLength uint32, status kernel.NTSTATUS)
+
+// ClientPort is the variable in which a driver keeps a client port (a PFLT_PORT). Reading it
+// is race-free, so a driver may test it from any goroutine (the scanner sample does, to skip
+// scanning while no scanner is connected). SendMessage and CloseClientPort take a pointer to
+// it, and CloseClientPort clears it atomically with respect to SendMessage (R-CLOSECLI-1).
+type ClientPort struct {
+	p atomic.Pointer[portBox]
+}
+
+type portBox struct{ port Port }
+
+// Load returns the port, nil if none.
+func (c *ClientPort) Load() Port {
+	if b := c.p.Load(); b != nil {
+		return b.port
+	}
+	return nil
+}
+
+// Store sets the port (nil clears it).
+func (c *ClientPort) Store(p Port) {
+	if p == nil {
+		c.p.Store(nil)
+		return
+	}
+	c.p.Store(&portBox{port: p})
+}
+
+// Swap sets the port and returns the previous one.
+func (c *ClientPort) Swap(p Port) Port {
+	var nb *portBox
+	if p != nil {
+		nb = &portBox{port: p}
+	}
+	if old := c.p.Swap(nb); old != nil {
+		return old.port
+	}
+	return nil
+}
+
+// IsNil reports whether no port is stored.
+func (c *ClientPort) IsNil() bool { return c.p.Load() == nil }
+
+// Timeout values for SendMessage, as the WDK gives them in a PLARGE_INTEGER: nil waits
+// forever; a pointer to zero does not wait at all; a negative value is relative, in 100 ns
+// units; a positive value is an absolute system time (100 ns units since 1601-01-01 UTC).
+
+// RelativeTimeout returns a relative timeout of d (negative 100 ns units). A zero or negative
+// duration gives the "do not wait" timeout.
+func RelativeTimeout(d time.Duration) *int64 {
+	v := -int64(d / 100)
+	return &v
+}
+
+// AbsoluteTimeout returns an absolute timeout at t, in system time.
+func AbsoluteTimeout(t time.Time) *int64 {
+	v := kernel.SystemTime(t)
+	return &v
+}
+
+// NoWait returns the zero timeout: do not wait at all.
+func NoWait() *int64 {
+	var v int64
+	return &v
+}
+
+// FilterManager is the set of filter-manager routines a driver may call. The emulated filter
+// manager (package fltmgr) implements it; a test may wrap it.
+type FilterManager interface {
+	// RegisterFilter emulates FltRegisterFilter.
+	RegisterFilter(driver *DriverObject, registration *Registration) (Filter, kernel.NTSTATUS)
+	// StartFiltering emulates FltStartFiltering.
+	StartFiltering(filter Filter) kernel.NTSTATUS
+	// UnregisterFilter emulates FltUnregisterFilter.
+	UnregisterFilter(filter Filter)
+	// BuildDefaultSecurityDescriptor emulates FltBuildDefaultSecurityDescriptor.
+	BuildDefaultSecurityDescriptor(desiredAccess kernel.AccessMask) (*kernel.SecurityDescriptor, kernel.NTSTATUS)
+	// FreeSecurityDescriptor emulates FltFreeSecurityDescriptor (the emulator captured a copy
+	// at port creation, so freeing is always safe).
+	FreeSecurityDescriptor(sd *kernel.SecurityDescriptor)
+	// CreateCommunicationPort emulates FltCreateCommunicationPort.
+	CreateCommunicationPort(filter Filter, attributes *ObjectAttributes, serverPortCookie any,
+		connect ConnectNotify, disconnect DisconnectNotify, message MessageNotify,
+		maxConnections int32) (ServerPort, kernel.NTSTATUS)
+	// CloseCommunicationPort emulates FltCloseCommunicationPort.
+	CloseCommunicationPort(serverPort ServerPort)
+	// CloseClientPort emulates FltCloseClientPort: it reads and clears *clientPort.
+	CloseClientPort(filter Filter, clientPort *ClientPort)
+	// SendMessage emulates FltSendMessage. ctx is the calling thread: its cancellation is
+	// the thread terminating. replyLength is in/out: the reply capacity on entry, the bytes
+	// received on return. timeout follows the WDK convention (see RelativeTimeout).
+	SendMessage(ctx context.Context, filter Filter, clientPort *ClientPort, sendBuffer []byte,
+		replyBuffer []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS
+}

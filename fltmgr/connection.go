@@ -1,0 +1,356 @@
+package fltmgr
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fltemu/fltemu/kernel"
+)
+
+// Connection is one connection to a communication port. Its kernel endpoint is the client
+// port handed to ConnectNotify (it implements driverapi.Port); its user endpoint is the handle
+// the harness opened in the connecting process, whose methods here (Get, Reply, Send, ...) are
+// the kernel half of the fltlib calls. Each connection has its own queues and its own message
+// ids (R-MODEL-3).
+type Connection struct {
+	m        *Manager
+	f        *filter
+	port     *serverPort
+	proc     *kernel.Process
+	procName string
+	id       uint64
+	cookie   any // set once, before the user gets its handle
+
+	down         atomic.Bool // disconnected; read without the lock on the user-send path
+	kernelClosed bool        // guarded by f.mu: FltCloseClientPort (or teardown) ran
+	notified     bool        // guarded by f.mu: DisconnectNotify ran or must not run
+	kclosed      atomic.Bool // mirror of kernelClosed, for SendMessage's use-after-close check
+
+	mu      sync.Mutex
+	gets    []getEntry // pending FilterGetMessage requests, oldest first
+	senders []*sendOp  // senders waiting for a Get, oldest first
+	waiters map[uint64]*sendOp
+	nextID  uint64
+	cause   string // why the connection ended
+}
+
+// GetCompletion receives the result of a FilterGetMessage request. GetCompleted is called
+// exactly once per accepted request, with no lock held: n is the number of bytes written
+// (16 + payload) on success, or the size needed with STATUS_BUFFER_TOO_SMALL.
+type GetCompletion interface {
+	GetCompleted(status kernel.NTSTATUS, n uint32)
+}
+
+type getEntry struct {
+	buf  []byte
+	tag  any
+	done GetCompletion
+}
+
+// sendOp is one FltSendMessage call in flight. It is pooled: a sender consumes every token
+// sent on ch before it returns, so a recycled op starts with an empty channel.
+type sendOp struct {
+	msg     []byte
+	reply   []byte // nil for a one-way message
+	id      uint64
+	queued  bool // in Connection.senders (guarded by mu)
+	waiting bool // in Connection.waiters (guarded by mu)
+	dst     kernel.NTSTATUS
+	rst     kernel.NTSTATUS
+	n       uint32
+	ch      chan struct{} // capacity 2: "delivered" and "final"
+}
+
+func newConnection(m *Manager, p *serverPort, proc *kernel.Process) *Connection {
+	return &Connection{
+		m: m, f: p.f, port: p, proc: proc, procName: proc.String(),
+		id:      m.connIDs.Add(1),
+		waiters: make(map[uint64]*sendOp),
+	}
+}
+
+// ConnectionID identifies the connection in traces and verifier messages (unique per world).
+func (c *Connection) ConnectionID() uint64 { return c.id }
+
+// PortName returns the name of the server port the connection was made through.
+func (c *Connection) PortName() string { return c.port.name }
+
+// Process returns the process that connected.
+func (c *Connection) Process() *kernel.Process { return c.proc }
+
+// Disconnected reports whether the connection has ended.
+func (c *Connection) Disconnected() bool { return c.down.Load() }
+
+func (c *Connection) String() string {
+	return fmt.Sprintf("connection %d to %q from %s", c.id, c.port.name, c.procName)
+}
+
+// writeMessage lays FILTER_MESSAGE_HEADER and the payload into buf and returns the length.
+func writeMessage(buf []byte, op *sendOp) uint32 {
+	var replyLen uint32
+	if op.reply != nil {
+		replyLen = uint32(len(op.reply)) + 16
+	}
+	binary.LittleEndian.PutUint32(buf[0:], replyLen)
+	binary.LittleEndian.PutUint32(buf[4:], 0)
+	binary.LittleEndian.PutUint64(buf[8:], op.id)
+	return uint32(16 + copy(buf[16:], op.msg))
+}
+
+// registerWaiter gives op its message id and makes it a reply waiter (R-SEND-7). mu is held.
+func (c *Connection) registerWaiter(op *sendOp) {
+	if op.reply == nil {
+		op.id = 0
+		return
+	}
+	c.nextID++
+	op.id = c.nextID
+	op.waiting = true
+	c.waiters[op.id] = op
+}
+
+// Get is the kernel half of FilterGetMessage. buf must hold at least 16 bytes. It returns
+// STATUS_PENDING when the request was accepted: done is then called exactly once, maybe before
+// Get returns. Any other status means the request was refused and done is never called:
+// STATUS_PORT_DISCONNECTED once the connection has ended, STATUS_INVALID_PARAMETER for a short
+// buffer or a nil completion.
+func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATUS {
+	if len(buf) < 16 || done == nil {
+		return kernel.STATUS_INVALID_PARAMETER
+	}
+	c.mu.Lock()
+	if c.down.Load() {
+		c.mu.Unlock()
+		return kernel.STATUS_PORT_DISCONNECTED
+	}
+	if len(c.senders) == 0 {
+		c.gets = append(c.gets, getEntry{buf: buf, tag: tag, done: done})
+		c.mu.Unlock()
+		return kernel.STATUS_PENDING
+	}
+	op := c.senders[0]
+	need := 16 + len(op.msg)
+	if len(buf) < need {
+		// Too small for the oldest waiting message: that message stays queued (R-SEND-4).
+		c.mu.Unlock()
+		done.GetCompleted(kernel.STATUS_BUFFER_TOO_SMALL, uint32(need))
+		return kernel.STATUS_PENDING
+	}
+	n := copy(c.senders, c.senders[1:])
+	c.senders[n] = nil
+	c.senders = c.senders[:n]
+	op.queued = false
+	op.dst = kernel.STATUS_SUCCESS
+	c.registerWaiter(op)
+	c.mu.Unlock()
+
+	// The sender is blocked until it gets the token below, so its buffer is stable.
+	written := writeMessage(buf, op)
+	c.traceDelivered(op)
+	op.ch <- struct{}{}
+	done.GetCompleted(kernel.STATUS_SUCCESS, written)
+	return kernel.STATUS_PENDING
+}
+
+// CancelGets completes the pending Gets whose tag is tag (all of them when all is true) with
+// STATUS_CANCELLED (CancelIoEx) and returns how many it cancelled.
+func (c *Connection) CancelGets(tag any, all bool) int {
+	c.mu.Lock()
+	var cancelled []getEntry
+	kept := c.gets[:0]
+	for _, g := range c.gets {
+		if all || g.tag == tag {
+			cancelled = append(cancelled, g)
+		} else {
+			kept = append(kept, g)
+		}
+	}
+	for i := len(kept); i < len(c.gets); i++ {
+		c.gets[i] = getEntry{}
+	}
+	c.gets = kept
+	c.mu.Unlock()
+	for _, g := range cancelled {
+		g.done.GetCompleted(kernel.STATUS_CANCELLED, 0)
+	}
+	return len(cancelled)
+}
+
+// PendingGets returns the number of Gets waiting for a message.
+func (c *Connection) PendingGets() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.gets)
+}
+
+// Reply is the kernel half of FilterReplyMessage (R-USER Reply, R-SEND-8). buf holds
+// FILTER_REPLY_HEADER and the payload. It returns STATUS_FLT_NO_WAITER_FOR_REPLY when no
+// sender waits for that MessageId on this connection, STATUS_BUFFER_OVERFLOW when the payload
+// was truncated to the sender's capacity, STATUS_PORT_DISCONNECTED once the connection ended.
+// It never waits.
+func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
+	if len(buf) < 16 {
+		return kernel.STATUS_INVALID_PARAMETER
+	}
+	status := kernel.NTSTATUS(binary.LittleEndian.Uint32(buf[0:]))
+	id := binary.LittleEndian.Uint64(buf[8:])
+	c.mu.Lock()
+	if c.down.Load() {
+		c.mu.Unlock()
+		return kernel.STATUS_PORT_DISCONNECTED
+	}
+	op, ok := c.waiters[id]
+	if !ok {
+		c.mu.Unlock()
+		if c.m.tracing() {
+			c.m.trace(kernel.Event{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
+				Status: kernel.STATUS_FLT_NO_WAITER_FOR_REPLY.Error(), Detail: "no waiter"})
+		}
+		return kernel.STATUS_FLT_NO_WAITER_FOR_REPLY
+	}
+	delete(c.waiters, id)
+	op.waiting = false
+	c.mu.Unlock()
+
+	payload := buf[16:]
+	op.n = uint32(copy(op.reply, payload))
+	res := kernel.STATUS_SUCCESS
+	if len(payload) > len(op.reply) {
+		res = kernel.STATUS_BUFFER_OVERFLOW
+		op.rst = kernel.STATUS_BUFFER_OVERFLOW
+	} else {
+		op.rst = status
+	}
+	if c.m.tracing() {
+		c.m.trace(kernel.Event{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
+			Status: op.rst.Error(), Detail: fmt.Sprintf("%d reply bytes", op.n)})
+	}
+	op.ch <- struct{}{}
+	return res
+}
+
+// Send is the kernel half of FilterSendMessage (R-USER Send): MessageNotify runs on the
+// calling goroutine with the caller's own buffers. It returns STATUS_INVALID_PARAMETER for an
+// empty input, STATUS_NOT_SUPPORTED when the port has no MessageNotify,
+// STATUS_PORT_DISCONNECTED once the connection ended, otherwise the callback's results.
+func (c *Connection) Send(in, out []byte) (uint32, kernel.NTSTATUS) {
+	if len(in) == 0 {
+		return 0, kernel.STATUS_INVALID_PARAMETER
+	}
+	if c.port.messageCB == nil {
+		return 0, kernel.STATUS_NOT_SUPPORTED
+	}
+	if c.down.Load() || !c.f.notifyRundown.acquire() {
+		return 0, kernel.STATUS_PORT_DISCONNECTED
+	}
+	n, st := c.port.messageCB(c.cookie, in, out)
+	c.f.notifyRundown.release()
+	if n > uint32(len(out)) {
+		c.m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: c.f.name, Object: c.String(),
+			Message: fmt.Sprintf("MessageNotify reported %d output bytes for a %d-byte buffer", n, len(out)),
+			Windows: "user mode reads past its buffer; the I/O manager may bugcheck"})
+		n = uint32(len(out))
+	}
+	if c.m.tracing() {
+		c.m.trace(kernel.Event{Kind: kernel.EvUserSend, Process: c.procName, Driver: c.f.name, Conn: c.id, Status: st.Error(),
+			Detail: fmt.Sprintf("%d bytes in, %d out", len(in), n)})
+	}
+	return n, st
+}
+
+// CloseUserEndpoint runs when the last user handle to the connection closes (CloseHandle in
+// every process holding a duplicate, or process exit): pending Gets complete with
+// STATUS_CANCELLED, blocked senders get STATUS_PORT_DISCONNECTED, and DisconnectNotify runs
+// on this goroutine unless the filter closed the client port itself (R-CB-2).
+func (c *Connection) CloseUserEndpoint() {
+	c.disconnect(kernel.STATUS_CANCELLED, "user handle closed")
+	f := c.f
+	f.mu.Lock()
+	call := !c.kernelClosed && !c.notified && f.notifyRundown.acquire()
+	if call {
+		c.notified = true
+	}
+	f.mu.Unlock()
+	if call {
+		c.m.trace(kernel.Event{Kind: kernel.EvDisconnect, Process: c.procName, Driver: f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
+		c.port.disconnectCB(c.cookie)
+		f.notifyRundown.release()
+	}
+}
+
+// closeKernelEndpoint is FltCloseClientPort's work: frees the slot, ends the connection.
+// It returns false if the endpoint was closed already.
+func (c *Connection) closeKernelEndpoint() bool {
+	f := c.f
+	f.mu.Lock()
+	if c.kernelClosed {
+		f.mu.Unlock()
+		return false
+	}
+	c.kernelClosed = true
+	c.kclosed.Store(true)
+	delete(f.conns, c)
+	c.port.used--
+	f.mu.Unlock()
+	c.disconnect(kernel.STATUS_PORT_DISCONNECTED, "client port closed by the filter")
+	return true
+}
+
+// disconnect ends the connection once: pending Gets complete with getStatus, waiting senders
+// and reply waiters with STATUS_PORT_DISCONNECTED.
+func (c *Connection) disconnect(getStatus kernel.NTSTATUS, cause string) bool {
+	c.mu.Lock()
+	if c.down.Load() {
+		c.mu.Unlock()
+		return false
+	}
+	c.down.Store(true)
+	c.cause = cause
+	gets, senders, waiters := c.gets, c.senders, c.waiters
+	c.gets, c.senders, c.waiters = nil, nil, nil
+	for _, op := range senders {
+		op.queued = false
+		op.dst = kernel.STATUS_PORT_DISCONNECTED
+	}
+	for _, op := range waiters {
+		op.waiting = false
+		op.rst = kernel.STATUS_PORT_DISCONNECTED
+	}
+	c.mu.Unlock()
+	c.m.trace(kernel.Event{Kind: kernel.EvDisconnect, Process: c.procName, Driver: c.f.name, Conn: c.id, Detail: cause})
+	for _, op := range senders {
+		op.ch <- struct{}{}
+	}
+	for _, op := range waiters {
+		op.ch <- struct{}{}
+	}
+	for _, g := range gets {
+		g.done.GetCompleted(getStatus, 0)
+	}
+	return true
+}
+
+func (c *Connection) traceDelivered(op *sendOp) {
+	if c.m.tracing() {
+		c.m.trace(kernel.Event{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id,
+			Detail: fmt.Sprintf("%d bytes", len(op.msg))})
+	}
+}
+
+func (c *Connection) pendingLeftovers() []Leftover {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Leftover
+	if n := len(c.gets); n > 0 {
+		out = append(out, Leftover{Owner: c.procName, What: fmt.Sprintf("%d pending Get(s) on connection %d", n, c.id)})
+	}
+	if n := len(c.senders); n > 0 {
+		out = append(out, Leftover{Owner: "driver " + c.f.name, What: fmt.Sprintf("%d blocked sender(s) on connection %d", n, c.id)})
+	}
+	if n := len(c.waiters); n > 0 {
+		out = append(out, Leftover{Owner: "driver " + c.f.name, What: fmt.Sprintf("%d reply waiter(s) on connection %d", n, c.id)})
+	}
+	return out
+}

@@ -1,0 +1,233 @@
+package fltmgr
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/kernel"
+)
+
+type filterState int
+
+const (
+	filterRegistered filterState = iota
+	filterUnregistering
+	filterUnregistered
+)
+
+// filter is the emulated FLT_FILTER.
+type filter struct {
+	m      *Manager
+	driver *loadedDriver
+	name   string
+	reg    driverapi.Registration
+
+	// Lock order: filter.mu, then Connection.mu, then the namespace's lock. Never held
+	// across a wait or a driver callback.
+	mu      sync.Mutex
+	state   filterState
+	started bool
+	ports   map[*serverPort]struct{} // open server ports
+	conns   map[*Connection]struct{} // connections whose kernel endpoint is open
+
+	connectRundown rundown // ConnectNotify calls in flight
+	notifyRundown  rundown // MessageNotify and user-started DisconnectNotify calls in flight
+}
+
+// FilterName returns the name of the driver that registered the filter.
+func (f *filter) FilterName() string { return f.name }
+
+func (f *filter) String() string { return fmt.Sprintf("filter %q", f.name) }
+
+func (f *filter) isUnregistered() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.state != filterRegistered
+}
+
+// asFilter checks that a driverapi.Filter is one of this manager's live filters.
+func (m *Manager) asFilter(fi driverapi.Filter) (*filter, bool) {
+	f, ok := fi.(*filter)
+	if !ok || f == nil || f.m != m {
+		return nil, false
+	}
+	return f, true
+}
+
+// RegisterFilter emulates FltRegisterFilter (R-REG-1). The version must be one of
+// FLT_REGISTRATION_VERSION_0200, _0202 or _0203 and the flags known, else
+// STATUS_INVALID_PARAMETER. A driver registers at most one filter; a second registration is
+// STATUS_INVALID_PARAMETER.
+func (m *Manager) RegisterFilter(driver *driverapi.DriverObject, reg *driverapi.Registration) (driverapi.Filter, kernel.NTSTATUS) {
+	if driver == nil || reg == nil {
+		return nil, kernel.STATUS_INVALID_PARAMETER
+	}
+	switch reg.Version {
+	case driverapi.FLT_REGISTRATION_VERSION_0200, driverapi.FLT_REGISTRATION_VERSION_0202, driverapi.FLT_REGISTRATION_VERSION_0203:
+	default:
+		return nil, kernel.STATUS_INVALID_PARAMETER
+	}
+	const knownFlags = driverapi.FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP |
+		driverapi.FLTFL_REGISTRATION_SUPPORT_NPFS_MSFS | driverapi.FLTFL_REGISTRATION_SUPPORT_DAX_VOLUME
+	if reg.Flags&^knownFlags != 0 {
+		return nil, kernel.STATUS_INVALID_PARAMETER
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ld *loadedDriver
+	for _, d := range m.order {
+		if d.obj == driver {
+			ld = d
+		}
+	}
+	if ld == nil || ld.state == driverUnloaded || ld.filter != nil {
+		return nil, kernel.STATUS_INVALID_PARAMETER
+	}
+	f := &filter{
+		m: m, driver: ld, name: ld.name, reg: *reg,
+		ports: make(map[*serverPort]struct{}),
+		conns: make(map[*Connection]struct{}),
+	}
+	ld.filter = f
+	m.trace(kernel.Event{Kind: kernel.EvFilterRegistered, Driver: f.name, Detail: fmt.Sprintf("version %#04x flags %#x", reg.Version, reg.Flags)})
+	return f, kernel.STATUS_SUCCESS
+}
+
+// StartFiltering emulates FltStartFiltering. A second call is STATUS_INVALID_PARAMETER
+// (R-REG-1); a filter being unregistered is STATUS_FLT_DELETING_OBJECT.
+func (m *Manager) StartFiltering(fi driverapi.Filter) kernel.NTSTATUS {
+	f, ok := m.asFilter(fi)
+	if !ok {
+		return kernel.STATUS_INVALID_PARAMETER
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state != filterRegistered {
+		return kernel.STATUS_FLT_DELETING_OBJECT
+	}
+	if f.started {
+		return kernel.STATUS_INVALID_PARAMETER
+	}
+	f.started = true
+	m.trace(kernel.Event{Kind: kernel.EvFilterStarted, Driver: f.name})
+	return kernel.STATUS_SUCCESS
+}
+
+// UnregisterFilter emulates FltUnregisterFilter (R-UNLOAD-5, R-UNLOAD-6). It ends every
+// connection of the filter, calls DisconnectNotify once per connection the filter had not
+// closed itself, and waits for running MessageNotify calls. A server port still open is a
+// driver bug (on Windows the call hangs forever): the verifier reports it and the emulator
+// closes the port itself. Unregistering twice does nothing.
+func (m *Manager) UnregisterFilter(fi driverapi.Filter) {
+	f, ok := m.asFilter(fi)
+	if !ok {
+		return
+	}
+	f.unregister(true)
+}
+
+// unregister tears the filter down; report says whether open server ports are driver bugs.
+func (f *filter) unregister(report bool) {
+	m := f.m
+	f.mu.Lock()
+	if f.state != filterRegistered {
+		f.mu.Unlock()
+		return
+	}
+	f.state = filterUnregistering
+	open := make([]*serverPort, 0, len(f.ports))
+	for p := range f.ports {
+		open = append(open, p)
+	}
+	f.mu.Unlock()
+	sort.Slice(open, func(i, j int) bool { return open[i].name < open[j].name })
+	for _, p := range open {
+		if report {
+			m.violation(kernel.Violation{Rule: "R-VERIFY-1", Driver: f.name, Object: fmt.Sprintf("server port %q", p.name),
+				Message: "FltUnregisterFilter was called while the server port was still open; the emulator closed it",
+				Windows: "FltUnregisterFilter hangs forever"})
+		}
+		p.close()
+	}
+
+	// Connections being accepted finish first, so that every connection below has its cookie.
+	f.connectRundown.wait()
+
+	f.mu.Lock()
+	type ending struct {
+		c      *Connection
+		notify bool
+	}
+	ends := make([]ending, 0, len(f.conns))
+	for c := range f.conns {
+		notify := !c.notified
+		c.notified = true
+		ends = append(ends, ending{c, notify})
+	}
+	f.mu.Unlock()
+	sort.Slice(ends, func(i, j int) bool { return ends[i].c.id < ends[j].c.id })
+	for _, e := range ends {
+		e.c.disconnect(kernel.STATUS_PORT_DISCONNECTED, "filter unregistering")
+	}
+	for _, e := range ends {
+		if e.notify {
+			m.trace(kernel.Event{Kind: kernel.EvDisconnect, Driver: f.name, Conn: e.c.id, Detail: "DisconnectNotify (unload)"})
+			e.c.port.disconnectCB(e.c.cookie)
+		}
+	}
+	// Running MessageNotify calls, and DisconnectNotify calls started by user closes.
+	f.notifyRundown.wait()
+
+	f.mu.Lock()
+	leaked := make([]*Connection, 0, len(f.conns))
+	for c := range f.conns {
+		leaked = append(leaked, c)
+	}
+	f.mu.Unlock()
+	sort.Slice(leaked, func(i, j int) bool { return leaked[i].id < leaked[j].id })
+	for _, c := range leaked {
+		if report {
+			m.violation(kernel.Violation{Rule: "R-VERIFY-2", Driver: f.name,
+				Object:  fmt.Sprintf("connection %d on port %q (%s)", c.id, c.port.name, c.procName),
+				Message: "DisconnectNotify returned without FltCloseClientPort; the client port was still open at unload",
+				Windows: "the connection's MaxConnections slot and client port leak until reboot"})
+		}
+		c.closeKernelEndpoint()
+	}
+	f.mu.Lock()
+	f.state = filterUnregistered
+	f.mu.Unlock()
+	m.trace(kernel.Event{Kind: kernel.EvUnregister, Driver: f.name})
+}
+
+// BuildDefaultSecurityDescriptor emulates FltBuildDefaultSecurityDescriptor (R-SD): a DACL
+// that grants desiredAccess to LocalSystem and Administrators only. Zero access is
+// STATUS_INVALID_PARAMETER.
+func (m *Manager) BuildDefaultSecurityDescriptor(desired kernel.AccessMask) (*kernel.SecurityDescriptor, kernel.NTSTATUS) {
+	if desired == 0 {
+		return nil, kernel.STATUS_INVALID_PARAMETER
+	}
+	return kernel.DefaultPortSecurityDescriptor(desired), kernel.STATUS_SUCCESS
+}
+
+// FreeSecurityDescriptor emulates FltFreeSecurityDescriptor. Ports capture a copy of their
+// descriptor, so freeing it after CreateCommunicationPort is correct and changes nothing.
+func (m *Manager) FreeSecurityDescriptor(*kernel.SecurityDescriptor) {}
+
+func (f *filter) leftovers() []Leftover {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Leftover
+	for p := range f.ports {
+		out = append(out, Leftover{Owner: "driver " + f.name, What: fmt.Sprintf("server port %q still open", p.name)})
+	}
+	for c := range f.conns {
+		out = append(out, Leftover{Owner: "driver " + f.name, What: fmt.Sprintf("client port of connection %d (%s) not closed", c.id, c.procName)})
+	}
+	for c := range f.conns {
+		out = append(out, c.pendingLeftovers()...)
+	}
+	return out
+}

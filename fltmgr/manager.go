@@ -1,0 +1,253 @@
+package fltmgr
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/kernel"
+)
+
+// STATUS_IMAGE_ALREADY_LOADED is returned for loading a driver whose name is already loaded.
+const STATUS_IMAGE_ALREADY_LOADED kernel.NTSTATUS = 0xC000010E
+
+// Manager is the emulated filter manager of one world. It implements
+// [driverapi.FilterManager] for the drivers it loads, and offers the user-mode side
+// (connect, messages, load and unload requests) to the harness.
+type Manager struct {
+	world *kernel.World
+
+	mu      sync.Mutex
+	drivers map[string]*loadedDriver // key: upper-case name
+	order   []*loadedDriver
+
+	connIDs atomic.Uint64
+	ops     sync.Pool // *sendOp
+}
+
+type driverState int
+
+const (
+	driverLoading driverState = iota
+	driverLoaded
+	driverUnloading
+	driverUnloaded
+)
+
+type loadedDriver struct {
+	name   string
+	drv    driverapi.Driver
+	obj    *driverapi.DriverObject
+	state  driverState // guarded by Manager.mu
+	filter *filter     // the filter it registered, nil if none; guarded by Manager.mu
+}
+
+// New makes the filter manager of world w.
+func New(w *kernel.World) *Manager {
+	m := &Manager{world: w, drivers: make(map[string]*loadedDriver)}
+	m.ops.New = func() any { return &sendOp{ch: make(chan struct{}, 2)} }
+	return m
+}
+
+// World returns the world the manager belongs to.
+func (m *Manager) World() *kernel.World { return m.world }
+
+func (m *Manager) trace(e kernel.Event) { m.world.Trace().Add(e) }
+
+func (m *Manager) tracing() bool { return m.world.Trace().Enabled() }
+
+func (m *Manager) violation(v kernel.Violation) { m.world.Verifier().Report(v) }
+
+// RegistryPath is the registry path handed to DriverEntry for a driver name.
+func RegistryPath(name string) string {
+	return `\Registry\Machine\System\CurrentControlSet\Services\` + name
+}
+
+// LoadDriver loads a driver: it calls DriverEntry on the calling goroutine and returns its
+// status. An empty name or a nil driver is STATUS_INVALID_PARAMETER; a name already loaded is
+// STATUS_IMAGE_ALREADY_LOADED. When DriverEntry fails, the driver is not loaded; a filter it
+// registered and did not unregister is reported (R-REG-2) and torn down without calling its
+// unload callback.
+func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
+	if name == "" || d == nil || strings.ContainsAny(name, `\/`) {
+		return kernel.STATUS_INVALID_PARAMETER
+	}
+	key := strings.ToUpper(name)
+	ld := &loadedDriver{name: name, drv: d, obj: &driverapi.DriverObject{Name: name}}
+	m.mu.Lock()
+	if old, ok := m.drivers[key]; ok && old.state != driverUnloaded {
+		m.mu.Unlock()
+		return STATUS_IMAGE_ALREADY_LOADED
+	}
+	m.drivers[key] = ld
+	m.order = append(m.order, ld)
+	m.mu.Unlock()
+
+	st := d.DriverEntry(ld.obj, m, RegistryPath(name))
+	if !st.IsSuccess() {
+		m.mu.Lock()
+		f := ld.filter
+		ld.state = driverUnloaded
+		m.mu.Unlock()
+		if f != nil && !f.isUnregistered() {
+			m.violation(kernel.Violation{Rule: "R-REG-2", Driver: name, Object: "filter",
+				Message: fmt.Sprintf("DriverEntry failed with %v but left its filter registered", st),
+				Windows: "the filter stays registered with a driver image that is unloaded: a bugcheck at the next callback"})
+			f.unregister(false)
+		}
+		m.trace(kernel.Event{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error(), Detail: "DriverEntry failed"})
+		return st
+	}
+	m.mu.Lock()
+	ld.state = driverLoaded
+	m.mu.Unlock()
+	m.trace(kernel.Event{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error()})
+	return st
+}
+
+// Drivers lists the names of the loaded drivers, in load order.
+func (m *Manager) Drivers() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, d := range m.order {
+		if d.state == driverLoaded || d.state == driverLoading {
+			out = append(out, d.name)
+		}
+	}
+	return out
+}
+
+// Loaded reports whether the named driver is loaded.
+func (m *Manager) Loaded(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.drivers[strings.ToUpper(name)]
+	return ok && d.state == driverLoaded
+}
+
+// UnloadFilter handles an unload request for the named filter (R-UNLOAD-3): non-mandatory is
+// `fltmc unload` (FilterUnload), mandatory is a service stop. It returns
+// STATUS_FLT_FILTER_NOT_FOUND for an unknown or unloaded filter and STATUS_FLT_DO_NOT_DETACH
+// when the unload is refused: by the callback, for lack of a callback, or (mandatory) because
+// the filter registered FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP.
+func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
+	m.mu.Lock()
+	ld, ok := m.drivers[strings.ToUpper(name)]
+	if !ok || ld.state != driverLoaded || ld.filter == nil {
+		m.mu.Unlock()
+		return kernel.STATUS_FLT_FILTER_NOT_FOUND
+	}
+	f := ld.filter
+	reg := f.reg
+	if reg.FilterUnload == nil ||
+		(mandatory && reg.Flags&driverapi.FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP != 0) {
+		m.mu.Unlock()
+		m.trace(kernel.Event{Kind: kernel.EvUnloadRequest, Driver: ld.name, Status: kernel.STATUS_FLT_DO_NOT_DETACH.Error(),
+			Detail: unloadDetail(mandatory) + ": refused without calling FilterUnload"})
+		return kernel.STATUS_FLT_DO_NOT_DETACH
+	}
+	ld.state = driverUnloading
+	m.mu.Unlock()
+
+	var flags driverapi.FilterUnloadFlags
+	if mandatory {
+		flags = driverapi.FLTFL_FILTER_UNLOAD_MANDATORY
+	}
+	m.trace(kernel.Event{Kind: kernel.EvUnloadRequest, Driver: ld.name, Detail: unloadDetail(mandatory) + ": calling FilterUnload"})
+	st := reg.FilterUnload(flags)
+	unregistered := f.isUnregistered()
+
+	if !mandatory && !st.IsSuccess() {
+		if !unregistered {
+			m.mu.Lock()
+			ld.state = driverLoaded
+			m.mu.Unlock()
+			m.trace(kernel.Event{Kind: kernel.EvUnloadRequest, Driver: ld.name, Status: st.Error(), Detail: "FilterUnload refused; the filter stays"})
+			return st
+		}
+		m.violation(kernel.Violation{Rule: "R-VERIFY-3", Driver: ld.name, Object: "filter",
+			Message: fmt.Sprintf("FilterUnload refused the unload with %v after calling FltUnregisterFilter", st),
+			Windows: "the driver stays loaded with no filter: its callbacks and ports are gone, later use bugchecks"})
+	} else if !unregistered {
+		m.violation(kernel.Violation{Rule: "R-VERIFY-3", Driver: ld.name, Object: "filter",
+			Message: fmt.Sprintf("FilterUnload returned %v without calling FltUnregisterFilter", st),
+			Windows: "the driver image is unloaded under a live filter: a bugcheck at its next callback"})
+		f.unregister(true)
+	}
+	m.mu.Lock()
+	ld.state = driverUnloaded
+	m.mu.Unlock()
+	m.trace(kernel.Event{Kind: kernel.EvDriverUnloaded, Driver: ld.name})
+	if !mandatory && !st.IsSuccess() {
+		return st
+	}
+	return kernel.STATUS_SUCCESS
+}
+
+func unloadDetail(mandatory bool) string {
+	if mandatory {
+		return "mandatory unload (service stop)"
+	}
+	return "unload request (fltmc unload)"
+}
+
+// Shutdown tears the machine down: each loaded driver gets a mandatory unload; a driver that
+// cannot be unloaded (no unload callback, or DO_NOT_SUPPORT_SERVICE_STOP) has its filter torn
+// down as at system shutdown, without verifier reports for the ports it still holds.
+func (m *Manager) Shutdown() {
+	m.mu.Lock()
+	order := append([]*loadedDriver(nil), m.order...)
+	m.mu.Unlock()
+	for i := len(order) - 1; i >= 0; i-- {
+		ld := order[i]
+		m.mu.Lock()
+		state, f := ld.state, ld.filter
+		m.mu.Unlock()
+		if state != driverLoaded {
+			continue
+		}
+		if f != nil && m.UnloadFilter(ld.name, true) == kernel.STATUS_SUCCESS {
+			continue
+		}
+		if f != nil {
+			f.unregister(false)
+		}
+		m.mu.Lock()
+		ld.state = driverUnloaded
+		m.mu.Unlock()
+		m.trace(kernel.Event{Kind: kernel.EvDriverUnloaded, Driver: ld.name, Detail: "shutdown"})
+	}
+}
+
+// Leftover describes an object the filter manager still holds, for the harness's end-of-test
+// check.
+type Leftover struct {
+	Owner string // driver or process
+	What  string
+}
+
+func (l Leftover) String() string { return l.Owner + ": " + l.What }
+
+// Leftovers lists the server ports, connections, pending Gets, blocked senders and reply
+// waiters still alive.
+func (m *Manager) Leftovers() []Leftover {
+	m.mu.Lock()
+	order := append([]*loadedDriver(nil), m.order...)
+	m.mu.Unlock()
+	var out []Leftover
+	for _, ld := range order {
+		m.mu.Lock()
+		f := ld.filter
+		m.mu.Unlock()
+		if f == nil {
+			continue
+		}
+		out = append(out, f.leftovers()...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Owner < out[j].Owner })
+	return out
+}

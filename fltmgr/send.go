@@ -1,0 +1,294 @@
+package fltmgr
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/kernel"
+)
+
+// CloseClientPort emulates FltCloseClientPort (R-CLOSECLI): it reads and clears *clientPort
+// atomically, then closes the connection's kernel endpoint: the slot is freed, waiting senders
+// get STATUS_PORT_DISCONNECTED, the user's Gets fail with E_HANDLE. DisconnectNotify is not
+// called. A nil variable is a no-op.
+func (m *Manager) CloseClientPort(fi driverapi.Filter, clientPort *driverapi.ClientPort) {
+	f, ok := m.asFilter(fi)
+	if !ok || clientPort == nil {
+		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: filterName(fi), Object: "FltCloseClientPort",
+			Message: "called with a nil or foreign filter, or a nil client-port pointer", Windows: "a bugcheck"})
+		return
+	}
+	p := clientPort.Swap(nil)
+	if p == nil {
+		return
+	}
+	c, ok := p.(*Connection)
+	if !ok || c.f != f {
+		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: fmt.Sprintf("%v", p),
+			Message: "FltCloseClientPort was given a port that is not a client port of this filter", Windows: "a bugcheck"})
+		return
+	}
+	if c.closeKernelEndpoint() {
+		m.trace(kernel.Event{Kind: kernel.EvDisconnect, Driver: f.name, Conn: c.id, Detail: "FltCloseClientPort"})
+	}
+}
+
+func filterName(fi driverapi.Filter) string {
+	if fi == nil {
+		return "?"
+	}
+	return fi.FilterName()
+}
+
+// SendMessage emulates FltSendMessage (R-SEND-1…10). The message goes straight into a pending
+// FilterGetMessage buffer of the connection, or the sender waits for one. With a reply buffer
+// the sender then waits for FilterReplyMessage with the message's id. One deadline, from
+// timeout (nil: forever; zero: no wait; negative: relative in 100 ns; positive: absolute
+// system time), covers both phases. ctx is the calling thread: when it ends, the send returns
+// STATUS_THREAD_IS_TERMINATING. A nil ctx is treated as context.Background().
+//
+// The status is the one the user put in the reply header, STATUS_BUFFER_OVERFLOW for a reply
+// longer than the capacity, STATUS_SUCCESS for a delivered one-way message, STATUS_TIMEOUT
+// (a success code!), STATUS_PORT_DISCONNECTED or STATUS_THREAD_IS_TERMINATING.
+func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPort *driverapi.ClientPort,
+	sendBuffer []byte, replyBuffer []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS {
+	var capacity uint32
+	if replyLength != nil {
+		capacity = *replyLength
+		*replyLength = 0 // R-SEND-1
+	}
+	f, ok := m.asFilter(fi)
+	if !ok || clientPort == nil {
+		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: filterName(fi), Object: "FltSendMessage",
+			Message: "called with a nil or foreign filter, or a nil client-port pointer", Windows: "a bugcheck"})
+		return kernel.STATUS_INVALID_PARAMETER
+	}
+	if replyBuffer != nil && (replyLength == nil || capacity == 0 || int(capacity) > len(replyBuffer)) ||
+		replyBuffer == nil && capacity != 0 {
+		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: "FltSendMessage",
+			Message: fmt.Sprintf("reply buffer of %d bytes with reply length %s", len(replyBuffer), lengthString(replyLength, capacity)),
+			Windows: "the filter manager writes the reply through a bad pointer or length: a bugcheck"})
+		return kernel.STATUS_INVALID_PARAMETER
+	}
+	p := clientPort.Load()
+	if p == nil {
+		return kernel.STATUS_PORT_DISCONNECTED // R-SEND-2
+	}
+	c, ok := p.(*Connection)
+	if !ok || c.f != f {
+		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: fmt.Sprintf("%v", p),
+			Message: "FltSendMessage was given a port that is not a client port of this filter", Windows: "a bugcheck"})
+		return kernel.STATUS_INVALID_PARAMETER
+	}
+	if c.kclosed.Load() {
+		m.violation(kernel.Violation{Rule: "R-VERIFY-4", Driver: f.name, Object: c.String(),
+			Message: "FltSendMessage on a client port that was already closed (the driver kept a copy)",
+			Windows: "use after free of the port object: a bugcheck"})
+		return kernel.STATUS_PORT_DISCONNECTED
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var reply []byte
+	if replyBuffer != nil {
+		reply = replyBuffer[:capacity]
+	}
+	return c.send(ctx, sendBuffer, reply, replyLength, timeout)
+}
+
+func lengthString(p *uint32, v uint32) string {
+	if p == nil {
+		return "nil"
+	}
+	return fmt.Sprint(v)
+}
+
+// deadline turns a WDK timeout into (deadline, wait): wait false means do not wait at all.
+func deadline(timeout *int64) (at time.Time, bounded, wait bool) {
+	if timeout == nil {
+		return time.Time{}, false, true
+	}
+	v := *timeout
+	switch {
+	case v == 0:
+		return time.Time{}, true, false
+	case v < 0:
+		return time.Now().Add(time.Duration(-v) * 100), true, true
+	default:
+		at = kernel.TimeFromSystem(v)
+		return at, true, time.Until(at) > 0
+	}
+}
+
+func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS {
+	at, bounded, wait := deadline(timeout)
+	op := c.m.ops.Get().(*sendOp)
+	op.msg, op.reply = msg, reply
+	defer func() {
+		op.msg, op.reply, op.id, op.n = nil, nil, 0, 0
+		c.m.ops.Put(op)
+	}()
+	need := 16 + len(msg)
+	if c.m.tracing() {
+		c.m.trace(kernel.Event{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id,
+			Detail: fmt.Sprintf("%d bytes, reply capacity %d, timeout %s", len(msg), len(reply), timeoutString(timeout))})
+	}
+
+	// Delivery phase (R-SEND-4): pending Gets oldest first.
+	delivered := false
+	for {
+		c.mu.Lock()
+		if c.down.Load() {
+			c.mu.Unlock()
+			return kernel.STATUS_PORT_DISCONNECTED
+		}
+		if len(c.gets) == 0 {
+			break // with the lock held
+		}
+		g := c.gets[0]
+		n := copy(c.gets, c.gets[1:])
+		c.gets[n] = getEntry{}
+		c.gets = c.gets[:n]
+		if len(g.buf) < need {
+			c.mu.Unlock()
+			g.done.GetCompleted(kernel.STATUS_BUFFER_TOO_SMALL, uint32(need))
+			continue
+		}
+		c.registerWaiter(op)
+		c.mu.Unlock()
+		written := writeMessage(g.buf, op)
+		c.traceDelivered(op)
+		g.done.GetCompleted(kernel.STATUS_SUCCESS, written)
+		delivered = true
+		break
+	}
+
+	var expired <-chan time.Time
+	timedOut := false
+	if !delivered {
+		if !wait {
+			c.mu.Unlock()
+			c.traceTimeout(op, "no receiver")
+			return kernel.STATUS_TIMEOUT
+		}
+		op.queued = true
+		c.senders = append(c.senders, op)
+		c.mu.Unlock()
+		if bounded {
+			t := time.NewTimer(time.Until(at))
+			defer t.Stop()
+			expired = t.C
+		}
+		select {
+		case <-op.ch:
+		case <-expired:
+			if c.unqueue(op) {
+				c.traceTimeout(op, "no receiver")
+				return kernel.STATUS_TIMEOUT // R-SEND-5: never delivered
+			}
+			timedOut = true
+			<-op.ch
+		case <-ctx.Done():
+			if c.unqueue(op) {
+				return kernel.STATUS_THREAD_IS_TERMINATING
+			}
+			<-op.ch
+		}
+		if op.dst != kernel.STATUS_SUCCESS {
+			return op.dst
+		}
+	} else if bounded && wait && reply != nil {
+		t := time.NewTimer(time.Until(at))
+		defer t.Stop()
+		expired = t.C
+	}
+	if reply == nil {
+		return kernel.STATUS_SUCCESS // R-SEND-6
+	}
+
+	// Reply phase (R-SEND-8, R-SEND-9).
+	if timedOut || !wait {
+		select {
+		case <-op.ch:
+		default:
+			if c.unwait(op) {
+				c.traceTimeout(op, "no reply")
+				return kernel.STATUS_TIMEOUT
+			}
+			<-op.ch
+		}
+	} else {
+		select {
+		case <-op.ch:
+		case <-expired:
+			if c.unwait(op) {
+				c.traceTimeout(op, "no reply")
+				return kernel.STATUS_TIMEOUT
+			}
+			<-op.ch
+		case <-ctx.Done():
+			if c.unwait(op) {
+				return kernel.STATUS_THREAD_IS_TERMINATING
+			}
+			<-op.ch
+		}
+	}
+	if replyLength != nil {
+		*replyLength = op.n
+	}
+	return op.rst
+}
+
+// unqueue takes a waiting sender off the queue; false if a Get or a disconnect claimed it.
+func (c *Connection) unqueue(op *sendOp) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !op.queued {
+		return false
+	}
+	for i, x := range c.senders {
+		if x == op {
+			n := copy(c.senders[i:], c.senders[i+1:])
+			c.senders[i+n] = nil
+			c.senders = c.senders[:i+n]
+			break
+		}
+	}
+	op.queued = false
+	return true
+}
+
+// unwait removes a reply waiter; false if a reply or a disconnect claimed it. After it, a
+// late reply gets STATUS_FLT_NO_WAITER_FOR_REPLY (R-SEND-9).
+func (c *Connection) unwait(op *sendOp) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !op.waiting {
+		return false
+	}
+	delete(c.waiters, op.id)
+	op.waiting = false
+	return true
+}
+
+func (c *Connection) traceTimeout(op *sendOp, why string) {
+	if c.m.tracing() {
+		c.m.trace(kernel.Event{Kind: kernel.EvMessageTimedOut, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id,
+			Status: kernel.STATUS_TIMEOUT.Error(), Detail: why})
+	}
+}
+
+func timeoutString(t *int64) string {
+	switch {
+	case t == nil:
+		return "none"
+	case *t == 0:
+		return "zero"
+	case *t < 0:
+		return (time.Duration(-*t) * 100).String()
+	default:
+		return "absolute " + kernel.TimeFromSystem(*t).UTC().Format(time.RFC3339Nano)
+	}
+}

@@ -1,0 +1,123 @@
+// Command fltdemo runs a short scenario in an emulated Windows machine and prints what
+// happened: it loads the minimal sample driver, connects an allowed (elevated admin) and a
+// denied (standard user) process, exchanges messages both ways, closes the server port while
+// the connection keeps working, unloads the driver, and prints the trace. It exits with status
+// 1 if any step does not behave as Windows does, so CI runs it as a smoke test.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/kernel"
+	"github.com/fltemu/fltemu/sampledrivers/minimal"
+)
+
+func main() {
+	mermaid := flag.Bool("mermaid", false, "print the trace as a Mermaid sequence diagram instead of a table")
+	flag.Parse()
+	if err := run(*mermaid); err != nil {
+		fmt.Fprintln(os.Stderr, "fltdemo: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+type checker struct{ err error }
+
+func (c *checker) step(what string, got, want any) {
+	ok := fmt.Sprint(got) == fmt.Sprint(want)
+	mark := "ok  "
+	if !ok {
+		mark = "FAIL"
+		if c.err == nil {
+			c.err = fmt.Errorf("%s: got %v, want %v", what, got, want)
+		}
+	}
+	fmt.Printf("%s %-58s %v\n", mark, what, got)
+}
+
+func run(mermaid bool) error {
+	w := harness.NewWorld()
+	c := &checker{}
+	drv := &minimal.Driver{}
+
+	c.step("load the minimal driver", w.Load("minimal", drv), kernel.S_OK)
+
+	admin := w.NewProcess("service.exe", kernel.TokenAdmin())
+	user := w.NewProcess("user.exe", kernel.TokenStandardUser())
+
+	_, hr := user.FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
+	c.step("standard user connects (default descriptor)", hr, kernel.E_ACCESSDENIED)
+
+	h, hr := admin.FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
+	c.step("elevated admin connects", hr, kernel.S_OK)
+
+	// Kernel → user: the driver pushes a message and waits for the reply.
+	type result struct {
+		reply []byte
+		st    kernel.NTSTATUS
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, st := drv.Notify(context.Background(), []byte("scan me"), 8, driverapi.RelativeTimeout(30e9))
+		done <- result{r, st}
+	}()
+	buf := make([]byte, 16+64)
+	c.step("FilterGetMessage receives the kernel's message", admin.FilterGetMessage(h, buf, nil), kernel.S_OK)
+	hdr, _ := harness.ParseMessageHeader(buf)
+	c.step("message id of the first message", hdr.MessageId, 1)
+	c.step("FilterReplyMessage", admin.FilterReplyMessage(h, harness.ReplyBuffer(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("clean"))), kernel.S_OK)
+	r := <-done
+	c.step("FltSendMessage returns the user's status", r.st, kernel.STATUS_SUCCESS)
+	c.step("the driver got the reply payload", string(r.reply), "clean")
+	c.step("a second reply to the same id", admin.FilterReplyMessage(h, harness.ReplyBuffer(0, hdr.MessageId, nil)), kernel.ERROR_FLT_NO_WAITER_FOR_REPLY)
+
+	// User → kernel.
+	out := make([]byte, 16)
+	var n uint32
+	c.step("FilterSendMessage → MessageNotify", admin.FilterSendMessage(h, []byte("hello"), out, &n), kernel.S_OK)
+	c.step("MessageNotify's answer", string(out[:n]), "HELLO")
+
+	// Closing the server port keeps the connection.
+	drv.ServerPortClose()
+	_, hr = admin.FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
+	c.step("connect after the server port closed", hr, kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND))
+	c.step("the open connection still works", admin.FilterSendMessage(h, []byte("still here"), out, &n), kernel.S_OK)
+
+	// Unload ends the connection: a pending Get fails with E_HANDLE.
+	getDone := make(chan kernel.HRESULT, 1)
+	ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+	c.step("overlapped FilterGetMessage", admin.FilterGetMessage(h, buf, ov), kernel.HResultFromWin32(kernel.ERROR_IO_PENDING))
+	go func() {
+		_, err := admin.GetOverlappedResult(h, ov, true)
+		getDone <- kernel.HResultFromWin32(errToWin32(err))
+	}()
+	c.step("fltmc unload minimal", w.Unload("minimal"), kernel.S_OK)
+	c.step("the pending Get completes with", <-getDone, kernel.E_HANDLE)
+	c.step("CloseHandle after unload", admin.CloseHandle(h), error(nil))
+
+	if err := w.Close(); err != nil {
+		c.step("teardown", err, nil)
+	}
+	fmt.Println()
+	if mermaid {
+		fmt.Println(harness.Mermaid(w.Trace().Events()))
+	} else {
+		fmt.Print(w.Trace().Table())
+	}
+	return c.err
+}
+
+func errToWin32(err error) kernel.Win32Error {
+	if err == nil {
+		return kernel.ERROR_SUCCESS
+	}
+	if e, ok := err.(kernel.Win32Error); ok {
+		return e
+	}
+	return kernel.ERROR_GEN_FAILURE
+}

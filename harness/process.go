@@ -1,0 +1,389 @@
+package harness
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltmgr"
+	"github.com/fltemu/fltemu/kernel"
+)
+
+// Object type names of the handles the harness opens.
+const (
+	TypeFilterConnectionPort = "FilterConnectionPort"
+	TypeIoCompletion         = "IoCompletion"
+)
+
+// INFINITE is the timeout that never expires, for GetQueuedCompletionStatus.
+const INFINITE time.Duration = -1
+
+// SecurityAttributes is SECURITY_ATTRIBUTES: only bInheritHandle matters here.
+type SecurityAttributes struct {
+	InheritHandle bool
+}
+
+// Process is a user process of a harness world: it owns handles and makes the fltlib and
+// Win32 calls a user-mode service makes. Its methods return HRESULTs (fltlib) or Win32 errors
+// (kernel32) exactly as the real functions do, so C user-mode code ports line by line.
+type Process struct {
+	w *World
+	k *kernel.Process
+}
+
+// Kernel returns the kernel process (id, image name, token, handle table).
+func (p *Process) Kernel() *kernel.Process { return p.k }
+
+// ID returns the process id.
+func (p *Process) ID() uint32 { return p.k.ID() }
+
+// String is "image.exe (pid N)".
+func (p *Process) String() string { return p.k.String() }
+
+// World returns the world the process lives in.
+func (p *Process) World() *World { return p.w }
+
+// Exit ends the process: every handle it holds closes, which ends the connections whose last
+// handle it held (R-USER: process exit 3).
+func (p *Process) Exit(code uint32) { p.k.Exit(code) }
+
+// Spawn starts a child process with the same token; with inheritHandles the child gets the
+// parent's inheritable handles, with the same values.
+func (p *Process) Spawn(image string, inheritHandles bool) (*Process, error) {
+	return p.w.StartProcess(image, p.k.Token(), p, inheritHandles)
+}
+
+// portFile is the file object behind a connection handle: the connection's user endpoint.
+type portFile struct {
+	conn     *fltmgr.Connection
+	syncOnly bool
+	assoc    atomic.Pointer[iocpAssoc]
+}
+
+type iocpAssoc struct {
+	port *kernel.CompletionPort
+	key  uintptr
+}
+
+// lookup returns the body of h if it is an object of type typ. Errors: STATUS_INVALID_HANDLE
+// for a value this process does not own, STATUS_OBJECT_TYPE_MISMATCH for another type.
+func (p *Process) lookup(h kernel.Handle, typ string) (any, kernel.NTSTATUS) {
+	obj, _, st := p.k.ReferenceHandle(h)
+	if st != kernel.STATUS_SUCCESS {
+		return nil, st
+	}
+	if obj.Type() != typ {
+		return nil, kernel.STATUS_OBJECT_TYPE_MISMATCH
+	}
+	return obj.Body(), kernel.STATUS_SUCCESS
+}
+
+func (p *Process) portFile(h kernel.Handle) (*portFile, kernel.NTSTATUS) {
+	b, st := p.lookup(h, TypeFilterConnectionPort)
+	if st != kernel.STATUS_SUCCESS {
+		return nil, st
+	}
+	return b.(*portFile), st
+}
+
+// FilterConnectCommunicationPort emulates fltlib's FilterConnectCommunicationPort (R-USER
+// connect, R-MODEL-2). sizeOfContext is wSizeOfContext: context nil with a non-zero size, a
+// context with size 0, a size larger than the context or than 65511 are E_INVALIDARG. options
+// may be FLT_PORT_FLAG_SYNC_HANDLE. sa decides whether the handle is inheritable. On S_OK,
+// ConnectNotify has already run and accepted.
+func (p *Process) FilterConnectCommunicationPort(portName string, options uint32, context []byte, sizeOfContext int,
+	sa *SecurityAttributes) (kernel.Handle, kernel.HRESULT) {
+	if portName == "" || options&^driverapi.FLT_PORT_FLAG_SYNC_HANDLE != 0 ||
+		(context == nil) != (sizeOfContext == 0) || sizeOfContext < 0 || sizeOfContext > len(context) ||
+		sizeOfContext > driverapi.MaxConnectionContext {
+		return kernel.InvalidHandle, kernel.E_INVALIDARG
+	}
+	conn, st := p.w.fm.Connect(p.k, portName, context[:sizeOfContext])
+	if st != kernel.STATUS_SUCCESS {
+		return kernel.InvalidHandle, kernel.HResultFromNtStatus(st)
+	}
+	pf := &portFile{conn: conn, syncOnly: options&driverapi.FLT_PORT_FLAG_SYNC_HANDLE != 0}
+	obj := kernel.NewObject(TypeFilterConnectionPort, conn.PortName(), pf, conn.CloseUserEndpoint)
+	h, st := p.k.InsertHandle(obj, kernel.FLT_PORT_CONNECT, sa != nil && sa.InheritHandle)
+	if st != kernel.STATUS_SUCCESS {
+		conn.CloseUserEndpoint() // the process died while connecting: no handle ever existed
+		return kernel.InvalidHandle, kernel.HResultFromNtStatus(st)
+	}
+	return h, kernel.S_OK
+}
+
+// Overlapped is an OVERLAPPED: it carries an optional event that is set when the request
+// completes, and, once completed, the status (Internal) and byte count (InternalHigh). Reuse
+// it for a new request only after the previous one completed.
+type Overlapped struct {
+	Event *kernel.KEvent
+
+	mu     sync.Mutex
+	status kernel.NTSTATUS
+	bytes  uint32
+	file   *portFile
+}
+
+// Result returns the request's status and byte count: STATUS_PENDING while in flight.
+func (o *Overlapped) Result() (kernel.NTSTATUS, uint32) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.status, o.bytes
+}
+
+// GetCompleted is called by the filter manager when the request completes: it records the
+// result, sets the event and queues a packet to the completion port the handle is
+// associated with.
+func (o *Overlapped) GetCompleted(st kernel.NTSTATUS, n uint32) {
+	o.mu.Lock()
+	o.status, o.bytes = st, n
+	f := o.file
+	o.mu.Unlock()
+	if o.Event != nil {
+		o.Event.Set()
+	}
+	if a := f.assoc.Load(); a != nil {
+		a.port.Post(kernel.CompletionPacket{Key: a.key, Bytes: n, Overlapped: o, Status: st})
+	}
+}
+
+// syncGet is the completion of a synchronous FilterGetMessage.
+type syncGet struct{ ch chan getResult }
+
+type getResult struct {
+	st kernel.NTSTATUS
+	n  uint32
+}
+
+func (s *syncGet) GetCompleted(st kernel.NTSTATUS, n uint32) { s.ch <- getResult{st, n} }
+
+// FilterGetMessage emulates fltlib's FilterGetMessage (R-USER Get). buf receives
+// FILTER_MESSAGE_HEADER and the payload; shorter than 16 bytes is E_INVALIDARG. With ov nil it
+// blocks until a message arrives (S_OK), the connection ends (E_HANDLE) or the request is
+// cancelled (HRESULT_FROM_WIN32(ERROR_OPERATION_ABORTED)); it has no timeout. With ov it
+// returns HRESULT_FROM_WIN32(ERROR_IO_PENDING) at once and completes through ov's event and the
+// handle's completion port; on a FLT_PORT_FLAG_SYNC_HANDLE handle that is E_INVALIDARG.
+func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) kernel.HRESULT {
+	if len(buf) < driverapi.FilterMessageHeaderSize {
+		return kernel.E_INVALIDARG
+	}
+	pf, st := p.portFile(h)
+	if st != kernel.STATUS_SUCCESS {
+		return kernel.HResultFromNtStatus(st)
+	}
+	if ov != nil {
+		if pf.syncOnly {
+			return kernel.E_INVALIDARG
+		}
+		ov.mu.Lock()
+		ov.status, ov.bytes, ov.file = kernel.STATUS_PENDING, 0, pf
+		ov.mu.Unlock()
+		if ov.Event != nil {
+			ov.Event.Reset()
+		}
+		if st := pf.conn.Get(buf, ov, ov); st != kernel.STATUS_PENDING {
+			ov.mu.Lock()
+			ov.status = st
+			ov.mu.Unlock()
+			return kernel.HResultFromNtStatus(st)
+		}
+		return kernel.HResultFromWin32(kernel.ERROR_IO_PENDING)
+	}
+	sg := p.w.syncGets.Get().(*syncGet)
+	if st := pf.conn.Get(buf, sg, sg); st != kernel.STATUS_PENDING {
+		p.w.syncGets.Put(sg)
+		return kernel.HResultFromNtStatus(st)
+	}
+	r := <-sg.ch
+	p.w.syncGets.Put(sg)
+	return getHResult(r.st)
+}
+
+// getHResult maps a Get completion to fltlib's result: a message too large for the buffer is
+// HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER).
+func getHResult(st kernel.NTSTATUS) kernel.HRESULT { return kernel.HResultFromNtStatus(st) }
+
+// GetOverlappedResult emulates GetOverlappedResult for a Get issued on h: with wait it blocks
+// on the overlapped's event until the request completes. It returns the byte count and nil, or
+// the Win32 error of the request (ERROR_IO_INCOMPLETE while pending without wait).
+func (p *Process) GetOverlappedResult(h kernel.Handle, ov *Overlapped, wait bool) (uint32, error) {
+	if ov == nil {
+		return 0, kernel.ERROR_INVALID_PARAMETER
+	}
+	if _, st := p.portFile(h); st != kernel.STATUS_SUCCESS && !(st == kernel.STATUS_INVALID_HANDLE && ov.file != nil) {
+		return 0, kernel.NtStatusToDosError(st)
+	}
+	st, n := ov.Result()
+	if st == kernel.STATUS_PENDING && wait {
+		if ov.Event == nil {
+			return 0, kernel.ERROR_INVALID_PARAMETER
+		}
+		_ = ov.Event.Wait(context.Background())
+		st, n = ov.Result()
+	}
+	if st == kernel.STATUS_PENDING {
+		return 0, kernel.ERROR_IO_INCOMPLETE
+	}
+	if st != kernel.STATUS_SUCCESS {
+		return n, kernel.NtStatusToDosError(st)
+	}
+	return n, nil
+}
+
+// FilterReplyMessage emulates fltlib's FilterReplyMessage (R-USER Reply): buf is
+// FILTER_REPLY_HEADER (Status, MessageId) and the payload. It returns S_OK,
+// ERROR_FLT_NO_WAITER_FOR_REPLY (0x801F0020) when no sender waits for that id on this
+// connection, HRESULT_FROM_WIN32(ERROR_MORE_DATA) when the payload was truncated, E_HANDLE
+// once the connection ended, E_INVALIDARG for a buffer shorter than 16 bytes. It never waits.
+func (p *Process) FilterReplyMessage(h kernel.Handle, buf []byte) kernel.HRESULT {
+	if len(buf) < driverapi.FilterMessageHeaderSize {
+		return kernel.E_INVALIDARG
+	}
+	pf, st := p.portFile(h)
+	if st != kernel.STATUS_SUCCESS {
+		return kernel.HResultFromNtStatus(st)
+	}
+	return kernel.HResultFromNtStatus(pf.conn.Reply(buf))
+}
+
+// FilterSendMessage emulates fltlib's FilterSendMessage (R-USER Send): MessageNotify runs on
+// this goroutine with these buffers. bytesReturned, if not nil, receives the byte count the
+// callback reported. An empty input is E_INVALIDARG; a port without MessageNotify gives
+// HRESULT_FROM_WIN32(ERROR_NOT_SUPPORTED); a disconnected one E_HANDLE.
+func (p *Process) FilterSendMessage(h kernel.Handle, in []byte, out []byte, bytesReturned *uint32) kernel.HRESULT {
+	if bytesReturned != nil {
+		*bytesReturned = 0
+	}
+	if len(in) == 0 {
+		return kernel.E_INVALIDARG
+	}
+	pf, st := p.portFile(h)
+	if st != kernel.STATUS_SUCCESS {
+		return kernel.HResultFromNtStatus(st)
+	}
+	n, st := pf.conn.Send(in, out)
+	if bytesReturned != nil {
+		*bytesReturned = n
+	}
+	return kernel.HResultFromNtStatus(st)
+}
+
+// CloseHandle emulates CloseHandle. When it closes a connection's last handle (in any
+// process), pending Gets complete with ERROR_OPERATION_ABORTED and DisconnectNotify runs
+// before CloseHandle returns. An unknown handle is ERROR_INVALID_HANDLE.
+func (p *Process) CloseHandle(h kernel.Handle) error {
+	if st := p.k.CloseHandle(h); st != kernel.STATUS_SUCCESS {
+		return kernel.NtStatusToDosError(st)
+	}
+	return nil
+}
+
+// DuplicateHandle emulates DuplicateHandle from this process into target (which may be this
+// process). options are DUPLICATE_SAME_ACCESS and DUPLICATE_CLOSE_SOURCE. The duplicate refers
+// to the same connection: the connection ends when its last handle closes, in whichever
+// process. Access was checked at connect time, so a duplicate works in a process whose token
+// could not have connected, as on Windows.
+func (p *Process) DuplicateHandle(h kernel.Handle, target *Process, access kernel.AccessMask, inherit bool, options uint32) (kernel.Handle, error) {
+	if target == nil || target.w != p.w {
+		return kernel.InvalidHandle, kernel.ERROR_INVALID_HANDLE
+	}
+	nh, st := kernel.DuplicateHandle(p.k, h, target.k, access, inherit, options)
+	if st != kernel.STATUS_SUCCESS {
+		return kernel.InvalidHandle, kernel.NtStatusToDosError(st)
+	}
+	return nh, nil
+}
+
+// CancelIoEx emulates CancelIoEx on a connection handle: the pending Gets issued with ov (all
+// of them when ov is nil, synchronous ones included) complete with ERROR_OPERATION_ABORTED.
+// It returns ERROR_NOT_FOUND when there was nothing to cancel.
+func (p *Process) CancelIoEx(h kernel.Handle, ov *Overlapped) error {
+	pf, st := p.portFile(h)
+	if st != kernel.STATUS_SUCCESS {
+		return kernel.NtStatusToDosError(st)
+	}
+	if pf.conn.CancelGets(ov, ov == nil) == 0 {
+		return kernel.ERROR_NOT_FOUND
+	}
+	return nil
+}
+
+// CreateIoCompletionPort emulates CreateIoCompletionPort. With file == InvalidHandle and
+// existing == 0 it makes a new completion port. Otherwise it associates the connection handle
+// file with existing (or with a new port when existing is 0) under key, and returns the port's
+// handle. A handle can be associated once; again is ERROR_INVALID_PARAMETER.
+func (p *Process) CreateIoCompletionPort(file kernel.Handle, existing kernel.Handle, key uintptr, concurrency uint32) (kernel.Handle, error) {
+	var pf *portFile
+	if file != kernel.InvalidHandle {
+		var st kernel.NTSTATUS
+		if pf, st = p.portFile(file); st != kernel.STATUS_SUCCESS {
+			return kernel.InvalidHandle, kernel.NtStatusToDosError(st)
+		}
+	}
+	var cp *kernel.CompletionPort
+	h := existing
+	if existing != 0 {
+		b, st := p.lookup(existing, TypeIoCompletion)
+		if st != kernel.STATUS_SUCCESS {
+			return kernel.InvalidHandle, kernel.NtStatusToDosError(st)
+		}
+		cp = b.(*kernel.CompletionPort)
+	} else {
+		cp = kernel.NewCompletionPort()
+		obj := kernel.NewObject(TypeIoCompletion, "", cp, func() { cp.Close() })
+		var st kernel.NTSTATUS
+		if h, st = p.k.InsertHandle(obj, kernel.AccessMask(0x1F0003), false); st != kernel.STATUS_SUCCESS {
+			cp.Close()
+			return kernel.InvalidHandle, kernel.NtStatusToDosError(st)
+		}
+	}
+	if pf != nil && !pf.assoc.CompareAndSwap(nil, &iocpAssoc{port: cp, key: key}) {
+		if existing == 0 {
+			p.k.CloseHandle(h)
+		}
+		return kernel.InvalidHandle, kernel.ERROR_INVALID_PARAMETER
+	}
+	return h, nil
+}
+
+// GetQueuedCompletionStatus emulates GetQueuedCompletionStatus (R-IOCP): it dequeues the next
+// completion, waiting up to timeout (INFINITE: forever; 0: no wait). It returns the byte
+// count, the key and the request's Overlapped with a nil error for a successful request, with
+// the request's Win32 error (ERROR_OPERATION_ABORTED, ERROR_INVALID_HANDLE, ...) for a failed
+// one; with ov nil and WAIT_TIMEOUT when the time runs out, ERROR_ABANDONED_WAIT_0 when the
+// port is closed while waiting, ERROR_INVALID_HANDLE for a handle that is not a port.
+func (p *Process) GetQueuedCompletionStatus(port kernel.Handle, timeout time.Duration) (uint32, uintptr, *Overlapped, error) {
+	b, st := p.lookup(port, TypeIoCompletion)
+	if st != kernel.STATUS_SUCCESS {
+		return 0, 0, nil, kernel.NtStatusToDosError(st)
+	}
+	pkt, st := b.(*kernel.CompletionPort).Remove(context.Background(), timeout)
+	switch st {
+	case kernel.STATUS_SUCCESS:
+	case kernel.STATUS_TIMEOUT:
+		return 0, 0, nil, kernel.ERROR_WAIT_TIMEOUT
+	case kernel.STATUS_ABANDONED_WAIT_0:
+		return 0, 0, nil, kernel.ERROR_ABANDONED_WAIT_0
+	default:
+		return 0, 0, nil, kernel.NtStatusToDosError(st)
+	}
+	ov, _ := pkt.Overlapped.(*Overlapped)
+	if pkt.Status != kernel.STATUS_SUCCESS {
+		return pkt.Bytes, pkt.Key, ov, kernel.NtStatusToDosError(pkt.Status)
+	}
+	return pkt.Bytes, pkt.Key, ov, nil
+}
+
+// PostQueuedCompletionStatus emulates PostQueuedCompletionStatus.
+func (p *Process) PostQueuedCompletionStatus(port kernel.Handle, bytes uint32, key uintptr, ov *Overlapped) error {
+	b, st := p.lookup(port, TypeIoCompletion)
+	if st != kernel.STATUS_SUCCESS {
+		return kernel.NtStatusToDosError(st)
+	}
+	if st := b.(*kernel.CompletionPort).Post(kernel.CompletionPacket{Key: key, Bytes: bytes, Overlapped: ov}); st != kernel.STATUS_SUCCESS {
+		return kernel.NtStatusToDosError(st)
+	}
+	return nil
+}
