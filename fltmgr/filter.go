@@ -85,6 +85,9 @@ func (m *Manager) RegisterFilter(driver *driverapi.DriverObject, reg *driverapi.
 	if ld == nil || ld.state == driverUnloaded || ld.filter != nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
+	if st := m.fault(RoutineRegisterFilter, ld.name); st != kernel.STATUS_SUCCESS {
+		return nil, st
+	}
 	f := &filter{
 		m: m, driver: ld, name: ld.name, reg: *reg,
 		ports: make(map[*serverPort]struct{}),
@@ -101,6 +104,9 @@ func (m *Manager) StartFiltering(fi driverapi.Filter) kernel.NTSTATUS {
 	f, ok := m.asFilter(fi)
 	if !ok {
 		return kernel.STATUS_INVALID_PARAMETER
+	}
+	if st := m.fault(RoutineStartFiltering, f.name); st != kernel.STATUS_SUCCESS {
+		return st
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

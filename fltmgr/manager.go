@@ -24,8 +24,9 @@ type Manager struct {
 	drivers map[string]*loadedDriver // key: upper-case name
 	order   []*loadedDriver
 
-	connIDs atomic.Uint64
-	ops     sync.Pool // *sendOp
+	connIDs   atomic.Uint64
+	ops       sync.Pool // *sendOp
+	faultHook atomic.Pointer[FaultHook]
 }
 
 type driverState int

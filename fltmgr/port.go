@@ -41,6 +41,9 @@ func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 		connect == nil || disconnect == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
+	if st := m.fault(RoutineCreateCommunicationPort, f.name); st != kernel.STATUS_SUCCESS {
+		return nil, st
+	}
 	sd := attrs.SecurityDescriptor.Clone()
 	if sd == nil {
 		sd = kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
@@ -110,6 +113,9 @@ const scribble = 0xDB
 func (m *Manager) Connect(proc *kernel.Process, name string, context []byte) (*Connection, kernel.NTSTATUS) {
 	if proc == nil || proc.World() != m.world || len(context) > driverapi.MaxConnectionContext {
 		return nil, kernel.STATUS_INVALID_PARAMETER
+	}
+	if st := m.fault(RoutineConnect, ""); st != kernel.STATUS_SUCCESS {
+		return nil, st
 	}
 	st := m.connect1(proc, name, context)
 	return st.conn, st.status

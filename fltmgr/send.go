@@ -88,6 +88,9 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 			Windows: "use after free of the port object: a bugcheck"})
 		return kernel.STATUS_PORT_DISCONNECTED
 	}
+	if st := m.fault(RoutineSendMessage, f.name); st != kernel.STATUS_SUCCESS {
+		return st
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
