@@ -154,14 +154,15 @@ func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATU
 	return kernel.STATUS_PENDING
 }
 
-// CancelGets completes the pending Gets whose tag is tag (all of them when all is true) with
-// STATUS_CANCELLED (CancelIoEx) and returns how many it cancelled.
-func (c *Connection) CancelGets(tag any, all bool) int {
+// CancelGets completes the pending Gets whose tag match accepts (all of them when match is
+// nil) with STATUS_CANCELLED (CancelIoEx) and returns how many it cancelled. match runs with
+// the connection's lock held: it must only look at the tag.
+func (c *Connection) CancelGets(match func(tag any) bool) int {
 	c.mu.Lock()
 	var cancelled []getEntry
 	kept := c.gets[:0]
 	for _, g := range c.gets {
-		if all || g.tag == tag {
+		if match == nil || match(g.tag) {
 			cancelled = append(cancelled, g)
 		} else {
 			kept = append(kept, g)

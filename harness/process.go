@@ -124,6 +124,17 @@ type Overlapped struct {
 	status kernel.NTSTATUS
 	bytes  uint32
 	file   *portFile
+	issuer *Process
+}
+
+// request is what the harness tags each pending Get with, so CancelIoEx can find the
+// requests a process issued on a handle.
+type request interface{ issuedBy() *Process }
+
+func (o *Overlapped) issuedBy() *Process {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.issuer
 }
 
 // Result returns the request's status and byte count: STATUS_PENDING while in flight.
@@ -150,7 +161,12 @@ func (o *Overlapped) GetCompleted(st kernel.NTSTATUS, n uint32) {
 }
 
 // syncGet is the completion of a synchronous FilterGetMessage.
-type syncGet struct{ ch chan getResult }
+type syncGet struct {
+	ch     chan getResult
+	issuer *Process
+}
+
+func (s *syncGet) issuedBy() *Process { return s.issuer }
 
 type getResult struct {
 	st kernel.NTSTATUS
@@ -178,7 +194,7 @@ func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) 
 			return kernel.E_INVALIDARG
 		}
 		ov.mu.Lock()
-		ov.status, ov.bytes, ov.file = kernel.STATUS_PENDING, 0, pf
+		ov.status, ov.bytes, ov.file, ov.issuer = kernel.STATUS_PENDING, 0, pf, p
 		ov.mu.Unlock()
 		if ov.Event != nil {
 			ov.Event.Reset()
@@ -192,6 +208,7 @@ func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) 
 		return kernel.HResultFromWin32(kernel.ERROR_IO_PENDING)
 	}
 	sg := p.w.syncGets.Get().(*syncGet)
+	sg.issuer = p
 	if st := pf.conn.Get(buf, sg, sg); st != kernel.STATUS_PENDING {
 		p.w.syncGets.Put(sg)
 		return kernel.HResultFromNtStatus(st)
@@ -296,15 +313,20 @@ func (p *Process) DuplicateHandle(h kernel.Handle, target *Process, access kerne
 	return nh, nil
 }
 
-// CancelIoEx emulates CancelIoEx on a connection handle: the pending Gets issued with ov (all
-// of them when ov is nil, synchronous ones included) complete with ERROR_OPERATION_ABORTED.
-// It returns ERROR_NOT_FOUND when there was nothing to cancel.
+// CancelIoEx emulates CancelIoEx on a connection handle: the pending Gets this process issued
+// on the connection with ov (all of them when ov is nil, synchronous ones included) complete
+// with ERROR_OPERATION_ABORTED. Requests other processes issued through duplicates are not
+// touched. It returns ERROR_NOT_FOUND when there was nothing to cancel.
 func (p *Process) CancelIoEx(h kernel.Handle, ov *Overlapped) error {
 	pf, st := p.portFile(h)
 	if st != kernel.STATUS_SUCCESS {
 		return kernel.NtStatusToDosError(st)
 	}
-	if pf.conn.CancelGets(ov, ov == nil) == 0 {
+	match := func(tag any) bool {
+		r, ok := tag.(request)
+		return ok && r.issuedBy() == p && (ov == nil || tag == any(ov))
+	}
+	if pf.conn.CancelGets(match) == 0 {
 		return kernel.ERROR_NOT_FOUND
 	}
 	return nil
