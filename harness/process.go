@@ -182,16 +182,22 @@ func (s *syncGet) GetCompleted(st kernel.NTSTATUS, n uint32) { s.ch <- getResult
 // returns HRESULT_FROM_WIN32(ERROR_IO_PENDING) at once and completes through ov's event and the
 // handle's completion port; on a FLT_PORT_FLAG_SYNC_HANDLE handle that is E_INVALIDARG.
 func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) kernel.HRESULT {
+	hr, _ := p.getMessage(h, buf, ov)
+	return hr
+}
+
+// getMessage is FilterGetMessage that also returns the byte count of a synchronous Get.
+func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *Overlapped) (kernel.HRESULT, uint32) {
 	if len(buf) < driverapi.FilterMessageHeaderSize {
-		return kernel.E_INVALIDARG
+		return kernel.E_INVALIDARG, 0
 	}
 	pf, st := p.portFile(h)
 	if st != kernel.STATUS_SUCCESS {
-		return kernel.HResultFromNtStatus(st)
+		return kernel.HResultFromNtStatus(st), 0
 	}
 	if ov != nil {
 		if pf.syncOnly {
-			return kernel.E_INVALIDARG
+			return kernel.E_INVALIDARG, 0
 		}
 		ov.mu.Lock()
 		ov.status, ov.bytes, ov.file, ov.issuer = kernel.STATUS_PENDING, 0, pf, p
@@ -203,24 +209,22 @@ func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) 
 			ov.mu.Lock()
 			ov.status = st
 			ov.mu.Unlock()
-			return kernel.HResultFromNtStatus(st)
+			return kernel.HResultFromNtStatus(st), 0
 		}
-		return kernel.HResultFromWin32(kernel.ERROR_IO_PENDING)
+		return kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), 0
 	}
 	sg := p.w.syncGets.Get().(*syncGet)
 	sg.issuer = p
 	if st := pf.conn.Get(buf, sg, sg); st != kernel.STATUS_PENDING {
+		sg.issuer = nil
 		p.w.syncGets.Put(sg)
-		return kernel.HResultFromNtStatus(st)
+		return kernel.HResultFromNtStatus(st), 0
 	}
 	r := <-sg.ch
+	sg.issuer = nil
 	p.w.syncGets.Put(sg)
-	return getHResult(r.st)
+	return kernel.HResultFromNtStatus(r.st), r.n
 }
-
-// getHResult maps a Get completion to fltlib's result: a message too large for the buffer is
-// HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER).
-func getHResult(st kernel.NTSTATUS) kernel.HRESULT { return kernel.HResultFromNtStatus(st) }
 
 // GetOverlappedResult emulates GetOverlappedResult for a Get issued on h: with wait it blocks
 // on the overlapped's event until the request completes. It returns the byte count and nil, or
