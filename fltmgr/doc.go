@@ -1,0 +1,47 @@
+// Package fltmgr is the emulated Windows Filter Manager: filter registration and unload,
+// communication server ports, connections, kernel→user messages with replies and timeouts,
+// and user→kernel messages. Drivers see it through [driverapi.FilterManager]; the harness
+// drives its user-mode half (Connect, Connection.Get/Reply/Send, CloseUserEndpoint).
+//
+// # The message path
+//
+// Messages are not buffered (R-MODEL-5). FltSendMessage looks at the connection's pending
+// FilterGetMessage requests, oldest first; the first one large enough receives the message,
+// copied by the sender straight from its buffer into the user's. With no such request the
+// sender queues itself and a later Get copies from the sender's (stable, blocked) buffer.
+// Reply waiters are registered under the connection lock before the receiver is completed,
+// so a fast reply cannot be missed. No lock is held across a copy, a wait or a driver
+// callback; a send without a timeout creates no timer; senders are pooled, so the steady
+// state allocates nothing per message (with the trace turned off).
+//
+// # Lock order
+//
+//	Manager.mu → filter.mu → Connection.mu → the namespace's lock
+//
+// A driver callback (ConnectNotify, DisconnectNotify, MessageNotify, FilterUnload) always
+// runs with no lock held, so it may call back into the filter manager. Run-down protection
+// (like ExAcquireRundownProtection) lets FltUnregisterFilter wait for ConnectNotify and
+// MessageNotify calls in flight.
+//
+// # Decisions where Windows is undocumented
+//
+// These follow ../shared/SEMANTICS.md and are part of the contract:
+//   - A zero FltSendMessage timeout does not wait at all (the documentation contradicts
+//     itself); one deadline covers delivery and reply (R-SEND-3).
+//   - A Get too small for a message completes with STATUS_BUFFER_TOO_SMALL and reports the
+//     size needed; the message stays queued for a larger Get (R-SEND-4). A Get that arrives
+//     while senders wait is compared with the oldest waiting message only, so messages
+//     are delivered in order.
+//   - Message ids are given when a message is delivered, per connection, from 1; a message
+//     that times out undelivered uses no id.
+//   - A nil security descriptor means the default one (SYSTEM and Administrators), and
+//     connect asks for FLT_PORT_CONNECT only. One reverse-engineering source says the real
+//     filter manager asks for FLT_PORT_ALL_ACCESS: a known uncertainty (R-SD).
+//   - The MaxConnections slot is freed when the kernel endpoint closes (FltCloseClientPort or
+//     teardown at unload), not when the user closes; DisconnectNotify is not called for a
+//     disconnect the filter started itself (R-CLOSECLI-3, R-CLOSECLI-4).
+//   - FilterSendMessage to a port without MessageNotify is STATUS_NOT_SUPPORTED.
+//   - A second FltRegisterFilter by the same driver is STATUS_INVALID_PARAMETER.
+//   - FltUnregisterFilter with a server port open hangs on Windows; here the verifier reports
+//     it, the port is closed, and the unload goes on (R-UNLOAD-6).
+package fltmgr
