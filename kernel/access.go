@@ -85,10 +85,17 @@ const (
 	FILE_READ_ATTRIBUTES  AccessMask = 0x0080
 	FILE_WRITE_ATTRIBUTES AccessMask = 0x0100
 
-	FILE_ALL_ACCESS      AccessMask = STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FF // 0x001F01FF
-	FILE_GENERIC_READ    AccessMask = STANDARD_RIGHTS_READ | FILE_READ_DATA | FILE_READ_ATTRIBUTES | FILE_READ_EA | SYNCHRONIZE                       // 0x00120089
-	FILE_GENERIC_WRITE   AccessMask = STANDARD_RIGHTS_WRITE | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA | FILE_APPEND_DATA | SYNCHRONIZE // 0x00120116
-	FILE_GENERIC_EXECUTE AccessMask = STANDARD_RIGHTS_EXECUTE | FILE_READ_ATTRIBUTES | FILE_EXECUTE | SYNCHRONIZE                                    // 0x001200A0
+	// FILE_ALL_ACCESS is 0x001F01FF.
+	FILE_ALL_ACCESS AccessMask = STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FF
+	// FILE_GENERIC_READ is 0x00120089.
+	FILE_GENERIC_READ AccessMask = STANDARD_RIGHTS_READ | FILE_READ_DATA | FILE_READ_ATTRIBUTES |
+		FILE_READ_EA | SYNCHRONIZE
+	// FILE_GENERIC_WRITE is 0x00120116.
+	FILE_GENERIC_WRITE AccessMask = STANDARD_RIGHTS_WRITE | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES |
+		FILE_WRITE_EA | FILE_APPEND_DATA | SYNCHRONIZE
+	// FILE_GENERIC_EXECUTE is 0x001200A0.
+	FILE_GENERIC_EXECUTE AccessMask = STANDARD_RIGHTS_EXECUTE | FILE_READ_ATTRIBUTES | FILE_EXECUTE |
+		SYNCHRONIZE
 )
 
 // Registry key rights used by the SDDL KA/KR/KW/KX codes (winnt.h).
@@ -186,12 +193,13 @@ func FileGenericMapping() GenericMapping {
 //
 // The steps, in order:
 //  1. Generic bits in desired (and in ACE masks) are mapped through mapping. Desired 0 is denied.
-//  2. ACCESS_SYSTEM_SECURITY needs SeSecurityPrivilege; WRITE_OWNER, when asked for explicitly,
-//     is granted by SeTakeOwnershipPrivilege.
+//  2. ACCESS_SYSTEM_SECURITY needs SeSecurityPrivilege.
 //  3. Mandatory integrity: see the file comment; a desired right outside the allowed set is
-//     denied (with MAXIMUM_ALLOWED, the result is cut down to the allowed set).
-//  4. The owner gets READ_CONTROL and WRITE_DAC unless the DACL has an effective OWNER RIGHTS
-//     (OW) ACE; then the OW ACEs, which match the owner, decide instead.
+//     denied (with MAXIMUM_ALLOWED, the result is cut down to the allowed set). Privileges do
+//     not lift it, except SeRelabelPrivilege for WRITE_OWNER.
+//  4. WRITE_OWNER, when asked for explicitly, is granted by SeTakeOwnershipPrivilege. The
+//     owner gets READ_CONTROL and WRITE_DAC unless the DACL has an effective OWNER RIGHTS (OW)
+//     ACE; then the OW ACEs, which match the owner, decide instead.
 //  5. NULL DACL: everything asked for (MAXIMUM_ALLOWED: mapping.GenericAll). Otherwise the ACEs
 //     are walked in order, skipping INHERIT_ONLY ones. An allow ACE matches the user or an
 //     enabled group; a deny ACE also matches deny-only groups. A deny ACE naming a right not
@@ -249,15 +257,17 @@ func seAccessCheck(sd *SecurityDescriptor, tok *Token, desired AccessMask, mappi
 		remaining &^= ACCESS_SYSTEM_SECURITY
 		granted |= ACCESS_SYSTEM_SECURITY
 	}
-	if remaining&WRITE_OWNER != 0 && tok.HasPrivilege(SE_TAKE_OWNERSHIP_NAME) {
-		remaining &^= WRITE_OWNER
-		granted |= WRITE_OWNER
-	}
 
-	// Mandatory integrity.
+	// Mandatory integrity, before any right is handed out: privileges do not lift it (except
+	// SeRelabelPrivilege, inside seMandatoryAllowed).
 	allowed := seMandatoryAllowed(sd, tok, mapping)
 	if !maxAllowed && remaining&^allowed != 0 {
 		return seDenied(fmt.Sprintf("integrity: %v at %v may not get %v", tok.Name(), tok.IntegrityLevel(), remaining&^allowed))
+	}
+
+	if remaining&WRITE_OWNER != 0 && tok.HasPrivilege(SE_TAKE_OWNERSHIP_NAME) {
+		remaining &^= WRITE_OWNER
+		granted |= WRITE_OWNER
 	}
 
 	// The owner's implicit rights.

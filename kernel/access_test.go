@@ -251,6 +251,18 @@ func TestAccessCheckRelabelPrivilege(t *testing.T) {
 	granted, status := AccessCheck(sd, relabel, WRITE_OWNER, PortGenericMapping())
 	require.Equal(t, STATUS_SUCCESS, status)
 	require.Equal(t, WRITE_OWNER, granted)
+
+	// SeTakeOwnershipPrivilege does not lift the integrity check.
+	takeOwner, err := NewTokenBuilder(SIDStandardUser()).Integrity(IntegrityLow).
+		Privilege(SE_TAKE_OWNERSHIP_NAME, true).Build()
+	require.NoError(t, err)
+	_, status = AccessCheck(MustParseSDDL("D:"), takeOwner, WRITE_OWNER, PortGenericMapping())
+	require.Equal(t, STATUS_ACCESS_DENIED, status)
+	granted, status = AccessCheck(MustParseSDDL("D:S:(ML;;NW;;;LW)"), takeOwner, WRITE_OWNER, PortGenericMapping())
+	require.Equal(t, STATUS_SUCCESS, status)
+	require.Equal(t, WRITE_OWNER, granted)
+	_, status = AccessCheck(MustParseSDDL("D:(A;;0x1f0001;;;WD)"), takeOwner, MAXIMUM_ALLOWED|WRITE_OWNER, PortGenericMapping())
+	require.Equal(t, STATUS_ACCESS_DENIED, status)
 }
 
 func TestAccessCheckEnabledPrivilege(t *testing.T) {

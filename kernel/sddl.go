@@ -238,7 +238,7 @@ func (p *sddlParser) parseACE(dacl bool) (ACE, error) {
 		return ACE{}, p.errAt(open, sddlTokenAt(p.s, open), "unterminated ACE: missing \")\"")
 	}
 	if nested := strings.IndexByte(p.s[open+1:open+closeRel], '('); nested >= 0 {
-		return ACE{}, p.errAt(open+1+nested, "(", "unexpected \"(\" inside ACE (conditional ACEs are not supported)")
+		return ACE{}, p.errAt(open+1+nested, "(", "conditional ACEs are not supported; unexpected")
 	}
 	inner := p.s[open+1 : open+closeRel]
 	p.pos = open + closeRel + 1
