@@ -57,6 +57,26 @@ type Registration struct {
 	Version      uint16
 	Flags        uint32
 	FilterUnload FilterUnloadCallback
+
+	// File I/O (see io.go). ContextRegistration and OperationRegistration may end with an
+	// FLT_CONTEXT_END / IRP_MJ_OPERATION_END entry, as in C, or simply end.
+	ContextRegistration      []ContextRegistration
+	OperationRegistration    []OperationRegistration
+	InstanceSetup            InstanceSetupCallback
+	InstanceQueryTeardown    InstanceQueryTeardownCallback
+	InstanceTeardownStart    InstanceTeardownCallback
+	InstanceTeardownComplete InstanceTeardownCallback
+
+	// The default instance, which on Windows the INF writes to the registry
+	// (Instances\DefaultInstance, Altitude, Flags); the emulator takes it from here so a driver
+	// package carries its INF values. Altitude is a decimal string such as "385100" (a
+	// fraction is allowed: "370030.5"); "" means the INF defines no instance: the filter
+	// attaches only where it is given an altitude explicitly (FilterAttachAtAltitude).
+	// DefaultInstanceName "" means "<driver name> Instance". InstanceFlags holds
+	// InstanceFlagNoAutomaticAttach and InstanceFlagNoManualAttach.
+	Altitude            string
+	DefaultInstanceName string
+	InstanceFlags       uint32
 }
 
 // Filter is an opaque filter object (PFLT_FILTER), returned by RegisterFilter.

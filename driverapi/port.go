@@ -156,4 +156,5 @@ type FilterManager interface {
 	// received on return. timeout follows the WDK convention (see RelativeTimeout).
 	SendMessage(ctx context.Context, filter Filter, clientPort *ClientPort, sendBuffer []byte,
 		replyBuffer []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS
+	FileRoutines // file I/O: FltReadFile, contexts, names, volumes, instances (io.go)
 }

@@ -74,8 +74,12 @@ func (m *Manager) RegisterFilter(driver *driverapi.DriverObject, reg *driverapi.
 	if reg.Flags&^knownFlags != 0 {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
+	if st := validateIORegistration(reg); st != kernel.STATUS_SUCCESS {
+		return nil, st
+	}
+	// The fault hook and the trace run with no lock held: trace observers may call back
+	// into the world.
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	var ld *loadedDriver
 	for _, d := range m.order {
 		if d.obj == driver {
@@ -83,10 +87,17 @@ func (m *Manager) RegisterFilter(driver *driverapi.DriverObject, reg *driverapi.
 		}
 	}
 	if ld == nil || ld.state == driverUnloaded || ld.filter != nil {
+		m.mu.Unlock()
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
+	m.mu.Unlock()
 	if st := m.fault(RoutineRegisterFilter, ld.name); st != kernel.STATUS_SUCCESS {
 		return nil, st
+	}
+	m.mu.Lock()
+	if ld.state == driverUnloaded || ld.filter != nil {
+		m.mu.Unlock()
+		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
 	f := &filter{
 		m: m, driver: ld, name: ld.name, reg: *reg,
@@ -94,6 +105,7 @@ func (m *Manager) RegisterFilter(driver *driverapi.DriverObject, reg *driverapi.
 		conns: make(map[*Connection]struct{}),
 	}
 	ld.filter = f
+	m.mu.Unlock()
 	m.trace(kernel.Event{Kind: kernel.EvFilterRegistered, Driver: f.name, Detail: fmt.Sprintf("version %#04x flags %#x", reg.Version, reg.Flags)})
 	return f, kernel.STATUS_SUCCESS
 }
@@ -109,15 +121,18 @@ func (m *Manager) StartFiltering(fi driverapi.Filter) kernel.NTSTATUS {
 		return st
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.state != filterRegistered {
+		f.mu.Unlock()
 		return kernel.STATUS_FLT_DELETING_OBJECT
 	}
 	if f.started {
+		f.mu.Unlock()
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	f.started = true
+	f.mu.Unlock()
 	m.trace(kernel.Event{Kind: kernel.EvFilterStarted, Driver: f.name})
+	m.startFiltering(f) // automatic attachment to the mounted volumes (io_instance.go)
 	return kernel.STATUS_SUCCESS
 }
 
@@ -202,6 +217,7 @@ func (f *filter) unregister(report bool) {
 		}
 		c.closeKernelEndpoint()
 	}
+	m.unregisterIO(f, report) // instance teardown, context and reference checks (io_instance.go)
 	f.mu.Lock()
 	f.state = filterUnregistered
 	f.mu.Unlock()

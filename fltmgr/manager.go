@@ -2,6 +2,7 @@ package fltmgr
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -11,8 +12,10 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// STATUS_IMAGE_ALREADY_LOADED is returned for loading a driver whose name is already loaded.
-const STATUS_IMAGE_ALREADY_LOADED kernel.NTSTATUS = 0xC000010E
+// STATUS_IMAGE_ALREADY_LOADED is returned for loading a driver whose name is already loaded
+// (the same value as [kernel.STATUS_IMAGE_ALREADY_LOADED]; users get
+// HRESULT_FROM_WIN32(ERROR_SERVICE_ALREADY_RUNNING), 0x80070420).
+const STATUS_IMAGE_ALREADY_LOADED = kernel.STATUS_IMAGE_ALREADY_LOADED
 
 // Manager is the emulated filter manager of one world. It implements
 // [driverapi.FilterManager] for the drivers it loads, and offers the user-mode side
@@ -27,6 +30,8 @@ type Manager struct {
 	connIDs   atomic.Uint64
 	ops       sync.Pool // *sendOp
 	faultHook atomic.Pointer[FaultHook]
+
+	io ioState // volumes, instances and per-filter I/O state (io_*.go)
 }
 
 type driverState int
@@ -68,12 +73,13 @@ func RegistryPath(name string) string {
 }
 
 // LoadDriver loads a driver: it calls DriverEntry on the calling goroutine and returns its
-// status. An empty name or a nil driver is STATUS_INVALID_PARAMETER; a name already loaded is
+// status. An empty name, a name with a path separator or a nil driver (including a nil pointer
+// or nil DriverFunc in the interface) is STATUS_INVALID_PARAMETER; a name already loaded is
 // STATUS_IMAGE_ALREADY_LOADED. When DriverEntry fails, the driver is not loaded; a filter it
 // registered and did not unregister is reported (R-REG-2) and torn down without calling its
 // unload callback.
 func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
-	if name == "" || d == nil || strings.ContainsAny(name, `\/`) {
+	if name == "" || isNilDriver(d) || strings.ContainsAny(name, `\/`) {
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	key := strings.ToUpper(name)
@@ -109,6 +115,20 @@ func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
 	return st
 }
 
+// isNilDriver reports whether d is nil or an interface holding a nil pointer, func, map...,
+// whose DriverEntry would panic.
+func isNilDriver(d driverapi.Driver) bool {
+	if d == nil {
+		return true
+	}
+	v := reflect.ValueOf(d)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
+
 // Drivers lists the names of the loaded drivers, in load order.
 func (m *Manager) Drivers() []string {
 	m.mu.Lock()
@@ -132,13 +152,15 @@ func (m *Manager) Loaded(name string) bool {
 
 // UnloadFilter handles an unload request for the named filter (R-UNLOAD-3): non-mandatory is
 // `fltmc unload` (FilterUnload), mandatory is a service stop. It returns
-// STATUS_FLT_FILTER_NOT_FOUND for an unknown or unloaded filter and STATUS_FLT_DO_NOT_DETACH
-// when the unload is refused: by the callback, for lack of a callback, or (mandatory) because
-// the filter registered FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP.
+// STATUS_FLT_FILTER_NOT_FOUND for an unknown, unloaded or unregistered filter and
+// STATUS_FLT_DO_NOT_DETACH when the unload is refused: by the callback, for lack of a callback,
+// or (mandatory) because the filter registered FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP.
 func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
 	m.mu.Lock()
 	ld, ok := m.drivers[strings.ToUpper(name)]
-	if !ok || ld.state != driverLoaded || ld.filter == nil {
+	// A filter the driver already unregistered (in DriverEntry, say) is not found either.
+	// Lock order: Manager.mu before filter.mu.
+	if !ok || ld.state != driverLoaded || ld.filter == nil || ld.filter.isUnregistered() {
 		m.mu.Unlock()
 		return kernel.STATUS_FLT_FILTER_NOT_FOUND
 	}
@@ -177,7 +199,9 @@ func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
 		m.violation(kernel.Violation{Rule: "R-VERIFY-3", Driver: ld.name, Object: "filter",
 			Message: fmt.Sprintf("FilterUnload returned %v without calling FltUnregisterFilter", st),
 			Windows: "the driver image is unloaded under a live filter: a bugcheck at its next callback"})
-		f.unregister(true)
+		// The driver never called FltUnregisterFilter: its open ports are part of this
+		// violation, not R-VERIFY-1 reports of their own.
+		f.unregister(false)
 	}
 	m.mu.Lock()
 	ld.state = driverUnloaded

@@ -170,18 +170,27 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 	for i := range ctxCopy {
 		ctxCopy[i] = scribble
 	}
+	notifyEv := kernel.Event{Kind: kernel.EvConnectNotify, Process: proc.String(), Driver: f.name, Conn: c.id,
+		Status: st.Error(), Detail: fmt.Sprintf("%d context bytes", len(ctxCopy))}
 	if !st.IsSuccess() {
 		f.mu.Lock()
 		c.notified = true // a refused connection never gets DisconnectNotify (R-CB-1)
 		f.mu.Unlock()
 		c.closeKernelEndpoint()
 		f.connectRundown.release()
+		m.trace(notifyEv)
 		m.trace(kernel.Event{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id, Status: st.Error(),
 			Detail: name + ": ConnectNotify refused"})
 		return connectResult{status: st}
 	}
 	c.cookie = cookie
 	f.connectRundown.release()
+	m.trace(notifyEv)
+	if path, kept := kernel.RetainedSlice(cookie, ctxCopy); kept { // R-VERIFY-6
+		m.violation(kernel.Violation{Rule: "R-VERIFY-6", Driver: f.name, Object: c.String(),
+			Message: fmt.Sprintf("ConnectNotify kept the connection context past the call (in %s); the emulator overwrote it with 0x%X bytes", path, scribble),
+			Windows: "the context buffer is freed when ConnectNotify returns: the driver reads freed pool memory (garbage, or a bugcheck under Driver Verifier)"})
+	}
 	m.trace(kernel.Event{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id,
 		Status: kernel.STATUS_SUCCESS.Error(), Detail: name + ": connected as " + proc.Token().Name()})
 	return connectResult{conn: c, status: kernel.STATUS_SUCCESS}

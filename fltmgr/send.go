@@ -67,7 +67,11 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 	}
 	if replyBuffer != nil && (replyLength == nil || capacity == 0 || int(capacity) > len(replyBuffer)) ||
 		replyBuffer == nil && capacity != 0 {
-		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: "FltSendMessage",
+		obj := "FltSendMessage"
+		if c, ok := clientPort.Load().(*Connection); ok {
+			obj = "FltSendMessage on " + c.String()
+		}
+		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: obj,
 			Message: fmt.Sprintf("reply buffer of %d bytes with reply length %s", len(replyBuffer), lengthString(replyLength, capacity)),
 			Windows: "the filter manager writes the reply through a bad pointer or length: a bugcheck"})
 		return kernel.STATUS_INVALID_PARAMETER
@@ -83,6 +87,11 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	if c.kclosed.Load() {
+		if clientPort.Load() != p {
+			// FltCloseClientPort cleared this very variable after we read it: a race the
+			// driver is allowed to have (R-CLOSECLI-1), not a use after close.
+			return kernel.STATUS_PORT_DISCONNECTED
+		}
 		m.violation(kernel.Violation{Rule: "R-VERIFY-4", Driver: f.name, Object: c.String(),
 			Message: "FltSendMessage on a client port that was already closed (the driver kept a copy)",
 			Windows: "use after free of the port object: a bugcheck"})
@@ -125,13 +134,24 @@ func deadline(timeout *int64) (at time.Time, bounded, wait bool) {
 	}
 }
 
-func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS {
+func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *uint32, timeout *int64) (result kernel.NTSTATUS) {
 	at, bounded, wait := deadline(timeout)
 	op := c.m.ops.Get().(*sendOp)
 	op.msg, op.reply = msg, reply
 	defer func() {
 		op.msg, op.reply, op.id, op.n = nil, nil, 0, 0
 		c.m.ops.Put(op)
+	}()
+	defer func() { // runs first: op.id is still set
+		if c.m.tracing() && (result == kernel.STATUS_PORT_DISCONNECTED && c.down.Load() ||
+			result == kernel.STATUS_THREAD_IS_TERMINATING && ctx.Err() != nil) {
+			why := "connection ended: " + c.endCause()
+			if result == kernel.STATUS_THREAD_IS_TERMINATING {
+				why = "sending thread terminating"
+			}
+			c.m.trace(kernel.Event{Kind: kernel.EvMessageAbandoned, Process: c.procName, Driver: c.f.name, Conn: c.id,
+				MsgID: op.id, Status: result.Error(), Detail: why})
+		}
 	}()
 	need := 16 + len(msg)
 	if c.m.tracing() {
@@ -281,6 +301,13 @@ func (c *Connection) traceTimeout(op *sendOp, why string) {
 		c.m.trace(kernel.Event{Kind: kernel.EvMessageTimedOut, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id,
 			Status: kernel.STATUS_TIMEOUT.Error(), Detail: why})
 	}
+}
+
+// endCause returns why the connection ended ("" while it is up).
+func (c *Connection) endCause() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cause
 }
 
 func timeoutString(t *int64) string {

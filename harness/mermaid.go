@@ -7,69 +7,246 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// Mermaid renders trace events as a Mermaid sequence diagram: one participant per process,
-// the filter manager, and one per driver. Paste it into a Markdown file (```mermaid) to see
-// the message flow as a picture.
+// Mermaid renders trace events as a Mermaid sequence diagram with the user processes on the
+// left, the filter manager in the middle and the drivers on the right: connects and their
+// ConnectNotify, kernel messages going down to a process and replies coming back, user
+// messages going to MessageNotify, disconnects with their cause, unload steps, verifier
+// violations and injected faults (as notes). Failed calls are drawn with a cross. Put the
+// result in a Markdown file inside a ```mermaid block to see the message flow as a picture.
+// The rendering has no times, so it is stable from run to run.
 func Mermaid(events []kernel.Event) string {
+	r := mermaidRenderer{procs: map[string]string{}, drivers: map[string]string{}, connProc: map[uint64]string{},
+		notified: map[uint64]bool{}}
+	for _, e := range events {
+		if e.Process != "" && e.Conn != 0 {
+			if _, ok := r.connProc[e.Conn]; !ok {
+				r.connProc[e.Conn] = e.Process
+			}
+		}
+	}
+	for _, e := range events {
+		r.event(e)
+	}
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n")
-	ids := map[string]string{}
-	var order []string
-	participant := func(name, prefix string) string {
-		if id, ok := ids[name]; ok {
-			return id
-		}
-		id := fmt.Sprintf("%s%d", prefix, len(ids))
-		ids[name] = id
-		order = append(order, fmt.Sprintf("    participant %s as %s\n", id, mermaidText(name)))
-		return id
+	for _, p := range r.procOrder {
+		fmt.Fprintf(&b, "    participant %s as %s\n", r.procs[p], mermaidText(p))
 	}
-	fm := participant("Filter Manager", "F")
-	var lines []string
-	for _, e := range events {
-		var from, to string
-		switch {
-		case e.Process != "" && e.Driver != "":
-			p, d := participant(e.Process, "P"), participant(e.Driver, "D")
-			from, to = p, d
-			switch e.Kind {
-			case kernel.EvMessageSent, kernel.EvMessageDelivered, kernel.EvMessageTimedOut:
-				from, to = d, p
-			}
-		case e.Process != "":
-			from, to = participant(e.Process, "P"), fm
-		case e.Driver != "":
-			from, to = participant(e.Driver, "D"), fm
-		default:
-			continue
-		}
-		text := string(e.Kind)
-		if e.MsgID != 0 {
-			text += fmt.Sprintf(" #%d", e.MsgID)
-		}
-		if e.Status != "" {
-			text += " " + e.Status
-		}
-		if e.Detail != "" {
-			text += ": " + e.Detail
-		}
-		arrow := "->>"
-		if e.Kind == kernel.EvViolation || strings.Contains(e.Status, "0xC") {
-			arrow = "-x"
-		}
-		lines = append(lines, fmt.Sprintf("    %s%s%s: %s\n", from, arrow, to, mermaidText(text)))
+	b.WriteString("    participant FM as Filter Manager\n")
+	for _, d := range r.driverOrder {
+		fmt.Fprintf(&b, "    participant %s as %s\n", r.drivers[d], mermaidText("driver "+d))
 	}
-	for _, o := range order {
-		b.WriteString(o)
-	}
-	for _, l := range lines {
+	for _, l := range r.lines {
+		b.WriteString("    ")
 		b.WriteString(l)
+		b.WriteByte('\n')
 	}
 	return b.String()
 }
 
-// mermaidText escapes what Mermaid would read as syntax.
+type mermaidRenderer struct {
+	procs, drivers         map[string]string // name → participant id
+	procOrder, driverOrder []string
+	connProc               map[uint64]string // connection → the process that made it
+	notified               map[uint64]bool   // ConnectNotify seen for the connection
+	lines                  []string
+}
+
+func (r *mermaidRenderer) proc(name string) string {
+	if id, ok := r.procs[name]; ok {
+		return id
+	}
+	id := fmt.Sprintf("P%d", len(r.procs)+1)
+	r.procs[name] = id
+	r.procOrder = append(r.procOrder, name)
+	return id
+}
+
+func (r *mermaidRenderer) driver(name string) string {
+	if name == "" {
+		return "FM"
+	}
+	if id, ok := r.drivers[name]; ok {
+		return id
+	}
+	id := fmt.Sprintf("D%d", len(r.drivers)+1)
+	r.drivers[name] = id
+	r.driverOrder = append(r.driverOrder, name)
+	return id
+}
+
+// process returns the participant of the event's process, or of the connection's process.
+func (r *mermaidRenderer) process(e kernel.Event) (string, bool) {
+	name := e.Process
+	if name == "" {
+		name = r.connProc[e.Conn]
+	}
+	if name == "" {
+		return "", false
+	}
+	return r.proc(name), true
+}
+
+func (r *mermaidRenderer) arrow(from, arrow, to, text string) {
+	r.lines = append(r.lines, fmt.Sprintf("%s%s%s: %s", from, arrow, to, mermaidText(text)))
+}
+
+func (r *mermaidRenderer) note(over, text string) {
+	r.lines = append(r.lines, fmt.Sprintf("Note over %s: %s", over, mermaidText(text)))
+}
+
+// failed reports whether a status text is an error or a warning (severity bits set).
+func mmFailed(status string) bool {
+	return strings.Contains(status, "(0xC") || strings.Contains(status, "(0x8")
+}
+
+func mmStatus(status string) string {
+	if i := strings.Index(status, " ("); i > 0 {
+		return status[:i]
+	}
+	return status
+}
+
+func mmConn(e kernel.Event) string {
+	if e.Conn == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" conn %d", e.Conn)
+}
+
+func mmMsg(e kernel.Event) string {
+	if e.MsgID == 0 {
+		return " (one-way)"
+	}
+	return fmt.Sprintf(" msg %d", e.MsgID)
+}
+
+func mmDetail(s, detail string) string {
+	if detail == "" {
+		return s
+	}
+	return s + ", " + detail
+}
+
+func (r *mermaidRenderer) event(e kernel.Event) {
+	switch e.Kind {
+	case kernel.EvProcessCreated:
+		r.note(r.proc(e.Process), mmDetail("process started", e.Detail))
+	case kernel.EvProcessExited:
+		r.note(r.proc(e.Process), mmDetail("process exited", e.Detail))
+	case kernel.EvDriverLoaded:
+		d := r.driver(e.Driver)
+		if mmFailed(e.Status) {
+			r.note(d, "DriverEntry failed: "+mmStatus(e.Status))
+		} else {
+			r.note(d, "driver loaded")
+		}
+	case kernel.EvDriverUnloaded:
+		r.note(r.driver(e.Driver), mmDetail("driver unloaded", e.Detail))
+	case kernel.EvUnloadRequest:
+		d := r.driver(e.Driver)
+		if e.Status != "" {
+			r.arrow(d, "--x", "FM", mmDetail(mmStatus(e.Status), e.Detail))
+		} else {
+			r.arrow("FM", "->>", d, "FilterUnload, "+strings.TrimSuffix(e.Detail, ": calling FilterUnload"))
+		}
+	case kernel.EvFilterRegistered:
+		r.arrow(r.driver(e.Driver), "->>", "FM", "FltRegisterFilter")
+	case kernel.EvFilterStarted:
+		r.arrow(r.driver(e.Driver), "->>", "FM", "FltStartFiltering")
+	case kernel.EvUnregister:
+		r.arrow(r.driver(e.Driver), "->>", "FM", "FltUnregisterFilter returned")
+	case kernel.EvPortCreated:
+		detail := e.Detail
+		if i := strings.Index(detail, " SD "); i >= 0 {
+			detail = detail[:i]
+		}
+		r.arrow(r.driver(e.Driver), "->>", "FM", "FltCreateCommunicationPort "+detail)
+	case kernel.EvPortClosed:
+		r.arrow(r.driver(e.Driver), "->>", "FM", "FltCloseCommunicationPort "+e.Detail)
+	case kernel.EvConnectNotify:
+		p, _ := r.process(e)
+		d := r.driver(e.Driver)
+		r.notified[e.Conn] = true
+		r.arrow(p, "->>", "FM", "FilterConnectCommunicationPort")
+		r.arrow("FM", "->>", d, "ConnectNotify"+mmConn(e))
+		a := "-->>"
+		if mmFailed(e.Status) {
+			a = "--x"
+		}
+		r.arrow(d, a, "FM", mmStatus(e.Status))
+	case kernel.EvConnect:
+		p, _ := r.process(e)
+		if r.notified[e.Conn] {
+			a := "-->>"
+			if mmFailed(e.Status) {
+				a = "--x"
+			}
+			r.arrow("FM", a, p, mmDetail(mmStatus(e.Status)+mmConn(e), e.Detail))
+		} else {
+			r.arrow(p, "-x", "FM", mmDetail("FilterConnectCommunicationPort: "+mmStatus(e.Status), e.Detail))
+		}
+	case kernel.EvDisconnect:
+		r.disconnect(e)
+	case kernel.EvMessageSent:
+		r.arrow(r.driver(e.Driver), "->>", "FM", mmDetail("FltSendMessage"+mmConn(e), e.Detail))
+	case kernel.EvMessageDelivered:
+		p, _ := r.process(e)
+		r.arrow("FM", "->>", p, mmDetail("FilterGetMessage receives"+mmMsg(e), e.Detail))
+	case kernel.EvMessageReplied:
+		p, _ := r.process(e)
+		if strings.Contains(e.Status, "NO_WAITER") {
+			r.arrow(p, "-x", "FM", "FilterReplyMessage"+mmMsg(e)+": no waiter")
+			break
+		}
+		r.arrow(p, "->>", "FM", "FilterReplyMessage"+mmMsg(e))
+		r.arrow("FM", "-->>", r.driver(e.Driver), mmDetail("FltSendMessage returns "+mmStatus(e.Status), e.Detail))
+	case kernel.EvMessageTimedOut:
+		r.arrow("FM", "--x", r.driver(e.Driver), mmDetail("FltSendMessage returns "+mmStatus(e.Status), e.Detail))
+	case kernel.EvMessageAbandoned:
+		r.arrow("FM", "--x", r.driver(e.Driver), mmDetail("FltSendMessage"+mmMsg(e)+" returns "+mmStatus(e.Status), e.Detail))
+	case kernel.EvUserSend:
+		p, _ := r.process(e)
+		d := r.driver(e.Driver)
+		r.arrow(p, "->>", "FM", "FilterSendMessage"+mmConn(e))
+		a := "->>"
+		if mmFailed(e.Status) {
+			a = "-x"
+		}
+		r.arrow("FM", a, d, mmDetail("MessageNotify: "+mmStatus(e.Status), e.Detail))
+	case kernel.EvViolation:
+		r.note(r.driver(e.Driver), "VERIFIER "+strings.TrimPrefix(e.Detail, "verifier "))
+	case kernel.EvFaultInjected:
+		over := "FM"
+		if e.Process != "" {
+			over = r.proc(e.Process)
+		} else if e.Driver != "" {
+			over = r.driver(e.Driver)
+		}
+		r.note(over, mmDetail("FAULT "+mmStatus(e.Status), e.Detail))
+	default:
+		r.note("FM", string(e.Kind)+" "+e.Detail)
+	}
+}
+
+func (r *mermaidRenderer) disconnect(e kernel.Event) {
+	d := r.driver(e.Driver)
+	p, hasProc := r.process(e)
+	switch {
+	case strings.HasPrefix(e.Detail, "DisconnectNotify"):
+		r.arrow("FM", "->>", d, e.Detail+mmConn(e))
+	case e.Detail == "FltCloseClientPort":
+		r.arrow(d, "->>", "FM", "FltCloseClientPort"+mmConn(e))
+	case strings.HasPrefix(e.Detail, "user") && hasProc:
+		r.arrow(p, "->>", "FM", "last handle closed,"+mmConn(e)+" ends")
+	case hasProc:
+		r.arrow("FM", "-x", p, mmDetail("disconnected"+mmConn(e), e.Detail))
+	default:
+		r.note("FM", mmDetail("disconnect"+mmConn(e), e.Detail))
+	}
+}
+
+// mermaidText escapes what Mermaid would read as syntax in a message or a note.
 func mermaidText(s string) string {
-	r := strings.NewReplacer(";", ",", "#", "no. ", "\n", " ", ":", " -", "\\", "\\\\")
-	return r.Replace(s)
+	return strings.NewReplacer(";", "#59;", "#", "#35;", "<", "#lt;", ">", "#gt;", "\n", " ").Replace(s)
 }

@@ -31,6 +31,9 @@ type SecurityAttributes struct {
 type Process struct {
 	w *World
 	k *kernel.Process
+
+	ioMu    sync.Mutex
+	ioFiles map[*portFile]struct{} // connections this process issued Gets on, for Exit
 }
 
 // Kernel returns the kernel process (id, image name, token, handle table).
@@ -47,7 +50,41 @@ func (p *Process) World() *World { return p.w }
 
 // Exit ends the process: every handle it holds closes, which ends the connections whose last
 // handle it held (R-USER: process exit 3).
-func (p *Process) Exit(code uint32) { p.k.Exit(code) }
+//
+// The FilterGetMessage requests the process issued are cancelled too (ERROR_OPERATION_ABORTED),
+// even on a connection that lives on through a handle duplicated into another process: on
+// Windows a terminating thread's pending I/O is cancelled, so a dead process never receives a
+// message (which would be lost).
+func (p *Process) Exit(code uint32) {
+	p.k.Exit(code)
+	p.ioMu.Lock()
+	files := p.ioFiles
+	p.ioFiles = nil
+	p.ioMu.Unlock()
+	for pf := range files {
+		pf.conn.CancelGets(func(tag any) bool { r, ok := tag.(request); return ok && r.issuedBy() == p })
+	}
+}
+
+// cancelIfExited cancels the Get tagged tag when the process exited while issuing it (Exit
+// may have run its cancellation before the Get was queued).
+func (p *Process) cancelIfExited(pf *portFile, tag any) {
+	if p.k.Exited() {
+		pf.conn.CancelGets(func(t any) bool { return t == tag })
+	}
+}
+
+// noteIO remembers that the process issued a Get on pf, so that Exit can cancel it: the Get
+// may outlive the process's handle (closed, or the process exiting) when a duplicate keeps the
+// connection open.
+func (p *Process) noteIO(pf *portFile) {
+	p.ioMu.Lock()
+	if p.ioFiles == nil {
+		p.ioFiles = make(map[*portFile]struct{})
+	}
+	p.ioFiles[pf] = struct{}{}
+	p.ioMu.Unlock()
+}
 
 // Spawn starts a child process with the same token; with inheritHandles the child gets the
 // parent's inheritable handles, with the same values.
@@ -195,6 +232,10 @@ func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *Overlapped) (kerne
 	if st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st), 0
 	}
+	if st := p.w.faults.userCall(RoutineFilterGetMessage, p); st != kernel.STATUS_SUCCESS {
+		return kernel.HResultFromNtStatus(st), 0
+	}
+	p.noteIO(pf)
 	if ov != nil {
 		if pf.syncOnly {
 			return kernel.E_INVALIDARG, 0
@@ -211,6 +252,7 @@ func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *Overlapped) (kerne
 			ov.mu.Unlock()
 			return kernel.HResultFromNtStatus(st), 0
 		}
+		p.cancelIfExited(pf, ov)
 		return kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), 0
 	}
 	sg := p.w.syncGets.Get().(*syncGet)
@@ -220,6 +262,7 @@ func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *Overlapped) (kerne
 		p.w.syncGets.Put(sg)
 		return kernel.HResultFromNtStatus(st), 0
 	}
+	p.cancelIfExited(pf, sg)
 	r := <-sg.ch
 	sg.issuer = nil
 	p.w.syncGets.Put(sg)
@@ -266,6 +309,9 @@ func (p *Process) FilterReplyMessage(h kernel.Handle, buf []byte) kernel.HRESULT
 	if st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st)
 	}
+	if st := p.w.faults.userCall(RoutineFilterReplyMessage, p); st != kernel.STATUS_SUCCESS {
+		return kernel.HResultFromNtStatus(st)
+	}
 	return kernel.HResultFromNtStatus(pf.conn.Reply(buf))
 }
 
@@ -282,6 +328,9 @@ func (p *Process) FilterSendMessage(h kernel.Handle, in []byte, out []byte, byte
 	}
 	pf, st := p.portFile(h)
 	if st != kernel.STATUS_SUCCESS {
+		return kernel.HResultFromNtStatus(st)
+	}
+	if st := p.w.faults.userCall(RoutineFilterSendMessage, p); st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st)
 	}
 	n, st := pf.conn.Send(in, out)

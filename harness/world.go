@@ -3,6 +3,10 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,46 +16,135 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
+// SeedEnv is the environment variable that sets the fault-injection seed of every world that
+// was not given one with [WithSeed]: `FLTEMU_SEED=1234 go test -run TestX` re-runs a test with
+// the seed its failure printed.
+const SeedEnv = "FLTEMU_SEED"
+
 // World is one emulated machine bound to a test: the kernel world (namespace, processes,
 // trace, verifier), the filter manager, and the user-mode processes the test creates.
+//
+// Lock order: World.mu is taken alone; it is never held across a call into the kernel or the
+// filter manager.
 type World struct {
-	k  *kernel.World
-	fm *fltmgr.Manager
+	k      *kernel.World
+	fm     *fltmgr.Manager
+	faults *Faults
 
 	mu       sync.Mutex
 	procs    []*Process
-	expected map[string]int // rule → times expected (0 means "at least once")
+	expected []*Expectation
 	closed   bool
 
 	syncGets sync.Pool // *syncGet
 }
 
-// New makes a world for the test t and registers its teardown with t.Cleanup: every process
-// exits, every loaded driver gets a mandatory unload (a driver that refuses is torn down as at
-// shutdown), then the test fails for anything left over (handles, ports, connections, pending
-// messages) and for each verifier violation it did not expect. When the test failed, the
-// trace is logged as a table.
-func New(t testing.TB) *World {
+// Option configures a world made by [New], [NewWorld] or [Run].
+type Option func(*options)
+
+type options struct {
+	seed    int64
+	seedSet bool
+}
+
+// WithSeed sets the fault-injection seed (see [Faults]). Without it the seed comes from the
+// FLTEMU_SEED environment variable, or else is derived from the test's name (New, Run) or is
+// 1 (NewWorld), so that a run is reproducible.
+func WithSeed(seed int64) Option {
+	return func(o *options) { o.seed, o.seedSet = seed, true }
+}
+
+// New makes a world for the test t and registers its teardown with t.Cleanup (see
+// [World.Close]): every process exits, every loaded driver gets a mandatory unload, then the
+// test fails for anything left over (listed with its owner) and for each verifier violation
+// it did not expect, or each expected one that did not come. When the test failed, the trace
+// is logged as a table, and the fault-injection seed if the test injected faults.
+//
+// A world made inside a synctest bubble must be torn down inside it: New with the bubble's t
+// does that. [Run] does both in one call.
+func New(t testing.TB, opts ...Option) *World {
 	t.Helper()
-	w := NewWorld()
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	seedFrom := "WithSeed"
+	if !o.seedSet {
+		var err error
+		var ok bool
+		if o.seed, ok, err = seedFromEnv(); err != nil {
+			t.Fatalf("harness: %v", err)
+		} else if ok {
+			seedFrom = SeedEnv
+		} else {
+			h := fnv.New64a()
+			h.Write([]byte(t.Name()))
+			o.seed = int64(h.Sum64() >> 1)
+			seedFrom = "the test name"
+		}
+		o.seedSet = true
+	}
+	w := newWorld(o)
 	t.Cleanup(func() {
 		if err := w.Close(); err != nil {
 			t.Error(err)
 		}
 		if t.Failed() {
 			t.Logf("trace of the failed test:\n%s", w.k.Trace().Table())
+			if w.faults.Used() {
+				t.Logf("fault injection seed %d (from %s); re-run with %s=%d go test -run '^%s$'",
+					w.faults.Seed(), seedFrom, SeedEnv, w.faults.Seed(), t.Name())
+			}
 		}
 	})
 	return w
 }
 
-// NewWorld makes a world that is not bound to a test (for programs such as the demo). Call
-// Close when done.
-func NewWorld() *World {
+// NewWorld makes a world that is not bound to a test (for programs such as the demo, and for
+// tests that want to look at the teardown's error themselves). Call Close when done. It
+// panics if FLTEMU_SEED is set to something that is not an integer.
+func NewWorld(opts ...Option) *World {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if !o.seedSet {
+		seed, ok, err := seedFromEnv()
+		if err != nil {
+			panic("harness: " + err.Error())
+		}
+		o.seed = 1
+		if ok {
+			o.seed = seed
+		}
+	}
+	return newWorld(o)
+}
+
+func newWorld(o options) *World {
 	k := kernel.New()
-	w := &World{k: k, fm: fltmgr.New(k), expected: make(map[string]int)}
+	w := &World{k: k, fm: fltmgr.New(k)}
+	w.faults = &Faults{w: w, seed: o.seed}
 	w.syncGets.New = func() any { return &syncGet{ch: make(chan getResult, 1)} }
 	return w
+}
+
+func seedFromEnv() (int64, bool, error) {
+	s := os.Getenv(SeedEnv)
+	if s == "" {
+		return 0, false, nil
+	}
+	v, err := strconv.ParseInt(s, 0, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("%s=%q is not an integer", SeedEnv, s)
+	}
+	return v, true, nil
+}
+
+func (w *World) isClosed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closed
 }
 
 // Kernel returns the kernel world (namespace, trace, verifier).
@@ -63,16 +156,83 @@ func (w *World) FilterManager() *fltmgr.Manager { return w.fm }
 // Trace returns the world's flight recorder.
 func (w *World) Trace() *kernel.Trace { return w.k.Trace() }
 
-// Violations returns the verifier's reports so far.
+// Faults returns the world's fault injector.
+func (w *World) Faults() *Faults { return w.faults }
+
+// Violations returns the verifier's reports so far (the ones taken with TakeViolations
+// excepted).
 func (w *World) Violations() []kernel.Violation { return w.k.Verifier().Violations() }
+
+// TakeViolations returns the verifier's reports so far and marks them handled: a test that
+// asserts on the violations itself takes them, and the end-of-test check does not report them
+// again. Violations reported later (during teardown, for instance) are not affected.
+func (w *World) TakeViolations() []kernel.Violation { return w.k.Verifier().Take() }
+
+// Expectation is a verifier report a test declared it expects (see [World.ExpectViolation]).
+type Expectation struct {
+	w        *World
+	rule     string
+	contains []string
+	times    int // 0: at least once
+	matched  int // guarded by w.mu
+}
 
 // ExpectViolation declares that the test expects the verifier to report rule (e.g.
 // "R-VERIFY-1") at least once. At teardown an expected rule that was not reported fails the
-// test, and reports of it do not.
-func (w *World) ExpectViolation(rule string) {
+// test, and reports of it do not. Refine it with Containing and Times.
+func (w *World) ExpectViolation(rule string) *Expectation {
+	if rule == "" {
+		panic("harness: ExpectViolation needs a rule id such as \"R-VERIFY-1\"")
+	}
+	e := &Expectation{w: w, rule: rule}
 	w.mu.Lock()
-	w.expected[rule] = 0
+	w.expected = append(w.expected, e)
 	w.mu.Unlock()
+	return e
+}
+
+// Containing restricts the expectation to reports whose text (Violation.Error) contains every
+// one of parts: a driver name, a port name, "connection 2", ... It returns e.
+func (e *Expectation) Containing(parts ...string) *Expectation {
+	e.w.mu.Lock()
+	e.contains = append(e.contains, parts...)
+	e.w.mu.Unlock()
+	return e
+}
+
+// Times makes the expectation exact: exactly n matching reports (n ≥ 1). Further reports are
+// unexpected violations. It returns e.
+func (e *Expectation) Times(n int) *Expectation {
+	if n < 1 {
+		panic("harness: Expectation.Times needs n >= 1")
+	}
+	e.w.mu.Lock()
+	e.times = n
+	e.w.mu.Unlock()
+	return e
+}
+
+// String is the rule, with the parts the report must contain.
+func (e *Expectation) String() string {
+	s := e.rule
+	if len(e.contains) > 0 {
+		s += fmt.Sprintf(" containing %q", e.contains)
+	}
+	return s
+}
+
+// matches is called with w.mu held.
+func (e *Expectation) matches(v kernel.Violation) bool {
+	if v.Rule != e.rule || e.times > 0 && e.matched >= e.times {
+		return false
+	}
+	text := v.Error()
+	for _, p := range e.contains {
+		if !strings.Contains(text, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // Load loads a driver, as `fltmc load` or a service start: DriverEntry runs on the calling
@@ -124,9 +284,99 @@ func (w *World) StartProcess(image string, tok *kernel.Token, parent *Process, i
 	return p, nil
 }
 
-// Close tears the world down (process exit, mandatory unload of every driver) and returns an
-// error listing what was left over and the unexpected verifier violations, or the expected
-// ones that did not happen. Calling it twice returns nil the second time.
+// Leftover is something still alive in the world, with its owner: a process for handles,
+// pending Gets and completion packets, a driver for server ports, connections, blocked
+// senders and reply waiters.
+type Leftover struct {
+	Owner string // "svc.exe (pid 8)", `driver "scanner"`, ...
+	What  string
+}
+
+// String is "owner: what".
+func (l Leftover) String() string { return l.Owner + ": " + l.What }
+
+// Leftovers lists what is alive now: user handles, completion packets queued in a completion
+// port, server ports, connections whose client port is open, pending Gets, blocked senders,
+// reply waiters, and object names no server port accounts for. Mid-test it shows what a
+// teardown would have to clean up; after Close it is what the end-of-test check reports.
+func (w *World) Leftovers() []Leftover {
+	var out []Leftover
+	for _, h := range w.k.OpenHandles() {
+		out = append(out, Leftover{Owner: h.Process.String(), What: fmt.Sprintf("handle %#x to %s still open", uintptr(h.Handle), h.Object)})
+	}
+	out = append(out, w.queuedPackets()...)
+	fm := w.fm.Leftovers()
+	ports := map[string]bool{}
+	for _, l := range fm {
+		owner := l.Owner
+		if d, ok := strings.CutPrefix(owner, "driver "); ok {
+			owner = fmt.Sprintf("driver %q", d)
+		}
+		out = append(out, Leftover{Owner: owner, What: l.What})
+		ports[l.What] = true
+	}
+	for _, n := range w.k.Namespace().Names() {
+		if ports[fmt.Sprintf("server port %q still open", n)] {
+			continue
+		}
+		out = append(out, Leftover{Owner: "object namespace", What: fmt.Sprintf("name %q still present", n)})
+	}
+	return out
+}
+
+// queuedPackets lists the completion ports with packets nobody dequeued, once per port, owned
+// by the processes holding a handle to it.
+func (w *World) queuedPackets() []Leftover {
+	type portInfo struct {
+		owners []string
+		n      int
+	}
+	var order []*kernel.CompletionPort
+	ports := map[*kernel.CompletionPort]*portInfo{}
+	for _, h := range w.k.OpenHandles() {
+		cp, ok := h.Object.Body().(*kernel.CompletionPort)
+		if !ok || h.Object.Type() != TypeIoCompletion {
+			continue
+		}
+		pi := ports[cp]
+		if pi == nil {
+			pi = &portInfo{n: cp.Len()}
+			ports[cp] = pi
+			order = append(order, cp)
+		}
+		pi.owners = append(pi.owners, fmt.Sprintf("%s (handle %#x)", h.Process, uintptr(h.Handle)))
+	}
+	var out []Leftover
+	for _, cp := range order {
+		pi := ports[cp]
+		if pi.n == 0 {
+			continue
+		}
+		out = append(out, Leftover{Owner: strings.Join(pi.owners, ", "),
+			What: fmt.Sprintf("%d completion packet(s) queued in an I/O completion port and never dequeued", pi.n)})
+	}
+	return out
+}
+
+// Close tears the world down and checks that nothing is left. In order:
+//
+//  0. Fault injection stops: the teardown itself runs without injected faults or kills.
+//  1. Completion packets still queued in a completion port whose handle is open are
+//     reported (a completion the program never processed: a message never answered, an
+//     error never seen). Decision: this check runs before teardown, since process exit
+//     closes the ports and drops their packets.
+//  2. Every process the harness started exits (closing its handles: connections end,
+//     DisconnectNotify runs).
+//  3. Every loaded driver gets a mandatory unload (a driver that cannot be unloaded is torn
+//     down as at shutdown).
+//  4. Whatever is still alive is reported with its owner: user handles (of processes the
+//     harness did not start, which are then made to exit), server ports, connections,
+//     pending Gets, blocked senders, reply waiters, object names.
+//  5. Each verifier violation not declared with ExpectViolation (or taken with
+//     TakeViolations) is reported, and each expectation that was not met.
+//
+// It returns an error listing every problem, or nil. Calling it twice returns nil the second
+// time.
 func (w *World) Close() error {
 	w.mu.Lock()
 	if w.closed {
@@ -135,41 +385,66 @@ func (w *World) Close() error {
 	}
 	w.closed = true
 	procs := append([]*Process(nil), w.procs...)
-	expected := make(map[string]int, len(w.expected))
-	for k, v := range w.expected {
-		expected[k] = v
-	}
 	w.mu.Unlock()
 
+	w.faults.stop()
+	var problems []string
+	for _, l := range w.queuedPackets() {
+		problems = append(problems, "leftover at teardown: "+l.String())
+	}
 	for _, p := range procs {
 		p.Exit(0)
 	}
 	w.fm.Shutdown()
 
-	var problems []string
-	for _, h := range w.k.OpenHandles() {
-		problems = append(problems, "leftover: "+h.String())
+	for _, l := range w.Leftovers() {
+		problems = append(problems, "leftover after teardown: "+l.String())
 	}
-	for _, l := range w.fm.Leftovers() {
-		problems = append(problems, "leftover: "+l.String())
+	// Processes started behind the harness's back (kernel.World.CreateProcess) were reported
+	// with their handles above; end them so that nothing outlives the world.
+	for _, kp := range w.k.Processes() {
+		kp.Exit(0)
 	}
-	for _, n := range w.k.Namespace().Names() {
-		problems = append(problems, fmt.Sprintf("leftover: object name %q still in the namespace", n))
-	}
-	for _, v := range w.k.Verifier().Violations() {
-		if _, ok := expected[v.Rule]; ok {
-			expected[v.Rule]++
-			continue
-		}
-		problems = append(problems, v.Error())
-	}
-	for rule, n := range expected {
-		if n == 0 {
-			problems = append(problems, fmt.Sprintf("expected a verifier report of %s, none came", rule))
-		}
-	}
+	problems = append(problems, w.checkViolations()...)
 	if len(problems) == 0 {
 		return nil
 	}
 	return errors.New("harness: world teardown:\n\t" + strings.Join(problems, "\n\t"))
+}
+
+func (w *World) checkViolations() []string {
+	vs := w.k.Verifier().Violations()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var problems []string
+	for _, v := range vs {
+		// The narrowest matching expectation takes the report (so that a broad one does not
+		// starve a narrower one), one not met yet first.
+		var hit *Expectation
+		for _, e := range w.expected {
+			if !e.matches(v) {
+				continue
+			}
+			if hit == nil || len(e.contains) > len(hit.contains) ||
+				len(e.contains) == len(hit.contains) && hit.matched > 0 && e.matched == 0 {
+				hit = e
+			}
+		}
+		if hit != nil {
+			hit.matched++
+		} else {
+			problems = append(problems, v.Error())
+		}
+	}
+	exp := append([]*Expectation(nil), w.expected...)
+	sort.SliceStable(exp, func(i, j int) bool { return exp[i].rule < exp[j].rule })
+	for _, e := range exp {
+		switch {
+		case e.times == 0 && e.matched == 0:
+			problems = append(problems, fmt.Sprintf("expected a verifier report of %s, none came", e))
+		case e.times > 0 && e.matched != e.times:
+			problems = append(problems, fmt.Sprintf("expected %d verifier report(s) of %s, got %d", e.times, e, e.matched))
+		}
+	}
+	return problems
 }

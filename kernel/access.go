@@ -241,10 +241,10 @@ func seAccessCheck(sd *SecurityDescriptor, tok *Token, desired AccessMask, mappi
 	if err := sd.Validate(); err != nil {
 		return seAccessResult{status: STATUS_INVALID_PARAMETER, reason: err.Error()}
 	}
-	if desired == 0 {
+	desired = mapping.Map(desired)
+	if desired == 0 { // also a generic right the type maps to nothing (GENERIC_EXECUTE on a port)
 		return seDenied("nothing desired")
 	}
-	desired = mapping.Map(desired)
 	maxAllowed := desired&MAXIMUM_ALLOWED != 0
 	remaining := desired &^ MAXIMUM_ALLOWED
 	var granted AccessMask
@@ -313,8 +313,10 @@ func seAccessCheck(sd *SecurityDescriptor, tok *Token, desired AccessMask, mappi
 			}
 		}
 		granted &= allowed | ACCESS_SYSTEM_SECURITY
-		if remaining&^granted != 0 {
-			return seDenied(fmt.Sprintf("MAXIMUM_ALLOWED: %v not grantable", remaining&^granted))
+		// Every right named explicitly must survive, including one a privilege or ownership
+		// granted above that the integrity cut just took away.
+		if explicit := desired &^ MAXIMUM_ALLOWED; explicit&^granted != 0 {
+			return seDenied(fmt.Sprintf("MAXIMUM_ALLOWED: %v not grantable", explicit&^granted))
 		}
 		if granted == 0 {
 			return seDenied("MAXIMUM_ALLOWED: nothing grantable")

@@ -6,12 +6,21 @@ import (
 )
 
 // KEvent is an event object, as CreateEvent makes it: manual-reset (stays signalled until
-// Reset) or auto-reset (one waiter consumes the signal). It is what an OVERLAPPED carries.
+// Reset) or auto-reset (one waiter consumes the signal). It is what an OVERLAPPED carries. The
+// zero value is a non-signalled auto-reset event.
 type KEvent struct {
 	mu       sync.Mutex
 	manual   bool
 	signaled bool
-	ch       chan struct{} // closed when signalled; replaced when reset
+	ch       chan struct{} // closed when signalled; replaced when reset; nil until first needed
+}
+
+// chLocked returns the current signal channel, making it for a zero-value event.
+func (e *KEvent) chLocked() chan struct{} {
+	if e.ch == nil {
+		e.ch = make(chan struct{})
+	}
+	return e.ch
 }
 
 // NewEvent makes an event, initially signalled or not.
@@ -29,7 +38,7 @@ func (e *KEvent) Set() {
 	e.mu.Lock()
 	if !e.signaled {
 		e.signaled = true
-		close(e.ch)
+		close(e.chLocked())
 	}
 	e.mu.Unlock()
 }
@@ -52,8 +61,11 @@ func (e *KEvent) Signaled() bool {
 }
 
 // Wait blocks until the event is signalled (consuming it if auto-reset) or ctx ends, in which
-// case it returns ctx.Err().
+// case it returns ctx.Err(). A nil ctx is STATUS_INVALID_PARAMETER.
 func (e *KEvent) Wait(ctx context.Context) error {
+	if ctx == nil {
+		return STATUS_INVALID_PARAMETER
+	}
 	for {
 		e.mu.Lock()
 		if e.signaled {
@@ -64,7 +76,7 @@ func (e *KEvent) Wait(ctx context.Context) error {
 			e.mu.Unlock()
 			return nil
 		}
-		ch := e.ch
+		ch := e.chLocked()
 		e.mu.Unlock()
 		select {
 		case <-ch:

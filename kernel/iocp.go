@@ -67,8 +67,12 @@ func (c *CompletionPort) Len() int {
 
 // Remove dequeues the next packet, waiting up to timeout (negative: forever; zero: no wait).
 // It returns STATUS_TIMEOUT when the time runs out, STATUS_ABANDONED_WAIT_0 when the port is
-// closed (now or while waiting), and STATUS_CANCELLED when ctx ends.
+// closed (now or while waiting), and STATUS_CANCELLED when ctx ends. A nil ctx is
+// STATUS_INVALID_PARAMETER.
 func (c *CompletionPort) Remove(ctx context.Context, timeout time.Duration) (CompletionPacket, NTSTATUS) {
+	if ctx == nil {
+		return CompletionPacket{}, STATUS_INVALID_PARAMETER
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

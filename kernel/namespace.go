@@ -1,13 +1,15 @@
 package kernel
 
 import (
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
 )
 
 // Namespace is the object namespace of one world: names such as `\ScannerPort`, compared
-// case-insensitively (OBJ_CASE_INSENSITIVE), mapped to the objects that own them.
+// case-insensitively (OBJ_CASE_INSENSITIVE), mapped to the objects that own them. The zero
+// value is an empty namespace.
 type Namespace struct {
 	mu      sync.Mutex
 	entries map[string]nsEntry
@@ -32,10 +34,11 @@ func ValidObjectName(name string) bool {
 }
 
 // Insert adds name → obj. A malformed name is STATUS_OBJECT_NAME_INVALID; a name already
-// present (in any case) is STATUS_OBJECT_NAME_COLLISION; a nil object is
+// present (in any case) is STATUS_OBJECT_NAME_COLLISION; a nil object, or one whose type
+// cannot be compared with == (a slice, a map, a func: Remove could not tell its owner), is
 // STATUS_INVALID_PARAMETER.
 func (n *Namespace) Insert(name string, obj any) NTSTATUS {
-	if obj == nil {
+	if obj == nil || !reflect.TypeOf(obj).Comparable() {
 		return STATUS_INVALID_PARAMETER
 	}
 	if !ValidObjectName(name) {
@@ -46,6 +49,9 @@ func (n *Namespace) Insert(name string, obj any) NTSTATUS {
 	defer n.mu.Unlock()
 	if _, ok := n.entries[k]; ok {
 		return STATUS_OBJECT_NAME_COLLISION
+	}
+	if n.entries == nil {
+		n.entries = make(map[string]nsEntry)
 	}
 	n.entries[k] = nsEntry{name: name, obj: obj}
 	return STATUS_SUCCESS
@@ -73,7 +79,7 @@ func (n *Namespace) Remove(name string, obj any) NTSTATUS {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	e, ok := n.entries[k]
-	if !ok || e.obj != obj {
+	if !ok || !sameObject(e.obj, obj) {
 		return STATUS_OBJECT_NAME_NOT_FOUND
 	}
 	delete(n.entries, k)
@@ -90,4 +96,16 @@ func (n *Namespace) Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// sameObject is e.obj == obj without the panic == raises for two values of the same
+// comparable-looking type that hold something uncomparable (a struct with an interface field
+// holding a slice).
+func sameObject(a, b any) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }

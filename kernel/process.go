@@ -181,9 +181,11 @@ func (p *Process) ExitCode() uint32 {
 // DuplicateHandle emulates DuplicateHandle: it opens in dst a new handle to the object that h
 // refers to in src. With DUPLICATE_SAME_ACCESS the access is copied, otherwise access must be
 // a subset of the source handle's access (else STATUS_ACCESS_DENIED). With
-// DUPLICATE_CLOSE_SOURCE the source handle is closed, even when the duplication fails.
+// DUPLICATE_CLOSE_SOURCE the source handle is closed, even when the duplication fails. A nil
+// process, processes of two different worlds or unknown options are STATUS_INVALID_PARAMETER.
 func DuplicateHandle(src *Process, h Handle, dst *Process, access AccessMask, inherit bool, options uint32) (Handle, NTSTATUS) {
-	if src == nil || dst == nil || options&^(DUPLICATE_CLOSE_SOURCE|DUPLICATE_SAME_ACCESS) != 0 {
+	if src == nil || dst == nil || src.world != dst.world ||
+		options&^(DUPLICATE_CLOSE_SOURCE|DUPLICATE_SAME_ACCESS) != 0 {
 		return InvalidHandle, STATUS_INVALID_PARAMETER
 	}
 	obj, granted, st := src.ReferenceHandle(h)

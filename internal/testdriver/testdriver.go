@@ -18,6 +18,8 @@ type Conn struct {
 	Port    driverapi.ClientPort
 	Caller  driverapi.Caller
 	Context []byte // a copy of the connection context
+	// ServerCookie is the server-port cookie ConnectNotify received (R-CREATE-7).
+	ServerCookie any
 	// KeptContext is the context slice itself, kept past the call (a driver bug, R-VERIFY-6).
 	KeptContext []byte
 }
@@ -33,6 +35,7 @@ type Driver struct {
 	NoUnload       bool                       // register without a FilterUnload callback
 	NoMessage      bool                       // no MessageNotify
 	NoPort         bool                       // do not create a port in DriverEntry
+	Cookie         any                        // server-port cookie; nil: the driver itself
 
 	// Hooks; nil means the default behaviour.
 	OnConnect    func(c *Conn, ctx []byte) kernel.NTSTATUS                          // default: accept
@@ -51,10 +54,11 @@ type Driver struct {
 	Filter driverapi.Filter
 	Server driverapi.ServerPort
 
-	Connects    atomic.Int32
-	Disconnects atomic.Int32
-	Messages    atomic.Int32
-	Unloads     atomic.Int32
+	Connects     atomic.Int32 // accepted connections
+	ConnectCalls atomic.Int32 // every ConnectNotify call, refused ones included
+	Disconnects  atomic.Int32
+	Messages     atomic.Int32
+	Unloads      atomic.Int32
 
 	mu    sync.Mutex
 	conns []*Conn
@@ -119,7 +123,11 @@ func (d *Driver) CreatePort() kernel.NTSTATUS {
 	if !d.NoMessage {
 		msg = d.message
 	}
-	p, st := d.FM.CreateCommunicationPort(d.Filter, &attrs, d, d.connect, d.disconnect, msg, max)
+	var cookie any = d
+	if d.Cookie != nil {
+		cookie = d.Cookie
+	}
+	p, st := d.FM.CreateCommunicationPort(d.Filter, &attrs, cookie, d.connect, d.disconnect, msg, max)
 	d.FM.FreeSecurityDescriptor(sd)
 	if st == kernel.STATUS_SUCCESS {
 		d.Server = p
@@ -127,8 +135,15 @@ func (d *Driver) CreatePort() kernel.NTSTATUS {
 	return st
 }
 
+// Callbacks returns the driver's ConnectNotify, DisconnectNotify and MessageNotify, for a test
+// that creates more ports for the driver itself.
+func (d *Driver) Callbacks() (driverapi.ConnectNotify, driverapi.DisconnectNotify, driverapi.MessageNotify) {
+	return d.connect, d.disconnect, d.message
+}
+
 func (d *Driver) connect(port driverapi.Port, cookie any, ctx []byte, caller driverapi.Caller) (any, kernel.NTSTATUS) {
-	c := &Conn{Caller: caller, Context: append([]byte(nil), ctx...)}
+	d.ConnectCalls.Add(1)
+	c := &Conn{Caller: caller, Context: append([]byte(nil), ctx...), ServerCookie: cookie}
 	if d.KeepContext {
 		c.KeptContext = ctx
 	}

@@ -1,0 +1,658 @@
+package harness_test
+
+// Tests of the communication-port model, port creation, security descriptors, ConnectNotify and
+// FilterConnectCommunicationPort (SEMANTICS.md §2, §3 R-CREATE and R-SD, §4 R-CB-1, §5 R-USER
+// Connect). The helpers shared by the ports_*_test.go files are at the top of this file.
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/internal/testdriver"
+	"github.com/fltemu/fltemu/kernel"
+)
+
+// ---- helpers shared by the ports_*_test.go files ----
+
+const testPort = `\TestPort`
+
+// bubble runs f in parallel with the other tests, inside a synctest bubble: time is fake, and a
+// test that would block forever fails with a deadlock report instead of hanging.
+func bubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	t.Parallel()
+	synctest.Test(t, f)
+}
+
+// load makes a world for t and loads d (a default test driver when nil) under the name "test".
+func load(t *testing.T, d *testdriver.Driver) (*harness.World, *testdriver.Driver) {
+	t.Helper()
+	w := harness.New(t)
+	if d == nil {
+		d = &testdriver.Driver{}
+	}
+	require.Equal(t, kernel.S_OK, w.Load("test", d))
+	return w, d
+}
+
+// adminProc starts an elevated administrator's process.
+func adminProc(w *harness.World, image string) *harness.Process {
+	return w.NewProcess(image, kernel.TokenAdmin())
+}
+
+// connect connects p to the test port with no context and requires S_OK.
+func connect(t *testing.T, p *harness.Process) kernel.Handle {
+	t.Helper()
+	h, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+	require.Equal(t, kernel.S_OK, hr)
+	require.NotEqual(t, kernel.InvalidHandle, h)
+	return h
+}
+
+type sendResult struct {
+	st kernel.NTSTATUS
+	n  uint32 // the out reply length
+}
+
+// sendAsync runs FltSendMessage on connection c on a goroutine of its own (the driver's
+// thread). reply nil is a one-way message; the reply capacity is len(reply).
+func sendAsync(ctx context.Context, d *testdriver.Driver, c *testdriver.Conn, msg, reply []byte, timeout *int64) <-chan sendResult {
+	ch := make(chan sendResult, 1)
+	go func() {
+		st, n := d.Send(ctx, c, msg, reply, timeout)
+		ch <- sendResult{st, n}
+	}()
+	return ch
+}
+
+// getAsync runs a synchronous FilterGetMessage on a goroutine of its own.
+func getAsync(p *harness.Process, h kernel.Handle, buf []byte) <-chan kernel.HRESULT {
+	ch := make(chan kernel.HRESULT, 1)
+	go func() { ch <- p.FilterGetMessage(h, buf, nil) }()
+	return ch
+}
+
+// requireBlocked lets every goroutine of the bubble block, then requires that ch has nothing.
+func requireBlocked[T any](t *testing.T, ch <-chan T) {
+	t.Helper()
+	synctest.Wait()
+	select {
+	case v := <-ch:
+		t.Fatalf("expected the call to be still blocked, it returned %v", v)
+	default:
+	}
+}
+
+// getMessage makes a synchronous FilterGetMessage with a buffer of size bytes and requires S_OK.
+func getMessage(t *testing.T, p *harness.Process, h kernel.Handle, size int) (harness.MessageHeader, []byte) {
+	t.Helper()
+	buf := make([]byte, size)
+	require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
+	hdr, ok := harness.ParseMessageHeader(buf)
+	require.True(t, ok)
+	return hdr, buf[16:]
+}
+
+// reply sends FILTER_REPLY_HEADER{status, id} + payload with FilterReplyMessage.
+func reply(p *harness.Process, h kernel.Handle, status kernel.NTSTATUS, id uint64, payload []byte) kernel.HRESULT {
+	return p.FilterReplyMessage(h, harness.ReplyBuffer(status, id, payload))
+}
+
+// goid returns the id of the calling goroutine, to show on which goroutine a callback ran.
+func goid() string {
+	b := make([]byte, 64)
+	b = b[:runtime.Stack(b, false)]
+	return strings.Fields(string(b))[1]
+}
+
+// port creation arguments for tests that call CreateCommunicationPort themselves.
+func kernelAttrs(name string, sd *kernel.SecurityDescriptor) *driverapi.ObjectAttributes {
+	a := driverapi.InitializeObjectAttributes(name, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE, sd)
+	return &a
+}
+
+// ---- R-MODEL ----
+
+func TestModelPortNameIsCaseInsensitive(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-MODEL-1: the server port's name lives in the namespace, case-insensitively.
+		w, d := load(t, nil)
+		require.Equal(t, []string{testPort}, w.Kernel().Namespace().Names())
+		p := adminProc(w, "svc.exe")
+		h, hr := p.FilterConnectCommunicationPort(`\TESTPORT`, 0, nil, 0, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		require.NotEqual(t, kernel.InvalidHandle, h)
+		require.Equal(t, int32(1), d.Connects.Load())
+	})
+}
+
+func TestModelConnectUnknownName(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-MODEL-2: the name must exist: OBJECT_NAME_NOT_FOUND → 0x80070002, checked first
+		// (even a caller the descriptor would refuse gets "not found").
+		w, d := load(t, nil)
+		for _, tok := range []*kernel.Token{kernel.TokenAdmin(), kernel.TokenStandardUser()} {
+			p := w.NewProcess("svc.exe", tok)
+			h, hr := p.FilterConnectCommunicationPort(`\NoSuchPort`, 0, nil, 0, nil)
+			require.Equal(t, kernel.HRESULT(0x80070002), hr)
+			require.Equal(t, kernel.InvalidHandle, h)
+		}
+		require.Equal(t, int32(0), d.ConnectCalls.Load())
+	})
+}
+
+func TestModelConnectCheckOrder(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-MODEL-2: access is checked before the slot: a standard user at a full port gets
+		// ACCESS_DENIED, an admin CONNECTION_COUNT_LIMIT; ConnectNotify runs for neither.
+		w, d := load(t, &testdriver.Driver{MaxConnections: 1})
+		connect(t, adminProc(w, "first.exe"))
+		require.Equal(t, int32(1), d.ConnectCalls.Load())
+
+		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
+		h, hr := user.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+		require.Equal(t, kernel.E_ACCESSDENIED, hr)
+		require.Equal(t, kernel.InvalidHandle, h)
+
+		second := adminProc(w, "second.exe")
+		h, hr = second.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+		require.Equal(t, kernel.HRESULT(0x800704D4), hr)
+		require.Equal(t, kernel.InvalidHandle, h)
+		require.Empty(t, second.Kernel().Handles())
+		require.Equal(t, int32(1), d.ConnectCalls.Load())
+
+		// Last in the order: ConnectNotify's own status goes back to the caller.
+		d2 := &testdriver.Driver{PortName: `\Refusing`, OnConnect: func(*testdriver.Conn, []byte) kernel.NTSTATUS {
+			return kernel.STATUS_INSUFFICIENT_RESOURCES
+		}}
+		require.Equal(t, kernel.S_OK, w.Load("refusing", d2))
+		h, hr = second.FilterConnectCommunicationPort(`\Refusing`, 0, nil, 0, nil)
+		require.Equal(t, kernel.HRESULT(0x800705AA), hr)
+		require.Equal(t, kernel.InvalidHandle, h)
+		require.Equal(t, int32(1), d2.ConnectCalls.Load())
+	})
+}
+
+func TestModelConnectionsAreIndependent(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-MODEL-3: each connection has its kernel endpoint (the client port given to
+		// ConnectNotify), its user handle, its own queue and its own message ids.
+		w, d := load(t, &testdriver.Driver{MaxConnections: 2})
+		pa, pb := adminProc(w, "a.exe"), adminProc(w, "b.exe")
+		ha, hb := connect(t, pa), connect(t, pb)
+		ca, cb := d.Conn(0), d.Conn(1)
+		require.NotNil(t, ca.Port.Load())
+		require.NotNil(t, cb.Port.Load())
+		require.NotEqual(t, ca.Port.Load().ConnectionID(), cb.Port.Load().ConnectionID())
+
+		// A Get on b does not receive a's message.
+		bufB := make([]byte, 64)
+		gb := getAsync(pb, hb, bufB)
+		ra := sendAsync(context.Background(), d, ca, []byte("for a"), make([]byte, 4), nil)
+		requireBlocked(t, gb)
+		requireBlocked(t, ra)
+
+		hdr, payload := getMessage(t, pa, ha, 64)
+		require.Equal(t, uint64(1), hdr.MessageId)
+		require.Equal(t, "for a", string(payload[:5]))
+		// b numbers its own messages from 1 as well.
+		rb := sendAsync(context.Background(), d, cb, []byte("for b"), make([]byte, 4), nil)
+		require.Equal(t, kernel.S_OK, <-gb)
+		hdrB, _ := harness.ParseMessageHeader(bufB)
+		require.Equal(t, uint64(1), hdrB.MessageId)
+		require.Equal(t, "for b", string(bufB[16:21]))
+		// Each reply reaches its own connection's sender.
+		require.Equal(t, kernel.S_OK, reply(pb, hb, kernel.STATUS_SUCCESS, 1, []byte("B")))
+		require.Equal(t, kernel.S_OK, reply(pa, ha, kernel.STATUS_SUCCESS, 1, []byte("AA")))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 2}, <-ra)
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 1}, <-rb)
+	})
+}
+
+// ---- R-CREATE ----
+
+func noConnect(driverapi.Port, any, []byte, driverapi.Caller) (any, kernel.NTSTATUS) {
+	return nil, kernel.STATUS_SUCCESS
+}
+
+func noDisconnect(any) {}
+
+func TestCreateRequiresKernelHandle(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CREATE-1: OBJ_KERNEL_HANDLE is required; without it no name is created.
+		w, d := load(t, &testdriver.Driver{NoPort: true})
+		fm := w.FilterManager()
+		for _, attrs := range []uint32{0, driverapi.OBJ_CASE_INSENSITIVE, driverapi.OBJ_INHERIT | driverapi.OBJ_CASE_INSENSITIVE} {
+			a := driverapi.InitializeObjectAttributes(testPort, attrs, nil)
+			sp, st := fm.CreateCommunicationPort(d.Filter, &a, nil, noConnect, noDisconnect, nil, 1)
+			require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st, "attributes %#x", attrs)
+			require.Nil(t, sp)
+		}
+		sp, st := fm.CreateCommunicationPort(d.Filter, nil, nil, noConnect, noDisconnect, nil, 1)
+		require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st)
+		require.Nil(t, sp)
+		require.Empty(t, w.Kernel().Namespace().Names())
+		_, hr := adminProc(w, "svc.exe").FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+		require.Equal(t, kernel.HRESULT(0x80070002), hr)
+	})
+}
+
+func TestCreateMaxConnectionsMustBePositive(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CREATE-2: MaxConnections 0 and negative are INVALID_PARAMETER.
+		w, d := load(t, &testdriver.Driver{NoPort: true})
+		fm := w.FilterManager()
+		for _, max := range []int32{0, -1, -2147483648} {
+			sp, st := fm.CreateCommunicationPort(d.Filter, kernelAttrs(testPort, nil), nil, noConnect, noDisconnect, nil, max)
+			require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st, "MaxConnections %d", max)
+			require.Nil(t, sp)
+		}
+		require.Empty(t, w.Kernel().Namespace().Names())
+		sp, st := fm.CreateCommunicationPort(d.Filter, kernelAttrs(testPort, nil), nil, noConnect, noDisconnect, nil, 1)
+		require.Equal(t, kernel.STATUS_SUCCESS, st)
+		fm.CloseCommunicationPort(sp)
+	})
+}
+
+func TestCreateCallbacks(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CREATE-3: ConnectNotify and DisconnectNotify are required, MessageNotify is not.
+		w, d := load(t, &testdriver.Driver{NoPort: true})
+		fm := w.FilterManager()
+		cn, dn, mn := d.Callbacks()
+		sp, st := fm.CreateCommunicationPort(d.Filter, kernelAttrs(testPort, nil), nil, nil, dn, mn, 1)
+		require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st)
+		require.Nil(t, sp)
+		sp, st = fm.CreateCommunicationPort(d.Filter, kernelAttrs(testPort, nil), nil, cn, nil, mn, 1)
+		require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st)
+		require.Nil(t, sp)
+		require.Empty(t, w.Kernel().Namespace().Names())
+
+		sp, st = fm.CreateCommunicationPort(d.Filter, kernelAttrs(testPort, nil), nil, cn, dn, nil, 1)
+		require.Equal(t, kernel.STATUS_SUCCESS, st)
+		require.NotNil(t, sp)
+		require.Equal(t, testPort, sp.PortName())
+		// The port works without MessageNotify; FilterSendMessage is not supported on it.
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		var n uint32 = 99
+		require.Equal(t, kernel.HRESULT(0x80070032), p.FilterSendMessage(h, []byte("x"), make([]byte, 4), &n))
+		require.Equal(t, uint32(0), n)
+		require.Equal(t, int32(0), d.Messages.Load())
+		fm.CloseCommunicationPort(sp)
+	})
+}
+
+func TestCreateNameCollision(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CREATE-4: a live port of the same name, in any case, is OBJECT_NAME_COLLISION, for
+		// the same filter and for another one.
+		w, d := load(t, nil)
+		fm := w.FilterManager()
+		cn, dn, mn := d.Callbacks()
+		for _, name := range []string{testPort, `\testport`, `\TESTPORT`} {
+			sp, st := fm.CreateCommunicationPort(d.Filter, kernelAttrs(name, nil), nil, cn, dn, mn, 1)
+			require.Equal(t, kernel.STATUS_OBJECT_NAME_COLLISION, st, name)
+			require.Nil(t, sp)
+		}
+		// Another driver's DriverEntry fails with the collision (ERROR_ALREADY_EXISTS).
+		require.Equal(t, kernel.HRESULT(0x800700B7), w.Load("other", &testdriver.Driver{PortName: `\testPORT`}))
+		// The original port still works.
+		connect(t, adminProc(w, "svc.exe"))
+		require.Equal(t, int32(1), d.Connects.Load())
+	})
+}
+
+func TestCreateOnUnregisteringFilterFromUnload(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CREATE-5: creating a port after FltUnregisterFilter, inside FilterUnload, is
+		// FLT_DELETING_OBJECT.
+		var st kernel.NTSTATUS
+		d := &testdriver.Driver{OnUnload: func(d *testdriver.Driver, _ driverapi.FilterUnloadFlags) kernel.NTSTATUS {
+			d.DefaultUnload()
+			var sp driverapi.ServerPort
+			cn, dn, mn := d.Callbacks()
+			sp, st = d.FM.CreateCommunicationPort(d.Filter, kernelAttrs(`\Late`, nil), nil, cn, dn, mn, 1)
+			if sp != nil {
+				d.FM.CloseCommunicationPort(sp)
+			}
+			return kernel.STATUS_SUCCESS
+		}}
+		w, _ := load(t, d)
+		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.Equal(t, kernel.STATUS_FLT_DELETING_OBJECT, st)
+		require.Empty(t, w.Kernel().Namespace().Names())
+	})
+}
+
+func TestCreateOnUnregisteringFilterFromDisconnectNotify(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CREATE-5: DisconnectNotify runs during FltUnregisterFilter at unload; a port created
+		// there is FLT_DELETING_OBJECT (the filter is being torn down).
+		var st kernel.NTSTATUS = 0xFFFFFFFF
+		d := &testdriver.Driver{}
+		d.OnDisconnect = func(*testdriver.Conn) {
+			cn, dn, mn := d.Callbacks()
+			var sp driverapi.ServerPort
+			sp, st = d.FM.CreateCommunicationPort(d.Filter, kernelAttrs(`\Late`, nil), nil, cn, dn, mn, 1)
+			if sp != nil {
+				d.FM.CloseCommunicationPort(sp)
+			}
+		}
+		w, _ := load(t, d)
+		connect(t, adminProc(w, "svc.exe"))
+		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.Equal(t, int32(1), d.Disconnects.Load())
+		require.Equal(t, kernel.STATUS_FLT_DELETING_OBJECT, st)
+		require.Empty(t, w.Kernel().Namespace().Names())
+	})
+}
+
+func TestCreateCapturesSecurityDescriptor(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CREATE-6: the descriptor is copied at creation. Granting BU in the driver's own copy
+		// afterwards lets no standard user in; a port created with BU keeps granting it after
+		// the driver's copy loses the ACE.
+		strict := kernel.MustParseSDDL("D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)")
+		d := &testdriver.Driver{SD: strict, MaxConnections: 4}
+		w, _ := load(t, d)
+		require.NoError(t, strict.AddAccessAllowed(kernel.SIDUsers(), kernel.FLT_PORT_ALL_ACCESS))
+		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
+		_, hr := user.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+		require.Equal(t, kernel.E_ACCESSDENIED, hr)
+		require.Equal(t, int32(0), d.ConnectCalls.Load())
+
+		open := kernel.MustParseSDDL("D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1;;;BU)")
+		d2 := &testdriver.Driver{SD: open, PortName: `\OpenPort`}
+		require.Equal(t, kernel.S_OK, w.Load("open", d2))
+		open.DACL.ACEs = open.DACL.ACEs[:2]
+		open.DACL.ACEs[1].Mask = 0
+		h, hr := user.FilterConnectCommunicationPort(`\OpenPort`, 0, nil, 0, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		require.NotEqual(t, kernel.InvalidHandle, h)
+		require.Equal(t, int32(1), d2.Connects.Load())
+		// The admin is still granted by the captured copy.
+		connect(t, adminProc(w, "svc.exe"))
+	})
+}
+
+func TestCreateNilSecurityDescriptorIsDefault(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CREATE-6 (Decision): a nil descriptor is the default one: SYSTEM and admins only.
+		d := &testdriver.Driver{NilSD: true, MaxConnections: 8}
+		w, _ := load(t, d)
+		type sdPort interface {
+			SecurityDescriptor() *kernel.SecurityDescriptor
+		}
+		sp, ok := d.Server.(sdPort)
+		require.True(t, ok)
+		require.Equal(t, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS).SDDL(), sp.SecurityDescriptor().SDDL())
+		connect(t, adminProc(w, "svc.exe"))
+		connect(t, w.NewProcess("system.exe", kernel.TokenSystem()))
+		_, hr := w.NewProcess("user.exe", kernel.TokenStandardUser()).FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+		require.Equal(t, kernel.E_ACCESSDENIED, hr)
+		require.Equal(t, int32(2), d.ConnectCalls.Load())
+	})
+}
+
+func TestCreateCookieHandedToConnectNotify(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CREATE-7: the server-port cookie is opaque and handed to every ConnectNotify.
+		type portCookie struct{ name string }
+		cookie := &portCookie{"scan"}
+		d := &testdriver.Driver{Cookie: cookie, MaxConnections: 2}
+		w, _ := load(t, d)
+		connect(t, adminProc(w, "a.exe"))
+		connect(t, adminProc(w, "b.exe"))
+		require.Same(t, cookie, d.Conn(0).ServerCookie)
+		require.Same(t, cookie, d.Conn(1).ServerCookie)
+	})
+}
+
+// ---- R-SD ----
+
+func TestDefaultSecurityDescriptor(t *testing.T) {
+	// R-SD: FltBuildDefaultSecurityDescriptor allows only SY and BA.
+	sd, st := harness.New(t).FilterManager().BuildDefaultSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
+	require.Equal(t, kernel.STATUS_SUCCESS, st)
+	require.Equal(t, "D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)", sd.SDDL())
+
+	cases := []struct {
+		name string
+		tok  *kernel.Token
+		want kernel.HRESULT
+	}{
+		{"elevated admin", kernel.TokenAdmin(), kernel.S_OK},
+		{"system", kernel.TokenSystem(), kernel.S_OK},
+		{"standard user", kernel.TokenStandardUser(), kernel.E_ACCESSDENIED},
+		{"filtered admin", kernel.TokenFilteredAdmin(), kernel.E_ACCESSDENIED},
+		{"low integrity", kernel.TokenLowIntegrity(), kernel.E_ACCESSDENIED},
+		{"anonymous", kernel.TokenAnonymous(), kernel.E_ACCESSDENIED},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				w, d := load(t, nil)
+				p := w.NewProcess("svc.exe", tc.tok)
+				h, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+				require.Equal(t, tc.want, hr)
+				if tc.want == kernel.S_OK {
+					require.NotEqual(t, kernel.InvalidHandle, h)
+					require.Equal(t, int32(1), d.ConnectCalls.Load())
+					return
+				}
+				require.Equal(t, kernel.InvalidHandle, h)
+				require.Empty(t, p.Kernel().Handles())
+				require.Equal(t, int32(0), d.ConnectCalls.Load(), "ConnectNotify must not run for a refused caller")
+			})
+		})
+	}
+}
+
+func TestSecurityDescriptorGrantingUsers(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SD: a driver descriptor with an ACE for BU accepts the standard user.
+		d := &testdriver.Driver{SD: kernel.MustParseSDDL("D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1;;;BU)"), MaxConnections: 4}
+		w, _ := load(t, d)
+		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
+		h, hr := user.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		require.NotEqual(t, kernel.InvalidHandle, h)
+		require.Equal(t, int32(1), d.Connects.Load())
+		require.Equal(t, kernel.TokenStandardUser().User(), d.Conn(0).Caller.Token.User())
+		// Anonymous is not in BU.
+		_, hr = w.NewProcess("anon.exe", kernel.TokenAnonymous()).FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+		require.Equal(t, kernel.E_ACCESSDENIED, hr)
+		require.Equal(t, int32(1), d.ConnectCalls.Load())
+	})
+}
+
+// ---- R-CB-1 ----
+
+func TestConnectNotifySeesCaller(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CB-1: ConnectNotify runs on the connecting goroutine and sees the process id,
+		// image name and token. R-USER Connect 4: when S_OK returns it has run and accepted.
+		var g string
+		d := &testdriver.Driver{OnConnect: func(*testdriver.Conn, []byte) kernel.NTSTATUS {
+			g = goid()
+			return kernel.STATUS_SUCCESS
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "scanuser.exe")
+		connect(t, p)
+		require.Equal(t, int32(1), d.Connects.Load())
+		require.Equal(t, goid(), g)
+		c := d.Conn(0)
+		require.Equal(t, p.ID(), c.Caller.ProcessID)
+		require.Equal(t, "scanuser.exe", c.Caller.ImageName)
+		require.Same(t, p.Kernel().Token(), c.Caller.Token)
+	})
+}
+
+func TestConnectNotifyContextIsATemporaryCopy(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CB-1, R-VERIFY-6: the context is a copy valid during the call only; a driver that
+		// keeps the slice reads 0xDB afterwards. The user's buffer is untouched.
+		var during []byte
+		d := &testdriver.Driver{KeepContext: true, OnConnect: func(_ *testdriver.Conn, ctx []byte) kernel.NTSTATUS {
+			during = append([]byte(nil), ctx...)
+			return kernel.STATUS_SUCCESS
+		}}
+		w, _ := load(t, d)
+		w.ExpectViolation("R-VERIFY-6")
+		ctx := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+		h, hr := adminProc(w, "svc.exe").FilterConnectCommunicationPort(testPort, 0, ctx, len(ctx), nil)
+		require.Equal(t, kernel.S_OK, hr)
+		require.NotEqual(t, kernel.InvalidHandle, h)
+		c := d.Conn(0)
+		require.Equal(t, ctx, during)
+		require.Equal(t, ctx, c.Context)
+		require.Equal(t, bytes.Repeat([]byte{0xDB}, len(ctx)), c.KeptContext)
+		require.Equal(t, []byte{1, 2, 3, 4, 5, 6, 7, 8}, ctx)
+	})
+}
+
+func TestConnectNotifyRefusal(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CB-1: a refused connection gives the caller HRESULT(status) and an invalid handle,
+		// DisconnectNotify is never called, and the slot is given back.
+		refuse := true
+		d := &testdriver.Driver{MaxConnections: 1, OnConnect: func(*testdriver.Conn, []byte) kernel.NTSTATUS {
+			if refuse {
+				return kernel.STATUS_INVALID_PARAMETER_3
+			}
+			return kernel.STATUS_SUCCESS
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		for range 3 {
+			h, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+			require.Equal(t, kernel.E_INVALIDARG, hr)
+			require.Equal(t, kernel.InvalidHandle, h)
+		}
+		require.Empty(t, p.Kernel().Handles())
+		require.Equal(t, int32(3), d.ConnectCalls.Load())
+		require.Equal(t, int32(0), d.Connects.Load())
+		require.Equal(t, int32(0), d.Disconnects.Load())
+		refuse = false
+		connect(t, p)
+		p.Exit(0)
+		require.Equal(t, int32(1), d.Disconnects.Load())
+	})
+}
+
+// ---- R-USER Connect ----
+
+func TestConnectContextRules(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-USER Connect 2: context nil with a size, a context with size 0, a size beyond the
+		// context or beyond 65511 are E_INVALIDARG, and ConnectNotify does not run.
+		w, d := load(t, &testdriver.Driver{MaxConnections: 2})
+		p := adminProc(w, "svc.exe")
+		big := make([]byte, driverapi.MaxConnectionContext+1)
+		for i, tc := range []struct {
+			ctx  []byte
+			size int
+		}{
+			{nil, 4},
+			{[]byte{1, 2, 3, 4}, 0},
+			{[]byte{}, 0},
+			{[]byte{1, 2}, 3},
+			{[]byte{1, 2}, -1},
+			{big, len(big)},
+			{big, 65535},
+			{big, 65536},
+		} {
+			h, hr := p.FilterConnectCommunicationPort(testPort, 0, tc.ctx, tc.size, nil)
+			require.Equal(t, kernel.E_INVALIDARG, hr, "case %d", i)
+			require.Equal(t, kernel.InvalidHandle, h, "case %d", i)
+		}
+		require.Equal(t, int32(0), d.ConnectCalls.Load())
+
+		// 65511 bytes is the largest accepted, and the driver sees them all.
+		for i := range big {
+			big[i] = byte(i * 7)
+		}
+		h, hr := p.FilterConnectCommunicationPort(testPort, 0, big, 65511, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		require.NotEqual(t, kernel.InvalidHandle, h)
+		require.Equal(t, big[:65511], d.Conn(0).Context)
+		// A size shorter than the slice sends only that many bytes.
+		_, hr = p.FilterConnectCommunicationPort(testPort, 0, []byte("abcdef"), 3, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		require.Equal(t, []byte("abc"), d.Conn(1).Context)
+	})
+}
+
+func TestConnectOptions(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-USER Connect 3: FLT_PORT_FLAG_SYNC_HANDLE makes a synchronous-only handle
+		// (overlapped Gets → E_INVALIDARG); unknown option bits are E_INVALIDARG.
+		w, d := load(t, &testdriver.Driver{MaxConnections: 2})
+		p := adminProc(w, "svc.exe")
+		for _, opt := range []uint32{0x2, 0x4, 0x80000000, driverapi.FLT_PORT_FLAG_SYNC_HANDLE | 0x10} {
+			h, hr := p.FilterConnectCommunicationPort(testPort, opt, nil, 0, nil)
+			require.Equal(t, kernel.E_INVALIDARG, hr, "options %#x", opt)
+			require.Equal(t, kernel.InvalidHandle, h)
+		}
+		require.Equal(t, int32(0), d.ConnectCalls.Load())
+
+		h, hr := p.FilterConnectCommunicationPort(testPort, driverapi.FLT_PORT_FLAG_SYNC_HANDLE, nil, 0, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		require.Equal(t, kernel.E_INVALIDARG, p.FilterGetMessage(h, make([]byte, 64), ov))
+		require.False(t, ov.Event.Signaled())
+		// The synchronous form works on it, and the refused overlapped Get took no message.
+		buf := make([]byte, 64)
+		g := getAsync(p, h, buf)
+		requireBlocked(t, g)
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("sync"), nil, nil))
+		require.Equal(t, kernel.S_OK, <-g)
+		require.Equal(t, "sync", string(buf[16:20]))
+	})
+}
+
+func TestConnectInheritableHandle(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-USER Connect 3: the security attributes decide whether the handle is inheritable;
+		// a child started with handle inheritance gets it under the same value, and the
+		// connection lasts until the last of the two handles closes.
+		w, d := load(t, &testdriver.Driver{MaxConnections: 2})
+		parent := adminProc(w, "parent.exe")
+		hi, hr := parent.FilterConnectCommunicationPort(testPort, 0, nil, 0, &harness.SecurityAttributes{InheritHandle: true})
+		require.Equal(t, kernel.S_OK, hr)
+		hn, hr := parent.FilterConnectCommunicationPort(testPort, 0, nil, 0, &harness.SecurityAttributes{InheritHandle: false})
+		require.Equal(t, kernel.S_OK, hr)
+
+		noInherit, err := parent.Spawn("child1.exe", false)
+		require.NoError(t, err)
+		require.Equal(t, kernel.E_HANDLE, noInherit.FilterGetMessage(hi, make([]byte, 64), nil))
+		require.Empty(t, noInherit.Kernel().Handles())
+
+		child, err := parent.Spawn("child2.exe", true)
+		require.NoError(t, err)
+		require.Len(t, child.Kernel().Handles(), 1)
+		require.Equal(t, hi, child.Kernel().Handles()[0].Handle)
+		require.Equal(t, kernel.E_HANDLE, child.FilterGetMessage(hn, make([]byte, 64), nil))
+
+		// The child's copy works: it receives a message sent on the inherited connection.
+		require.NoError(t, parent.CloseHandle(hi))
+		require.Equal(t, int32(0), d.Disconnects.Load())
+		g := getAsync(child, hi, make([]byte, 64))
+		requireBlocked(t, g)
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("hi"), nil, nil))
+		require.Equal(t, kernel.S_OK, <-g)
+		require.NoError(t, child.CloseHandle(hi))
+		require.Equal(t, int32(1), d.Disconnects.Load())
+		require.True(t, d.Conn(0).Port.IsNil())
+	})
+}

@@ -1,0 +1,675 @@
+package harness_test
+
+// Tests of FltSendMessage (SEMANTICS.md R-SEND-1…10, R-MODEL-5), of MessageNotify (R-CB-3) and
+// of FilterSendMessage (R-USER Send). Everything that waits runs in a synctest bubble.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/internal/testdriver"
+	"github.com/fltemu/fltemu/kernel"
+)
+
+func TestSendClearsReplyLengthOnEntry(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-1: the out reply length is 0 on entry, whatever the outcome.
+		// R-SEND-2: a nil client-port variable is PORT_DISCONNECTED at once.
+		w, d := load(t, nil)
+		fm := w.FilterManager()
+		var empty driverapi.ClientPort
+		n := uint32(8)
+		start := time.Now()
+		st := fm.SendMessage(context.Background(), d.Filter, &empty, []byte("x"), make([]byte, 8), &n, nil)
+		require.Equal(t, kernel.STATUS_PORT_DISCONNECTED, st)
+		require.Equal(t, uint32(0), n)
+		require.Equal(t, time.Duration(0), time.Since(start))
+
+		p := adminProc(w, "svc.exe")
+		connect(t, p)
+		n = 8
+		st = fm.SendMessage(context.Background(), d.Filter, &d.Conn(0).Port, []byte("x"), make([]byte, 8), &n, driverapi.NoWait())
+		require.Equal(t, kernel.STATUS_TIMEOUT, st)
+		require.Equal(t, uint32(0), n)
+	})
+}
+
+func TestSendAfterCloseClientPort(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-2, R-CLOSECLI-1: after FltCloseClientPort the variable is nil, and a send on
+		// it, even with no timeout, returns PORT_DISCONNECTED without waiting.
+		w, d := load(t, nil)
+		connect(t, adminProc(w, "svc.exe"))
+		c := d.Conn(0)
+		d.FM.CloseClientPort(d.Filter, &c.Port)
+		require.True(t, c.Port.IsNil())
+		start := time.Now()
+		require.Equal(t, sendResult{kernel.STATUS_PORT_DISCONNECTED, 0}, <-sendAsync(context.Background(), d, c, []byte("x"), make([]byte, 4), nil))
+		require.Equal(t, sendResult{kernel.STATUS_PORT_DISCONNECTED, 0}, <-sendAsync(context.Background(), d, c, []byte("x"), nil, nil))
+		require.Equal(t, time.Duration(0), time.Since(start))
+	})
+}
+
+func TestSendNilTimeoutWaitsForever(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-3: a nil timeout waits as long as it takes, in both phases.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("scan"), make([]byte, 4), nil)
+		time.Sleep(240 * time.Hour)
+		requireBlocked(t, r)
+		hdr, _ := getMessage(t, p, h, 64)
+		time.Sleep(240 * time.Hour)
+		requireBlocked(t, r)
+		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok")))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 2}, <-r)
+	})
+}
+
+func TestSendZeroTimeoutDoesNotWait(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-3 (Decision): a zero timeout does not wait at all.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		c := d.Conn(0)
+		start := time.Now()
+
+		// No receiver: TIMEOUT at once, and the message is never delivered (R-SEND-5).
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-sendAsync(context.Background(), d, c, []byte("lost"), make([]byte, 4), driverapi.NoWait()))
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-sendAsync(context.Background(), d, c, []byte("lost"), nil, driverapi.NoWait()))
+		buf := make([]byte, 64)
+		g := getAsync(p, h, buf)
+		requireBlocked(t, g)
+
+		// A receiver waiting: a one-way message is delivered and the send succeeds.
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, c, []byte("one-way"), nil, driverapi.NoWait()))
+		require.Equal(t, kernel.S_OK, <-g)
+		require.Equal(t, "one-way", string(buf[16:23]))
+
+		// A receiver waiting and a reply expected: delivered, but the send does not wait for
+		// the reply: TIMEOUT with out length 0, and the reply comes too late (R-SEND-9).
+		g = getAsync(p, h, buf)
+		requireBlocked(t, g)
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-sendAsync(context.Background(), d, c, []byte("verdict?"), make([]byte, 4), driverapi.NoWait()))
+		require.Equal(t, kernel.S_OK, <-g)
+		hdr, _ := harness.ParseMessageHeader(buf)
+		require.NotEqual(t, uint64(0), hdr.MessageId)
+		require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok")))
+		require.Equal(t, time.Duration(0), time.Since(start))
+	})
+}
+
+func TestSendRelativeTimeout(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-3: a negative timeout is relative, in 100 ns units.
+		w, d := load(t, nil)
+		connect(t, adminProc(w, "svc.exe"))
+		timeout := driverapi.RelativeTimeout(3 * time.Second)
+		require.Equal(t, int64(-30_000_000), *timeout)
+		start := time.Now()
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("x"), make([]byte, 4), timeout)
+		time.Sleep(3*time.Second - time.Nanosecond)
+		requireBlocked(t, r)
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-r)
+		require.Equal(t, 3*time.Second, time.Since(start))
+	})
+}
+
+func TestSendAbsoluteTimeout(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-3: a positive timeout is an absolute system time.
+		w, d := load(t, nil)
+		connect(t, adminProc(w, "svc.exe"))
+		start := time.Now()
+		at := start.Add(5 * time.Second)
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("x"), make([]byte, 4), driverapi.AbsoluteTimeout(at))
+		time.Sleep(5*time.Second - time.Microsecond)
+		requireBlocked(t, r)
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-r)
+		require.Equal(t, 5*time.Second, time.Since(start))
+
+		// A time already past does not wait.
+		past := time.Now().Add(-time.Hour)
+		require.Greater(t, *driverapi.AbsoluteTimeout(past), int64(0))
+		now := time.Now()
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("x"), make([]byte, 4), driverapi.AbsoluteTimeout(past)))
+		require.Equal(t, time.Duration(0), time.Since(now))
+	})
+}
+
+func TestSendOneDeadlineForBothPhases(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-3: one deadline covers the delivery and the reply phase.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		start := time.Now()
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("x"), make([]byte, 4), driverapi.RelativeTimeout(10*time.Second))
+		time.Sleep(4 * time.Second)
+		hdr, _ := getMessage(t, p, h, 64)
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-r)
+		require.Equal(t, 10*time.Second, time.Since(start))
+		require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, nil))
+	})
+}
+
+func TestSendSkipsGetsTooSmall(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-4: pending Gets are looked at oldest first; one too small for 16 + len(msg)
+		// completes with BUFFER_TOO_SMALL (0x8007007A); the next large enough receives.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		msg := []byte("0123456789") // needs 26 bytes
+		small := make([]byte, 25)
+		large := make([]byte, 26)
+		gs := getAsync(p, h, small)
+		synctest.Wait()
+		gl := getAsync(p, h, large)
+		requireBlocked(t, gl)
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), msg, nil, nil))
+		require.Equal(t, kernel.HRESULT(0x8007007A), <-gs)
+		require.Equal(t, kernel.S_OK, <-gl)
+		require.Equal(t, msg, large[16:])
+	})
+}
+
+func TestSendSkipsGetsTooSmallOverlapped(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-4: the overlapped Get that is too small completes with
+		// ERROR_INSUFFICIENT_BUFFER and reports the size needed (16 + len).
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		msg := make([]byte, 100)
+		for i := range msg {
+			msg[i] = byte(i)
+		}
+		ovSmall := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ovLarge := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		large := make([]byte, 200)
+		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, make([]byte, 64), ovSmall))
+		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, large, ovLarge))
+		r := sendAsync(context.Background(), d, d.Conn(0), msg, make([]byte, 8), nil)
+		synctest.Wait()
+		n, err := p.GetOverlappedResult(h, ovSmall, true)
+		require.Equal(t, kernel.ERROR_INSUFFICIENT_BUFFER, err)
+		require.Equal(t, uint32(116), n)
+		n, err = p.GetOverlappedResult(h, ovLarge, true)
+		require.NoError(t, err)
+		require.Equal(t, uint32(116), n)
+		require.Equal(t, msg, large[16:116])
+		hdr, _ := harness.ParseMessageHeader(large)
+		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("fine")))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 4}, <-r)
+	})
+}
+
+func TestSendWaitsForALargeEnoughGet(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-4: with no Get large enough the sender keeps waiting: the message is neither
+		// lost nor truncated, and a later, larger Get receives it intact.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		msg := []byte("a message of forty bytes, give or take.!")
+		require.Len(t, msg, 40)
+		g := getAsync(p, h, make([]byte, 32))
+		synctest.Wait()
+		r := sendAsync(context.Background(), d, d.Conn(0), msg, make([]byte, 4), nil)
+		require.Equal(t, kernel.HRESULT(0x8007007A), <-g)
+		requireBlocked(t, r)
+		// A new Get that is still too small is told so at once; the sender still waits.
+		require.Equal(t, kernel.HRESULT(0x8007007A), p.FilterGetMessage(h, make([]byte, 55), nil))
+		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, make([]byte, 16), ov))
+		n, err := p.GetOverlappedResult(h, ov, true)
+		require.Equal(t, kernel.ERROR_INSUFFICIENT_BUFFER, err)
+		require.Equal(t, uint32(56), n)
+		requireBlocked(t, r)
+
+		hdr, payload := getMessage(t, p, h, 56)
+		require.Equal(t, msg, payload)
+		require.Equal(t, uint64(1), hdr.MessageId)
+		require.Equal(t, uint32(20), hdr.ReplyLength)
+		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, 1, []byte("done")))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 4}, <-r)
+	})
+}
+
+func TestSendDeliveryPhaseTimeoutNeverDelivers(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-5: the deadline passing in the delivery phase is TIMEOUT and the message is
+		// never delivered: a later Get receives the next message, not that one.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0},
+			<-sendAsync(context.Background(), d, d.Conn(0), []byte("first"), make([]byte, 4), driverapi.RelativeTimeout(2*time.Second)))
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0},
+			<-sendAsync(context.Background(), d, d.Conn(0), []byte("one-way"), nil, driverapi.RelativeTimeout(time.Second)))
+		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		buf := make([]byte, 64)
+		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, buf, ov))
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		st, _ := ov.Result()
+		require.Equal(t, kernel.STATUS_PENDING, st)
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("second"), make([]byte, 4), nil)
+		n, err := p.GetOverlappedResult(h, ov, true)
+		require.NoError(t, err)
+		require.Equal(t, uint32(22), n)
+		require.Equal(t, "second", string(buf[16:22]))
+		hdr, _ := harness.ParseMessageHeader(buf)
+		require.Equal(t, uint32(20), hdr.ReplyLength)
+		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, nil))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-r)
+	})
+}
+
+func TestSendOneWay(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-6: a one-way message has ReplyLength 0 and MessageId 0, the send returns
+		// SUCCESS once it is copied, and nobody can reply to it.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("log line"), nil, nil)
+		requireBlocked(t, r)
+		hdr, payload := getMessage(t, p, h, 64)
+		require.Equal(t, harness.MessageHeader{ReplyLength: 0, MessageId: 0}, hdr)
+		require.Equal(t, "log line", string(payload[:8]))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-r)
+		require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, reply(p, h, kernel.STATUS_SUCCESS, 0, nil))
+		// A one-way message uses no id: the next message with a reply is number 1.
+		r = sendAsync(context.Background(), d, d.Conn(0), []byte("q"), make([]byte, 1), nil)
+		hdr, _ = getMessage(t, p, h, 64)
+		require.Equal(t, harness.MessageHeader{ReplyLength: 17, MessageId: 1}, hdr)
+		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, 1, []byte{1}))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 1}, <-r)
+	})
+}
+
+func TestSendMessageIdsAndReplyLength(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-7: MessageId counts from 1 per connection and is never reused (not even after
+		// a timeout); ReplyLength is the reply capacity plus 16.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		for i, capacity := range []int{1, 8, 1000, 0x10000} {
+			r := sendAsync(context.Background(), d, d.Conn(0), []byte("m"), make([]byte, capacity), driverapi.RelativeTimeout(time.Second))
+			hdr, _ := getMessage(t, p, h, 64)
+			require.Equal(t, uint64(i+1), hdr.MessageId)
+			require.Equal(t, uint32(capacity+16), hdr.ReplyLength)
+			if i == 1 {
+				// Let this one time out in the reply phase: its id is not given again.
+				require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-r)
+				continue
+			}
+			require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, nil))
+			require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-r)
+		}
+	})
+}
+
+func TestSendFastReply(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-7: the reply waiter is registered before the receiver is completed, so a
+		// reply made the moment the Get returns is never missed, whichever goroutine delivers.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		for i := range 20 {
+			want := fmt.Sprintf("v%02d", i)
+			var r <-chan sendResult
+			buf := make([]byte, 64)
+			if i%2 == 0 {
+				// The sender waits; the user's Get delivers it and replies on the same goroutine.
+				r = sendAsync(context.Background(), d, d.Conn(0), []byte("m"), make([]byte, 8), nil)
+				synctest.Wait()
+				require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
+			} else {
+				// The Get waits; the sender completes it and the user replies at once.
+				ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+				require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, buf, ov))
+				r = sendAsync(context.Background(), d, d.Conn(0), []byte("m"), make([]byte, 8), nil)
+				require.NoError(t, ov.Event.Wait(context.Background()))
+			}
+			hdr, _ := harness.ParseMessageHeader(buf)
+			require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte(want)))
+			require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 3}, <-r)
+		}
+	})
+}
+
+func TestSendReplyPayload(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-8: the reply header is stripped: the reply buffer gets the payload only, the
+		// out length is the bytes copied, and a reply shorter than the capacity is fine.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		for _, payload := range [][]byte{[]byte("verdict"), {}, []byte("exactly sixteen!")} {
+			rb := make([]byte, 16)
+			for i := range rb {
+				rb[i] = 0xEE
+			}
+			r := sendAsync(context.Background(), d, d.Conn(0), []byte("m"), rb, nil)
+			hdr, _ := getMessage(t, p, h, 64)
+			require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, payload))
+			require.Equal(t, sendResult{kernel.STATUS_SUCCESS, uint32(len(payload))}, <-r)
+			require.Equal(t, payload, rb[:len(payload)])
+			for _, b := range rb[len(payload):] {
+				require.Equal(t, byte(0xEE), b, "bytes past the reply are untouched")
+			}
+		}
+	})
+}
+
+func TestSendReplyStatusPassthrough(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-8: the send returns the Status the user put in the reply header, whatever it
+		// is, including STATUS_TIMEOUT itself and values with no meaning to Windows.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		for _, status := range []kernel.NTSTATUS{kernel.STATUS_ACCESS_DENIED, kernel.STATUS_TIMEOUT,
+			kernel.STATUS_PENDING, kernel.STATUS_BUFFER_OVERFLOW, 0xE0001234, 0x00000001, kernel.STATUS_SUCCESS} {
+			r := sendAsync(context.Background(), d, d.Conn(0), []byte("m"), make([]byte, 4), nil)
+			hdr, _ := getMessage(t, p, h, 64)
+			require.Equal(t, kernel.S_OK, reply(p, h, status, hdr.MessageId, []byte("ab")))
+			require.Equal(t, sendResult{status, 2}, <-r, "status %v", status)
+		}
+	})
+}
+
+func TestSendReplyTruncated(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-8, R-USER Reply 3: a payload longer than the capacity is truncated: the send
+		// returns BUFFER_OVERFLOW, the user's FilterReplyMessage 0x800700EA.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		rb := make([]byte, 4)
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("m"), rb, nil)
+		hdr, _ := getMessage(t, p, h, 64)
+		require.Equal(t, uint32(20), hdr.ReplyLength)
+		require.Equal(t, kernel.HRESULT(0x800700EA), reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("0123456789")))
+		require.Equal(t, sendResult{kernel.STATUS_BUFFER_OVERFLOW, 4}, <-r)
+		require.Equal(t, []byte("0123"), rb)
+		// The waiter is gone: replying again is too late.
+		require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, nil))
+	})
+}
+
+func TestSendReplyPhaseTimeout(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-9: the deadline passing in the reply phase is TIMEOUT with out length 0; the
+		// waiter is removed, so a late reply gets 0x801F0020 and changes nothing.
+		// R-SEND-10: the sender never sees FLT_NO_WAITER_FOR_REPLY.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		rb := []byte{9, 9, 9, 9}
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("m"), rb, driverapi.RelativeTimeout(30*time.Second))
+		hdr, _ := getMessage(t, p, h, 64)
+		res := <-r
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, res)
+		require.NotEqual(t, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, res.st)
+		require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("late")))
+		require.Equal(t, []byte{9, 9, 9, 9}, rb)
+		// The connection goes on working.
+		r = sendAsync(context.Background(), d, d.Conn(0), []byte("m"), rb, driverapi.RelativeTimeout(30*time.Second))
+		hdr, _ = getMessage(t, p, h, 64)
+		require.Equal(t, uint64(2), hdr.MessageId)
+		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, 2, []byte("ok")))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 2}, <-r)
+	})
+}
+
+// TestSendEndings checks every way a send can end early, in each phase (R-SEND-5, R-SEND-9):
+// the deadline (TIMEOUT), a disconnect by the user, the process, the driver or the unload
+// (PORT_DISCONNECTED), and the sending thread terminating (THREAD_IS_TERMINATING). None of them
+// is ever FLT_NO_WAITER_FOR_REPLY (R-SEND-10).
+func TestSendEndings(t *testing.T) {
+	type ender func(t *testing.T, w *harness.World, d *testdriver.Driver, p *harness.Process, h kernel.Handle, cancel context.CancelFunc)
+	enders := []struct {
+		name string
+		end  ender
+		want kernel.NTSTATUS
+	}{
+		{"deadline", func(t *testing.T, _ *harness.World, _ *testdriver.Driver, _ *harness.Process, _ kernel.Handle, _ context.CancelFunc) {
+			time.Sleep(time.Hour)
+		}, kernel.STATUS_TIMEOUT},
+		{"user CloseHandle", func(t *testing.T, _ *harness.World, _ *testdriver.Driver, p *harness.Process, h kernel.Handle, _ context.CancelFunc) {
+			require.NoError(t, p.CloseHandle(h))
+		}, kernel.STATUS_PORT_DISCONNECTED},
+		{"process exit", func(t *testing.T, _ *harness.World, _ *testdriver.Driver, p *harness.Process, _ kernel.Handle, _ context.CancelFunc) {
+			p.Exit(1)
+		}, kernel.STATUS_PORT_DISCONNECTED},
+		{"FltCloseClientPort", func(t *testing.T, _ *harness.World, d *testdriver.Driver, _ *harness.Process, _ kernel.Handle, _ context.CancelFunc) {
+			d.FM.CloseClientPort(d.Filter, &d.Conn(0).Port)
+		}, kernel.STATUS_PORT_DISCONNECTED},
+		{"unload", func(t *testing.T, w *harness.World, _ *testdriver.Driver, _ *harness.Process, _ kernel.Handle, _ context.CancelFunc) {
+			require.Equal(t, kernel.S_OK, w.Unload("test"))
+		}, kernel.STATUS_PORT_DISCONNECTED},
+		{"thread terminating", func(t *testing.T, _ *harness.World, _ *testdriver.Driver, _ *harness.Process, _ kernel.Handle, cancel context.CancelFunc) {
+			cancel()
+		}, kernel.STATUS_THREAD_IS_TERMINATING},
+	}
+	for _, phase := range []string{"delivery", "reply"} {
+		for _, e := range enders {
+			t.Run(phase+"/"+e.name, func(t *testing.T) {
+				bubble(t, func(t *testing.T) {
+					w, d := load(t, nil)
+					p := adminProc(w, "svc.exe")
+					h := connect(t, p)
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					rb := []byte{7, 7, 7, 7}
+					start := time.Now()
+					r := sendAsync(ctx, d, d.Conn(0), []byte("m"), rb, driverapi.RelativeTimeout(time.Minute))
+					var hdr harness.MessageHeader
+					if phase == "reply" {
+						hdr, _ = getMessage(t, p, h, 64)
+					}
+					requireBlocked(t, r)
+					e.end(t, w, d, p, h, cancel)
+					res := <-r
+					require.Equal(t, sendResult{e.want, 0}, res)
+					require.NotEqual(t, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, res.st)
+					require.Equal(t, []byte{7, 7, 7, 7}, rb)
+					if e.want != kernel.STATUS_TIMEOUT {
+						require.Less(t, time.Since(start), time.Minute)
+					}
+					switch {
+					case e.want == kernel.STATUS_PORT_DISCONNECTED:
+						// The connection is over: nothing more to check on the user side.
+					case phase == "reply":
+						// The waiter is gone: the user's reply comes too late (R-SEND-9).
+						require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, nil))
+					default:
+						// The message was never delivered (R-SEND-5): a Get stays pending.
+						g := getAsync(p, h, make([]byte, 64))
+						requireBlocked(t, g)
+						require.NoError(t, p.CancelIoEx(h, nil))
+						require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_OPERATION_ABORTED), <-g)
+					}
+				})
+			})
+		}
+	}
+}
+
+func TestModelMessagesAreNotBuffered(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-MODEL-5: a kernel message is copied straight into a waiting receiver's buffer; with
+		// no receiver the sender waits (a one-way send too), and nothing is queued for later
+		// once it gave up.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("waiting"), nil, nil)
+		time.Sleep(time.Hour)
+		requireBlocked(t, r)
+		buf := make([]byte, 64)
+		require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-r)
+		require.Equal(t, "waiting", string(buf[16:23]))
+	})
+}
+
+// ---- R-CB-3 and R-USER Send ----
+
+func TestMessageNotifyUsesCallerGoroutineAndBuffers(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CB-3: MessageNotify runs on the user's calling goroutine, with the user's own
+		// buffers (not copies): what the driver writes into output the caller sees, and input
+		// is the caller's backing array. R-USER Send 4: the HRESULT and the byte count are the
+		// callback's.
+		var g string
+		var inPtr, outPtr *byte
+		var inLen, outLen int
+		d := &testdriver.Driver{OnMessage: func(_ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+			g = goid()
+			inPtr, outPtr = unsafe.SliceData(in), unsafe.SliceData(out)
+			inLen, outLen = len(in), len(out)
+			copy(out, "from the driver")
+			return 15, kernel.STATUS_SUCCESS
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		in := []byte("request")
+		out := make([]byte, 32)
+		var n uint32
+		require.Equal(t, kernel.S_OK, p.FilterSendMessage(h, in, out, &n))
+		require.Equal(t, goid(), g)
+		require.Same(t, unsafe.SliceData(in), inPtr)
+		require.Same(t, unsafe.SliceData(out), outPtr)
+		require.Equal(t, 7, inLen)
+		require.Equal(t, 32, outLen)
+		require.Equal(t, uint32(15), n)
+		require.Equal(t, "from the driver", string(out[:n]))
+		require.Equal(t, int32(1), d.Messages.Load())
+	})
+}
+
+func TestMessageNotifyRunsConcurrently(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CB-3: MessageNotify runs on many user goroutines at once: every call below waits
+		// inside the callback until all of them are inside, which only works if they run
+		// concurrently (otherwise the bubble deadlocks and the test fails).
+		const callers = 8
+		var inside atomic.Int32
+		all := make(chan struct{})
+		d := &testdriver.Driver{OnMessage: func(_ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+			if inside.Add(1) == callers {
+				close(all)
+			}
+			<-all
+			return uint32(copy(out, in)), kernel.STATUS_SUCCESS
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		var wg sync.WaitGroup
+		results := make([]kernel.HRESULT, callers)
+		outs := make([][]byte, callers)
+		for i := range callers {
+			wg.Go(func() {
+				outs[i] = make([]byte, 8)
+				var n uint32
+				results[i] = p.FilterSendMessage(h, []byte{byte(i)}, outs[i], &n)
+				outs[i] = outs[i][:n]
+			})
+		}
+		wg.Wait()
+		for i := range callers {
+			require.Equal(t, kernel.S_OK, results[i])
+			require.Equal(t, []byte{byte(i)}, outs[i])
+		}
+		require.Equal(t, int32(callers), d.Messages.Load())
+	})
+}
+
+func TestMessageNotifyStatusMapping(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-CB-3: STATUS_BUFFER_TOO_SMALL from the callback is 0x8007007A for the user.
+		// R-USER Send 4: other statuses map through R-HR, with the byte count reported.
+		var status kernel.NTSTATUS
+		var ret uint32
+		d := &testdriver.Driver{OnMessage: func(_ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+			return ret, status
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		for _, tc := range []struct {
+			st   kernel.NTSTATUS
+			n    uint32
+			want kernel.HRESULT
+		}{
+			{kernel.STATUS_BUFFER_TOO_SMALL, 0, 0x8007007A},
+			{kernel.STATUS_INVALID_PARAMETER, 0, kernel.E_INVALIDARG},
+			{kernel.STATUS_DATATYPE_MISALIGNMENT, 0, 0x800703E6},
+			{kernel.STATUS_NO_MORE_ENTRIES, 0, 0x80070103},
+			{kernel.STATUS_BUFFER_OVERFLOW, 8, 0x800700EA},
+			{kernel.STATUS_SUCCESS, 3, kernel.S_OK},
+		} {
+			status, ret = tc.st, tc.n
+			var n uint32 = 99
+			require.Equal(t, tc.want, p.FilterSendMessage(h, []byte("cmd"), make([]byte, 8), &n), "status %v", tc.st)
+			require.Equal(t, tc.n, n)
+		}
+	})
+}
+
+func TestFilterSendMessageArguments(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-USER Send 1: input nil or empty is E_INVALIDARG and the callback does not run.
+		// R-USER Send 3: once disconnected, E_HANDLE.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		var n uint32 = 5
+		require.Equal(t, kernel.E_INVALIDARG, p.FilterSendMessage(h, nil, make([]byte, 4), &n))
+		require.Equal(t, uint32(0), n)
+		require.Equal(t, kernel.E_INVALIDARG, p.FilterSendMessage(h, []byte{}, make([]byte, 4), nil))
+		require.Equal(t, int32(0), d.Messages.Load())
+		// No output buffer is fine: the callback gets an empty one.
+		require.Equal(t, kernel.S_OK, p.FilterSendMessage(h, []byte("x"), nil, &n))
+		require.Equal(t, uint32(0), n)
+		require.Equal(t, int32(1), d.Messages.Load())
+
+		d.FM.CloseClientPort(d.Filter, &d.Conn(0).Port)
+		require.Equal(t, kernel.E_HANDLE, p.FilterSendMessage(h, []byte("x"), make([]byte, 4), &n))
+		require.Equal(t, int32(1), d.Messages.Load())
+	})
+}
+
+func TestFilterSendMessageWithoutMessageNotify(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-USER Send 2 (Decision): a port without MessageNotify gives
+		// HRESULT_FROM_WIN32(ERROR_NOT_SUPPORTED).
+		w, _ := load(t, &testdriver.Driver{NoMessage: true})
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		var n uint32
+		require.Equal(t, kernel.HRESULT(0x80070032), p.FilterSendMessage(h, []byte("x"), make([]byte, 4), &n))
+		require.Equal(t, uint32(0), n)
+	})
+}
