@@ -800,7 +800,7 @@ func (m *Manager) unregisterIO(f *filter, report bool) {
 	}
 	for _, n := range m.namesOf(fio) {
 		if report {
-			m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: f.name, Object: fmt.Sprintf("file name information %q", n),
+			m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: f.name, Object: "file name information " + n,
 				Message: "FltGetFileNameInformation result never released with FltReleaseFileNameInformation",
 				Windows: "the name information and its name cache entry leak"})
 		}

@@ -1,7 +1,6 @@
 package fltmgr
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
@@ -119,7 +118,7 @@ func (m *Manager) ReleaseFileNameInformation(info *driverapi.FileNameInformation
 		if info != nil {
 			name = info.Name
 		}
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: "?", Object: fmt.Sprintf("file name information %q", name),
+		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: "?", Object: "file name information " + name,
 			Message: "FltReleaseFileNameInformation on name information already released (or not from FltGetFileNameInformation)",
 			Windows: "a double free: a bugcheck"})
 	}

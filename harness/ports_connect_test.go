@@ -523,8 +523,8 @@ func TestConnectNotifyContextIsATemporaryCopy(t *testing.T) {
 
 func TestConnectNotifyRefusal(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-CB-1: a refused connection gives the caller HRESULT(status) and an invalid handle,
-		// DisconnectNotify is never called, and the slot is given back.
+		// R-CB-1, R-USER Connect 1: a refused connection gives the caller HRESULT(status) and
+		// an invalid handle, DisconnectNotify is never called, and the slot is given back.
 		refuse := true
 		d := &testdriver.Driver{MaxConnections: 1, OnConnect: func(*testdriver.Conn, []byte) kernel.NTSTATUS {
 			if refuse {
