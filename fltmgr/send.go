@@ -204,20 +204,25 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 			defer t.Stop()
 			expired = t.C
 		}
-		select {
-		case <-op.ch:
-		case <-expired:
-			if c.unqueue(op) {
-				c.traceTimeout(op, "no receiver")
-				return kernel.STATUS_TIMEOUT // R-SEND-5: never delivered
+		done := ctx.Done()
+		if expired == nil && done == nil {
+			<-op.ch // no timeout, no cancellation: a plain receive, no select
+		} else {
+			select {
+			case <-op.ch:
+			case <-expired:
+				if c.unqueue(op) {
+					c.traceTimeout(op, "no receiver")
+					return kernel.STATUS_TIMEOUT // R-SEND-5: never delivered
+				}
+				timedOut = true
+				<-op.ch
+			case <-done:
+				if c.unqueue(op) {
+					return kernel.STATUS_THREAD_IS_TERMINATING
+				}
+				<-op.ch
 			}
-			timedOut = true
-			<-op.ch
-		case <-ctx.Done():
-			if c.unqueue(op) {
-				return kernel.STATUS_THREAD_IS_TERMINATING
-			}
-			<-op.ch
 		}
 		if op.dst != kernel.STATUS_SUCCESS {
 			return op.dst
@@ -242,6 +247,8 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 			}
 			<-op.ch
 		}
+	} else if expired == nil && ctx.Done() == nil {
+		<-op.ch
 	} else {
 		select {
 		case <-op.ch:
