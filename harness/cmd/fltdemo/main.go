@@ -22,7 +22,7 @@ func main() {
 	mermaid := flag.Bool("mermaid", false, "print the trace as a Markdown page with a Mermaid sequence diagram "+
 		"(the steps go to stderr), as in docs/demo-trace.md")
 	flag.Parse()
-	if err := run(*mermaid); err != nil {
+	if err := run(*mermaid, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "fltdemo: FAILED:", err)
 		os.Exit(1)
 	}
@@ -45,11 +45,13 @@ func (c *checker) step(what string, got, want any) {
 	fmt.Fprintf(c.out, "%s %-58s %v\n", mark, what, got)
 }
 
-func run(mermaid bool) error {
+// run plays the scenario, writing the steps and the trace to stdout (with mermaid, the steps
+// go to stderr and stdout gets the Markdown page).
+func run(mermaid bool, stdout, stderr io.Writer) error {
 	w := harness.NewWorld()
-	c := &checker{out: os.Stdout}
+	c := &checker{out: stdout}
 	if mermaid {
-		c.out = os.Stderr
+		c.out = stderr
 	}
 	drv := &minimal.Driver{}
 
@@ -112,11 +114,11 @@ func run(mermaid bool) error {
 		c.step("teardown", err, nil)
 	}
 	if mermaid {
-		fmt.Print(mermaidPage(harness.Mermaid(w.Trace().Events())))
+		fmt.Fprint(stdout, mermaidPage(harness.Mermaid(w.Trace().Events())))
 	} else {
-		fmt.Println()
-		fmt.Println("Trace (times relative to the start of the world):")
-		fmt.Print(w.Trace().Table())
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "Trace (times relative to the start of the world):")
+		fmt.Fprint(stdout, w.Trace().Table())
 	}
 	return c.err
 }
