@@ -1,10 +1,11 @@
-package driverapi
-
-// This file is the file-I/O half of the "WDK headers": major function codes, callback data,
+// # File I/O
+//
+// The file-I/O half of the headers holds the major function codes, the callback data, the
 // operation registration, instances, contexts, file names and volume properties, and the
 // [FileRoutines] a driver calls (FltReadFile, FltGetFileNameInformation, FltSetStreamContext,
 // ...). Names and values follow fltkernel.h; where C uses a union or an out pointer the Go
 // shape is stated on the type or routine.
+package driverapi
 
 import (
 	"context"
@@ -816,6 +817,9 @@ type FileRoutines interface {
 	// GetVolumeFromFileObject emulates FltGetVolumeFromFileObject; release with
 	// ObjectDereference.
 	GetVolumeFromFileObject(filter Filter, fileObject *kernel.FileObject) (Volume, kernel.NTSTATUS)
+	// GetVolumeFromName emulates FltGetVolumeFromName: name is a device name
+	// (`\Device\HarddiskVolume1`) or a drive (`\??\C:`, `C:`); release with ObjectDereference.
+	GetVolumeFromName(filter Filter, name string) (Volume, kernel.NTSTATUS)
 	// GetVolumeProperties emulates FltGetVolumeProperties.
 	GetVolumeProperties(volume Volume) (VolumeProperties, kernel.NTSTATUS)
 	// GetVolumeName emulates FltGetVolumeName: the device name.

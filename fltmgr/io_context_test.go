@@ -108,7 +108,7 @@ func TestIOSetContextKeepReplace(t *testing.T) {
 	d := &ioDriver{}
 	d.Reg = driverapi.Registration{Altitude: "300000",
 		ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_STREAMHANDLE_CONTEXT, Size: 16,
-			Flags: driverapi.FLTFL_CONTEXT_REGISTRATION_NO_EXACT_SIZE_MATCH,
+			Flags:                  driverapi.FLTFL_CONTEXT_REGISTRATION_NO_EXACT_SIZE_MATCH,
 			ContextCleanupCallback: func(c driverapi.Context, _ driverapi.ContextType) { r.add("freed %v", c.Data()) }}},
 		OperationRegistration: []driverapi.OperationRegistration{{MajorFunction: driverapi.IRP_MJ_CREATE,
 			PostOperation: func(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, _ any, _ driverapi.PostOperationFlags) driverapi.PostopCallbackStatus {
@@ -128,7 +128,7 @@ func TestIOSetContextKeepReplace(t *testing.T) {
 				fm.ReleaseContext(old)
 				r.add("replace: %v", fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_REPLACE_IF_EXISTS, second, &old))
 				r.add("old=%v", old.Data())
-				fm.ReleaseContext(old)  // the link's reference, handed over
+				fm.ReleaseContext(old)   // the link's reference, handed over
 				fm.ReleaseContext(first) // the allocation's: first is freed now
 				got, _ := fm.GetStreamHandleContext(inst, fo)
 				r.add("get=%v", got.Data())

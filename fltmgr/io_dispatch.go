@@ -128,7 +128,9 @@ func (op *ioOp) run() {
 				sec = *entry.Parameters.Create.SecurityContext
 			}
 			op.data.Flags &^= driverapi.FLTFL_CALLBACK_DATA_DIRTY
+			iopb := op.data.Iopb
 			st = reg.PreOperation(op.data, op.objects(inst), &cctx)
+			op.keepIopb(inst, iopb)
 			op.checkChanges(inst, &entry, sec)
 			if st == driverapi.FLT_PREOP_PENDING {
 				st, cctx = op.waitPended(inst, false)
@@ -210,6 +212,17 @@ func (op *ioOp) handlePre(inst *instance, reg *driverapi.OperationRegistration, 
 		"undefined behaviour (a bugcheck under Driver Verifier)")
 	op.data.IoStatus = driverapi.IoStatusBlock{Status: kernel.STATUS_UNSUCCESSFUL}
 	return true
+}
+
+// keepIopb puts back the parameter block a callback replaced (Data->Iopb is not the
+// driver's to change).
+func (op *ioOp) keepIopb(inst *instance, iopb *driverapi.IoParameterBlock) {
+	if op.data.Iopb == iopb {
+		return
+	}
+	op.violation(inst, "R-IO-VERIFY-3", fmt.Sprintf("a callback replaced Data.Iopb of %v; the emulator put it back", op.major),
+		"the filter manager keeps using its own parameter block: a corruption or a bugcheck")
+	op.data.Iopb = iopb
 }
 
 // checkChanges enforces R-IO-STACK-5: parameters changed without FltSetCallbackDataDirty are
@@ -325,7 +338,9 @@ func (pe *postEntry) run() {
 		op.postInst = inst
 		op.mu.Unlock()
 	}
+	iopb := op.data.Iopb
 	st := pe.cb(op.data, op.objects(inst), pe.cctx, 0)
+	op.keepIopb(inst, iopb)
 	if st == driverapi.FLT_POSTOP_MORE_PROCESSING_REQUIRED {
 		op.waitPended(inst, true)
 		st = driverapi.FLT_POSTOP_FINISHED_PROCESSING

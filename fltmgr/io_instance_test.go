@@ -198,3 +198,35 @@ func TestIOCompareAltitudes(t *testing.T) {
 	require.Equal(t, 0, fltmgr.CompareAltitudes("0370030.50", "370030.5"))
 	require.Equal(t, -1, fltmgr.CompareAltitudes("x", "1"))
 }
+
+// R-IO-INST-3, R-IO-INST-4: a driver attaches and detaches itself with FltAttachVolume and
+// FltDetachVolume, finding the volume with FltGetVolumeFromName.
+func TestIOKernelAttachDetach(t *testing.T) {
+	w, _ := ioWorld(t, nil)
+	var r recorder
+	reg := instanceLog(&r, "k")
+	reg.Altitude = "330000"
+	reg.InstanceFlags = driverapi.InstanceFlagNoAutomaticAttach
+	d := &ioDriver{Reg: reg}
+	mustLoad(t, w, "k", d)
+	_, st := d.FM.GetVolumeFromName(d.Filter, `\Device\HarddiskVolume9`)
+	require.Equal(t, driverapi.STATUS_FLT_VOLUME_NOT_FOUND, st)
+	vol, st := d.FM.GetVolumeFromName(d.Filter, `\??\C:`)
+	require.Equal(t, kernel.STATUS_SUCCESS, st)
+	name, _ := d.FM.GetVolumeName(vol)
+	require.Equal(t, `\Device\HarddiskVolume1`, name)
+	inst, st := d.FM.AttachVolume(d.Filter, vol, "")
+	require.Equal(t, kernel.STATUS_SUCCESS, st)
+	require.Equal(t, "k Instance", inst.InstanceName())
+	require.Equal(t, "330000", inst.Altitude())
+	_, st = d.FM.AttachVolume(d.Filter, vol, "")
+	require.Equal(t, driverapi.STATUS_FLT_INSTANCE_NAME_COLLISION, st)
+	require.Equal(t, kernel.STATUS_SUCCESS, d.FM.DetachVolume(d.Filter, vol, ""))
+	require.Equal(t, driverapi.STATUS_FLT_INSTANCE_NOT_FOUND, d.FM.DetachVolume(d.Filter, vol, ""))
+	d.FM.ObjectDereference(vol)
+	require.Equal(t, []string{`k:setup \Device\HarddiskVolume1 flags=0x2 devtype=0x8 fstype=2`, "k:query-teardown k Instance",
+		`k:teardown-start \Device\HarddiskVolume1 reason=0x1`, `k:teardown-complete \Device\HarddiskVolume1 reason=0x1`}, r.take())
+	// One dereference too many is a driver bug.
+	w.ExpectViolation("R-IO-VERIFY-9").Containing("without a matching reference")
+	d.FM.ObjectDereference(vol)
+}

@@ -312,3 +312,42 @@ func TestIOPendedPreOperation(t *testing.T) {
 	require.NoError(t, <-done)
 	require.Equal(t, []string{"post STATUS_SUCCESS (0x00000000) later"}, r.take())
 }
+
+// R-IO-STACK-6: a post-operation may return FLT_POSTOP_MORE_PROCESSING_REQUIRED and finish
+// later with FltCompletePendedPostOperation; set-information parameters carry the class and
+// its structure (what avscan looks at to mark a file modified).
+func TestIOPendedPostOperationAndSetInformation(t *testing.T) {
+	w, p := ioWorld(t, map[string][]byte{`a.txt`: []byte("abc")})
+	pended := make(chan *driverapi.CallbackData, 1)
+	var r recorder
+	d := &ioDriver{}
+	d.Reg = driverapi.Registration{Altitude: "370000", OperationRegistration: []driverapi.OperationRegistration{{
+		MajorFunction: driverapi.IRP_MJ_SET_INFORMATION,
+		PreOperation: func(data *driverapi.CallbackData, _ *driverapi.RelatedObjects, _ *any) driverapi.PreopCallbackStatus {
+			s := data.Iopb.Parameters.SetFileInformation
+			r.add("pre class=%d info=%+v", s.FileInformationClass, s.InfoBuffer)
+			return driverapi.FLT_PREOP_SUCCESS_WITH_CALLBACK
+		},
+		PostOperation: func(data *driverapi.CallbackData, _ *driverapi.RelatedObjects, _ any, _ driverapi.PostOperationFlags) driverapi.PostopCallbackStatus {
+			pended <- data
+			return driverapi.FLT_POSTOP_MORE_PROCESSING_REQUIRED
+		}}}}
+	mustLoad(t, w, "pender", d)
+	h := openRW(t, p, `C:\a.txt`, harness.OPEN_EXISTING)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.SetFilePointerEx(h, 1, harness.FILE_BEGIN)
+		if err == nil {
+			err = p.SetEndOfFile(h)
+		}
+		done <- err
+	}()
+	data := <-pended
+	r.add("post status %v", data.IoStatus.Status)
+	d.FM.CompletePendedPostOperation(data)
+	require.NoError(t, <-done)
+	require.NoError(t, p.CloseHandle(h))
+	require.Equal(t, []string{"pre class=20 info=&{EndOfFile:1}", "post status STATUS_SUCCESS (0x00000000)"}, r.take())
+	got, _ := w.FileData(`C:\a.txt`)
+	require.Equal(t, "a", string(got))
+}

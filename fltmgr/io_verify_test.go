@@ -22,7 +22,9 @@ func TestIOInvalidPreStatus(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: nil})
 	w.ExpectViolation("R-IO-VERIFY-1").Containing("bad", "invalid status FLT_PREOP_CALLBACK_STATUS(42)")
 	mustLoad(t, w, "bad", &ioDriver{Reg: preOnly("300000", driverapi.IRP_MJ_CREATE,
-		func(*driverapi.CallbackData, *driverapi.RelatedObjects, *any) driverapi.PreopCallbackStatus { return 42 })})
+		func(*driverapi.CallbackData, *driverapi.RelatedObjects, *any) driverapi.PreopCallbackStatus {
+			return 42
+		})})
 	_, err := p.CreateFile(`C:\a.txt`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, 0)
 	require.Equal(t, kernel.ERROR_GEN_FAILURE, err)
 }
@@ -176,4 +178,22 @@ func TestIODrainingPostOperation(t *testing.T) {
 	close(release)
 	require.NoError(t, <-done)
 	require.Empty(t, r.take())
+}
+
+// R-IO-VERIFY-3: a callback that replaces Data.Iopb is reported and the parameter block is
+// put back, so the operation completes normally instead of crashing.
+func TestIOReplacedIopb(t *testing.T) {
+	w, p := ioWorld(t, map[string][]byte{`a.txt`: []byte("abc")})
+	w.ExpectViolation("R-IO-VERIFY-3").Containing("replaced Data.Iopb of IRP_MJ_READ")
+	mustLoad(t, w, "bad", &ioDriver{Reg: preOnly("300000", driverapi.IRP_MJ_READ,
+		func(data *driverapi.CallbackData, _ *driverapi.RelatedObjects, _ *any) driverapi.PreopCallbackStatus {
+			data.Iopb = nil
+			return driverapi.FLT_PREOP_SUCCESS_NO_CALLBACK
+		})})
+	h := openRW(t, p, `C:\a.txt`, harness.OPEN_EXISTING)
+	buf := make([]byte, 3)
+	n, err := p.ReadFile(h, buf)
+	require.NoError(t, err)
+	require.Equal(t, "abc", string(buf[:n]))
+	require.NoError(t, p.CloseHandle(h))
 }

@@ -2,6 +2,7 @@ package fltmgr
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
@@ -34,6 +35,20 @@ func (m *Manager) GetVolumeFromFileObject(fi driverapi.Filter, fileObject *kerne
 	fv := m.volumeOf(fileObject.Volume())
 	if fv == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
+	}
+	fv.refs.Add(1)
+	return fv, kernel.STATUS_SUCCESS
+}
+
+// GetVolumeFromName emulates FltGetVolumeFromName (with a reference). An unknown name is
+// STATUS_FLT_VOLUME_NOT_FOUND.
+func (m *Manager) GetVolumeFromName(fi driverapi.Filter, name string) (driverapi.Volume, kernel.NTSTATUS) {
+	if _, ok := m.asFilter(fi); !ok || name == "" {
+		return nil, kernel.STATUS_INVALID_PARAMETER
+	}
+	fv := m.findVolume(strings.TrimPrefix(name, `\??\`))
+	if fv == nil {
+		return nil, driverapi.STATUS_FLT_VOLUME_NOT_FOUND
 	}
 	fv.refs.Add(1)
 	return fv, kernel.STATUS_SUCCESS

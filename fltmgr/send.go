@@ -117,6 +117,9 @@ func lengthString(p *uint32, v uint32) string {
 	return fmt.Sprint(v)
 }
 
+// maxRelativeTimeout is the longest relative timeout, in 100 ns units, a time.Duration holds.
+const maxRelativeTimeout = int64(1<<63-1) / 100
+
 // deadline turns a WDK timeout into (deadline, wait): wait false means do not wait at all.
 func deadline(timeout *int64) (at time.Time, bounded, wait bool) {
 	if timeout == nil {
@@ -127,6 +130,11 @@ func deadline(timeout *int64) (at time.Time, bounded, wait bool) {
 	case v == 0:
 		return time.Time{}, true, false
 	case v < 0:
+		if v < -maxRelativeTimeout {
+			// Longer than a time.Duration holds (292 years): -v*100 would overflow into an
+			// expired deadline. Nothing can tell it from forever.
+			return time.Time{}, false, true
+		}
 		return time.Now().Add(time.Duration(-v) * 100), true, true
 	default:
 		at = kernel.TimeFromSystem(v)

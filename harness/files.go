@@ -1,7 +1,7 @@
-package harness
-
-// This file is the file half of the user-mode world: volumes (World.AddVolume), the kernel32
-// file API of a process (CreateFile, ReadFile, WriteFile, SetFileInformationByHandle,
+// # Files
+//
+// The file half of the user-mode world: volumes ([World.AddVolume]), the kernel32 file API of
+// a process (CreateFile, ReadFile, WriteFile, SetFileInformationByHandle,
 // MoveFileEx, DeleteFile, DeviceIoControl, ...) and fltlib's FilterAttach / FilterDetach.
 // Every call runs the operation through the volume's minifilter stack on the caller's
 // goroutine and returns the Win32 error kernel32 would (nil for success).
@@ -19,6 +19,7 @@ package harness
 //   - FILE_FLAG_OVERLAPPED makes an asynchronous file object (no file pointer: reads and writes
 //     need an offset), but the calls still complete before they return.
 //   - MoveFile does not copy across volumes: ERROR_NOT_SAME_DEVICE.
+package harness
 
 import (
 	"context"

@@ -173,7 +173,10 @@ func writeCounter(n *int) driverapi.Driver {
 		fm = m
 		var st kernel.NTSTATUS
 		f, st = fm.RegisterFilter(obj, &driverapi.Registration{Version: driverapi.FLT_REGISTRATION_VERSION, Altitude: "300000",
-			FilterUnload: func(driverapi.FilterUnloadFlags) kernel.NTSTATUS { fm.UnregisterFilter(f); return kernel.STATUS_SUCCESS },
+			FilterUnload: func(driverapi.FilterUnloadFlags) kernel.NTSTATUS {
+				fm.UnregisterFilter(f)
+				return kernel.STATUS_SUCCESS
+			},
 			OperationRegistration: []driverapi.OperationRegistration{{MajorFunction: driverapi.IRP_MJ_WRITE,
 				PreOperation: func(*driverapi.CallbackData, *driverapi.RelatedObjects, *any) driverapi.PreopCallbackStatus {
 					*n++

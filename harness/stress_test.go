@@ -150,17 +150,19 @@ func (d *stressDriver) connect(p driverapi.Port, _ any, ctx []byte, _ driverapi.
 	return c, kernel.STATUS_SUCCESS
 }
 
-// closeClient closes the connection's client port once; c.mu is held.
+// closeClientLocked closes the connection's client port once; c.mu is held. The count of
+// active connections drops before FltCloseClientPort frees the slot, so that it never counts
+// more connections than the filter manager holds slots for.
 func (c *stressConn) closeClientLocked() {
 	if c.closed {
 		return
 	}
-	c.d.fm.CloseClientPort(c.d.filter, &c.port)
 	c.closed = true
 	c.gone.Store(true)
 	c.d.mu.Lock()
 	c.d.active--
 	c.d.mu.Unlock()
+	c.d.fm.CloseClientPort(c.d.filter, &c.port)
 }
 
 func (d *stressDriver) disconnect(cookie any) {
@@ -256,14 +258,13 @@ type stressRun struct {
 	holders [stressHolders]atomic.Pointer[harness.Process]
 	procs   [stressWorkers]atomic.Pointer[harness.Process]
 
-	mu         sync.Mutex
-	bugs       []string
-	conns      []*stressConn
-	sends      []stressSend
-	delivered  map[uint64]int
-	replies    []stressReply
-	counts     map[string]int
-	maxPending int
+	mu        sync.Mutex
+	bugs      []string
+	conns     []*stressConn
+	sends     []stressSend
+	delivered map[uint64]int
+	replies   []stressReply
+	counts    map[string]int
 }
 
 func (s *stressRun) bug(format string, args ...any) {
@@ -414,13 +415,12 @@ func (wk *stressWorker) op() {
 }
 
 var (
-	stressHrPending      = kernel.HResultFromWin32(kernel.ERROR_IO_PENDING)
-	stressHrAborted      = kernel.HResultFromWin32(kernel.ERROR_OPERATION_ABORTED)
-	stressHrMoreData     = kernel.HResultFromWin32(kernel.ERROR_MORE_DATA)
-	stressHrNotFound     = kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND)
-	stressHrCountLimit   = kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT)
-	stressHrRefused      = kernel.HResultFromNtStatus(kernel.STATUS_INSUFFICIENT_RESOURCES)
-	stressHrInsufficient = kernel.HResultFromWin32(kernel.ERROR_INSUFFICIENT_BUFFER)
+	stressHrPending    = kernel.HResultFromWin32(kernel.ERROR_IO_PENDING)
+	stressHrAborted    = kernel.HResultFromWin32(kernel.ERROR_OPERATION_ABORTED)
+	stressHrMoreData   = kernel.HResultFromWin32(kernel.ERROR_MORE_DATA)
+	stressHrNotFound   = kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND)
+	stressHrCountLimit = kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT)
+	stressHrRefused    = kernel.HResultFromNtStatus(kernel.STATUS_INSUFFICIENT_RESOURCES)
 )
 
 func (wk *stressWorker) newProcess() {
@@ -640,8 +640,6 @@ func (wk *stressWorker) syncGet() {
 	cancel()
 	switch hr {
 	case kernel.S_OK:
-		hdr, _ := harness.ParseMessageHeader(buf)
-		_ = hdr
 		n := 16 + int(binary.LittleEndian.Uint16(buf[16+8:]))
 		wk.message(hd.h, buf, n, true)
 	case stressHrAborted, kernel.E_HANDLE:

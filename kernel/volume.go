@@ -1,6 +1,6 @@
-package kernel
-
-// This file holds the emulated volumes: a small in-memory file system with directories,
+// # Volumes and files
+//
+// [Volume] is an emulated volume: a small in-memory file system with directories,
 // files, named data streams, share access, delete-on-close and rename, which sits at the
 // bottom of every I/O stack. The filter manager calls it after the last minifilter's
 // pre-operation callback (Create, Read, Write, SetInformation, QueryInformation, FsControl,
@@ -30,6 +30,7 @@ package kernel
 //     its last file object closes, which is deterministic (NTFS may keep it longer).
 //
 // Lock order: Volume.mu alone. The file system never calls out.
+package kernel
 
 import (
 	"encoding/binary"
@@ -151,17 +152,19 @@ const (
 	FILE_WRITE_ACCESS   uint32 = 2
 )
 
-// File-system control codes the emulated file system knows (others are
-// STATUS_INVALID_DEVICE_REQUEST).
-var (
+// File-system control codes (CTL_CODE(FILE_DEVICE_FILE_SYSTEM, function, method, access)).
+// The emulated file system knows FSCTL_SET_ZERO_DATA; the others are
+// STATUS_INVALID_DEVICE_REQUEST at the file system, but filters see them.
+const (
 	// FSCTL_SET_ZERO_DATA zeroes a range; input: FILE_ZERO_DATA_INFORMATION (FileOffset,
-	// BeyondFinalZero: two little-endian int64).
-	FSCTL_SET_ZERO_DATA = CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 50, METHOD_BUFFERED, FILE_WRITE_ACCESS) // 0x000980C8
-	// FSCTL_OFFLOAD_WRITE is an offloaded data transfer write; the emulated volumes do not
-	// support it (STATUS_INVALID_DEVICE_REQUEST), but filters see it.
-	FSCTL_OFFLOAD_WRITE = CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 154, METHOD_BUFFERED, FILE_WRITE_ACCESS) // 0x00098268
-	// FSCTL_WRITE_RAW_ENCRYPTED writes encrypted data; not supported by the emulated volumes.
-	FSCTL_WRITE_RAW_ENCRYPTED = CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 55, METHOD_NEITHER, FILE_SPECIAL_ACCESS) // 0x000900DF
+	// BeyondFinalZero: two little-endian int64). Function 50, buffered, write access.
+	FSCTL_SET_ZERO_DATA uint32 = 0x000980C8
+	// FSCTL_OFFLOAD_WRITE is an offloaded data transfer write. Function 154, buffered, write
+	// access.
+	FSCTL_OFFLOAD_WRITE uint32 = 0x00098268
+	// FSCTL_WRITE_RAW_ENCRYPTED writes raw encrypted data. Function 55, neither, special
+	// access.
+	FSCTL_WRITE_RAW_ENCRYPTED uint32 = 0x000900DF
 )
 
 // FileInformationClass is FILE_INFORMATION_CLASS.
@@ -339,11 +342,11 @@ type FileObject struct {
 	flags atomic.Uint32
 
 	// guarded by vol.mu
-	stream                                   *Stream
-	state                                    foState
-	pos                                      int64
-	granted                                  AccessMask
-	deleteOnClose, countsShare, dir, created bool
+	stream                          *Stream
+	state                           foState
+	pos                             int64
+	granted                         AccessMask
+	deleteOnClose, countsShare, dir bool
 }
 
 // NewVolume makes a volume from cfg. It returns an error for a bad drive letter, sector size
@@ -1086,7 +1089,6 @@ func (v *Volume) Create(fo *FileObject, req CreateRequest) (uint64, NTSTATUS) {
 		s = &Stream{vol: v, node: n, name: pn.stream}
 		n.streams[key(pn.stream)] = s
 	}
-	fo.created = true
 	v.openLocked(fo, s, granted, req)
 	return FILE_CREATED, STATUS_SUCCESS
 }
