@@ -114,17 +114,18 @@ func TestIOSetContextKeepReplace(t *testing.T) {
 			PostOperation: func(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, _ any, _ driverapi.PostOperationFlags) driverapi.PostopCallbackStatus {
 				fm, inst, fo := d.FM, objs.Instance, objs.FileObject
 				_, st := fm.AllocateContext(d.Filter, driverapi.FLT_STREAMHANDLE_CONTEXT, 32, driverapi.PagedPool)
-				r.add("too big: %v", st)
+				r.add("too big: %s", hexst(st))
 				_, st = fm.AllocateContext(d.Filter, driverapi.FLT_STREAM_CONTEXT, 8, driverapi.PagedPool)
-				r.add("unregistered type: %v", st)
+				r.add("unregistered type: %s", hexst(st))
 				first, _ := fm.AllocateContext(d.Filter, driverapi.FLT_STREAMHANDLE_CONTEXT, 8, driverapi.PagedPool)
 				first.SetData("first")
 				second, _ := fm.AllocateContext(d.Filter, driverapi.FLT_STREAMHANDLE_CONTEXT, 16, driverapi.PagedPool)
 				second.SetData("second")
 				r.add("set first: %v", fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, first, nil))
-				r.add("link twice: %v", fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, first, nil))
+				r.add("link twice: %s", hexst(fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, first, nil)))
 				var old driverapi.Context
-				r.add("keep: %v old=%v", fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, second, &old), old.Data())
+				st = fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, second, &old)
+				r.add("keep: %s old=%v", hexst(st), old.Data())
 				fm.ReleaseContext(old)
 				r.add("replace: %v", fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_REPLACE_IF_EXISTS, second, &old))
 				r.add("old=%v", old.Data())
@@ -143,11 +144,11 @@ func TestIOSetContextKeepReplace(t *testing.T) {
 	h := openRW(t, p, `C:\a.txt`, harness.OPEN_EXISTING)
 	require.NoError(t, p.CloseHandle(h))
 	require.Equal(t, []string{
-		"too big: NTSTATUS (0xC01C0016)",
-		"unregistered type: NTSTATUS (0xC01C0016)",
+		"too big: 0xC01C0016", // STATUS_FLT_CONTEXT_ALLOCATION_NOT_FOUND
+		"unregistered type: 0xC01C0016",
 		"set first: STATUS_SUCCESS (0x00000000)",
-		"link twice: NTSTATUS (0xC01C001C)",
-		"keep: NTSTATUS (0xC01C0002) old=first",
+		"link twice: 0xC01C001C",     // STATUS_FLT_CONTEXT_ALREADY_LINKED
+		"keep: 0xC01C0002 old=first", // STATUS_FLT_CONTEXT_ALREADY_DEFINED
 		"replace: STATUS_SUCCESS (0x00000000)",
 		"old=first",
 		"freed first",

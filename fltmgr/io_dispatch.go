@@ -27,10 +27,14 @@ type ioOp struct {
 
 	fastIODisallowed bool
 
+	// Lock order: ioOp.mu → instance.mu.
 	mu        sync.Mutex
 	postInst  *instance // the instance whose post-create callback is running
 	cancelled bool      // FltCancelFileOpen ran
-	pendInst  *instance
+	cbInst    *instance // the instance whose callback is running, for early completions
+	cbPost    bool
+	early     *pendResult // a completion that came before the callback returned
+	pendInst  *instance   // the instance the operation is pended in
 	pendPost  bool
 	pendCh    chan pendResult
 }
@@ -129,11 +133,12 @@ func (op *ioOp) run() {
 			}
 			op.data.Flags &^= driverapi.FLTFL_CALLBACK_DATA_DIRTY
 			iopb := op.data.Iopb
+			op.beginCallback(inst, false)
 			st = reg.PreOperation(op.data, op.objects(inst), &cctx)
 			op.keepIopb(inst, iopb)
 			op.checkChanges(inst, &entry, sec)
-			if st == driverapi.FLT_PREOP_PENDING {
-				st, cctx = op.waitPended(inst, false)
+			if r, pended := op.endCallback(inst, st == driverapi.FLT_PREOP_PENDING); pended {
+				st, cctx = r.status, r.cctx
 			}
 		}
 		completed = op.handlePre(inst, reg, st, cctx, entry)
@@ -339,10 +344,10 @@ func (pe *postEntry) run() {
 		op.mu.Unlock()
 	}
 	iopb := op.data.Iopb
+	op.beginCallback(inst, true)
 	st := pe.cb(op.data, op.objects(inst), pe.cctx, 0)
 	op.keepIopb(inst, iopb)
-	if st == driverapi.FLT_POSTOP_MORE_PROCESSING_REQUIRED {
-		op.waitPended(inst, true)
+	if _, pended := op.endCallback(inst, st == driverapi.FLT_POSTOP_MORE_PROCESSING_REQUIRED); pended {
 		st = driverapi.FLT_POSTOP_FINISHED_PROCESSING
 	}
 	if op.major == driverapi.IRP_MJ_CREATE {
@@ -389,58 +394,95 @@ func (pe *postEntry) call(flags driverapi.PostOperationFlags) {
 	}
 }
 
-// waitPended blocks the operation until the filter completes it with
-// FltCompletePendedPreOperation (or FltCompletePendedPostOperation), or until a teardown
-// completes it. The instance's callback count is released while it waits; the completer
-// takes it again for the operation.
-func (op *ioOp) waitPended(inst *instance, post bool) (driverapi.PreopCallbackStatus, any) {
-	ch := make(chan pendResult, 1)
+// beginCallback records that a callback of inst runs for the operation, so that a
+// FltCompletePended*Operation racing with its return (from a work item, say) is kept.
+func (op *ioOp) beginCallback(inst *instance, post bool) {
 	op.mu.Lock()
-	op.pendInst, op.pendPost, op.pendCh = inst, post, ch
+	op.cbInst, op.cbPost, op.early = inst, post, nil
 	op.mu.Unlock()
-	inst.mu.Lock()
-	inst.pends[op] = struct{}{}
-	inst.mu.Unlock()
-	inst.leave()
-	r := <-ch
-	return r.status, r.cctx
 }
 
-// completePended hands a result to a pended operation; false if it is not pended.
+// endCallback ends the callback. When it pended the operation, endCallback returns the
+// completion: the one that came early, or else it blocks until the filter completes the
+// operation with FltCompletePendedPreOperation (or FltCompletePendedPostOperation) or a
+// teardown does. The instance's callback count is released while it waits; the completer
+// takes it again for the operation. A completion that came for a callback that did not pend
+// is reported (R-IO-VERIFY-7).
+func (op *ioOp) endCallback(inst *instance, pends bool) (pendResult, bool) {
+	op.mu.Lock()
+	early := op.early
+	op.cbInst, op.early = nil, nil
+	if !pends || early != nil {
+		op.mu.Unlock()
+		if early != nil && !pends {
+			op.violation(inst, "R-IO-VERIFY-7", fmt.Sprintf("FltCompletePended*Operation called for %v while the callback did not pend it", op.major),
+				"the operation completes twice: a bugcheck")
+		}
+		if early != nil && pends {
+			return *early, true
+		}
+		return pendResult{}, false
+	}
+	ch := make(chan pendResult, 1)
+	op.pendInst, op.pendCh = inst, ch
+	op.pendPost = op.cbPost
+	inst.mu.Lock()
+	inst.pends[op] = struct{}{}
+	inst.active--
+	if inst.active == 0 && inst.idle != nil {
+		close(inst.idle)
+		inst.idle = nil
+	}
+	inst.mu.Unlock()
+	op.mu.Unlock()
+	return <-ch, true
+}
+
+// completePended hands a result to a pended operation (or to the callback about to pend it);
+// false if the operation is not pended.
 func (op *ioOp) completePended(post bool, r pendResult) bool {
 	op.mu.Lock()
+	defer op.mu.Unlock()
 	inst, ch := op.pendInst, op.pendCh
-	if inst == nil || op.pendPost != post {
-		op.mu.Unlock()
+	if inst == nil {
+		if op.cbInst != nil && op.cbPost == post && op.early == nil {
+			op.early = &r
+			return true
+		}
+		return false
+	}
+	if op.pendPost != post {
 		return false
 	}
 	op.pendInst, op.pendCh = nil, nil
-	op.mu.Unlock()
 	inst.mu.Lock()
 	delete(inst.pends, op)
 	inst.active++
 	inst.mu.Unlock()
-	ch <- r
+	ch <- r // buffered: never blocks
 	return true
 }
 
 // forceComplete completes a pended operation at teardown: a pended pre-operation completes
-// with STATUS_CANCELLED, a pended post-operation finishes.
-func (op *ioOp) forceComplete() {
+// with STATUS_CANCELLED, a pended post-operation finishes. It returns false if the operation
+// was completed meanwhile.
+func (op *ioOp) forceComplete() bool {
 	op.mu.Lock()
 	inst, ch, post := op.pendInst, op.pendCh, op.pendPost
-	op.pendInst, op.pendCh = nil, nil
-	op.mu.Unlock()
 	if inst == nil {
-		return
+		op.mu.Unlock()
+		return false
 	}
+	op.pendInst, op.pendCh = nil, nil
 	inst.mu.Lock()
 	inst.active++
 	inst.mu.Unlock()
+	op.mu.Unlock()
 	if !post {
 		op.data.IoStatus = driverapi.IoStatusBlock{Status: kernel.STATUS_CANCELLED}
 	}
 	ch <- pendResult{status: driverapi.FLT_PREOP_COMPLETE}
+	return true
 }
 
 // CompletePendedPreOperation emulates FltCompletePendedPreOperation. Completing an operation

@@ -100,6 +100,10 @@ func logOps(r *recorder, name string, majors ...driverapi.MajorFunction) []drive
 	return ops
 }
 
+// hexst prints a status as its number only, so that expectations do not depend on which
+// statuses package kernel knows by name.
+func hexst(st kernel.NTSTATUS) string { return fmt.Sprintf("0x%08X", uint32(st)) }
+
 // ioWorld makes a world with a volume C: holding seed, and an administrator process.
 func ioWorld(t *testing.T, seed map[string][]byte) (*harness.World, *harness.Process) {
 	t.Helper()

@@ -225,8 +225,10 @@ func validateIORegistration(reg *driverapi.Registration) kernel.NTSTATUS {
 	return kernel.STATUS_SUCCESS
 }
 
-// filterIO returns (making it on first use) the I/O state of f.
+// filterIO returns (making it on first use) the I/O state of f. A filter that unregistered
+// gets a state of its own marked gone, which is not kept.
 func (m *Manager) filterIO(f *filter) *filterIO {
+	unregistered := f.isUnregistered()
 	m.io.mu.Lock()
 	defer m.io.mu.Unlock()
 	if m.io.filters == nil {
@@ -235,7 +237,10 @@ func (m *Manager) filterIO(f *filter) *filterIO {
 	if fio := m.io.filters[f]; fio != nil {
 		return fio
 	}
-	fio := &filterIO{f: f, reg: &f.reg, contexts: map[*fltContext]struct{}{}}
+	fio := &filterIO{f: f, reg: &f.reg, contexts: map[*fltContext]struct{}{}, gone: unregistered}
+	if unregistered {
+		return fio
+	}
 	for _, o := range f.reg.OperationRegistration {
 		if o.MajorFunction == driverapi.IRP_MJ_OPERATION_END {
 			break
@@ -712,10 +717,11 @@ func (m *Manager) teardownInstance(inst *instance, reason driverapi.InstanceTear
 		sort.Slice(posts, func(a, b int) bool { return posts[a].seq < posts[b].seq })
 		sort.Slice(pends, func(a, b int) bool { return pends[a].seq < pends[b].seq })
 		for _, o := range pends {
-			m.violation(kernel.Violation{Rule: "R-IO-VERIFY-7", Driver: fio.f.name, Object: inst.String(),
-				Message: fmt.Sprintf("%v on %s was still pended by the filter when its instance was torn down; the emulator completed it with STATUS_CANCELLED", o.major, o.foName()),
-				Windows: "instance teardown waits for the pended operation forever"})
-			o.forceComplete()
+			if o.forceComplete() {
+				m.violation(kernel.Violation{Rule: "R-IO-VERIFY-7", Driver: fio.f.name, Object: inst.String(),
+					Message: fmt.Sprintf("%v on %s was still pended by the filter when its instance was torn down; the emulator completed it", o.major, o.foName()),
+					Windows: "instance teardown waits for the pended operation forever"})
+			}
 		}
 		for _, p := range posts {
 			p.call(driverapi.FLTFL_POST_OPERATION_DRAINING)

@@ -28,7 +28,7 @@ func TestIOFileNameInformation(t *testing.T) {
 	name := func(data *driverapi.CallbackData, opts uint32) string {
 		info, st := d.FM.GetFileNameInformation(data, opts|driverapi.FLT_FILE_NAME_QUERY_DEFAULT)
 		if st != kernel.STATUS_SUCCESS {
-			return st.Error()
+			return hexst(st)
 		}
 		defer d.FM.ReleaseFileNameInformation(info)
 		require.Equal(nil, kernel.STATUS_SUCCESS, d.FM.ParseFileNameInformation(info))
@@ -70,8 +70,8 @@ func TestIOFileNameInformation(t *testing.T) {
 		`post ` + vol + `\Docs\Report.TXT:s1|vol=` + vol + `|parent=\Docs\|final=Report.TXT:s1|ext=TXT|stream=:s1`,
 		`open ` + vol + `\docs\REPORT.txt:s1:$DATA|vol=` + vol + `|parent=\docs\|final=REPORT.txt:s1:$DATA|ext=txt|stream=:s1:$DATA`,
 		`cleanup ` + vol + `\Docs\Report.TXT:s1|vol=` + vol + `|parent=\Docs\|final=Report.TXT:s1|ext=TXT|stream=:s1`,
-		`short STATUS_NOT_SUPPORTED (0xC00000BB)`,
-		`close NTSTATUS (0xC01C0005)`, // STATUS_FLT_INVALID_NAME_REQUEST
+		`short 0xC00000BB`, // STATUS_NOT_SUPPORTED
+		`close 0xC01C0005`, // STATUS_FLT_INVALID_NAME_REQUEST
 	}, r.take())
 	require.True(t, w.Volume("C:").Exists(`Docs\Report.TXT:s1`), "OPEN_ALWAYS created the stream")
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/require"
 
@@ -201,4 +202,36 @@ func TestIOScannerEndToEnd(t *testing.T) {
 	require.NoError(t, app.CloseHandle(h))
 	require.Equal(t, 4, <-done) // dirty.txt, clean.txt open, the write, the paging write
 	require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+}
+
+// R-SEND-5 through file I/O: the callback data's context is the requestor's thread, so a
+// post-create blocked in FltSendMessage (no timeout, nobody reading) returns
+// STATUS_THREAD_IS_TERMINATING when the requestor's process exits; the open then fails and
+// nothing is left open.
+func TestIOSendFromCallbackEndsWithRequestorProcess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := harness.New(t)
+		w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: map[string][]byte{`x.txt`: []byte("text")}})
+		s := &miniScanner{}
+		mustLoad(t, w, "scanner", s)
+		svc := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
+		port, hr := svc.FilterConnectCommunicationPort(`\ScanPort`, 0, nil, 0, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		app := w.NewProcess("app.exe", kernel.TokenStandardUser())
+		done := make(chan error, 1)
+		go func() {
+			_, err := app.CreateFile(`C:\x.txt`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, 0)
+			done <- err
+		}()
+		synctest.Wait() // the post-create is blocked in FltSendMessage
+		app.Exit(1)
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, <-done) // STATUS_PROCESS_IS_TERMINATING
+		require.Equal(t, 0, w.Volume("C:").OpenFileObjects())
+		var abandoned bool
+		for _, e := range w.Trace().Filter(kernel.EvMessageAbandoned) {
+			abandoned = abandoned || strings.Contains(e.Status, "STATUS_THREAD_IS_TERMINATING")
+		}
+		require.True(t, abandoned, "the send ended as a terminating thread")
+		require.NoError(t, svc.CloseHandle(port))
+	})
 }
