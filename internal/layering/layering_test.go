@@ -1,0 +1,119 @@
+// Package layering checks the import rule of DESIGN.md: imports go down the layers only.
+// kernel imports nothing of the project; driverapi imports kernel; fltmgr imports driverapi and
+// kernel; harness may import all three; a sample driver imports only driverapi, kernel and
+// its own protocol package (its user-mode program and its tests may import harness).
+package layering
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const module = "github.com/fltemu/fltemu"
+
+// allowed returns the project packages pkg (a path relative to the module root) may import
+// from its non-test files, as path prefixes, and whether pkg is governed by a rule.
+func allowed(pkg string) ([]string, bool) {
+	parts := strings.Split(pkg, "/")
+	switch parts[0] {
+	case "kernel":
+		return nil, true
+	case "driverapi":
+		return []string{"kernel"}, true
+	case "fltmgr":
+		return []string{"kernel", "driverapi"}, true
+	case "sampledrivers":
+		if len(parts) < 2 {
+			return nil, false
+		}
+		sample := "sampledrivers/" + parts[1]
+		if len(parts) == 2 { // the driver itself
+			return []string{"kernel", "driverapi", sample + "/" + parts[1] + "proto"}, true
+		}
+		if strings.HasSuffix(parts[len(parts)-1], "proto") {
+			return []string{"kernel", "driverapi"}, true
+		}
+		// a user-mode program: everything but the filter manager's internals
+		return []string{"kernel", "driverapi", "harness", sample}, true
+	}
+	return nil, false
+}
+
+func TestImportsGoDown(t *testing.T) {
+	root := filepath.Join("..", "..")
+	imports := map[string]map[string]bool{} // package → project imports
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			name := d.Name()
+			if path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		pkg := filepath.ToSlash(rel)
+		if imports[pkg] == nil {
+			imports[pkg] = map[string]bool{}
+		}
+		for _, is := range f.Imports {
+			p, _ := strconv.Unquote(is.Path.Value)
+			if strings.HasPrefix(p, module+"/") {
+				imports[pkg][strings.TrimPrefix(p, module+"/")] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	pkgs := make([]string, 0, len(imports))
+	for p := range imports {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	for _, pkg := range pkgs {
+		ok, governed := allowed(pkg)
+		if !governed {
+			continue
+		}
+		checked++
+		for imp := range imports[pkg] {
+			if !under(imp, ok) {
+				t.Errorf("%s imports %s; allowed: %v", pkg, imp, ok)
+			}
+		}
+	}
+	if checked < 4 {
+		t.Fatalf("only %d packages checked: the walk did not find the tree", checked)
+	}
+}
+
+func under(imp string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if imp == p || strings.HasPrefix(imp, p+"/") {
+			return true
+		}
+	}
+	return false
+}
