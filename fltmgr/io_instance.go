@@ -11,12 +11,12 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// Trace event kinds of the I/O model.
+// Trace event kinds of the I/O model (defined in kernel with the others).
 const (
-	EvVolumeMounted    kernel.EventKind = "volume-mounted"    // a volume was added (Detail: name, device, kind)
-	EvInstanceAttached kernel.EventKind = "instance-attached" // an attach attempt and its result
-	EvInstanceDetached kernel.EventKind = "instance-detached" // an instance was torn down (Detail: reason)
-	EvFileIO           kernel.EventKind = "file-io"           // a user file operation and its result
+	EvVolumeMounted    = kernel.EvVolumeMounted
+	EvInstanceAttached = kernel.EvInstanceAttached
+	EvInstanceDetached = kernel.EvInstanceDetached
+	EvFileIO           = kernel.EvFileIO
 )
 
 // ioState is the I/O half of the filter manager: the volumes and, per filter, its

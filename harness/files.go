@@ -71,13 +71,13 @@ const (
 	MOVEFILE_COPY_ALLOWED     uint32 = 0x2
 )
 
-// Win32 errors of file operations that package kernel does not name.
+// Win32 errors of file operations.
 const (
-	ERROR_NOT_SAME_DEVICE kernel.Win32Error = 17
+	ERROR_NOT_SAME_DEVICE                   = kernel.ERROR_NOT_SAME_DEVICE
 	ERROR_FILE_EXISTS     kernel.Win32Error = 80
 	ERROR_NEGATIVE_SEEK   kernel.Win32Error = 131
-	ERROR_DIR_NOT_EMPTY   kernel.Win32Error = 145
-	ERROR_BAD_COMMAND     kernel.Win32Error = 22
+	ERROR_DIR_NOT_EMPTY                     = kernel.ERROR_DIR_NOT_EMPTY
+	ERROR_BAD_COMMAND                       = kernel.ERROR_BAD_COMMAND
 )
 
 // FileInfoByHandleClass is FILE_INFO_BY_HANDLE_CLASS, the class of SetFileInformationByHandle.
@@ -93,23 +93,7 @@ const (
 )
 
 // win32Error maps a file operation's status to the Win32 error kernel32 reports.
-func win32Error(st kernel.NTSTATUS) kernel.Win32Error {
-	switch st {
-	case kernel.STATUS_DIRECTORY_NOT_EMPTY:
-		return ERROR_DIR_NOT_EMPTY
-	case kernel.STATUS_NOT_SAME_DEVICE:
-		return ERROR_NOT_SAME_DEVICE
-	case kernel.STATUS_FILE_CLOSED:
-		return kernel.ERROR_INVALID_HANDLE
-	case kernel.STATUS_ACCESS_VIOLATION:
-		return kernel.ERROR_NOACCESS
-	case kernel.STATUS_FILE_DELETED:
-		return kernel.ERROR_ACCESS_DENIED
-	case kernel.STATUS_INVALID_DEVICE_STATE:
-		return ERROR_BAD_COMMAND
-	}
-	return kernel.NtStatusToDosError(st)
-}
+func win32Error(st kernel.NTSTATUS) kernel.Win32Error { return kernel.NtStatusToDosError(st) }
 
 func errOf(st kernel.NTSTATUS) error {
 	if st.IsSuccess() {

@@ -37,6 +37,10 @@ const (
 	EvUserSend         EventKind = "user-send"           // FilterSendMessage → MessageNotify
 	EvViolation        EventKind = "violation"           // the verifier caught a driver bug (Status: the rule)
 	EvFaultInjected    EventKind = "fault-injected"      // a test made a call fail or killed a process
+	EvVolumeMounted    EventKind = "volume-mounted"      // a volume was added (Detail: name, device, kind)
+	EvInstanceAttached EventKind = "instance-attached"   // an attach attempt and its result
+	EvInstanceDetached EventKind = "instance-detached"   // an instance was torn down (Detail: reason)
+	EvFileIO           EventKind = "file-io"             // a user file operation and its result
 )
 
 // EventKinds lists every event kind, in the order of the constants above.
@@ -44,7 +48,7 @@ func EventKinds() []EventKind {
 	return []EventKind{EvProcessCreated, EvProcessExited, EvDriverLoaded, EvDriverUnloaded, EvUnloadRequest,
 		EvFilterRegistered, EvFilterStarted, EvUnregister, EvPortCreated, EvPortClosed, EvConnect, EvConnectNotify,
 		EvDisconnect, EvMessageSent, EvMessageDelivered, EvMessageReplied, EvMessageTimedOut, EvMessageAbandoned,
-		EvUserSend, EvViolation, EvFaultInjected}
+		EvUserSend, EvViolation, EvFaultInjected, EvVolumeMounted, EvInstanceAttached, EvInstanceDetached, EvFileIO}
 }
 
 // Event is one entry of the flight recorder.

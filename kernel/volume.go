@@ -42,16 +42,6 @@ import (
 	"sync/atomic"
 )
 
-// NTSTATUS values of the file system that package status does not name.
-const (
-	STATUS_ACCESS_VIOLATION     NTSTATUS = 0xC0000005
-	STATUS_NOT_SAME_DEVICE      NTSTATUS = 0xC00000D4
-	STATUS_DIRECTORY_NOT_EMPTY  NTSTATUS = 0xC0000101
-	STATUS_FILE_CLOSED          NTSTATUS = 0xC0000128
-	STATUS_FILE_DELETED         NTSTATUS = 0xC0000123
-	STATUS_INVALID_DEVICE_STATE NTSTATUS = 0xC0000184
-)
-
 // Create dispositions (the high 8 bits of IRP_MJ_CREATE's Options).
 const (
 	FILE_SUPERSEDE    uint32 = 0
