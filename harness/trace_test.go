@@ -91,6 +91,16 @@ func labScenario(t *testing.T, w *harness.World) {
 func TestTraceRecordsEveryKind(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		labScenario(t, w)
+		// The I/O model's events: a volume mounts, an instance attaches, a file operation
+		// runs through it, the instance is torn down at unload.
+		w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: map[string][]byte{`a.txt`: []byte("x")}})
+		require.Equal(t, kernel.S_OK, w.Load("nosecrets", &noSecrets{}))
+		io := w.NewProcess("io.exe", kernel.TokenAdmin())
+		fh, err := io.CreateFile(`C:\a.txt`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+		require.NoError(t, err)
+		require.NoError(t, io.CloseHandle(fh))
+		require.Equal(t, kernel.S_OK, w.Unload("nosecrets"))
+
 		tr := w.Trace()
 		for _, k := range kernel.EventKinds() {
 			require.NotEmpty(t, tr.Filter(k), "no %s event", k)
@@ -162,7 +172,7 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		require.Equal(t, []string{"filter unregistering", "DisconnectNotify (unload)", "FltCloseClientPort"}, causes)
 		var steps []kernel.EventKind
 		for _, e := range tr.Events() {
-			if e.Kind == kernel.EvUnloadRequest || e.Kind == kernel.EvUnregister || e.Kind == kernel.EvDriverUnloaded {
+			if e.Driver == "drv" && (e.Kind == kernel.EvUnloadRequest || e.Kind == kernel.EvUnregister || e.Kind == kernel.EvDriverUnloaded) {
 				steps = append(steps, e.Kind)
 			}
 		}
