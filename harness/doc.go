@@ -18,6 +18,15 @@
 // mandatory unload, and the test fails for anything left over and for each verifier
 // violation it did not declare with [World.ExpectViolation]. A failing test logs the trace.
 //
-// Tests with timeouts run inside testing/synctest bubbles: create the world inside the
-// bubble, and its fake clock makes a 30-second timeout take microseconds.
+// File operations go through the emulated filter stack: [World.AddVolume] seeds a volume,
+// and a process's [Process.CreateFile], [Process.ReadFile], [Process.WriteFile],
+// [Process.MappedWrite], [Process.SetEndOfFile], [Process.DeviceIoControl] and the others reach
+// the filters' callbacks in altitude order; [Process.FilterAttach] and [Process.FilterDetach]
+// attach instances by hand.
+//
+// The lab: [World.ExpectViolation] and [World.TakeViolations] for the verifier,
+// [World.Leftovers] for what is still alive, [World.Faults] for fault injection and killing a
+// process at a chosen event, [Golden] and [Mermaid] for traces, and [Run] to run a test body,
+// its world and the end-of-test checks in one testing/synctest bubble, where the fake clock
+// makes a 30-second timeout take microseconds.
 package harness
