@@ -401,38 +401,28 @@ func (m *Manager) DeleteInstanceContext(instance driverapi.Instance, oldContext 
 // dropHandleContexts ends the stream-handle contexts of a file object that closed (or whose
 // open failed), in every instance of its volume.
 func (m *Manager) dropHandleContexts(fo *kernel.FileObject) {
-	fv := m.volumeOf(fo.Volume())
-	if fv == nil {
-		return
-	}
-	m.io.mu.Lock()
-	insts := append([]*instance(nil), fv.all...)
-	m.io.mu.Unlock()
-	var drop []*fltContext
-	for _, i := range insts {
-		i.mu.Lock()
-		if c := i.shCtx[fo]; c != nil {
-			delete(i.shCtx, fo)
-			c.setOwner(nil, nil)
-			drop = append(drop, c)
-		}
-		i.mu.Unlock()
-	}
-	for _, c := range drop {
-		m.release(c)
+	if fv := m.volumeOf(fo.Volume()); fv != nil {
+		dropContexts(m, fv, func(i *instance) map[*kernel.FileObject]*fltContext { return i.shCtx }, fo)
 	}
 }
 
 // dropStreamContexts ends the stream contexts of a stream whose last file object closed.
 func (m *Manager) dropStreamContexts(fv *fltVolume, s *kernel.Stream) {
+	dropContexts(m, fv, func(i *instance) map[*kernel.Stream]*fltContext { return i.sCtx }, s)
+}
+
+// dropContexts removes, in every instance of fv, the context kept under key in the map that
+// pick returns (read with the instance's lock held), and releases the contexts removed.
+func dropContexts[K comparable](m *Manager, fv *fltVolume, pick func(*instance) map[K]*fltContext, key K) {
 	m.io.mu.Lock()
 	insts := append([]*instance(nil), fv.all...)
 	m.io.mu.Unlock()
 	var drop []*fltContext
 	for _, i := range insts {
 		i.mu.Lock()
-		if c := i.sCtx[s]; c != nil {
-			delete(i.sCtx, s)
+		ctxs := pick(i)
+		if c := ctxs[key]; c != nil {
+			delete(ctxs, key)
 			c.setOwner(nil, nil)
 			drop = append(drop, c)
 		}

@@ -345,16 +345,7 @@ func (m *Manager) queryInfo(ctx context.Context, fo *kernel.FileObject, class ke
 	if buf == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
-	mode, _, _ := requestor(ctx)
-	if below != nil {
-		mode = driverapi.KernelMode
-	}
-	op := m.newOp(ctx, fv, driverapi.IRP_MJ_QUERY_INFORMATION, fo, mode)
-	op.below = below
-	if below != nil {
-		op.data.Flags |= driverapi.FLTFL_CALLBACK_DATA_GENERATED_IO
-	}
-	op.data.Iopb.IrpFlags = driverapi.IRP_SYNCHRONOUS_API | driverapi.IRP_BUFFERED_IO
+	op := m.newInfoOp(ctx, fv, driverapi.IRP_MJ_QUERY_INFORMATION, fo, below)
 	op.data.Iopb.Parameters.QueryFileInformation = driverapi.QueryFileInformationParameters{Length: length, FileInformationClass: class, InfoBuffer: buf}
 	op.bottom = func(op *ioOp) {
 		q := &op.data.Iopb.Parameters.QueryFileInformation
@@ -388,6 +379,22 @@ func (m *Manager) NtQueryInformationFile(ctx context.Context, fo *kernel.FileObj
 	return info, st
 }
 
+// newInfoOp prepares a query or set information operation: a user request, or, with below,
+// one a filter issues (kernel mode, generated I/O, seen only by the instances below it).
+func (m *Manager) newInfoOp(ctx context.Context, fv *fltVolume, major driverapi.MajorFunction, fo *kernel.FileObject, below *instance) *ioOp {
+	mode, _, _ := requestor(ctx)
+	if below != nil {
+		mode = driverapi.KernelMode
+	}
+	op := m.newOp(ctx, fv, major, fo, mode)
+	op.below = below
+	if below != nil {
+		op.data.Flags |= driverapi.FLTFL_CALLBACK_DATA_GENERATED_IO
+	}
+	op.data.Iopb.IrpFlags = driverapi.IRP_SYNCHRONOUS_API | driverapi.IRP_BUFFERED_IO
+	return op
+}
+
 func (m *Manager) setInfo(ctx context.Context, fo *kernel.FileObject, class kernel.FileInformationClass, info any, below *instance) kernel.NTSTATUS {
 	fv, st := m.fileVolume(fo)
 	if st != kernel.STATUS_SUCCESS {
@@ -396,16 +403,7 @@ func (m *Manager) setInfo(ctx context.Context, fo *kernel.FileObject, class kern
 	if info == nil || reflect.ValueOf(info).Kind() != reflect.Pointer || reflect.ValueOf(info).IsNil() {
 		return kernel.STATUS_INVALID_PARAMETER
 	}
-	mode, _, _ := requestor(ctx)
-	if below != nil {
-		mode = driverapi.KernelMode
-	}
-	op := m.newOp(ctx, fv, driverapi.IRP_MJ_SET_INFORMATION, fo, mode)
-	op.below = below
-	if below != nil {
-		op.data.Flags |= driverapi.FLTFL_CALLBACK_DATA_GENERATED_IO
-	}
-	op.data.Iopb.IrpFlags = driverapi.IRP_SYNCHRONOUS_API | driverapi.IRP_BUFFERED_IO
+	op := m.newInfoOp(ctx, fv, driverapi.IRP_MJ_SET_INFORMATION, fo, below)
 	p := driverapi.SetFileInformationParameters{Length: infoLength(class, info), FileInformationClass: class, InfoBuffer: info}
 	if r, ok := info.(*kernel.FileRenameInfo); ok {
 		p.ReplaceIfExists = r.ReplaceIfExists
