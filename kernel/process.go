@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // Handle is a user-mode handle value. It means something only in the process that owns it:
@@ -34,17 +35,68 @@ type Process struct {
 	token  *Token
 
 	mu      sync.Mutex
-	handles map[Handle]handleEntry
+	handles map[Handle]*handleEntry // the table; entries are never changed once inserted
+	base    Handle                  // the start of the process's own range of handle values
 	next    Handle
-	exited  bool
-	code    uint32
-	done    chan struct{}
+
+	// index is a lock-free copy of the table for the values of the process's own range, so
+	// that the lookup every user call makes takes no lock. Written under mu.
+	index  [handleChunks]atomic.Pointer[handleChunk]
+	exited bool
+	code   uint32
+	done   chan struct{}
 }
 
 type handleEntry struct {
 	obj     *Object
 	access  AccessMask
 	inherit bool
+}
+
+// The index covers a process's range of 1<<16 handle values, 4 apart, in chunks made when
+// first needed.
+const (
+	handleSlotsPerChunk = 256
+	handleChunks        = (1 << 16) / 4 / handleSlotsPerChunk
+)
+
+type handleChunk [handleSlotsPerChunk]atomic.Pointer[handleEntry]
+
+// slot returns the index slot of h, nil for a value outside the process's range. With create
+// (mu held) it makes the slot's chunk if needed.
+func (p *Process) slot(h Handle, create bool) *atomic.Pointer[handleEntry] {
+	if h <= p.base || h&3 != 0 {
+		return nil
+	}
+	i := uint64(h-p.base) >> 2
+	c := i / handleSlotsPerChunk
+	if c >= handleChunks {
+		return nil
+	}
+	ch := p.index[c].Load()
+	if ch == nil {
+		if !create {
+			return nil
+		}
+		ch = new(handleChunk)
+		p.index[c].Store(ch)
+	}
+	return &ch[i%handleSlotsPerChunk]
+}
+
+// setHandle records h → e (nil removes it) in the table and the index. mu is held.
+func (p *Process) setHandle(h Handle, e *handleEntry) {
+	if e == nil {
+		delete(p.handles, h)
+		if s := p.slot(h, false); s != nil {
+			s.Store(nil)
+		}
+		return
+	}
+	p.handles[h] = e
+	if s := p.slot(h, true); s != nil {
+		s.Store(e)
+	}
 }
 
 // HandleInfo describes one open handle, for leak reports.
@@ -103,7 +155,7 @@ func (p *Process) InsertHandle(obj *Object, access AccessMask, inherit bool) (Ha
 	obj.addHandle()
 	p.next += 4
 	h := p.next
-	p.handles[h] = handleEntry{obj: obj, access: access, inherit: inherit}
+	p.setHandle(h, &handleEntry{obj: obj, access: access, inherit: inherit})
 	p.mu.Unlock()
 	return h, STATUS_SUCCESS
 }
@@ -111,6 +163,11 @@ func (p *Process) InsertHandle(obj *Object, access AccessMask, inherit bool) (Ha
 // ReferenceHandle returns the object a handle refers to and the access it was opened with, or
 // STATUS_INVALID_HANDLE for a value this process does not own.
 func (p *Process) ReferenceHandle(h Handle) (*Object, AccessMask, NTSTATUS) {
+	if s := p.slot(h, false); s != nil {
+		if e := s.Load(); e != nil {
+			return e.obj, e.access, STATUS_SUCCESS
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.handles[h]
@@ -126,7 +183,7 @@ func (p *Process) CloseHandle(h Handle) NTSTATUS {
 	p.mu.Lock()
 	e, ok := p.handles[h]
 	if ok {
-		delete(p.handles, h)
+		p.setHandle(h, nil)
 	}
 	p.mu.Unlock()
 	if !ok {
@@ -220,7 +277,7 @@ func (p *Process) inheritInto(child *Process) {
 		// The child gets the same handle value, as on Windows; its own numbering starts after
 		// the parent's range.
 		e.obj.addHandle()
-		child.handles[h] = e
+		child.setHandle(h, &handleEntry{obj: e.obj, access: e.access, inherit: e.inherit})
 		if h > child.next {
 			child.next = h
 		}

@@ -60,10 +60,11 @@ func (w *World) CreateProcess(image string, tok *Token, parent *Process, inherit
 		id:      w.nextPID,
 		image:   image,
 		token:   tok,
-		handles: make(map[Handle]handleEntry),
+		handles: make(map[Handle]*handleEntry),
 		done:    make(chan struct{}),
 	}
-	p.next = Handle(p.id) << 16
+	p.base = Handle(p.id) << 16
+	p.next = p.base
 	w.procs[p.id] = p
 	w.mu.Unlock()
 	if parent != nil {
