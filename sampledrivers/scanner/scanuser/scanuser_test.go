@@ -1,0 +1,65 @@
+package scanuser_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/kernel"
+	"github.com/fltemu/fltemu/sampledrivers/scanner"
+	"github.com/fltemu/fltemu/sampledrivers/scanner/scanuser"
+)
+
+// The scan is the sample's: the four bytes "foul", case-sensitive, anywhere.
+func TestScanBuffer(t *testing.T) {
+	for in, foul := range map[string]bool{"foul": true, "xxfoulxx": true, "fou": false, "fou l": false,
+		"FOUL": false, "": false, "fofoul": true} {
+		require.Equal(t, foul, scanuser.ScanBuffer([]byte(in)), "%q", in)
+	}
+}
+
+// Out-of-range options are refused before connecting (the C program prints its usage).
+func TestOptionsValidated(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		p := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
+		for _, o := range []scanuser.Options{{Threads: 65}, {Threads: -1}, {Requests: -1}} {
+			_, err := scanuser.Start(p, &o)
+			require.ErrorIs(t, err, scanuser.ErrInvalidOptions, "%+v", o)
+			require.ErrorIs(t, err, kernel.E_INVALIDARG)
+		}
+		_, err := scanuser.Start(p, &scanuser.Options{Threads: 64})
+		require.ErrorIs(t, err, kernel.HRESULT(0x80070002), "valid: it tried to connect")
+	})
+}
+
+// threads × requests overlapped Gets are outstanding while the service idles (2 × 5 by
+// default); Stop ends them all and closes every handle.
+func TestOutstandingGets(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		require.Equal(t, kernel.S_OK, w.Load("scanner", &scanner.Driver{}))
+		p := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
+		for _, c := range []struct {
+			opts *scanuser.Options
+			gets string
+		}{{nil, "10 pending Get(s)"}, {&scanuser.Options{Threads: 64, Requests: 1}, "64 pending Get(s)"}, {&scanuser.Options{Threads: 1, Requests: 3}, "3 pending Get(s)"}} {
+			sc, err := scanuser.Start(p, c.opts)
+			require.NoError(t, err)
+			require.True(t, hasLeftover(w, c.gets), "%v", w.Leftovers())
+			require.NoError(t, sc.Stop())
+			require.False(t, hasLeftover(w, "pending Get"))
+			require.Empty(t, p.Kernel().Handles(), "the service closed its handles")
+		}
+		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+	})
+}
+
+func hasLeftover(w *harness.World, what string) bool {
+	for _, l := range w.Leftovers() {
+		if strings.Contains(l.What, what) {
+			return true
+		}
+	}
+	return false
+}
