@@ -835,4 +835,6 @@ type FileRoutines interface {
 	AttachVolume(filter Filter, volume Volume, instanceName string) (Instance, kernel.NTSTATUS)
 	// DetachVolume emulates FltDetachVolume.
 	DetachVolume(filter Filter, volume Volume, instanceName string) kernel.NTSTATUS
+
+	DataScanRoutines // FltRegisterForDataScan, FltCreate/CloseSectionForDataScan (io_section.go)
 }

@@ -47,6 +47,7 @@ type Caller struct {
 	ProcessID uint32
 	ImageName string
 	Token     *kernel.Token
+	Process   *kernel.Process // PsGetCurrentProcess in ConnectNotify: the connecting process
 }
 
 // ConnectNotify is PFLT_CONNECT_NOTIFY. It runs on the connecting goroutine after the access

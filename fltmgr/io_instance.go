@@ -32,6 +32,8 @@ type ioState struct {
 	seq      uint64
 	names    map[*driverapi.FileNameInformation]*nameRef
 	creates  sync.Map // *kernel.FileObject → *ioOp: creates in flight, for FltCancelFileOpen
+
+	sections sectionTable // FltRegisterForDataScan, FltCreateSectionForDataScan (io_section.go)
 }
 
 // filterIO is a filter's I/O state.

@@ -165,7 +165,7 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 	f.mu.Unlock()
 
 	ctxCopy := append([]byte(nil), context...)
-	caller := driverapi.Caller{ProcessID: proc.ID(), ImageName: proc.ImageName(), Token: proc.Token()}
+	caller := driverapi.Caller{ProcessID: proc.ID(), ImageName: proc.ImageName(), Token: proc.Token(), Process: proc}
 	cookie, st := p.connectCB(c, p.cookie, ctxCopy, caller)
 	for i := range ctxCopy {
 		ctxCopy[i] = scribble
