@@ -173,3 +173,14 @@ func TestNewFailsTestAtCleanup(t *testing.T) {
 	require.Empty(t, ft.errs)
 	require.Empty(t, ft.logs)
 }
+
+// R-REG-2: a DriverEntry that returns a success code other than STATUS_SUCCESS has loaded the
+// driver, and the user sees S_OK.
+func TestLoadSuccessCodeIsLoaded(t *testing.T) {
+	w := harness.New(t)
+	d := driverapi.DriverFunc(func(*driverapi.DriverObject, driverapi.FilterManager, string) kernel.NTSTATUS {
+		return kernel.STATUS_PENDING
+	})
+	require.Equal(t, kernel.S_OK, w.Load("pending", d))
+	require.True(t, w.FilterManager().Loaded("pending"))
+}

@@ -236,9 +236,13 @@ func (e *Expectation) matches(v kernel.Violation) bool {
 }
 
 // Load loads a driver, as `fltmc load` or a service start: DriverEntry runs on the calling
-// goroutine. It returns the HRESULT a user would get: S_OK, or HRESULT(DriverEntry's status).
+// goroutine. It returns the HRESULT a user would get: S_OK when DriverEntry succeeded (any
+// NT_SUCCESS status: the driver is loaded), else HRESULT(DriverEntry's status).
 func (w *World) Load(name string, d driverapi.Driver) kernel.HRESULT {
-	return kernel.HResultFromNtStatus(w.fm.LoadDriver(name, d))
+	if st := w.fm.LoadDriver(name, d); !st.IsSuccess() {
+		return kernel.HResultFromNtStatus(st)
+	}
+	return kernel.S_OK
 }
 
 // Unload asks the filter to unload as `fltmc unload` does (FilterUnload, non-mandatory): the
