@@ -825,6 +825,9 @@ type FileRoutines interface {
 	GetVolumeProperties(volume Volume) (VolumeProperties, kernel.NTSTATUS)
 	// GetVolumeName emulates FltGetVolumeName: the device name.
 	GetVolumeName(volume Volume) (string, kernel.NTSTATUS)
+	// GetVolumeGuidName emulates FltGetVolumeGuidName: `\??\Volume{GUID}` for a local
+	// volume, STATUS_INVALID_DEVICE_REQUEST for a network one.
+	GetVolumeGuidName(volume Volume) (string, kernel.NTSTATUS)
 	// GetFilterFromInstance emulates FltGetFilterFromInstance; release with ObjectDereference.
 	GetFilterFromInstance(instance Instance) (Filter, kernel.NTSTATUS)
 	// ObjectReference emulates FltObjectReference on a Filter, Instance or Volume.

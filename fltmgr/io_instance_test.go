@@ -230,3 +230,32 @@ func TestIOKernelAttachDetach(t *testing.T) {
 	w.ExpectViolation("R-IO-VERIFY-9").Containing("without a matching reference")
 	d.FM.ObjectDereference(vol)
 }
+
+// R-IO-VOL-2: FltGetVolumeGuidName gives `\??\Volume{GUID}` for a local volume, the same in
+// every world, and STATUS_INVALID_DEVICE_REQUEST for a network volume.
+func TestIOVolumeGuidName(t *testing.T) {
+	names := make([]string, 2)
+	for i := range names {
+		w, _ := ioWorld(t, nil)
+		w.MustAddVolume(kernel.VolumeConfig{Name: "Z:", Kind: kernel.VolumeNetwork, Share: `\srv\pub`})
+		reg := instanceLog(&recorder{}, "g")
+		reg.Altitude = "330000"
+		d := &ioDriver{Reg: reg}
+		mustLoad(t, w, "g", d)
+		vol, st := d.FM.GetVolumeFromName(d.Filter, `\??\C:`)
+		require.Equal(t, kernel.STATUS_SUCCESS, st)
+		names[i], st = d.FM.GetVolumeGuidName(vol)
+		require.Equal(t, kernel.STATUS_SUCCESS, st)
+		require.Regexp(t, `^\\\?\?\\Volume\{[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\}$`, names[i])
+		d.FM.ObjectDereference(vol)
+
+		net, st := d.FM.GetVolumeFromName(d.Filter, `\??\Z:`)
+		require.Equal(t, kernel.STATUS_SUCCESS, st)
+		_, st = d.FM.GetVolumeGuidName(net)
+		require.Equal(t, kernel.STATUS_INVALID_DEVICE_REQUEST, st)
+		d.FM.ObjectDereference(net)
+		_, st = d.FM.GetVolumeGuidName(nil)
+		require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st)
+	}
+	require.Equal(t, names[0], names[1])
+}

@@ -88,6 +88,20 @@ func (m *Manager) GetVolumeName(volume driverapi.Volume) (string, kernel.NTSTATU
 	return fv.v.DeviceName(), kernel.STATUS_SUCCESS
 }
 
+// GetVolumeGuidName emulates FltGetVolumeGuidName: the volume's name in GUID form,
+// `\??\Volume{GUID}` (the mount manager's form). A network volume has none:
+// STATUS_INVALID_DEVICE_REQUEST.
+func (m *Manager) GetVolumeGuidName(volume driverapi.Volume) (string, kernel.NTSTATUS) {
+	fv, ok := m.asVolume(volume)
+	if !ok {
+		return "", kernel.STATUS_INVALID_PARAMETER
+	}
+	if fv.v.Kind() == kernel.VolumeNetwork {
+		return "", kernel.STATUS_INVALID_DEVICE_REQUEST
+	}
+	return `\??\Volume{` + fv.v.GUID().String() + "}", kernel.STATUS_SUCCESS
+}
+
 // GetFilterFromInstance emulates FltGetFilterFromInstance (with a reference on the filter).
 func (m *Manager) GetFilterFromInstance(instance driverapi.Instance) (driverapi.Filter, kernel.NTSTATUS) {
 	inst, ok := m.asInstance(instance)

@@ -40,6 +40,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/google/uuid"
 )
 
 // Create dispositions (the high 8 bits of IRP_MJ_CREATE's Options).
@@ -401,6 +403,13 @@ func (v *Volume) Name() string { return v.name }
 
 // DeviceName returns the device name: `\Device\HarddiskVolume1`, `\Device\Mup`.
 func (v *Volume) DeviceName() string { return v.device }
+
+// GUID returns the volume's GUID, as the mount manager gives one to each local volume. It is
+// derived from the device name (a name-based UUID), so that the same volume has the same GUID
+// in every world and traces stay stable.
+func (v *Volume) GUID() uuid.UUID {
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte("fltemu volume "+v.device))
+}
 
 // SectorSize returns the sector size in bytes.
 func (v *Volume) SectorSize() uint32 { return v.sectorSize }
