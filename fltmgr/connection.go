@@ -24,6 +24,7 @@ type Connection struct {
 	cookie   any // set once, before the user gets its handle
 
 	down         atomic.Bool // disconnected; read without the lock on the user-send path
+	msgs         rundown     // MessageNotify calls in flight on this connection
 	kernelClosed bool        // guarded by f.mu: FltCloseClientPort (or teardown) ran
 	notified     bool        // guarded by f.mu: DisconnectNotify ran or must not run
 	kclosed      atomic.Bool // mirror of kernelClosed, for SendMessage's use-after-close check
@@ -243,11 +244,11 @@ func (c *Connection) Send(in, out []byte) (uint32, kernel.NTSTATUS) {
 	if c.port.messageCB == nil {
 		return 0, kernel.STATUS_NOT_SUPPORTED
 	}
-	if c.down.Load() || !c.f.notifyRundown.acquire() {
+	if c.down.Load() || !c.msgs.acquire() {
 		return 0, kernel.STATUS_PORT_DISCONNECTED
 	}
 	n, st := c.port.messageCB(c.cookie, in, out)
-	c.f.notifyRundown.release()
+	c.msgs.release() // the last call of a closing connection runs its DisconnectNotify here
 	if n > uint32(len(out)) {
 		c.m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: c.f.name, Object: c.String(),
 			Message: fmt.Sprintf("MessageNotify reported %d output bytes for a %d-byte buffer", n, len(out)),
@@ -264,21 +265,31 @@ func (c *Connection) Send(in, out []byte) (uint32, kernel.NTSTATUS) {
 // CloseUserEndpoint runs when the last user handle to the connection closes (CloseHandle in
 // every process holding a duplicate, or process exit): pending Gets complete with
 // STATUS_CANCELLED, blocked senders get STATUS_PORT_DISCONNECTED, and DisconnectNotify runs
-// on this goroutine unless the filter closed the client port itself (R-CB-2).
+// unless the filter closed the client port itself (R-CB-2). DisconnectNotify never overlaps a
+// MessageNotify of the same connection, as on Windows (the port's message run-down): it runs
+// on this goroutine before CloseUserEndpoint returns, or, when a MessageNotify is still
+// running, on that call's goroutine right after it returns.
 func (c *Connection) CloseUserEndpoint() {
 	c.disconnect(kernel.STATUS_CANCELLED, "user handle closed")
 	f := c.f
 	f.mu.Lock()
-	call := !c.kernelClosed && !c.notified && f.notifyRundown.acquire()
+	delete(f.users, c)
+	call := !c.kernelClosed && !c.notified
 	if call {
 		c.notified = true
 	}
+	// Unregister waits for this until the connection's callbacks have settled.
+	held := f.notifyRundown.acquire()
 	f.mu.Unlock()
-	if call {
-		c.m.trace(kernel.Event{Kind: kernel.EvDisconnect, Process: c.procName, Driver: f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
-		c.port.disconnectCB(c.cookie)
-		f.notifyRundown.release()
-	}
+	c.msgs.close(func() {
+		if call {
+			c.m.trace(kernel.Event{Kind: kernel.EvDisconnect, Process: c.procName, Driver: f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
+			c.port.disconnectCB(c.cookie)
+		}
+		if held {
+			f.notifyRundown.release()
+		}
+	})
 }
 
 // closeKernelEndpoint is FltCloseClientPort's work: frees the slot, ends the connection.

@@ -31,6 +31,7 @@ type filter struct {
 	started bool
 	ports   map[*serverPort]struct{} // open server ports
 	conns   map[*Connection]struct{} // connections whose kernel endpoint is open
+	users   map[*Connection]struct{} // connections whose user endpoint is open
 
 	connectRundown rundown // ConnectNotify calls in flight
 	notifyRundown  rundown // MessageNotify and user-started DisconnectNotify calls in flight
@@ -103,6 +104,7 @@ func (m *Manager) RegisterFilter(driver *driverapi.DriverObject, reg *driverapi.
 		m: m, driver: ld, name: ld.name, reg: *reg,
 		ports: make(map[*serverPort]struct{}),
 		conns: make(map[*Connection]struct{}),
+		users: make(map[*Connection]struct{}),
 	}
 	ld.filter = f
 	m.mu.Unlock()
@@ -138,7 +140,8 @@ func (m *Manager) StartFiltering(fi driverapi.Filter) kernel.NTSTATUS {
 
 // UnregisterFilter emulates FltUnregisterFilter (R-UNLOAD-5, R-UNLOAD-6). It ends every
 // connection of the filter, calls DisconnectNotify once per connection the filter had not
-// closed itself, and waits for running MessageNotify calls. A server port still open is a
+// closed itself (after the connection's running MessageNotify calls returned), and waits for
+// the callbacks still running on connections the user closed. A server port still open is a
 // driver bug (on Windows the call hangs forever): the verifier reports it and the emulator
 // closes the port itself. Unregistering twice does nothing.
 func (m *Manager) UnregisterFilter(fi driverapi.Filter) {
@@ -181,11 +184,16 @@ func (f *filter) unregister(report bool) {
 		c      *Connection
 		notify bool
 	}
-	ends := make([]ending, 0, len(f.conns))
+	ends := make([]ending, 0, len(f.conns)+len(f.users))
 	for c := range f.conns {
 		notify := !c.notified
 		c.notified = true
 		ends = append(ends, ending{c, notify})
+	}
+	for c := range f.users {
+		if _, ok := f.conns[c]; !ok { // closed by the filter, still open in user mode
+			ends = append(ends, ending{c, false})
+		}
 	}
 	f.mu.Unlock()
 	sort.Slice(ends, func(i, j int) bool { return ends[i].c.id < ends[j].c.id })
@@ -193,12 +201,17 @@ func (f *filter) unregister(report bool) {
 		e.c.disconnect(kernel.STATUS_PORT_DISCONNECTED, "filter unregistering")
 	}
 	for _, e := range ends {
+		// R-UNLOAD-5: the connection's running MessageNotify calls return first, so that
+		// DisconnectNotify never overlaps them. (A driver that unregisters from inside a
+		// MessageNotify would wait for itself, as it would hang on Windows.)
+		<-e.c.msgs.close(nil)
 		if e.notify {
 			m.trace(kernel.Event{Kind: kernel.EvDisconnect, Driver: f.name, Conn: e.c.id, Detail: "DisconnectNotify (unload)"})
 			e.c.port.disconnectCB(e.c.cookie)
 		}
 	}
-	// Running MessageNotify calls, and DisconnectNotify calls started by user closes.
+	// DisconnectNotify calls started by user closes, MessageNotify calls still running on
+	// connections the user closed, and FltCloseClientPort calls in flight.
 	f.notifyRundown.wait()
 
 	f.mu.Lock()
@@ -209,13 +222,12 @@ func (f *filter) unregister(report bool) {
 	f.mu.Unlock()
 	sort.Slice(leaked, func(i, j int) bool { return leaked[i].id < leaked[j].id })
 	for _, c := range leaked {
-		if report {
+		if c.closeKernelEndpoint() && report {
 			m.violation(kernel.Violation{Rule: "R-VERIFY-2", Driver: f.name,
 				Object:  fmt.Sprintf("connection %d on port %q (%s)", c.id, c.port.name, c.procName),
 				Message: "DisconnectNotify returned without FltCloseClientPort; the client port was still open at unload",
 				Windows: "the connection's MaxConnections slot and client port leak until reboot"})
 		}
-		c.closeKernelEndpoint()
 	}
 	m.unregisterIO(f, report) // instance teardown, context and reference checks (io_instance.go)
 	f.mu.Lock()

@@ -162,6 +162,7 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 	p.used++
 	c := newConnection(m, p, proc)
 	f.conns[c] = struct{}{}
+	f.users[c] = struct{}{}
 	f.mu.Unlock()
 
 	ctxCopy := append([]byte(nil), context...)
@@ -175,6 +176,7 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 	if !st.IsSuccess() {
 		f.mu.Lock()
 		c.notified = true // a refused connection never gets DisconnectNotify (R-CB-1)
+		delete(f.users, c)
 		f.mu.Unlock()
 		c.closeKernelEndpoint()
 		f.connectRundown.release()

@@ -1,13 +1,20 @@
 package fltmgr
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // rundown is run-down protection (ExAcquireRundownProtection): callers acquire it around a
-// callback into the driver; wait closes it to new acquirers and blocks until the running ones
-// have released it. acquire and release are a single atomic operation on the fast path.
+// callback into the driver; close shuts it to new acquirers and reports, through a channel and
+// optional functions, the moment the last holder has left. acquire and release are one or two
+// atomic operations on the fast path.
 type rundown struct {
-	state atomic.Int64 // count of holders, plus rundownClosing once wait started
-	done  chan struct{}
+	state atomic.Int64 // count of holders, plus rundownClosing once closed
+
+	mu   sync.Mutex
+	done chan struct{} // made by the first close; closed when drained
+	then []func()      // run once when drained
 }
 
 const rundownClosing = int64(1) << 62
@@ -26,24 +33,57 @@ func (r *rundown) acquire() bool {
 
 func (r *rundown) release() {
 	if r.state.Add(-1) == rundownClosing {
-		close(r.done)
+		r.drained()
 	}
 }
 
-// wait closes the rundown and waits for the holders. Only one goroutine may call it, once.
-func (r *rundown) wait() {
-	r.done = make(chan struct{})
-	for {
-		s := r.state.Load()
-		if r.state.CompareAndSwap(s, s|rundownClosing) {
-			if s == 0 {
-				return
-			}
-			<-r.done
-			return
+// close shuts the rundown (the first call; later calls join it) and returns a channel closed
+// when the last holder has left. then, if not nil, runs at that moment with no lock held: on
+// the goroutine of the last holder, or on this one when none is left (or it drained already).
+// No callback is ever waited for here, so a holder may call close itself.
+func (r *rundown) close(then func()) <-chan struct{} {
+	r.mu.Lock()
+	if r.done == nil {
+		r.done = make(chan struct{})
+		if then != nil {
+			r.then = append(r.then, then)
 		}
+		idle := r.state.Or(rundownClosing) == 0
+		done := r.done
+		r.mu.Unlock()
+		if idle {
+			r.drained()
+		}
+		return done
 	}
+	done := r.done
+	select {
+	case <-done:
+	default:
+		if then != nil {
+			r.then = append(r.then, then)
+		}
+		r.mu.Unlock()
+		return done
+	}
+	r.mu.Unlock()
+	if then != nil {
+		then()
+	}
+	return done
 }
 
-// closed reports whether wait has started.
-func (r *rundown) closed() bool { return r.state.Load()&rundownClosing != 0 }
+// wait closes the rundown and waits for the holders.
+func (r *rundown) wait() { <-r.close(nil) }
+
+// drained runs once, when the count reaches zero after close.
+func (r *rundown) drained() {
+	r.mu.Lock()
+	fs := r.then
+	r.then = nil
+	close(r.done)
+	r.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}

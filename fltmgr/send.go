@@ -20,6 +20,10 @@ func (m *Manager) CloseClientPort(fi driverapi.Filter, clientPort *driverapi.Cli
 			Message: "called with a nil or foreign filter, or a nil client-port pointer", Windows: "a bugcheck"})
 		return
 	}
+	// Unregister waits for a close in flight before it looks for leaked client ports.
+	if f.notifyRundown.acquire() {
+		defer f.notifyRundown.release()
+	}
 	p := clientPort.Swap(nil)
 	if p == nil {
 		return

@@ -47,6 +47,7 @@ type DialOptions struct {
 type Conn struct {
 	p    *Process
 	h    kernel.Handle
+	pf   *portFile // the connection behind h: cancellation goes through it, not the handle
 	port string
 	sync bool
 	size int
@@ -106,7 +107,8 @@ func Dial(ctx context.Context, p *Process, portName string, opts *DialOptions) (
 	if hr != kernel.S_OK {
 		return nil, &OpError{Op: "dial", Port: portName, Err: hr}
 	}
-	return &Conn{p: p, h: h, port: portName, sync: o.SyncHandle, size: o.MaxMessageSize}, nil
+	pf, _ := p.portFile(h)
+	return &Conn{p: p, h: h, pf: pf, port: portName, sync: o.SyncHandle, size: o.MaxMessageSize}, nil
 }
 
 // Handle returns the connection's handle in its process, for the fltlib-shaped calls.
@@ -148,20 +150,29 @@ func (c *Conn) Receive(ctx context.Context) (*Message, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if c.isClosed() {
-				return nil, ErrClosed
-			}
+		}
+		if c.isClosed() {
+			return nil, ErrClosed // Close interrupted the Get, or closed the handle first
 		}
 		return nil, &OpError{Op: "receive", Port: c.port, Err: kernel.HResultFromNtStatus(st)}
 	}
 }
 
-// get issues one FilterGetMessage and waits for it, cancelling it when ctx ends.
+// get issues one FilterGetMessage and waits for it, cancelling it when ctx ends. Only this
+// call's own request is ever cancelled, through the connection (not the handle, which Close
+// may have closed meanwhile); a Close that ran before the request was queued is noticed right
+// after queuing.
 func (c *Conn) get(ctx context.Context, buf []byte) (kernel.NTSTATUS, uint32) {
 	if c.sync {
 		// A synchronous handle takes no OVERLAPPED: cancel the blocked call from outside.
-		stop := context.AfterFunc(ctx, func() { _ = c.p.CancelIoEx(c.h, nil) })
-		hr, n := c.p.getMessage(c.h, buf, nil)
+		sg := &syncGet{ch: make(chan getResult, 1)}
+		cancel := func() { c.pf.conn.CancelGets(func(t any) bool { return t == any(sg) }) }
+		stop := context.AfterFunc(ctx, cancel)
+		hr, n := c.p.syncGetMessage(c.h, buf, sg, func() {
+			if ctx.Err() != nil || c.isClosed() {
+				cancel()
+			}
+		})
 		stop()
 		return hresultStatus(hr), n
 	}
@@ -169,8 +180,12 @@ func (c *Conn) get(ctx context.Context, buf []byte) (kernel.NTSTATUS, uint32) {
 	if hr := c.p.FilterGetMessage(c.h, buf, ov); hr != kernel.HResultFromWin32(kernel.ERROR_IO_PENDING) {
 		return hresultStatus(hr), 0
 	}
+	cancel := func() { c.pf.conn.CancelGets(func(t any) bool { return t == any(ov) }) }
+	if c.isClosed() {
+		cancel()
+	}
 	if ov.Event.Wait(ctx) != nil {
-		_ = c.p.CancelIoEx(c.h, ov)
+		cancel()
 		_ = ov.Event.Wait(context.Background()) // the cancellation or the message completes it
 	}
 	return ov.Result()

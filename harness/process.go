@@ -56,12 +56,26 @@ func (p *Process) World() *World { return p.w }
 // Windows a terminating thread's pending I/O is cancelled, so a dead process never receives a
 // message (which would be lost).
 func (p *Process) Exit(code uint32) {
+	// Before the handles close (which runs driver code: DisconnectNotify may send), and again
+	// after, for a Get that was being issued meanwhile.
+	p.cancelIssuedGets(false)
 	p.k.Exit(code)
+	p.cancelIssuedGets(true)
+}
+
+// cancelIssuedGets cancels the Gets the process issued on every connection it used; with
+// forget, it also forgets those connections (the process has exited).
+func (p *Process) cancelIssuedGets(forget bool) {
 	p.ioMu.Lock()
-	files := p.ioFiles
-	p.ioFiles = nil
+	files := make([]*portFile, 0, len(p.ioFiles))
+	for pf := range p.ioFiles {
+		files = append(files, pf)
+	}
+	if forget {
+		p.ioFiles = nil
+	}
 	p.ioMu.Unlock()
-	for pf := range files {
+	for _, pf := range files {
 		pf.conn.CancelGets(func(tag any) bool { r, ok := tag.(request); return ok && r.issuedBy() == p })
 	}
 }
@@ -225,47 +239,69 @@ func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) 
 
 // getMessage is FilterGetMessage that also returns the byte count of a synchronous Get.
 func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *Overlapped) (kernel.HRESULT, uint32) {
-	if len(buf) < driverapi.FilterMessageHeaderSize {
+	if ov == nil {
+		sg := p.w.syncGets.Get().(*syncGet)
+		hr, n := p.syncGetMessage(h, buf, sg, nil)
+		p.w.syncGets.Put(sg)
+		return hr, n
+	}
+	pf, hr := p.prepareGet(h, buf)
+	if hr != kernel.S_OK {
+		return hr, 0
+	}
+	if pf.syncOnly {
 		return kernel.E_INVALIDARG, 0
+	}
+	ov.mu.Lock()
+	ov.status, ov.bytes, ov.file, ov.issuer = kernel.STATUS_PENDING, 0, pf, p
+	ov.mu.Unlock()
+	if ov.Event != nil {
+		ov.Event.Reset()
+	}
+	if st := pf.conn.Get(buf, ov, ov); st != kernel.STATUS_PENDING {
+		ov.mu.Lock()
+		ov.status = st
+		ov.mu.Unlock()
+		return kernel.HResultFromNtStatus(st), 0
+	}
+	p.cancelIfExited(pf, ov)
+	return kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), 0
+}
+
+// prepareGet does the checks every FilterGetMessage makes before it queues its request.
+func (p *Process) prepareGet(h kernel.Handle, buf []byte) (*portFile, kernel.HRESULT) {
+	if len(buf) < driverapi.FilterMessageHeaderSize {
+		return nil, kernel.E_INVALIDARG
 	}
 	pf, st := p.portFile(h)
 	if st != kernel.STATUS_SUCCESS {
-		return kernel.HResultFromNtStatus(st), 0
+		return nil, kernel.HResultFromNtStatus(st)
 	}
 	if st := p.w.faults.userCall(RoutineFilterGetMessage, p); st != kernel.STATUS_SUCCESS {
-		return kernel.HResultFromNtStatus(st), 0
+		return nil, kernel.HResultFromNtStatus(st)
 	}
 	p.noteIO(pf)
-	if ov != nil {
-		if pf.syncOnly {
-			return kernel.E_INVALIDARG, 0
-		}
-		ov.mu.Lock()
-		ov.status, ov.bytes, ov.file, ov.issuer = kernel.STATUS_PENDING, 0, pf, p
-		ov.mu.Unlock()
-		if ov.Event != nil {
-			ov.Event.Reset()
-		}
-		if st := pf.conn.Get(buf, ov, ov); st != kernel.STATUS_PENDING {
-			ov.mu.Lock()
-			ov.status = st
-			ov.mu.Unlock()
-			return kernel.HResultFromNtStatus(st), 0
-		}
-		p.cancelIfExited(pf, ov)
-		return kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), 0
+	return pf, kernel.S_OK
+}
+
+// syncGetMessage is the synchronous FilterGetMessage, completing through sg (the request's
+// tag, so that a caller can cancel exactly this request). queued, if not nil, runs once the
+// request is queued, before the call blocks.
+func (p *Process) syncGetMessage(h kernel.Handle, buf []byte, sg *syncGet, queued func()) (kernel.HRESULT, uint32) {
+	pf, hr := p.prepareGet(h, buf)
+	if hr != kernel.S_OK {
+		return hr, 0
 	}
-	sg := p.w.syncGets.Get().(*syncGet)
 	sg.issuer = p
+	defer func() { sg.issuer = nil }()
 	if st := pf.conn.Get(buf, sg, sg); st != kernel.STATUS_PENDING {
-		sg.issuer = nil
-		p.w.syncGets.Put(sg)
 		return kernel.HResultFromNtStatus(st), 0
 	}
 	p.cancelIfExited(pf, sg)
+	if queued != nil {
+		queued()
+	}
 	r := <-sg.ch
-	sg.issuer = nil
-	p.w.syncGets.Put(sg)
 	return kernel.HResultFromNtStatus(r.st), r.n
 }
 
@@ -276,7 +312,12 @@ func (p *Process) GetOverlappedResult(h kernel.Handle, ov *Overlapped, wait bool
 	if ov == nil {
 		return 0, kernel.ERROR_INVALID_PARAMETER
 	}
-	if _, st := p.portFile(h); st != kernel.STATUS_SUCCESS && !(st == kernel.STATUS_INVALID_HANDLE && ov.file != nil) {
+	ov.mu.Lock()
+	issued := ov.file != nil
+	ov.mu.Unlock()
+	// Like Windows, a request already issued can be waited for through its event even after
+	// its handle closed.
+	if _, st := p.portFile(h); st != kernel.STATUS_SUCCESS && !(st == kernel.STATUS_INVALID_HANDLE && issued) {
 		return 0, kernel.NtStatusToDosError(st)
 	}
 	st, n := ov.Result()
@@ -342,7 +383,9 @@ func (p *Process) FilterSendMessage(h kernel.Handle, in []byte, out []byte, byte
 
 // CloseHandle emulates CloseHandle. When it closes a connection's last handle (in any
 // process), pending Gets complete with ERROR_OPERATION_ABORTED and DisconnectNotify runs
-// before CloseHandle returns. An unknown handle is ERROR_INVALID_HANDLE.
+// before CloseHandle returns (unless a MessageNotify of that connection is still running: then
+// right after it returns, as Windows never overlaps the two). An unknown handle is
+// ERROR_INVALID_HANDLE.
 func (p *Process) CloseHandle(h kernel.Handle) error {
 	if st := p.k.CloseHandle(h); st != kernel.STATUS_SUCCESS {
 		return kernel.NtStatusToDosError(st)

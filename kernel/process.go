@@ -270,6 +270,9 @@ func (p *Process) inheritInto(child *Process) {
 	defer p.mu.Unlock()
 	child.mu.Lock()
 	defer child.mu.Unlock()
+	if p.exited || child.exited {
+		return // nothing to inherit from a dead parent; a dead child must hold nothing
+	}
 	for h, e := range p.handles {
 		if !e.inherit {
 			continue

@@ -55,9 +55,11 @@ func (w *World) CreateProcess(image string, tok *Token, parent *Process, inherit
 	}
 	w.mu.Lock()
 	w.nextPID += 4
+	id := w.nextPID
+	w.mu.Unlock()
 	p := &Process{
 		world:   w,
-		id:      w.nextPID,
+		id:      id,
 		image:   image,
 		token:   tok,
 		handles: make(map[Handle]*handleEntry),
@@ -65,14 +67,16 @@ func (w *World) CreateProcess(image string, tok *Token, parent *Process, inherit
 	}
 	p.base = Handle(p.id) << 16
 	p.next = p.base
-	w.procs[p.id] = p
-	w.mu.Unlock()
 	if parent != nil {
 		p.parent = parent.id
 		if inheritHandles {
 			parent.inheritInto(p)
 		}
 	}
+	// Published complete: nobody can exit it while it is being built.
+	w.mu.Lock()
+	w.procs[p.id] = p
+	w.mu.Unlock()
 	w.trace.Add(Event{Kind: EvProcessCreated, Process: p.String(), Detail: tok.Name()})
 	return p, STATUS_SUCCESS
 }

@@ -1,0 +1,190 @@
+package harness_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/internal/testdriver"
+	"github.com/fltemu/fltemu/kernel"
+)
+
+// R-CB-2, R-CB-3: DisconnectNotify after a user close never overlaps a MessageNotify of the
+// same connection (Windows waits for the port's message run-down first). Found in review: it
+// used to run at once.
+func TestRegressionDisconnectNotifyOverlapsMessageNotify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var inFlight atomic.Int32
+		var overlapped atomic.Bool
+		entered := make(chan struct{})
+		release := make(chan struct{})
+		d := &testdriver.Driver{
+			OnMessage: func(c *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+				inFlight.Add(1)
+				close(entered)
+				<-release
+				inFlight.Add(-1)
+				return 0, kernel.STATUS_SUCCESS
+			},
+			OnDisconnect: func(c *testdriver.Conn) {
+				if inFlight.Load() > 0 {
+					overlapped.Store(true) // the driver would free its cookie here
+				}
+			},
+		}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		done := make(chan kernel.HRESULT, 1)
+		go func() { done <- p.FilterSendMessage(h, []byte("x"), make([]byte, 4), nil) }()
+		<-entered
+		require.NoError(t, p.CloseHandle(h)) // returns after DisconnectNotify ran
+		close(release)
+		<-done
+		require.False(t, overlapped.Load(), "DisconnectNotify ran while MessageNotify of the same connection was in flight")
+	})
+}
+
+// R-UNLOAD-5: at unload too, a connection's running MessageNotify returns before its
+// DisconnectNotify is called. Found in review.
+func TestRegressionUnloadDisconnectNotifyOverlapsMessageNotify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var inFlight atomic.Int32
+		var overlapped atomic.Bool
+		entered := make(chan struct{})
+		release := make(chan struct{})
+		d := &testdriver.Driver{
+			OnMessage: func(c *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+				inFlight.Add(1)
+				close(entered)
+				<-release
+				inFlight.Add(-1)
+				return 0, kernel.STATUS_SUCCESS
+			},
+			OnDisconnect: func(c *testdriver.Conn) {
+				if inFlight.Load() > 0 {
+					overlapped.Store(true)
+				}
+			},
+		}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		go func() { _ = p.FilterSendMessage(h, []byte("x"), make([]byte, 4), nil) }()
+		<-entered
+		unloaded := make(chan kernel.HRESULT, 1)
+		go func() { unloaded <- w.Unload("test") }()
+		synctest.Wait()
+		close(release)
+		require.Equal(t, kernel.S_OK, <-unloaded)
+		require.False(t, overlapped.Load(), "unload: DisconnectNotify ran while MessageNotify was in flight")
+		_ = p.CloseHandle(h)
+	})
+}
+
+// Conn.Close racing Receive, while a duplicate keeps the connection open, makes Receive return
+// ErrClosed. Found in review: the Get queued after Close's cancellation and Receive hung, even
+// after its ctx expired (its CancelIoEx went through the closed handle).
+func TestRegressionConnCloseRaceReceiveHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, _ := load(t, &testdriver.Driver{MaxConnections: 1})
+		p := adminProc(w, "svc.exe")
+		q := adminProc(w, "other.exe")
+		c, err := harness.Dial(context.Background(), p, testPort, nil)
+		require.NoError(t, err)
+		_, err = p.DuplicateHandle(c.Handle(), q, 0, false, kernel.DUPLICATE_SAME_ACCESS)
+		require.NoError(t, err)
+		var once atomic.Bool
+		// The predicate runs between the handle lookup and the queuing of the Get: exactly the
+		// window a concurrent Close can hit.
+		require.NoError(t, w.Faults().FailIf(harness.RoutineFilterGetMessage, kernel.STATUS_UNSUCCESSFUL, func(harness.FaultCall) bool {
+			if once.CompareAndSwap(false, true) {
+				_ = c.Close()
+			}
+			return false
+		}))
+		res := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := c.Receive(ctx)
+			res <- err
+		}()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		select {
+		case err := <-res:
+			require.ErrorIs(t, err, harness.ErrClosed)
+		default:
+			t.Errorf("Receive still blocked one minute after its 1s ctx expired and Close returned")
+			w.Faults().Clear()
+			p.Exit(0) // unblocks it (Exit cancels p's Gets)
+			<-res
+		}
+	})
+}
+
+// On a synchronous-handle Conn, one Receive's ctx cancellation cancels only its own Get.
+// Found in review: it cancelled every Receive of the Conn (CancelIoEx(h, nil)).
+func TestRegressionSyncConnCancelHitsOtherReceive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, _ := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		c, err := harness.Dial(context.Background(), p, testPort, &harness.DialOptions{SyncHandle: true})
+		require.NoError(t, err)
+		ctx1, cancel1 := context.WithCancel(context.Background())
+		r1 := make(chan error, 1)
+		r2 := make(chan error, 1)
+		go func() { _, err := c.Receive(ctx1); r1 <- err }()
+		go func() { _, err := c.Receive(context.Background()); r2 <- err }()
+		synctest.Wait()
+		cancel1()
+		synctest.Wait()
+		require.ErrorIs(t, <-r1, context.Canceled)
+		select {
+		case err := <-r2:
+			t.Errorf("the other Receive (ctx never cancelled) returned %v", err)
+			require.NoError(t, c.Close())
+		default:
+			require.NoError(t, c.Close())
+			<-r2
+		}
+	})
+}
+
+// R-USER (process exit): a message sent while a process exits (here from DisconnectNotify) never
+// lands in that process's Gets. Found in review: Exit closed the handles, running driver code,
+// before it cancelled the Gets on connections kept alive by duplicates.
+func TestRegressionExitDeliversToDeadProcess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var d *testdriver.Driver
+		var sent atomic.Int32
+		var sendSt kernel.NTSTATUS
+		d = &testdriver.Driver{MaxConnections: 2, OnDisconnect: func(c *testdriver.Conn) {
+			if c == d.Conn(0) && sent.CompareAndSwap(0, 1) {
+				sendSt, _ = d.Send(context.Background(), d.Conn(1), []byte("hello"), nil, driverapi.NoWait())
+			}
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		q := adminProc(w, "other.exe")
+		hA := connect(t, p)
+		hB := connect(t, p)
+		require.Less(t, hA, hB)
+		hQ, err := p.DuplicateHandle(hB, q, 0, false, kernel.DUPLICATE_SAME_ACCESS)
+		require.NoError(t, err)
+		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(hB, make([]byte, 64), ov))
+		p.Exit(0)
+		st, n := ov.Result()
+		t.Logf("send status %v; dead process's Get: %v, %d bytes", sendSt, st, n)
+		require.NotEqual(t, kernel.STATUS_SUCCESS, st, "a message was delivered into the Get of an exited process")
+		_ = q.CloseHandle(hQ)
+	})
+}
