@@ -216,25 +216,12 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 			defer t.Stop()
 			expired = t.C
 		}
-		done := ctx.Done()
-		if expired == nil && done == nil {
-			<-op.ch // no timeout, no cancellation: a plain receive, no select
-		} else {
-			select {
-			case <-op.ch:
-			case <-expired:
-				if c.unqueue(op) {
-					c.traceTimeout(op, "no receiver")
-					return kernel.STATUS_TIMEOUT // R-SEND-5: never delivered
-				}
-				timedOut = true
-				<-op.ch
-			case <-done:
-				if c.unqueue(op) {
-					return kernel.STATUS_THREAD_IS_TERMINATING
-				}
-				<-op.ch
+		var st kernel.NTSTATUS
+		if st, timedOut = c.await(ctx, op, false, expired, c.unqueue); st != kernel.STATUS_SUCCESS {
+			if st == kernel.STATUS_TIMEOUT {
+				c.traceTimeout(op, "no receiver") // R-SEND-5: never delivered
 			}
+			return st
 		}
 		if op.dst != kernel.STATUS_SUCCESS {
 			return op.dst
@@ -248,39 +235,54 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 		return kernel.STATUS_SUCCESS // R-SEND-6
 	}
 
-	// Reply phase (R-SEND-8, R-SEND-9).
-	if timedOut || !wait {
-		select {
-		case <-op.ch:
-		default:
-			if c.unwait(op) {
-				c.traceTimeout(op, "no reply")
-				return kernel.STATUS_TIMEOUT
-			}
-			<-op.ch
+	// Reply phase (R-SEND-8, R-SEND-9): the same deadline; when it already passed, only a
+	// reply that is there now counts.
+	if st, _ := c.await(ctx, op, timedOut || !wait, expired, c.unwait); st != kernel.STATUS_SUCCESS {
+		if st == kernel.STATUS_TIMEOUT {
+			c.traceTimeout(op, "no reply")
 		}
-	} else if expired == nil && ctx.Done() == nil {
-		<-op.ch
-	} else {
-		select {
-		case <-op.ch:
-		case <-expired:
-			if c.unwait(op) {
-				c.traceTimeout(op, "no reply")
-				return kernel.STATUS_TIMEOUT
-			}
-			<-op.ch
-		case <-ctx.Done():
-			if c.unwait(op) {
-				return kernel.STATUS_THREAD_IS_TERMINATING
-			}
-			<-op.ch
-		}
+		return st
 	}
 	if replyLength != nil {
 		*replyLength = op.n
 	}
 	return op.rst
+}
+
+// await waits for op's next token. When the deadline passes (expired fires, or at once with
+// poll) or the thread ends, unclaim takes op back unless a Get, a reply or a disconnect
+// claimed it first: the wait then ends with STATUS_TIMEOUT or STATUS_THREAD_IS_TERMINATING.
+// A claimed op's token is on its way and is waited for: await returns STATUS_SUCCESS, and
+// timedOut says the deadline has passed meanwhile.
+func (c *Connection) await(ctx context.Context, op *sendOp, poll bool, expired <-chan time.Time,
+	unclaim func(*sendOp) bool) (st kernel.NTSTATUS, timedOut bool) {
+	done := ctx.Done()
+	if !poll && expired == nil && done == nil {
+		<-op.ch // no deadline, no cancellation: a plain receive, no select
+		return kernel.STATUS_SUCCESS, false
+	}
+	if poll {
+		select {
+		case <-op.ch:
+			return kernel.STATUS_SUCCESS, false
+		default:
+			st, timedOut = kernel.STATUS_TIMEOUT, true
+		}
+	} else {
+		select {
+		case <-op.ch:
+			return kernel.STATUS_SUCCESS, false
+		case <-expired:
+			st, timedOut = kernel.STATUS_TIMEOUT, true
+		case <-done:
+			st = kernel.STATUS_THREAD_IS_TERMINATING
+		}
+	}
+	if unclaim(op) {
+		return st, timedOut
+	}
+	<-op.ch
+	return kernel.STATUS_SUCCESS, timedOut
 }
 
 // unqueue takes a waiting sender off the queue; false if a Get or a disconnect claimed it.
