@@ -25,9 +25,8 @@ type Connection struct {
 
 	down         atomic.Bool // disconnected; read without the lock on the user-send path
 	msgs         rundown     // MessageNotify calls in flight on this connection
-	kernelClosed bool        // guarded by f.mu: FltCloseClientPort (or teardown) ran
+	kernelClosed atomic.Bool // FltCloseClientPort (or teardown) ran; written under f.mu
 	notified     bool        // guarded by f.mu: DisconnectNotify ran or must not run
-	kclosed      atomic.Bool // mirror of kernelClosed, for SendMessage's use-after-close check
 
 	mu      sync.Mutex
 	gets    []getEntry // pending FilterGetMessage requests, oldest first
@@ -274,7 +273,7 @@ func (c *Connection) CloseUserEndpoint() {
 	f := c.f
 	f.mu.Lock()
 	delete(f.users, c)
-	call := !c.kernelClosed && !c.notified
+	call := !c.kernelClosed.Load() && !c.notified
 	if call {
 		c.notified = true
 	}
@@ -297,12 +296,11 @@ func (c *Connection) CloseUserEndpoint() {
 func (c *Connection) closeKernelEndpoint() bool {
 	f := c.f
 	f.mu.Lock()
-	if c.kernelClosed {
+	if c.kernelClosed.Load() {
 		f.mu.Unlock()
 		return false
 	}
-	c.kernelClosed = true
-	c.kclosed.Store(true)
+	c.kernelClosed.Store(true)
 	delete(f.conns, c)
 	c.port.used--
 	f.mu.Unlock()
@@ -312,11 +310,11 @@ func (c *Connection) closeKernelEndpoint() bool {
 
 // disconnect ends the connection once: pending Gets complete with getStatus, waiting senders
 // and reply waiters with STATUS_PORT_DISCONNECTED.
-func (c *Connection) disconnect(getStatus kernel.NTSTATUS, cause string) bool {
+func (c *Connection) disconnect(getStatus kernel.NTSTATUS, cause string) {
 	c.mu.Lock()
 	if c.down.Load() {
 		c.mu.Unlock()
-		return false
+		return
 	}
 	c.down.Store(true)
 	c.cause = cause
@@ -341,7 +339,6 @@ func (c *Connection) disconnect(getStatus kernel.NTSTATUS, cause string) bool {
 	for _, g := range gets {
 		g.done.GetCompleted(getStatus, 0)
 	}
-	return true
 }
 
 func (c *Connection) traceDelivered(op *sendOp) {

@@ -90,7 +90,7 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 			Message: "FltSendMessage was given a port that is not a client port of this filter", Windows: "a bugcheck"})
 		return kernel.STATUS_INVALID_PARAMETER
 	}
-	if c.kclosed.Load() {
+	if c.kernelClosed.Load() {
 		if clientPort.Load() != p {
 			// FltCloseClientPort cleared this very variable after we read it: a race the
 			// driver is allowed to have (R-CLOSECLI-1), not a use after close.
