@@ -15,75 +15,74 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
+// blockedMessageDriver is a test driver whose MessageNotify blocks until release is closed,
+// and which records whether DisconnectNotify ever ran while a MessageNotify was in flight (a
+// real driver would free its cookie there).
+type blockedMessageDriver struct {
+	*testdriver.Driver
+	entered, release chan struct{}
+	inFlight         atomic.Int32
+	overlapped       atomic.Bool
+}
+
+func newBlockedMessageDriver() *blockedMessageDriver {
+	b := &blockedMessageDriver{entered: make(chan struct{}), release: make(chan struct{})}
+	b.Driver = &testdriver.Driver{
+		OnMessage: func(*testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+			b.inFlight.Add(1)
+			close(b.entered)
+			<-b.release
+			b.inFlight.Add(-1)
+			return 0, kernel.STATUS_SUCCESS
+		},
+		OnDisconnect: func(*testdriver.Conn) {
+			if b.inFlight.Load() > 0 {
+				b.overlapped.Store(true)
+			}
+		},
+	}
+	return b
+}
+
 // R-CB-2, R-CB-3: DisconnectNotify after a user close never overlaps a MessageNotify of the
-// same connection (Windows waits for the port's message run-down first). Found in review: it
-// used to run at once.
+// same connection (Windows waits for the port's message run-down first): it runs once the
+// MessageNotify returns. Found in review: it used to run at once.
 func TestRegressionDisconnectNotifyOverlapsMessageNotify(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var inFlight atomic.Int32
-		var overlapped atomic.Bool
-		entered := make(chan struct{})
-		release := make(chan struct{})
-		d := &testdriver.Driver{
-			OnMessage: func(c *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
-				inFlight.Add(1)
-				close(entered)
-				<-release
-				inFlight.Add(-1)
-				return 0, kernel.STATUS_SUCCESS
-			},
-			OnDisconnect: func(c *testdriver.Conn) {
-				if inFlight.Load() > 0 {
-					overlapped.Store(true) // the driver would free its cookie here
-				}
-			},
-		}
-		w, _ := load(t, d)
+		d := newBlockedMessageDriver()
+		w, _ := load(t, d.Driver)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
 		done := make(chan kernel.HRESULT, 1)
 		go func() { done <- p.FilterSendMessage(h, []byte("x"), make([]byte, 4), nil) }()
-		<-entered
-		require.NoError(t, p.CloseHandle(h)) // returns after DisconnectNotify ran
-		close(release)
-		<-done
-		require.False(t, overlapped.Load(), "DisconnectNotify ran while MessageNotify of the same connection was in flight")
+		<-d.entered
+		require.NoError(t, p.CloseHandle(h))
+		require.Equal(t, int32(0), d.Disconnects.Load(), "DisconnectNotify must wait for the running MessageNotify")
+		close(d.release)
+		require.Equal(t, kernel.S_OK, <-done)
+		require.Equal(t, int32(1), d.Disconnects.Load())
+		require.False(t, d.overlapped.Load(), "DisconnectNotify ran while MessageNotify of the same connection was in flight")
 	})
 }
 
 // R-UNLOAD-5: at unload too, a connection's running MessageNotify returns before its
-// DisconnectNotify is called. Found in review.
+// DisconnectNotify is called, and the unload waits for it. Found in review.
 func TestRegressionUnloadDisconnectNotifyOverlapsMessageNotify(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var inFlight atomic.Int32
-		var overlapped atomic.Bool
-		entered := make(chan struct{})
-		release := make(chan struct{})
-		d := &testdriver.Driver{
-			OnMessage: func(c *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
-				inFlight.Add(1)
-				close(entered)
-				<-release
-				inFlight.Add(-1)
-				return 0, kernel.STATUS_SUCCESS
-			},
-			OnDisconnect: func(c *testdriver.Conn) {
-				if inFlight.Load() > 0 {
-					overlapped.Store(true)
-				}
-			},
-		}
-		w, _ := load(t, d)
+		d := newBlockedMessageDriver()
+		w, _ := load(t, d.Driver)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
 		go func() { _ = p.FilterSendMessage(h, []byte("x"), make([]byte, 4), nil) }()
-		<-entered
+		<-d.entered
 		unloaded := make(chan kernel.HRESULT, 1)
 		go func() { unloaded <- w.Unload("test") }()
 		synctest.Wait()
-		close(release)
+		require.Equal(t, int32(0), d.Disconnects.Load(), "the unload must wait for the running MessageNotify")
+		close(d.release)
 		require.Equal(t, kernel.S_OK, <-unloaded)
-		require.False(t, overlapped.Load(), "unload: DisconnectNotify ran while MessageNotify was in flight")
+		require.Equal(t, int32(1), d.Disconnects.Load())
+		require.False(t, d.overlapped.Load(), "unload: DisconnectNotify ran while MessageNotify was in flight")
 		_ = p.CloseHandle(h)
 	})
 }
