@@ -92,6 +92,10 @@ func (p *Process) cancelIfExited(pf *portFile, tag any) {
 // may outlive the process's handle (closed, or the process exiting) when a duplicate keeps the
 // connection open.
 func (p *Process) noteIO(pf *portFile) {
+	if pf.noted.Load() == p {
+		return // already in p.ioFiles: the steady state of a service's Get loop takes no lock
+	}
+	pf.noted.Store(p)
 	p.ioMu.Lock()
 	if p.ioFiles == nil {
 		p.ioFiles = make(map[*portFile]struct{})
@@ -111,6 +115,7 @@ type portFile struct {
 	conn     *fltmgr.Connection
 	syncOnly bool
 	assoc    atomic.Pointer[iocpAssoc]
+	noted    atomic.Pointer[Process] // the last process that noted a Get on it (noteIO's fast path)
 }
 
 type iocpAssoc struct {
