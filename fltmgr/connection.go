@@ -206,7 +206,7 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 	if !ok {
 		c.mu.Unlock()
 		if c.m.tracing() {
-			c.m.trace(kernel.Event{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
+			c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
 				Status: kernel.STATUS_FLT_NO_WAITER_FOR_REPLY.Error(), Detail: "no waiter"})
 		}
 		return kernel.STATUS_FLT_NO_WAITER_FOR_REPLY
@@ -225,7 +225,7 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 		op.rst = status
 	}
 	if c.m.tracing() {
-		c.m.trace(kernel.Event{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
 			Status: op.rst.Error(), Detail: fmt.Sprintf("%d reply bytes", op.n)})
 	}
 	op.ch <- struct{}{}
@@ -255,7 +255,7 @@ func (c *Connection) Send(in, out []byte) (uint32, kernel.NTSTATUS) {
 		n = uint32(len(out))
 	}
 	if c.m.tracing() {
-		c.m.trace(kernel.Event{Kind: kernel.EvUserSend, Process: c.procName, Driver: c.f.name, Conn: c.id, Status: st.Error(),
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvUserSend, Process: c.procName, Driver: c.f.name, Conn: c.id, Status: st.Error(),
 			Detail: fmt.Sprintf("%d bytes in, %d out", len(in), n)})
 	}
 	return n, st
@@ -282,7 +282,7 @@ func (c *Connection) CloseUserEndpoint() {
 	f.mu.Unlock()
 	c.msgs.close(func() {
 		if call {
-			c.m.trace(kernel.Event{Kind: kernel.EvDisconnect, Process: c.procName, Driver: f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
+			c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
 			c.port.disconnectCB(c.cookie)
 		}
 		if held {
@@ -329,7 +329,7 @@ func (c *Connection) disconnect(getStatus kernel.NTSTATUS, cause string) {
 		op.rst = kernel.STATUS_PORT_DISCONNECTED
 	}
 	c.mu.Unlock()
-	c.m.trace(kernel.Event{Kind: kernel.EvDisconnect, Process: c.procName, Driver: c.f.name, Conn: c.id, Detail: cause})
+	c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: c.f.name, Conn: c.id, Detail: cause})
 	for _, op := range senders {
 		op.ch <- struct{}{}
 	}
@@ -343,7 +343,7 @@ func (c *Connection) disconnect(getStatus kernel.NTSTATUS, cause string) {
 
 func (c *Connection) traceDelivered(op *sendOp) {
 	if c.m.tracing() {
-		c.m.trace(kernel.Event{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id,
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id,
 			Detail: fmt.Sprintf("%d bytes", len(op.msg))})
 	}
 }

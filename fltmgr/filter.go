@@ -108,7 +108,7 @@ func (m *Manager) RegisterFilter(driver *driverapi.DriverObject, reg *driverapi.
 	}
 	ld.filter = f
 	m.mu.Unlock()
-	m.trace(kernel.Event{Kind: kernel.EvFilterRegistered, Driver: f.name, Detail: fmt.Sprintf("version %#04x flags %#x", reg.Version, reg.Flags)})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvFilterRegistered, Driver: f.name, Detail: fmt.Sprintf("version %#04x flags %#x", reg.Version, reg.Flags)})
 	return f, kernel.STATUS_SUCCESS
 }
 
@@ -133,7 +133,7 @@ func (m *Manager) StartFiltering(fi driverapi.Filter) kernel.NTSTATUS {
 	}
 	f.started = true
 	f.mu.Unlock()
-	m.trace(kernel.Event{Kind: kernel.EvFilterStarted, Driver: f.name})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvFilterStarted, Driver: f.name})
 	m.startFiltering(f) // automatic attachment to the mounted volumes (io_instance.go)
 	return kernel.STATUS_SUCCESS
 }
@@ -206,7 +206,7 @@ func (f *filter) unregister(report bool) {
 		// MessageNotify would wait for itself, as it would hang on Windows.)
 		<-e.c.msgs.close(nil)
 		if e.notify {
-			m.trace(kernel.Event{Kind: kernel.EvDisconnect, Driver: f.name, Conn: e.c.id, Detail: "DisconnectNotify (unload)"})
+			m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Driver: f.name, Conn: e.c.id, Detail: "DisconnectNotify (unload)"})
 			e.c.port.disconnectCB(e.c.cookie)
 		}
 	}
@@ -233,7 +233,7 @@ func (f *filter) unregister(report bool) {
 	f.mu.Lock()
 	f.state = filterUnregistered
 	f.mu.Unlock()
-	m.trace(kernel.Event{Kind: kernel.EvUnregister, Driver: f.name})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvUnregister, Driver: f.name})
 }
 
 // BuildDefaultSecurityDescriptor emulates FltBuildDefaultSecurityDescriptor (R-SD): a DACL

@@ -40,7 +40,7 @@ func (m *Manager) traceIO(ctx context.Context, what string, st kernel.NTSTATUS) 
 		return
 	}
 	_, _, proc := requestor(ctx)
-	m.trace(kernel.Event{Kind: EvFileIO, Process: proc, Status: st.Error(), Detail: what})
+	m.trace(kernel.TraceEvent{Kind: EvFileIO, Process: proc, Status: st.Error(), Detail: what})
 }
 
 // NtCreateFile sends an IRP_MJ_CREATE down the volume's stack for the thread ctx carries

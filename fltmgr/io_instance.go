@@ -294,7 +294,7 @@ func (m *Manager) AddVolume(v *kernel.Volume) kernel.NTSTATUS {
 		started = append(started, fio)
 	}
 	m.io.mu.Unlock()
-	m.trace(kernel.Event{Kind: EvVolumeMounted, Detail: fmt.Sprintf("%s %s %s sector %d %s", v.Name(), v.DeviceName(), v.Kind(), v.SectorSize(), v.FileSystem())})
+	m.trace(kernel.TraceEvent{Kind: EvVolumeMounted, Detail: fmt.Sprintf("%s %s %s sector %d %s", v.Name(), v.DeviceName(), v.Kind(), v.SectorSize(), v.FileSystem())})
 	sort.Slice(started, func(a, b int) bool { return started[a].f.name < started[b].f.name })
 	for _, fio := range started {
 		m.autoAttach(fio, fv, driverapi.FLTFL_INSTANCE_SETUP_AUTOMATIC_ATTACHMENT|driverapi.FLTFL_INSTANCE_SETUP_NEWLY_MOUNTED_VOLUME)
@@ -404,7 +404,7 @@ func (m *Manager) attach(fio *filterIO, fv *fltVolume, altitude, name string, fl
 		posts: map[*postEntry]struct{}{}, pends: map[*ioOp]struct{}{},
 		shCtx: map[*kernel.FileObject]*fltContext{}, sCtx: map[*kernel.Stream]*fltContext{}}
 	fail := func(st kernel.NTSTATUS, why string) (*instance, kernel.NTSTATUS) {
-		m.trace(kernel.Event{Kind: EvInstanceAttached, Driver: fio.f.name, Status: st.Error(),
+		m.trace(kernel.TraceEvent{Kind: EvInstanceAttached, Driver: fio.f.name, Status: st.Error(),
 			Detail: fmt.Sprintf("%q on %s at %s: %s", name, fv.v.Name(), altitude, why)})
 		return nil, st
 	}
@@ -465,7 +465,7 @@ func (m *Manager) attach(fio *filterIO, fv *fltVolume, altitude, name string, fl
 		}
 		return fail(st, "InstanceSetup refused")
 	}
-	m.trace(kernel.Event{Kind: EvInstanceAttached, Driver: fio.f.name, Status: kernel.STATUS_SUCCESS.Error(),
+	m.trace(kernel.TraceEvent{Kind: EvInstanceAttached, Driver: fio.f.name, Status: kernel.STATUS_SUCCESS.Error(),
 		Detail: fmt.Sprintf("%q on %s at %s", name, fv.v.Name(), altitude)})
 	return inst, kernel.STATUS_SUCCESS
 }
@@ -611,7 +611,7 @@ func (m *Manager) detach(fio *filterIO, fv *fltVolume, instanceName string) kern
 	st := cb(&driverapi.RelatedObjects{Filter: fio.f, Volume: fv, Instance: inst}, 0)
 	inst.leave()
 	if !st.IsSuccess() {
-		m.trace(kernel.Event{Kind: EvInstanceDetached, Driver: fio.f.name, Status: st.Error(),
+		m.trace(kernel.TraceEvent{Kind: EvInstanceDetached, Driver: fio.f.name, Status: st.Error(),
 			Detail: fmt.Sprintf("%q on %s: InstanceQueryTeardown refused", inst.name, fv.v.Name())})
 		return st
 	}
@@ -754,7 +754,7 @@ func (m *Manager) teardownInstance(inst *instance, reason driverapi.InstanceTear
 			Message: fmt.Sprintf("%d FltObjectReference reference(s) to the instance were never released", refs),
 			Windows: "instance teardown waits for the references forever"})
 	}
-	m.trace(kernel.Event{Kind: EvInstanceDetached, Driver: fio.f.name,
+	m.trace(kernel.TraceEvent{Kind: EvInstanceDetached, Driver: fio.f.name,
 		Detail: fmt.Sprintf("%q on %s (%s)", inst.name, fv.v.Name(), teardownReason(reason))})
 }
 

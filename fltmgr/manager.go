@@ -61,7 +61,7 @@ func New(w *kernel.World) *Manager {
 // World returns the world the manager belongs to.
 func (m *Manager) World() *kernel.World { return m.world }
 
-func (m *Manager) trace(e kernel.Event) { m.world.Trace().Add(e) }
+func (m *Manager) trace(e kernel.TraceEvent) { m.world.Trace().Add(e) }
 
 func (m *Manager) tracing() bool { return m.world.Trace().Enabled() }
 
@@ -105,13 +105,13 @@ func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
 				Windows: "the filter stays registered with a driver image that is unloaded: a bugcheck at the next callback"})
 			f.unregister(false)
 		}
-		m.trace(kernel.Event{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error(), Detail: "DriverEntry failed"})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error(), Detail: "DriverEntry failed"})
 		return st
 	}
 	m.mu.Lock()
 	ld.state = driverLoaded
 	m.mu.Unlock()
-	m.trace(kernel.Event{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error()})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error()})
 	return st
 }
 
@@ -169,7 +169,7 @@ func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
 	if reg.FilterUnload == nil ||
 		(mandatory && reg.Flags&driverapi.FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP != 0) {
 		m.mu.Unlock()
-		m.trace(kernel.Event{Kind: kernel.EvUnloadRequest, Driver: ld.name, Status: kernel.STATUS_FLT_DO_NOT_DETACH.Error(),
+		m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Status: kernel.STATUS_FLT_DO_NOT_DETACH.Error(),
 			Detail: unloadDetail(mandatory) + ": refused without calling FilterUnload"})
 		return kernel.STATUS_FLT_DO_NOT_DETACH
 	}
@@ -180,7 +180,7 @@ func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
 	if mandatory {
 		flags = driverapi.FLTFL_FILTER_UNLOAD_MANDATORY
 	}
-	m.trace(kernel.Event{Kind: kernel.EvUnloadRequest, Driver: ld.name, Detail: unloadDetail(mandatory) + ": calling FilterUnload"})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Detail: unloadDetail(mandatory) + ": calling FilterUnload"})
 	st := reg.FilterUnload(flags)
 	unregistered := f.isUnregistered()
 
@@ -189,7 +189,7 @@ func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
 			m.mu.Lock()
 			ld.state = driverLoaded
 			m.mu.Unlock()
-			m.trace(kernel.Event{Kind: kernel.EvUnloadRequest, Driver: ld.name, Status: st.Error(), Detail: "FilterUnload refused; the filter stays"})
+			m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Status: st.Error(), Detail: "FilterUnload refused; the filter stays"})
 			return st
 		}
 		m.violation(kernel.Violation{Rule: "R-VERIFY-3", Driver: ld.name, Object: "filter",
@@ -206,7 +206,7 @@ func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
 	m.mu.Lock()
 	ld.state = driverUnloaded
 	m.mu.Unlock()
-	m.trace(kernel.Event{Kind: kernel.EvDriverUnloaded, Driver: ld.name})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvDriverUnloaded, Driver: ld.name})
 	if !mandatory && !st.IsSuccess() {
 		return st
 	}
@@ -244,7 +244,7 @@ func (m *Manager) Shutdown() {
 		m.mu.Lock()
 		ld.state = driverUnloaded
 		m.mu.Unlock()
-		m.trace(kernel.Event{Kind: kernel.EvDriverUnloaded, Driver: ld.name, Detail: "shutdown"})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvDriverUnloaded, Driver: ld.name, Detail: "shutdown"})
 	}
 }
 

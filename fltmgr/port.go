@@ -61,7 +61,7 @@ func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 	}
 	f.ports[p] = struct{}{}
 	f.mu.Unlock()
-	m.trace(kernel.Event{Kind: kernel.EvPortCreated, Driver: f.name,
+	m.trace(kernel.TraceEvent{Kind: kernel.EvPortCreated, Driver: f.name,
 		Detail: fmt.Sprintf("%s max %d SD %s", p.name, maxConnections, sd.SDDL())})
 	return p, kernel.STATUS_SUCCESS
 }
@@ -96,7 +96,7 @@ func (p *serverPort) close() bool {
 	delete(f.ports, p)
 	f.m.world.Namespace().Remove(p.name, p)
 	f.mu.Unlock()
-	f.m.trace(kernel.Event{Kind: kernel.EvPortClosed, Driver: f.name, Detail: p.name})
+	f.m.trace(kernel.TraceEvent{Kind: kernel.EvPortClosed, Driver: f.name, Detail: p.name})
 	return true
 }
 
@@ -128,7 +128,7 @@ type connectResult struct {
 
 func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) connectResult {
 	fail := func(st kernel.NTSTATUS, driver, why string) connectResult {
-		m.trace(kernel.Event{Kind: kernel.EvConnect, Process: proc.String(), Driver: driver, Status: st.Error(),
+		m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: driver, Status: st.Error(),
 			Detail: name + ": " + why})
 		return connectResult{status: st}
 	}
@@ -171,7 +171,7 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 	for i := range ctxCopy {
 		ctxCopy[i] = scribble
 	}
-	notifyEv := kernel.Event{Kind: kernel.EvConnectNotify, Process: proc.String(), Driver: f.name, Conn: c.id,
+	notifyEv := kernel.TraceEvent{Kind: kernel.EvConnectNotify, Process: proc.String(), Driver: f.name, Conn: c.id,
 		Status: st.Error(), Detail: fmt.Sprintf("%d context bytes", len(ctxCopy))}
 	if !st.IsSuccess() {
 		f.mu.Lock()
@@ -181,7 +181,7 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 		c.closeKernelEndpoint()
 		f.connectRundown.release()
 		m.trace(notifyEv)
-		m.trace(kernel.Event{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id, Status: st.Error(),
+		m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id, Status: st.Error(),
 			Detail: name + ": ConnectNotify refused"})
 		return connectResult{status: st}
 	}
@@ -193,7 +193,7 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 			Message: fmt.Sprintf("ConnectNotify kept the connection context past the call (in %s); the emulator overwrote it with 0x%X bytes", path, scribble),
 			Windows: "the context buffer is freed when ConnectNotify returns: the driver reads freed pool memory (garbage, or a bugcheck under Driver Verifier)"})
 	}
-	m.trace(kernel.Event{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id,
+	m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id,
 		Status: kernel.STATUS_SUCCESS.Error(), Detail: name + ": connected as " + proc.Token().Name()})
 	return connectResult{conn: c, status: kernel.STATUS_SUCCESS}
 }

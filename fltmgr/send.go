@@ -35,7 +35,7 @@ func (m *Manager) CloseClientPort(fi driverapi.Filter, clientPort *driverapi.Cli
 		return
 	}
 	if c.closeKernelEndpoint() {
-		m.trace(kernel.Event{Kind: kernel.EvDisconnect, Driver: f.name, Conn: c.id, Detail: "FltCloseClientPort"})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Driver: f.name, Conn: c.id, Detail: "FltCloseClientPort"})
 	}
 }
 
@@ -161,13 +161,13 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 			if result == kernel.STATUS_THREAD_IS_TERMINATING {
 				why = "sending thread terminating"
 			}
-			c.m.trace(kernel.Event{Kind: kernel.EvMessageAbandoned, Process: c.procName, Driver: c.f.name, Conn: c.id,
+			c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageAbandoned, Process: c.procName, Driver: c.f.name, Conn: c.id,
 				MsgID: op.id, Status: result.Error(), Detail: why})
 		}
 	}()
 	need := 16 + len(msg)
 	if c.m.tracing() {
-		c.m.trace(kernel.Event{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id,
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id,
 			Detail: fmt.Sprintf("%d bytes, reply capacity %d, timeout %s", len(msg), len(reply), timeoutString(timeout))})
 	}
 
@@ -319,7 +319,7 @@ func (c *Connection) unwait(op *sendOp) bool {
 
 func (c *Connection) traceTimeout(op *sendOp, why string) {
 	if c.m.tracing() {
-		c.m.trace(kernel.Event{Kind: kernel.EvMessageTimedOut, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id,
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageTimedOut, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id,
 			Status: kernel.STATUS_TIMEOUT.Error(), Detail: why})
 	}
 }

@@ -231,7 +231,7 @@ func (f *Faults) decide(routine, driver, process string) kernel.NTSTATUS {
 			f.mu.Lock()
 			f.injected = append(f.injected, call)
 			f.mu.Unlock()
-			f.w.Trace().Add(kernel.Event{Kind: kernel.EvFaultInjected, Process: process, Driver: driver,
+			f.w.Trace().Add(kernel.TraceEvent{Kind: kernel.EvFaultInjected, Process: process, Driver: driver,
 				Status: c.r.status.Error(), Detail: fmt.Sprintf("%s call %d failed (%s)", routine, c.n, c.r.kind)})
 			return c.r.status
 		}
@@ -264,7 +264,7 @@ func splitmix64(x uint64) uint64 {
 // close, its connections end and DisconnectNotify runs, all before the event's recorder goes
 // on. when sees every event, possibly from several goroutines at once. It returns an error
 // for a nil or foreign process or a nil predicate.
-func (f *Faults) KillAt(p *Process, when func(kernel.Event) bool) error {
+func (f *Faults) KillAt(p *Process, when func(kernel.TraceEvent) bool) error {
 	if p == nil || p.w != f.w {
 		return errors.New("harness: KillAt: the process is nil or belongs to another world")
 	}
@@ -276,11 +276,11 @@ func (f *Faults) KillAt(p *Process, when func(kernel.Event) bool) error {
 	}
 	var fired atomic.Bool
 	tr := f.w.Trace()
-	unsub := tr.Subscribe(func(e kernel.Event) {
+	unsub := tr.Subscribe(func(e kernel.TraceEvent) {
 		if fired.Load() || !when(e) || !fired.CompareAndSwap(false, true) {
 			return
 		}
-		tr.Add(kernel.Event{Kind: kernel.EvFaultInjected, Process: p.String(), Driver: e.Driver, Conn: e.Conn, MsgID: e.MsgID,
+		tr.Add(kernel.TraceEvent{Kind: kernel.EvFaultInjected, Process: p.String(), Driver: e.Driver, Conn: e.Conn, MsgID: e.MsgID,
 			Detail: fmt.Sprintf("killing the process at event #%d (%s)", e.Seq, e.Kind)})
 		p.Exit(KilledExitCode)
 	})
@@ -293,13 +293,13 @@ func (f *Faults) KillAt(p *Process, when func(kernel.Event) bool) error {
 
 // At returns a predicate for KillAt that is true at the k-th event (from 1) of the given kind
 // concerning process p (any process when p is nil).
-func At(kind kernel.EventKind, p *Process, k int) func(kernel.Event) bool {
+func At(kind kernel.EventKind, p *Process, k int) func(kernel.TraceEvent) bool {
 	name := ""
 	if p != nil {
 		name = p.String()
 	}
 	var n atomic.Int64
-	return func(e kernel.Event) bool {
+	return func(e kernel.TraceEvent) bool {
 		return e.Kind == kind && (name == "" || e.Process == name) && n.Add(1) == int64(k)
 	}
 }
@@ -308,6 +308,6 @@ func At(kind kernel.EventKind, p *Process, k int) func(kernel.Event) bool {
 // is delivered to process p, over all its connections: the message is in the process's
 // buffer, and the process has not replied yet. Messages are counted by the process that made
 // the connection, also when a duplicate handle in another process receives them.
-func Received(p *Process, k int) func(kernel.Event) bool {
+func Received(p *Process, k int) func(kernel.TraceEvent) bool {
 	return At(kernel.EvMessageDelivered, p, k)
 }

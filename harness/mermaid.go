@@ -14,7 +14,7 @@ import (
 // violations and injected faults (as notes). Failed calls are drawn with a cross. Put the
 // result in a Markdown file inside a ```mermaid block to see the message flow as a picture.
 // The rendering has no times, so it is stable from run to run.
-func Mermaid(events []kernel.Event) string {
+func Mermaid(events []kernel.TraceEvent) string {
 	r := mermaidRenderer{procs: map[string]string{}, drivers: map[string]string{}, connProc: map[uint64]string{},
 		notified: map[uint64]bool{}}
 	for _, e := range events {
@@ -76,7 +76,7 @@ func (r *mermaidRenderer) driver(name string) string {
 }
 
 // process returns the participant of the event's process, or of the connection's process.
-func (r *mermaidRenderer) process(e kernel.Event) (string, bool) {
+func (r *mermaidRenderer) process(e kernel.TraceEvent) (string, bool) {
 	name := e.Process
 	if name == "" {
 		name = r.connProc[e.Conn]
@@ -107,14 +107,14 @@ func mmStatus(status string) string {
 	return status
 }
 
-func mmConn(e kernel.Event) string {
+func mmConn(e kernel.TraceEvent) string {
 	if e.Conn == 0 {
 		return ""
 	}
 	return fmt.Sprintf(" conn %d", e.Conn)
 }
 
-func mmMsg(e kernel.Event) string {
+func mmMsg(e kernel.TraceEvent) string {
 	if e.MsgID == 0 {
 		return " (one-way)"
 	}
@@ -128,7 +128,7 @@ func mmDetail(s, detail string) string {
 	return s + ", " + detail
 }
 
-func (r *mermaidRenderer) event(e kernel.Event) {
+func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 	switch e.Kind {
 	case kernel.EvProcessCreated:
 		r.note(r.proc(e.Process), mmDetail("process started", e.Detail))
@@ -229,7 +229,7 @@ func (r *mermaidRenderer) event(e kernel.Event) {
 	}
 }
 
-func (r *mermaidRenderer) disconnect(e kernel.Event) {
+func (r *mermaidRenderer) disconnect(e kernel.TraceEvent) {
 	d := r.driver(e.Driver)
 	p, hasProc := r.process(e)
 	switch {

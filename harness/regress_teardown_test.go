@@ -38,7 +38,7 @@ func TestRegressionCloseClientPortRacesUnload(t *testing.T) {
 		}
 		var inflight atomic.Int32
 		var sawInflight atomic.Bool
-		w.Trace().Subscribe(func(e kernel.Event) {
+		w.Trace().Subscribe(func(e kernel.TraceEvent) {
 			if e.Kind == kernel.EvViolation && inflight.Load() > 0 {
 				sawInflight.Store(true)
 			}

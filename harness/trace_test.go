@@ -105,9 +105,9 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		for _, k := range kernel.EventKinds() {
 			require.NotEmpty(t, tr.Filter(k), "no %s event", k)
 		}
-		one := func(kind kernel.EventKind, match func(kernel.Event) bool) kernel.Event {
+		one := func(kind kernel.EventKind, match func(kernel.TraceEvent) bool) kernel.TraceEvent {
 			t.Helper()
-			var got []kernel.Event
+			var got []kernel.TraceEvent
 			for _, e := range tr.Filter(kind) {
 				if match == nil || match(e) {
 					got = append(got, e)
@@ -119,31 +119,31 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		start := tr.Start()
 		const svc, usr = "svc.exe (pid 8)", "user.exe (pid 12)"
 
-		e := one(kernel.EvProcessCreated, func(e kernel.Event) bool { return e.Process == usr })
+		e := one(kernel.EvProcessCreated, func(e kernel.TraceEvent) bool { return e.Process == usr })
 		require.Equal(t, "user", e.Detail, "the token")
 		e = one(kernel.EvProcessExited, nil)
 		require.Equal(t, usr, e.Process)
 
 		// Connect attempts with result and reason; ConnectNotify's result.
-		e = one(kernel.EvConnect, func(e kernel.Event) bool { return e.Process == usr })
+		e = one(kernel.EvConnect, func(e kernel.TraceEvent) bool { return e.Process == usr })
 		require.Equal(t, kernel.STATUS_ACCESS_DENIED.Error(), e.Status)
 		require.Equal(t, "drv", e.Driver)
 		require.Equal(t, `\TestPort: access check failed for user`, e.Detail)
 		e = one(kernel.EvConnectNotify, nil)
-		require.Equal(t, kernel.Event{Seq: e.Seq, Time: e.Time, Kind: kernel.EvConnectNotify, Process: svc, Driver: "drv", Conn: 1,
+		require.Equal(t, kernel.TraceEvent{Seq: e.Seq, Time: e.Time, Kind: kernel.EvConnectNotify, Process: svc, Driver: "drv", Conn: 1,
 			Status: kernel.STATUS_SUCCESS.Error(), Detail: "5 context bytes"}, e)
-		e = one(kernel.EvConnect, func(e kernel.Event) bool { return e.Process == svc })
+		e = one(kernel.EvConnect, func(e kernel.TraceEvent) bool { return e.Process == svc })
 		require.Equal(t, uint64(1), e.Conn)
 		require.Equal(t, kernel.STATUS_SUCCESS.Error(), e.Status)
 
 		// Messages: ids, statuses, fake times.
-		e = one(kernel.EvMessageDelivered, func(e kernel.Event) bool { return e.MsgID == 1 })
+		e = one(kernel.EvMessageDelivered, func(e kernel.TraceEvent) bool { return e.MsgID == 1 })
 		require.Equal(t, svc, e.Process)
 		require.Equal(t, uint64(1), e.Conn)
-		e = one(kernel.EvMessageReplied, func(e kernel.Event) bool { return e.Status == kernel.STATUS_SUCCESS.Error() })
+		e = one(kernel.EvMessageReplied, func(e kernel.TraceEvent) bool { return e.Status == kernel.STATUS_SUCCESS.Error() })
 		require.Equal(t, uint64(1), e.MsgID)
 		require.Equal(t, "5 reply bytes", e.Detail)
-		e = one(kernel.EvMessageReplied, func(e kernel.Event) bool { return e.Status != kernel.STATUS_SUCCESS.Error() })
+		e = one(kernel.EvMessageReplied, func(e kernel.TraceEvent) bool { return e.Status != kernel.STATUS_SUCCESS.Error() })
 		require.Equal(t, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY.Error(), e.Status)
 		e = one(kernel.EvMessageTimedOut, nil)
 		require.Equal(t, kernel.STATUS_TIMEOUT.Error(), e.Status)
@@ -215,7 +215,7 @@ func TestTraceGolden(t *testing.T) {
 }
 
 func TestMermaidRendering(t *testing.T) {
-	ev := []kernel.Event{
+	ev := []kernel.TraceEvent{
 		{Kind: kernel.EvProcessCreated, Process: "a.exe (pid 8)", Detail: "admin"},
 		{Kind: kernel.EvConnectNotify, Process: "a.exe (pid 8)", Driver: "d", Conn: 1, Status: kernel.STATUS_SUCCESS.Error()},
 		{Kind: kernel.EvConnect, Process: "a.exe (pid 8)", Driver: "d", Conn: 1, Status: kernel.STATUS_SUCCESS.Error(), Detail: `\P: ok`},

@@ -51,8 +51,8 @@ func EventKinds() []EventKind {
 		EvUserSend, EvViolation, EvFaultInjected, EvVolumeMounted, EvInstanceAttached, EvInstanceDetached, EvFileIO}
 }
 
-// Event is one entry of the flight recorder.
-type Event struct {
+// TraceEvent is one entry of the flight recorder.
+type TraceEvent struct {
 	Seq     int       // 1, 2, ... in recording order
 	Time    time.Time // the world's clock (the fake clock inside a synctest bubble)
 	Kind    EventKind
@@ -65,7 +65,7 @@ type Event struct {
 }
 
 // String renders the event on one line, without its time.
-func (e Event) String() string {
+func (e TraceEvent) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%d %s", e.Seq, e.Kind)
 	if e.Process != "" {
@@ -96,7 +96,7 @@ func (e Event) String() string {
 // Lock order: Trace.mu is a leaf lock; observers run with no lock of the trace held.
 type Trace struct {
 	mu     sync.Mutex
-	events []Event
+	events []TraceEvent
 	seq    int
 	off    atomic.Bool
 	start  time.Time
@@ -106,7 +106,7 @@ type Trace struct {
 }
 
 type observer struct {
-	fn     func(Event)
+	fn     func(TraceEvent)
 	active atomic.Bool
 }
 
@@ -135,7 +135,7 @@ func (t *Trace) Enabled() bool {
 // observers synchronously on the calling goroutine, with no lock of the trace held. Callers
 // must not hold locks an observer may need: an observer may call back into the world (kill a
 // process, for instance).
-func (t *Trace) Add(e Event) {
+func (t *Trace) Add(e TraceEvent) {
 	rec := !t.off.Load()
 	obs := t.obs.Load()
 	if !rec && (obs == nil || len(*obs) == 0) {
@@ -166,7 +166,7 @@ func (t *Trace) Add(e Event) {
 // call that triggered them returns), and may be called from several goroutines at once, so it
 // must be safe for concurrent use. The returned function unsubscribes; after it returns, fn is
 // not called again except by a delivery already in progress.
-func (t *Trace) Subscribe(fn func(Event)) (unsubscribe func()) {
+func (t *Trace) Subscribe(fn func(TraceEvent)) (unsubscribe func()) {
 	o := &observer{fn: fn}
 	o.active.Store(true)
 	t.obsMu.Lock()
@@ -196,10 +196,10 @@ func (t *Trace) Subscribe(fn func(Event)) (unsubscribe func()) {
 }
 
 // Events returns a copy of the events, in order.
-func (t *Trace) Events() []Event {
+func (t *Trace) Events() []TraceEvent {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]Event(nil), t.events...)
+	return append([]TraceEvent(nil), t.events...)
 }
 
 // Len returns the number of recorded events.
@@ -210,8 +210,8 @@ func (t *Trace) Len() int {
 }
 
 // Filter returns the events of the given kinds, in order.
-func (t *Trace) Filter(kinds ...EventKind) []Event {
-	var out []Event
+func (t *Trace) Filter(kinds ...EventKind) []TraceEvent {
+	var out []TraceEvent
 	for _, e := range t.Events() {
 		for _, k := range kinds {
 			if e.Kind == k {
@@ -230,7 +230,7 @@ func (t *Trace) Table() string { return FormatTable(t.Events(), t.start) }
 // start, kind, process, driver, connection id, message id, status and detail. Inside a
 // synctest bubble the times are fake and so the table is deterministic (fit for a golden
 // file).
-func FormatTable(events []Event, start time.Time) string {
+func FormatTable(events []TraceEvent, start time.Time) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tTIME\tKIND\tPROCESS\tDRIVER\tCONN\tMSG\tSTATUS\tDETAIL")

@@ -18,9 +18,9 @@ func TestTraceRecordsInOrderWithSeqAndTime(t *testing.T) {
 		tr := w.Trace()
 		start := tr.Start()
 		require.Equal(t, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), start.UTC(), "a bubble's clock starts at 2000-01-01")
-		tr.Add(kernel.Event{Kind: kernel.EvMessageSent, Driver: "d", Conn: 1})
+		tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageSent, Driver: "d", Conn: 1})
 		time.Sleep(30 * time.Second) // fake time
-		tr.Add(kernel.Event{Kind: kernel.EvMessageTimedOut, Driver: "d", Conn: 1, Status: kernel.STATUS_TIMEOUT.Error()})
+		tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageTimedOut, Driver: "d", Conn: 1, Status: kernel.STATUS_TIMEOUT.Error()})
 		ev := tr.Events()
 		require.Len(t, ev, 2)
 		require.Equal(t, 1, ev[0].Seq)
@@ -29,7 +29,7 @@ func TestTraceRecordsInOrderWithSeqAndTime(t *testing.T) {
 		require.Equal(t, 2, tr.Len())
 
 		// Filter keeps order and selects by kind.
-		require.Equal(t, []kernel.Event{ev[1]}, tr.Filter(kernel.EvMessageTimedOut))
+		require.Equal(t, []kernel.TraceEvent{ev[1]}, tr.Filter(kernel.EvMessageTimedOut))
 		require.Equal(t, ev, tr.Filter(kernel.EvMessageTimedOut, kernel.EvMessageSent))
 		require.Empty(t, tr.Filter(kernel.EvConnect))
 
@@ -49,16 +49,16 @@ func TestTraceSubscribeIsSynchronousAndReentrant(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
 	var unsub func()
-	unsub = tr.Subscribe(func(e kernel.Event) {
+	unsub = tr.Subscribe(func(e kernel.TraceEvent) {
 		mu.Lock()
 		seen = append(seen, string(e.Kind))
 		mu.Unlock()
 		// An observer may record events itself (no lock of the trace is held).
 		if e.Kind == kernel.EvConnect {
-			tr.Add(kernel.Event{Kind: kernel.EvFaultInjected, Detail: "from the observer"})
+			tr.Add(kernel.TraceEvent{Kind: kernel.EvFaultInjected, Detail: "from the observer"})
 		}
 	})
-	tr.Add(kernel.Event{Kind: kernel.EvConnect})
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvConnect})
 	// Delivered before Add returned, the nested event included.
 	mu.Lock()
 	require.Equal(t, []string{"connect", "fault-injected"}, seen)
@@ -69,7 +69,7 @@ func TestTraceSubscribeIsSynchronousAndReentrant(t *testing.T) {
 
 	unsub()
 	unsub() // twice is harmless
-	tr.Add(kernel.Event{Kind: kernel.EvDisconnect})
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvDisconnect})
 	mu.Lock()
 	require.Len(t, seen, 2, "no delivery after unsubscribe")
 	mu.Unlock()
@@ -79,17 +79,17 @@ func TestTraceObserversSeeEventsWhileRecordingIsOff(t *testing.T) {
 	tr := kernel.New().Trace()
 	tr.SetEnabled(false)
 	require.False(t, tr.Enabled())
-	var got []kernel.Event
-	unsub := tr.Subscribe(func(e kernel.Event) { got = append(got, e) })
+	var got []kernel.TraceEvent
+	unsub := tr.Subscribe(func(e kernel.TraceEvent) { got = append(got, e) })
 	require.True(t, tr.Enabled(), "an observer needs the events")
-	tr.Add(kernel.Event{Kind: kernel.EvUserSend})
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvUserSend})
 	require.Len(t, got, 1)
 	require.Equal(t, 1, got[0].Seq)
 	require.Empty(t, tr.Events(), "not recorded")
 	unsub()
 	require.False(t, tr.Enabled())
 	tr.SetEnabled(true)
-	tr.Add(kernel.Event{Kind: kernel.EvUserSend})
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvUserSend})
 	require.Equal(t, 2, tr.Events()[0].Seq, "sequence numbers keep counting")
 }
 
@@ -103,12 +103,12 @@ func TestTraceConcurrentAddAndSubscribe(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < 100; j++ {
-				tr.Add(kernel.Event{Kind: kernel.EvMessageSent})
+				tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageSent})
 			}
 		}()
 		go func() {
 			defer wg.Done()
-			u := tr.Subscribe(func(kernel.Event) { mu.Lock(); count++; mu.Unlock() })
+			u := tr.Subscribe(func(kernel.TraceEvent) { mu.Lock(); count++; mu.Unlock() })
 			u()
 		}()
 	}
@@ -132,7 +132,7 @@ func TestEventKindsAreDistinct(t *testing.T) {
 }
 
 func TestEventString(t *testing.T) {
-	e := kernel.Event{Seq: 3, Kind: kernel.EvMessageReplied, Process: "svc.exe (pid 8)", Driver: "scanner", Conn: 2, MsgID: 7,
+	e := kernel.TraceEvent{Seq: 3, Kind: kernel.EvMessageReplied, Process: "svc.exe (pid 8)", Driver: "scanner", Conn: 2, MsgID: 7,
 		Status: kernel.STATUS_SUCCESS.Error(), Detail: "5 reply bytes"}
 	require.Equal(t, `#3 message-replied process="svc.exe (pid 8)" driver="scanner" conn=2 msg=7 status=STATUS_SUCCESS (0x00000000) detail="5 reply bytes"`, e.String())
 }

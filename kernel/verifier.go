@@ -49,7 +49,7 @@ func (v *Verifier) Report(x Violation) {
 	t := v.trace
 	v.mu.Unlock()
 	if t != nil {
-		t.Add(Event{Kind: EvViolation, Driver: x.Driver, Status: x.Rule, Detail: x.Error()})
+		t.Add(TraceEvent{Kind: EvViolation, Driver: x.Driver, Status: x.Rule, Detail: x.Error()})
 	}
 }
 

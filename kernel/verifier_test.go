@@ -19,8 +19,8 @@ func TestVerifierReportTraceAndTake(t *testing.T) {
 	w := kernel.New()
 	v := w.Verifier()
 	x := kernel.Violation{Rule: "R-VERIFY-4", Driver: "d", Object: `server port "\P"`, Message: "double close", Windows: "a bugcheck"}
-	var observed []kernel.Event
-	w.Trace().Subscribe(func(e kernel.Event) { observed = append(observed, e) })
+	var observed []kernel.TraceEvent
+	w.Trace().Subscribe(func(e kernel.TraceEvent) { observed = append(observed, e) })
 	v.Report(x)
 	require.Equal(t, []kernel.Violation{x}, v.Violations())
 	ev := w.Trace().Filter(kernel.EvViolation)

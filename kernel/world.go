@@ -77,7 +77,7 @@ func (w *World) CreateProcess(image string, tok *Token, parent *Process, inherit
 	w.mu.Lock()
 	w.procs[p.id] = p
 	w.mu.Unlock()
-	w.trace.Add(Event{Kind: EvProcessCreated, Process: p.String(), Detail: tok.Name()})
+	w.trace.Add(TraceEvent{Kind: EvProcessCreated, Process: p.String(), Detail: tok.Name()})
 	return p, STATUS_SUCCESS
 }
 
@@ -105,7 +105,7 @@ func (w *World) processExited(p *Process) {
 	w.mu.Lock()
 	delete(w.procs, p.id)
 	w.mu.Unlock()
-	w.trace.Add(Event{Kind: EvProcessExited, Process: p.String()})
+	w.trace.Add(TraceEvent{Kind: EvProcessExited, Process: p.String()})
 }
 
 // OpenHandles lists every handle still open in any live process.
