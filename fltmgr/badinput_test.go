@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -53,7 +54,7 @@ func (d *badDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.Filter
 		return st
 	}
 	d.filter = f
-	attrs := driverapi.InitializeObjectAttributes(d.port, driverapi.OBJ_KERNEL_HANDLE, nil)
+	attrs := driverapi.InitializeObjectAttributes(d.port, driverapi.OBJ_KERNEL_HANDLE, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS))
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil, d.connect, d.disconnect, d.message, 8)
 	if st != kernel.STATUS_SUCCESS {
 		fm.UnregisterFilter(f)
@@ -243,13 +244,28 @@ func TestBadInputManager(t *testing.T) {
 			{"create max -1", func() any { return create(d.filter, &goodAttrs, cn, dn, -1) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"create max MinInt32", func() any { return create(d.filter, &goodAttrs, cn, dn, math.MinInt32) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"create max MaxInt32", func() any { return create(d.filter, &goodAttrs, cn, dn, math.MaxInt32) }, kernel.STATUS_SUCCESS, ""},
-			{"create nil ConnectNotify", func() any { return create(d.filter, &goodAttrs, nil, dn, 1) }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"create nil DisconnectNotify", func() any { return create(d.filter, &goodAttrs, cn, nil, 1) }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"create empty name", func() any { return create(d.filter, attrs("", driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) }, kernel.STATUS_OBJECT_NAME_INVALID, ""},
+			// R-CREATE-3 (rev 2): Windows does not check and crashes at the first connect; the
+			// emulator refuses the port and reports it.
+			{"create nil ConnectNotify", func() any { return create(d.filter, &goodAttrs, nil, dn, 1) }, kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
+			{"create nil DisconnectNotify", func() any { return create(d.filter, &goodAttrs, cn, nil, 1) }, kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
+			// R-USER connect 5 (rev 2): a driver's malformed name gets the object manager's statuses.
+			{"create empty name", func() any { return create(d.filter, attrs("", driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) }, kernel.STATUS_OBJECT_PATH_SYNTAX_BAD, ""},
 			{"create name without backslash", func() any { return create(d.filter, attrs("Port", driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) },
+				kernel.STATUS_OBJECT_PATH_SYNTAX_BAD, ""},
+			{"create in a missing directory", func() any { return create(d.filter, attrs(`\NoSuchDir\Port`, driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) },
+				kernel.STATUS_OBJECT_PATH_NOT_FOUND, ""},
+			{"create with an empty component", func() any { return create(d.filter, attrs(`\\Port`, driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) },
 				kernel.STATUS_OBJECT_NAME_INVALID, ""},
-			{"create a taken name in other case", func() any { return create(d.filter, attrs(`\BADPORT`, driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) },
-				kernel.STATUS_OBJECT_NAME_COLLISION, ""},
+			{"create in an existing directory", func() any {
+				return create(d.filter, attrs(`\RPC Control\Port`, driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1)
+			},
+				kernel.STATUS_SUCCESS, ""},
+			// R-CREATE-4 (rev 2): the collision check ignores case only with OBJ_CASE_INSENSITIVE.
+			{"create a taken name in other case, case-insensitive", func() any {
+				return create(d.filter, attrs(`\BADPORT`, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE), cn, dn, 1)
+			}, kernel.STATUS_OBJECT_NAME_COLLISION, ""},
+			{"create a taken name in other case, case-sensitive", func() any { return create(d.filter, attrs(`\BADPORT`, driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) },
+				kernel.STATUS_SUCCESS, ""},
 
 			// FltCloseCommunicationPort (R-CLOSESRV-3, R-VERIFY-4, R-VERIFY-5).
 			{"close nil server port", func() any { m.CloseCommunicationPort(nil); return true }, true, "R-VERIFY-5"},
@@ -318,7 +334,10 @@ func TestBadInputManager(t *testing.T) {
 			{"connect nil process", func() any { _, st := m.Connect(nil, badPortName, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"connect a foreign process", func() any { _, st := m.Connect(fp, badPortName, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"connect oversized context", func() any { _, st := m.Connect(p, badPortName, big); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"connect empty name", func() any { _, st := m.Connect(p, "", nil); return st }, kernel.STATUS_OBJECT_NAME_INVALID, ""},
+			{"connect empty name", func() any { _, st := m.Connect(p, "", nil); return st }, kernel.STATUS_OBJECT_PATH_SYNTAX_BAD, ""},
+			{"connect in another case", func() any { _, st := m.Connect(p, strings.ToLower(badPortName), nil); return st }, kernel.STATUS_OBJECT_NAME_NOT_FOUND, ""},
+			{"connect in a missing directory", func() any { _, st := m.Connect(p, `\NoSuchDir\Port`, nil); return st }, kernel.STATUS_OBJECT_PATH_NOT_FOUND, ""},
+			{"connect to a directory", func() any { _, st := m.Connect(p, `\Device`, nil); return st }, kernel.STATUS_OBJECT_TYPE_MISMATCH, ""},
 			{"connect unknown name", func() any { _, st := m.Connect(p, `\Nope`, nil); return st }, kernel.STATUS_OBJECT_NAME_NOT_FOUND, ""},
 		})
 

@@ -37,7 +37,7 @@ func TestConnectCheckOrderWhileDeleting(t *testing.T) {
 	c, st = m.Connect(user, `\TestPort`, nil)
 	require.Equal(t, kernel.STATUS_ACCESS_DENIED, st)
 	require.Nil(t, c)
-	c, st = m.Connect(admin, `\testport`, nil)
+	c, st = m.Connect(admin, `\TestPort`, nil)
 	require.Equal(t, kernel.STATUS_FLT_DELETING_OBJECT, st, "the deleting check comes before the slot check")
 	require.Nil(t, c)
 	require.Equal(t, kernel.HRESULT(0x801F000B), kernel.HResultFromNtStatus(st))

@@ -38,9 +38,9 @@
 //     are delivered in order.
 //   - Message ids are given when a message is delivered, per connection, from 1; a message
 //     that times out undelivered uses no id.
-//   - A nil security descriptor means the default one (SYSTEM and Administrators), and
-//     connect asks for FLT_PORT_CONNECT only. One reverse-engineering source says the real
-//     filter manager asks for FLT_PORT_ALL_ACCESS: a known uncertainty (R-SD).
+//   - A nil security descriptor gives the port the System token's default DACL (SYSTEM all
+//     access, Administrators read and execute), so only SYSTEM can connect, since a connect
+//     asks for FLT_PORT_ALL_ACCESS (R-CREATE-6, R-MODEL-2).
 //   - The MaxConnections slot is freed when the kernel endpoint closes (FltCloseClientPort or
 //     teardown at unload), not when the user closes; DisconnectNotify is not called for a
 //     disconnect the filter started itself (R-CLOSECLI-3, R-CLOSECLI-4).

@@ -39,6 +39,14 @@ func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 	f, ok := m.asFilter(fi)
 	if !ok || attrs == nil || attrs.Attributes&driverapi.OBJ_KERNEL_HANDLE == 0 || maxConnections <= 0 ||
 		connect == nil || disconnect == nil {
+		if ok && (connect == nil || disconnect == nil) {
+			// Windows does not check: the first connect or disconnect calls through the nil
+			// pointer (R-CREATE-3). The emulator refuses the port and reports it, so the bug
+			// fails the test here rather than crashing a machine later.
+			m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: fmt.Sprintf("server port %q", attrs.ObjectName),
+				Message: "FltCreateCommunicationPort without a ConnectNotify or DisconnectNotify callback",
+				Windows: "no check: the first connect (or disconnect) calls a NULL pointer, a bugcheck"})
+		}
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
 	if st := m.fault(RoutineCreateCommunicationPort, f.name); st != kernel.STATUS_SUCCESS {
@@ -46,7 +54,7 @@ func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 	}
 	sd := attrs.SecurityDescriptor.Clone()
 	if sd == nil {
-		sd = kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
+		sd = kernel.SystemDefaultObjectSecurityDescriptor() // R-CREATE-6
 	}
 	p := &serverPort{f: f, name: attrs.ObjectName, sd: sd, cookie: cookie, connectCB: connect,
 		disconnectCB: disconnect, messageCB: message, max: maxConnections}
@@ -55,7 +63,7 @@ func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 		f.mu.Unlock()
 		return nil, kernel.STATUS_FLT_DELETING_OBJECT
 	}
-	if st := m.world.Namespace().Insert(p.name, p); st != kernel.STATUS_SUCCESS {
+	if st := m.world.Namespace().Insert(p.name, p, attrs.Attributes&driverapi.OBJ_CASE_INSENSITIVE != 0); st != kernel.STATUS_SUCCESS {
 		f.mu.Unlock()
 		return nil, st
 	}
@@ -105,9 +113,12 @@ func (p *serverPort) close() bool {
 const scribble = 0xDB
 
 // Connect is the kernel half of FilterConnectCommunicationPort (R-MODEL-2): it looks the name
-// up, checks the caller's token for FLT_PORT_CONNECT, checks that the filter is not being torn
-// down and that a connection slot is free, and runs ConnectNotify on the calling goroutine. It
-// returns the new connection, or the status that refused it: STATUS_OBJECT_NAME_NOT_FOUND,
+// up (case-sensitively), checks that the caller's token is granted FLT_PORT_ALL_ACCESS (the
+// access fltmgr asks for, in the caller's user mode, even for SYSTEM), checks that the filter
+// is not being torn down and that a connection slot is free, and runs ConnectNotify on the
+// calling goroutine. It returns the new connection, or the status that refused it: the
+// namespace's (STATUS_OBJECT_NAME_NOT_FOUND, STATUS_OBJECT_PATH_NOT_FOUND,
+// STATUS_OBJECT_PATH_SYNTAX_BAD, STATUS_OBJECT_NAME_INVALID, STATUS_OBJECT_TYPE_MISMATCH),
 // STATUS_ACCESS_DENIED, STATUS_FLT_DELETING_OBJECT, STATUS_CONNECTION_COUNT_LIMIT, or
 // ConnectNotify's own status. A context longer than 65511 bytes is STATUS_INVALID_PARAMETER.
 func (m *Manager) Connect(proc *kernel.Process, name string, context []byte) (*Connection, kernel.NTSTATUS) {
@@ -132,7 +143,8 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 			Detail: name + ": " + why})
 		return connectResult{status: st}
 	}
-	obj, st := m.world.Namespace().Lookup(name)
+	// fltmgr opens the port with no attributes, so the lookup is case-sensitive (R-MODEL-1).
+	obj, st := m.world.Namespace().Lookup(name, false)
 	if st != kernel.STATUS_SUCCESS {
 		return fail(st, "", "no such port")
 	}
@@ -141,7 +153,7 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 		return fail(kernel.STATUS_OBJECT_TYPE_MISMATCH, "", "not a communication port")
 	}
 	f := p.f
-	if _, st := kernel.AccessCheck(p.sd, proc.Token(), kernel.FLT_PORT_CONNECT, kernel.PortGenericMapping()); st != kernel.STATUS_SUCCESS {
+	if _, st := kernel.AccessCheck(p.sd, proc.Token(), kernel.FLT_PORT_ALL_ACCESS, kernel.PortGenericMapping()); st != kernel.STATUS_SUCCESS {
 		return fail(kernel.STATUS_ACCESS_DENIED, f.name, "access check failed for "+proc.Token().Name())
 	}
 	f.mu.Lock()

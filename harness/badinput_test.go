@@ -44,7 +44,7 @@ func (d *biDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterM
 		return st
 	}
 	d.filter = f
-	attrs := driverapi.InitializeObjectAttributes(biPortName, driverapi.OBJ_KERNEL_HANDLE, nil)
+	attrs := driverapi.InitializeObjectAttributes(biPortName, driverapi.OBJ_KERNEL_HANDLE, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS))
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil,
 		func(p driverapi.Port, _ any, _ []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
 			cp := &driverapi.ClientPort{}
@@ -128,7 +128,6 @@ func errv(err error) any {
 var (
 	biHrPending  = kernel.HResultFromWin32(kernel.ERROR_IO_PENDING)
 	biHrNotFound = kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND)
-	biHrBadName  = kernel.HResultFromWin32(kernel.ERROR_INVALID_NAME)
 )
 
 // TestBadInputProcess sweeps the Process routines (R-USER, R-IOCP).
@@ -173,7 +172,7 @@ func TestBadInputProcess(t *testing.T) {
 
 		cases := []biCase{
 			// FilterConnectCommunicationPort (R-USER connect 1–2, R-MODEL-2).
-			{"connect empty name", func() any { _, hr := p.FilterConnectCommunicationPort("", 0, nil, 0, nil); return hr }, kernel.E_INVALIDARG},
+			{"connect empty name", func() any { _, hr := p.FilterConnectCommunicationPort("", 0, nil, 0, nil); return hr }, kernel.HRESULT(0x800700A1)},
 			{"connect unknown options", func() any {
 				_, hr := p.FilterConnectCommunicationPort(biPortName, 0x80000000, nil, 0, nil)
 				return hr
@@ -186,7 +185,7 @@ func TestBadInputProcess(t *testing.T) {
 				_, hr := p.FilterConnectCommunicationPort(biPortName, 0, big, len(big), nil)
 				return hr
 			}, kernel.E_INVALIDARG},
-			{"connect malformed name", func() any { _, hr := p.FilterConnectCommunicationPort("NoSlash", 0, nil, 0, nil); return hr }, biHrBadName},
+			{"connect malformed name", func() any { _, hr := p.FilterConnectCommunicationPort("NoSlash", 0, nil, 0, nil); return hr }, kernel.HRESULT(0x800700A1)},
 			{"connect unknown name", func() any { _, hr := p.FilterConnectCommunicationPort(`\Nope`, 0, nil, 0, nil); return hr }, biHrNotFound},
 			{"connect from an exited process", func() any {
 				_, hr := dead.FilterConnectCommunicationPort(biPortName, 0, nil, 0, nil)
@@ -327,7 +326,7 @@ func TestBadInputDialConn(t *testing.T) {
 				_, err := harness.Dial(bg, p, biPortName, &harness.DialOptions{Context: make([]byte, 70000)})
 				return errIs(err, kernel.E_INVALIDARG)
 			}, true},
-			{"dial empty name", func() any { _, err := harness.Dial(bg, p, "", nil); return errIs(err, kernel.E_INVALIDARG) }, true},
+			{"dial empty name", func() any { _, err := harness.Dial(bg, p, "", nil); return errIs(err, kernel.HRESULT(0x800700A1)) }, true},
 			{"dial unknown port", func() any { _, err := harness.Dial(bg, p, `\Nope`, nil); return errIs(err, biHrNotFound) }, true},
 		})
 

@@ -198,7 +198,7 @@ func (d *echoDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.Filte
 	d.notify = func(_ any, in, out []byte) (uint32, kernel.NTSTATUS) {
 		return uint32(copy(out, in)), kernel.STATUS_SUCCESS
 	}
-	attrs := driverapi.InitializeObjectAttributes(`\EchoPort`, driverapi.OBJ_KERNEL_HANDLE, nil)
+	attrs := driverapi.InitializeObjectAttributes(`\EchoPort`, driverapi.OBJ_KERNEL_HANDLE, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS))
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil,
 		func(p driverapi.Port, _ any, _ []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
 			d.client.Store(p)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,7 +44,7 @@ func (d *fzDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterM
 		return st
 	}
 	d.filter = f
-	attrs := driverapi.InitializeObjectAttributes(fzPortName, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE, nil)
+	attrs := driverapi.InitializeObjectAttributes(fzPortName, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS))
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil,
 		func(p driverapi.Port, _ any, ctx []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
 			d.mu.Lock()
@@ -409,26 +410,19 @@ func FuzzConnectContext(f *testing.F) {
 	})
 }
 
-// FuzzConnectName checks connects by arbitrary names (R-MODEL-1, R-MODEL-2): "" is
-// E_INVALIDARG; a malformed object name is HRESULT_FROM_WIN32(ERROR_INVALID_NAME); the port's
-// name in any case connects; any other well-formed name is HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND).
+// FuzzConnectName checks connects by arbitrary names (R-MODEL-1, R-USER connect 5): the name
+// ends at the first NUL (an LPCWSTR); "" or a name not starting with `\` is 0x800700A1; an empty
+// component 0x8007007B; a missing directory on the way 0x80070003; a name through the port or
+// ending at a directory 0x80070006 (type mismatch); the port's exact name connects (a connect
+// is case-sensitive); any other name is 0x80070002.
 func FuzzConnectName(f *testing.F) {
 	for _, s := range []string{fzPortName, `\fuzzport`, `\FUZZPORT`, `FuzzPort`, `\`, ``, `\FuzzPort\`, `\\FuzzPort`,
-		`\Fuzz\Port`, "\\Fuzz\x00Port", `\FuzzPortX`, `\ſuzzport`} {
+		`\Fuzz\Port`, "\\Fuzz\x00Port", `\FuzzPortX`, `\ſuzzport`, `\FuzzPort\x`, `\Device`, `\Device\x`,
+		`\FileSystem\Filters\x`, `\RPC Control\FuzzPort`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		var want kernel.HRESULT
-		switch {
-		case name == "":
-			want = kernel.E_INVALIDARG
-		case !kernel.ValidObjectName(name):
-			want = kernel.HResultFromWin32(kernel.ERROR_INVALID_NAME)
-		case strings.ToUpper(name) == strings.ToUpper(fzPortName):
-			want = kernel.S_OK
-		default:
-			want = kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND)
-		}
+		want := fzConnectNameOracle(name)
 		synctest.Test(t, func(t *testing.T) {
 			w := harness.New(t)
 			d := &fzDriver{}
@@ -449,4 +443,46 @@ func FuzzConnectName(f *testing.F) {
 			}
 		})
 	})
+}
+
+// fzConnectNameOracle is what a connect by name returns in a world holding only fzPortName and
+// the standard directories, written from the object manager's walk, not from the emulator's.
+func fzConnectNameOracle(name string) kernel.HRESULT {
+	const (
+		badPath      kernel.HRESULT = 0x800700A1
+		invalidName  kernel.HRESULT = 0x8007007B
+		pathNotFound kernel.HRESULT = 0x80070003
+		notFound     kernel.HRESULT = 0x80070002
+		typeMismatch kernel.HRESULT = 0x80070006
+	)
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	if name == "" || name[0] != '\\' {
+		return badPath
+	}
+	if name == `\` {
+		return typeMismatch // the root directory is not a port
+	}
+	comps := strings.Split(name[1:], `\`)
+	if slices.Contains(comps, "") {
+		return invalidName
+	}
+	isDir := func(full string) bool { return slices.Contains(kernel.StandardDirectories, full) }
+	for i := range len(comps) - 1 {
+		prefix := `\` + strings.Join(comps[:i+1], `\`)
+		switch {
+		case prefix == fzPortName:
+			return typeMismatch
+		case !isDir(prefix):
+			return pathNotFound
+		}
+	}
+	switch {
+	case name == fzPortName:
+		return kernel.S_OK
+	case isDir(name):
+		return typeMismatch
+	}
+	return notFound
 }

@@ -115,7 +115,7 @@ func TestWorldCloseListsLeftovers(t *testing.T) {
 	cleaned := 0
 	_, st = kp.InsertHandle(kernel.NewObject("Thing", `\Thing`, nil, func() { cleaned++ }), 1, false)
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
-	require.Equal(t, kernel.STATUS_SUCCESS, w.Kernel().Namespace().Insert(`\Orphan`, &struct{ int }{}))
+	require.Equal(t, kernel.STATUS_SUCCESS, w.Kernel().Namespace().Insert(`\Orphan`, &struct{ int }{}, false))
 
 	err := w.Close()
 	require.Error(t, err)

@@ -772,7 +772,7 @@ func (d *mdDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterM
 		return st
 	}
 	d.filter = f
-	attrs := driverapi.InitializeObjectAttributes(mdPortName, driverapi.OBJ_KERNEL_HANDLE, nil)
+	attrs := driverapi.InitializeObjectAttributes(mdPortName, driverapi.OBJ_KERNEL_HANDLE, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS))
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil, d.connect, d.disconnect, d.message, mdMaxConns)
 	if st != kernel.STATUS_SUCCESS {
 		fm.UnregisterFilter(f)

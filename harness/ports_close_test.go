@@ -46,10 +46,16 @@ func TestCloseServerPortRemovesName(t *testing.T) {
 		require.Equal(t, int32(0), d.ConnectCalls.Load())
 
 		cn, dn, mn := d.Callbacks()
-		sp, st := d.FM.CreateCommunicationPort(d.Filter, kernelAttrs(`\testport`, nil), nil, cn, dn, mn, 1)
+		sd := kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
+		sp, st := d.FM.CreateCommunicationPort(d.Filter, kernelAttrs(`\testport`, sd), nil, cn, dn, mn, 1)
 		require.Equal(t, kernel.STATUS_SUCCESS, st)
 		d.Server = sp // closed by the unload
-		connect(t, p)
+		// The new port has the name it was created with; a connect looks it up exactly (R-MODEL-1).
+		_, hr = p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+		require.Equal(t, kernel.HRESULT(0x80070002), hr)
+		h, hr = p.FilterConnectCommunicationPort(`\testport`, 0, nil, 0, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		require.NoError(t, p.CloseHandle(h))
 		require.Equal(t, int32(1), d.Connects.Load())
 	})
 }

@@ -121,16 +121,52 @@ func kernelAttrs(name string, sd *kernel.SecurityDescriptor) *driverapi.ObjectAt
 
 // ---- R-MODEL ----
 
-func TestModelPortNameIsCaseInsensitive(t *testing.T) {
+func TestModelPortNameIsCaseSensitiveForConnect(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-MODEL-1: the server port's name lives in the namespace, case-insensitively.
+		// R-MODEL-1 (rev 2): the port was created with OBJ_CASE_INSENSITIVE, but fltmgr opens
+		// it for a user with no attributes and the port type is not case-insensitive: only the
+		// exact name connects.
 		w, d := load(t, nil)
 		require.Equal(t, []string{testPort}, w.Kernel().Namespace().Names())
 		p := adminProc(w, "svc.exe")
-		h, hr := p.FilterConnectCommunicationPort(`\TESTPORT`, 0, nil, 0, nil)
-		require.Equal(t, kernel.S_OK, hr)
-		require.NotEqual(t, kernel.InvalidHandle, h)
+		for _, name := range []string{`\TESTPORT`, `\testport`, `\TestPORT`} {
+			h, hr := p.FilterConnectCommunicationPort(name, 0, nil, 0, nil)
+			require.Equal(t, kernel.HRESULT(0x80070002), hr, name)
+			require.Equal(t, kernel.InvalidHandle, h)
+		}
+		require.Equal(t, int32(0), d.ConnectCalls.Load())
+		h := connect(t, p)
 		require.Equal(t, int32(1), d.Connects.Load())
+		require.NoError(t, p.CloseHandle(h))
+	})
+}
+
+func TestModelConnectPathErrors(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-USER connect 5 (rev 2): the object manager's name statuses reach the user.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		for _, tc := range []struct {
+			name string
+			want kernel.HRESULT
+		}{
+			{"", 0x800700A1},                 // OBJECT_PATH_SYNTAX_BAD → ERROR_BAD_PATHNAME
+			{"TestPort", 0x800700A1},         // not starting with a backslash
+			{`\NoSuchDir\Port`, 0x80070003}, // OBJECT_PATH_NOT_FOUND → ERROR_PATH_NOT_FOUND
+			{`\RPC Control\Port`, 0x80070002},
+			{`\\TestPort`, 0x8007007B}, // an empty component: OBJECT_NAME_INVALID → ERROR_INVALID_NAME
+			{`\TestPort\x`, 0x80070006}, // through a port: OBJECT_TYPE_MISMATCH → ERROR_INVALID_HANDLE
+			{`\Device`, 0x80070006},     // a directory is not a port
+		} {
+			h, hr := p.FilterConnectCommunicationPort(tc.name, 0, nil, 0, nil)
+			require.Equal(t, tc.want, hr, "%q", tc.name)
+			require.Equal(t, kernel.InvalidHandle, h)
+		}
+		// lpPortName is an LPCWSTR: it ends at the first NUL.
+		h, hr := p.FilterConnectCommunicationPort(testPort+"\x00garbage", 0, nil, 0, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		require.NoError(t, p.CloseHandle(h))
+		require.Equal(t, int32(1), d.ConnectCalls.Load())
 	})
 }
 
@@ -264,8 +300,11 @@ func TestCreateMaxConnectionsMustBePositive(t *testing.T) {
 
 func TestCreateCallbacks(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-CREATE-3: ConnectNotify and DisconnectNotify are required, MessageNotify is not.
+		// R-CREATE-3 (rev 2): ConnectNotify and DisconnectNotify are required, MessageNotify is
+		// not. Windows does not check and crashes at the first connect; the emulator refuses
+		// the port and reports R-VERIFY-5, once per bad call.
 		w, d := load(t, &testdriver.Driver{NoPort: true})
+		w.ExpectViolation("R-VERIFY-5").Containing("without a ConnectNotify or DisconnectNotify").Times(2)
 		fm := w.FilterManager()
 		cn, dn, mn := d.Callbacks()
 		sp, st := fm.CreateCommunicationPort(d.Filter, kernelAttrs(testPort, nil), nil, nil, dn, mn, 1)
@@ -280,8 +319,9 @@ func TestCreateCallbacks(t *testing.T) {
 		require.Equal(t, kernel.STATUS_SUCCESS, st)
 		require.NotNil(t, sp)
 		require.Equal(t, testPort, sp.PortName())
-		// The port works without MessageNotify; FilterSendMessage is not supported on it.
-		p := adminProc(w, "svc.exe")
+		// The port works without MessageNotify; FilterSendMessage is not supported on it. It has
+		// no descriptor, so only SYSTEM may connect (R-CREATE-6).
+		p := w.NewProcess("svc.exe", kernel.TokenSystem())
 		h := connect(t, p)
 		var n uint32 = 99
 		require.Equal(t, kernel.HRESULT(0x80070032), p.FilterSendMessage(h, []byte("x"), make([]byte, 4), &n))
@@ -370,7 +410,7 @@ func TestCreateCapturesSecurityDescriptor(t *testing.T) {
 		require.Equal(t, kernel.E_ACCESSDENIED, hr)
 		require.Equal(t, int32(0), d.ConnectCalls.Load())
 
-		open := kernel.MustParseSDDL("D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1;;;BU)")
+		open := kernel.MustParseSDDL("D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1f0001;;;BU)")
 		d2 := &testdriver.Driver{SD: open, PortName: `\OpenPort`}
 		require.Equal(t, kernel.S_OK, w.Load("open", d2))
 		open.DACL.ACEs = open.DACL.ACEs[:2]
@@ -386,7 +426,9 @@ func TestCreateCapturesSecurityDescriptor(t *testing.T) {
 
 func TestCreateNilSecurityDescriptorIsDefault(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-CREATE-6 (Decision): a nil descriptor is the default one: SYSTEM and admins only.
+		// R-CREATE-6 (rev 2, Decision): a nil descriptor gives the port the default DACL of the
+		// creating token (the System process): SYSTEM all access, Administrators read and
+		// execute. Connect asks for all access (R-MODEL-2), so only SYSTEM gets in.
 		d := &testdriver.Driver{NilSD: true, MaxConnections: 8}
 		w, _ := load(t, d)
 		type sdPort interface {
@@ -394,12 +436,15 @@ func TestCreateNilSecurityDescriptorIsDefault(t *testing.T) {
 		}
 		sp, ok := d.Server.(sdPort)
 		require.True(t, ok)
-		require.Equal(t, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS).SDDL(), sp.SecurityDescriptor().SDDL())
-		connect(t, adminProc(w, "svc.exe"))
-		connect(t, w.NewProcess("system.exe", kernel.TokenSystem()))
-		_, hr := w.NewProcess("user.exe", kernel.TokenStandardUser()).FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
-		require.Equal(t, kernel.E_ACCESSDENIED, hr)
-		require.Equal(t, int32(2), d.ConnectCalls.Load())
+		require.Equal(t, "D:(A;;0x1f0001;;;SY)(A;;RCCC;;;BA)", sp.SecurityDescriptor().SDDL())
+		require.Equal(t, kernel.SystemDefaultObjectSecurityDescriptor().SDDL(), sp.SecurityDescriptor().SDDL())
+		h := connect(t, w.NewProcess("system.exe", kernel.TokenSystem()))
+		for _, tok := range []*kernel.Token{kernel.TokenAdmin(), kernel.TokenStandardUser()} {
+			_, hr := w.NewProcess("user.exe", tok).FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+			require.Equal(t, kernel.E_ACCESSDENIED, hr, tok.Name())
+		}
+		require.Equal(t, int32(1), d.ConnectCalls.Load())
+		_ = h
 	})
 }
 
@@ -460,7 +505,7 @@ func TestDefaultSecurityDescriptor(t *testing.T) {
 func TestSecurityDescriptorGrantingUsers(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		// R-SD: a driver descriptor with an ACE for BU accepts the standard user.
-		d := &testdriver.Driver{SD: kernel.MustParseSDDL("D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1;;;BU)"), MaxConnections: 4}
+		d := &testdriver.Driver{SD: kernel.MustParseSDDL("D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1f0001;;;BU)"), MaxConnections: 4}
 		w, _ := load(t, d)
 		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
 		h, hr := user.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)

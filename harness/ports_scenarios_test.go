@@ -68,7 +68,7 @@ func TestScenarioStandardUser(t *testing.T) {
 		require.Equal(t, kernel.InvalidHandle, h)
 		require.Equal(t, int32(0), strict.ConnectCalls.Load())
 
-		open := &minimal.Driver{PortName: `\Open`, SDDL: "D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1;;;BU)"}
+		open := &minimal.Driver{PortName: `\Open`, SDDL: "D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1f0001;;;BU)"}
 		require.Equal(t, kernel.S_OK, w.Load("open", open))
 		h, hr = user.FilterConnectCommunicationPort(`\Open`, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
@@ -299,8 +299,8 @@ func TestBadInput(t *testing.T) {
 			want any
 		}{
 			// Connect (R-USER Connect 2, 3).
-			{"connect empty name", func() any { return second(p.FilterConnectCommunicationPort("", 0, nil, 0, nil)) }, kernel.E_INVALIDARG},
-			{"connect malformed name", func() any { return second(p.FilterConnectCommunicationPort("TestPort", 0, nil, 0, nil)) }, kernel.HRESULT(0x8007007B)},
+			{"connect empty name", func() any { return second(p.FilterConnectCommunicationPort("", 0, nil, 0, nil)) }, kernel.HRESULT(0x800700A1)},
+			{"connect malformed name", func() any { return second(p.FilterConnectCommunicationPort("TestPort", 0, nil, 0, nil)) }, kernel.HRESULT(0x800700A1)},
 			{"connect context too big", func() any { return second(p.FilterConnectCommunicationPort(testPort, 0, big, len(big), nil)) }, kernel.E_INVALIDARG},
 			{"connect nil context with size", func() any { return second(p.FilterConnectCommunicationPort(testPort, 0, nil, 8, nil)) }, kernel.E_INVALIDARG},
 			{"connect unknown options", func() any { return second(p.FilterConnectCommunicationPort(testPort, 0xFFFFFFFE, nil, 0, nil)) }, kernel.E_INVALIDARG},

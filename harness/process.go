@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,12 +150,21 @@ func (p *Process) portFile(h kernel.Handle) (*portFile, kernel.NTSTATUS) {
 // context with size 0, a size larger than the context or than 65511 are E_INVALIDARG. options
 // may be FLT_PORT_FLAG_SYNC_HANDLE. sa decides whether the handle is inheritable. On S_OK,
 // ConnectNotify has already run and accepted.
+//
+// The caller's token must be granted FLT_PORT_ALL_ACCESS (0x1F0001) by the port's descriptor,
+// not only FLT_PORT_CONNECT: a DACL that grants a user only FLT_PORT_CONNECT refuses that user
+// with E_ACCESSDENIED (R-MODEL-2). The name is looked up case-sensitively and ends at the first
+// NUL, as an LPCWSTR does; an empty name or one not starting with `\` is 0x800700A1, a missing
+// directory 0x80070003, a missing port 0x80070002 (R-USER connect 5).
 func (p *Process) FilterConnectCommunicationPort(portName string, options uint32, context []byte, sizeOfContext int,
 	sa *SecurityAttributes) (kernel.Handle, kernel.HRESULT) {
-	if portName == "" || options&^driverapi.FLT_PORT_FLAG_SYNC_HANDLE != 0 ||
+	if options&^driverapi.FLT_PORT_FLAG_SYNC_HANDLE != 0 ||
 		(context == nil) != (sizeOfContext == 0) || sizeOfContext < 0 || sizeOfContext > len(context) ||
 		sizeOfContext > driverapi.MaxConnectionContext {
 		return kernel.InvalidHandle, kernel.E_INVALIDARG
+	}
+	if i := strings.IndexByte(portName, 0); i >= 0 {
+		portName = portName[:i] // lpPortName is an LPCWSTR: it ends at the first NUL
 	}
 	conn, st := p.w.fm.Connect(p.k, portName, context[:sizeOfContext])
 	if st != kernel.STATUS_SUCCESS {
@@ -162,7 +172,7 @@ func (p *Process) FilterConnectCommunicationPort(portName string, options uint32
 	}
 	pf := &portFile{conn: conn, syncOnly: options&driverapi.FLT_PORT_FLAG_SYNC_HANDLE != 0}
 	obj := kernel.NewObject(TypeFilterConnectionPort, conn.PortName(), pf, conn.CloseUserEndpoint)
-	h, st := p.k.InsertHandle(obj, kernel.FLT_PORT_CONNECT, sa != nil && sa.InheritHandle)
+	h, st := p.k.InsertHandle(obj, kernel.FLT_PORT_ALL_ACCESS, sa != nil && sa.InheritHandle)
 	if st != kernel.STATUS_SUCCESS {
 		conn.CloseUserEndpoint() // the process died while connecting: no handle ever existed
 		return kernel.InvalidHandle, kernel.HResultFromNtStatus(st)

@@ -21,8 +21,8 @@ import (
 
 const secPortName = `\SecurityPort`
 
-// secDriver has one port with the given descriptor (nil: the default one, SY and BA only) and
-// counts its callbacks.
+// secDriver has one port with the given descriptor (nil: the creator's default, R-CREATE-6)
+// and counts its callbacks.
 type secDriver struct {
 	sd *kernel.SecurityDescriptor
 
@@ -94,7 +94,11 @@ func secWorld(t *testing.T, sddl string) (*harness.World, *secDriver) {
 	t.Helper()
 	w := harness.New(t)
 	d := &secDriver{}
-	if sddl != "" {
+	switch sddl {
+	case "": // what the samples build: FltBuildDefaultSecurityDescriptor(FLT_PORT_ALL_ACCESS)
+		d.sd = kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
+	case "nil": // no descriptor at all (R-CREATE-6)
+	default:
 		d.sd = kernel.MustParseSDDL(sddl)
 	}
 	require.Equal(t, kernel.S_OK, w.Load("sec", d))
@@ -182,11 +186,13 @@ func TestSecurityDeniedTokenNeverReachesConnectNotify(t *testing.T) {
 		{"filtered admin, default SD", "", kernel.TokenFilteredAdmin()},
 		{"low integrity, default SD", "", kernel.TokenLowIntegrity()},
 		{"anonymous, default SD", "", kernel.TokenAnonymous()},
-		{"anonymous, Everyone allowed", "D:(A;;0x1;;;WD)", kernel.TokenAnonymous()},
-		{"everyone denied first", "D:(D;;0x1;;;WD)(A;;0x1;;;WD)", kernel.TokenAdmin()},
+		{"anonymous, Everyone allowed", "D:(A;;GA;;;WD)", kernel.TokenAnonymous()},
+		{"standard user allowed only FLT_PORT_CONNECT", "D:(A;;0x1;;;BU)", kernel.TokenStandardUser()},
+		{"low integrity, no label, Everyone all access", "D:(A;;GA;;;WD)", kernel.TokenLowIntegrity()},
+		{"everyone denied first", "D:(D;;0x1;;;WD)(A;;GA;;;WD)", kernel.TokenAdmin()},
 		{"empty DACL", "D:", kernel.TokenSystem()},
 		{"only DELETE allowed", "D:(A;;SD;;;WD)", kernel.TokenAdmin()},
-		{"low integrity, no-read-up label", "D:(A;;0x1;;;WD)S:(ML;;NWNR;;;ME)", kernel.TokenLowIntegrity()},
+		{"low integrity, no-read-up label", "D:(A;;GA;;;WD)S:(ML;;NWNR;;;ME)", kernel.TokenLowIntegrity()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -233,24 +239,24 @@ func TestSecurityDenyBeatsAllow(t *testing.T) {
 		sddl  string
 		wants map[*kernel.Token]kernel.HRESULT
 	}{
-		{"deny BU before allow BU and BA", "D:(D;;0x1;;;BU)(A;;0x1;;;BU)(A;;0x1;;;BA)", map[*kernel.Token]kernel.HRESULT{
+		{"deny BU before allow BU and BA", "D:(D;;0x1;;;BU)(A;;GA;;;BU)(A;;GA;;;BA)", map[*kernel.Token]kernel.HRESULT{
 			kernel.TokenStandardUser(): kernel.E_ACCESSDENIED,
 			kernel.TokenAdmin():        kernel.E_ACCESSDENIED, // the elevated admin is in BU too
 			kernel.TokenSystem():       kernel.S_OK,           // SYSTEM is not
 		}},
-		{"deny one user before allow Everyone", "D:(D;;0x1;;;S-1-5-21-1000-1000-1000-1001)(A;;0x1;;;WD)", map[*kernel.Token]kernel.HRESULT{
+		{"deny one user before allow Everyone", "D:(D;;0x1;;;S-1-5-21-1000-1000-1000-1001)(A;;GA;;;WD)", map[*kernel.Token]kernel.HRESULT{
 			kernel.TokenStandardUser():  kernel.E_ACCESSDENIED,
-			kernel.TokenLowIntegrity():  kernel.E_ACCESSDENIED, // the same user
+			kernel.TokenLowIntegrity():  kernel.E_ACCESSDENIED, // the same user (and no-write-up)
 			kernel.TokenFilteredAdmin(): kernel.S_OK,
 		}},
-		{"deny GENERIC_ALL covers connect", "D:(D;;GA;;;BU)(A;;0x1;;;WD)", map[*kernel.Token]kernel.HRESULT{
+		{"deny GENERIC_ALL covers connect", "D:(D;;GA;;;BU)(A;;GA;;;WD)", map[*kernel.Token]kernel.HRESULT{
 			kernel.TokenStandardUser(): kernel.E_ACCESSDENIED,
 			kernel.TokenSystem():       kernel.S_OK,
 		}},
-		{"a deny of another right does not stop connect", "D:(D;;SD;;;BU)(A;;0x1;;;WD)", map[*kernel.Token]kernel.HRESULT{
-			kernel.TokenStandardUser(): kernel.S_OK,
+		{"a deny of any right in FLT_PORT_ALL_ACCESS stops connect", "D:(D;;WO;;;BU)(A;;GA;;;WD)", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenStandardUser(): kernel.E_ACCESSDENIED, // WRITE_OWNER is part of FLT_PORT_ALL_ACCESS
 		}},
-		{"non-canonical: an earlier allow has already granted", "D:(A;;0x1;;;WD)(D;;0x1;;;BU)", map[*kernel.Token]kernel.HRESULT{
+		{"non-canonical: an earlier allow has already granted", "D:(A;;GA;;;WD)(D;;0x1;;;BU)", map[*kernel.Token]kernel.HRESULT{
 			kernel.TokenStandardUser(): kernel.S_OK,
 		}},
 	} {
@@ -275,17 +281,17 @@ func TestSecurityDenyOnlyGroupNeverGrants(t *testing.T) {
 		user     kernel.HRESULT
 	}{
 		{"default SD (SY and BA only)", "", kernel.E_ACCESSDENIED, kernel.E_ACCESSDENIED},
-		{"BA only", "D:(A;;0x1;;;BA)", kernel.E_ACCESSDENIED, kernel.E_ACCESSDENIED},
-		{"BA with every right", "D:(A;;GA;;;BA)", kernel.E_ACCESSDENIED, kernel.E_ACCESSDENIED},
-		{"deny BA, allow Everyone", "D:(D;;0x1;;;BA)(A;;0x1;;;WD)", kernel.E_ACCESSDENIED, kernel.S_OK},
-		{"BU allowed", "D:(A;;0x1;;;BU)", kernel.S_OK, kernel.S_OK},
+		{"BA only", "D:(A;;GA;;;BA)", kernel.E_ACCESSDENIED, kernel.E_ACCESSDENIED},
+		{"BA with only FLT_PORT_CONNECT", "D:(A;;0x1;;;BA)", kernel.E_ACCESSDENIED, kernel.E_ACCESSDENIED},
+		{"deny BA, allow Everyone", "D:(D;;0x1;;;BA)(A;;GA;;;WD)", kernel.E_ACCESSDENIED, kernel.S_OK},
+		{"BU allowed", "D:(A;;GA;;;BU)", kernel.S_OK, kernel.S_OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w, d := secWorld(t, tc.sddl)
 				secExpect(t, w, d, kernel.TokenFilteredAdmin(), tc.filtered)
 				secExpect(t, w, d, kernel.TokenStandardUser(), tc.user)
-				if tc.sddl == "" || tc.sddl == "D:(A;;0x1;;;BA)" {
+				if tc.sddl == "" || tc.sddl == "D:(A;;GA;;;BA)" {
 					secExpect(t, w, d, kernel.TokenAdmin(), kernel.S_OK) // the same user, elevated
 				}
 			})
@@ -293,37 +299,38 @@ func TestSecurityDenyOnlyGroupNeverGrants(t *testing.T) {
 	}
 }
 
-// TestSecurityIntegrity: FLT_PORT_CONNECT is a read-class right of the FilterConnectionPort
-// type (kernel.PortGenericMapping), so a lower-integrity caller may connect when the DACL allows
-// it and the label does not say NO_READ_UP; with S:(ML;;NWNR;;;ME) it may not. Connect asks for
-// FLT_PORT_CONNECT only (R-SD decision), which is why the Low process gets in although
-// FLT_PORT_ALL_ACCESS would be refused.
+// TestSecurityIntegrity: connect asks for FLT_PORT_ALL_ACCESS (R-MODEL-2, rev 2), which holds
+// write-class rights (DELETE, WRITE_DAC, WRITE_OWNER) of the FilterConnectionPort type
+// (kernel.PortGenericMapping). So a lower-integrity caller is refused by any label with
+// NO_WRITE_UP — including the default one a port without a label gets (Medium, NO_WRITE_UP) —
+// and gets in only through a label at or below its own level.
 func TestSecurityIntegrity(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		sddl  string
 		wants map[*kernel.Token]kernel.HRESULT
 	}{
-		{"no label (Medium, no-write-up)", "D:(A;;0x1;;;WD)", map[*kernel.Token]kernel.HRESULT{
-			kernel.TokenLowIntegrity(): kernel.S_OK,
+		{"no label (Medium, no-write-up)", "D:(A;;GA;;;WD)", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenLowIntegrity(): kernel.E_ACCESSDENIED,
 			kernel.TokenStandardUser(): kernel.S_OK,
 		}},
-		{"Medium, no-write-up", "D:(A;;0x1;;;WD)S:(ML;;NW;;;ME)", map[*kernel.Token]kernel.HRESULT{
-			kernel.TokenLowIntegrity(): kernel.S_OK,
-		}},
-		{"Medium, no-write-up and no-read-up", "D:(A;;0x1;;;WD)S:(ML;;NWNR;;;ME)", map[*kernel.Token]kernel.HRESULT{
+		{"Medium, no-write-up", "D:(A;;GA;;;WD)S:(ML;;NW;;;ME)", map[*kernel.Token]kernel.HRESULT{
 			kernel.TokenLowIntegrity(): kernel.E_ACCESSDENIED,
-			kernel.TokenStandardUser(): kernel.S_OK, // not lower than the label
+			kernel.TokenStandardUser(): kernel.S_OK,
 		}},
-		{"High, no-read-up", "D:(A;;0x1;;;WD)S:(ML;;NR;;;HI)", map[*kernel.Token]kernel.HRESULT{
+		{"Medium, no-read-up only", "D:(A;;GA;;;WD)S:(ML;;NR;;;ME)", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenLowIntegrity(): kernel.E_ACCESSDENIED, // READ_CONTROL and connect are read-class
+		}},
+		{"High, no-write-up", "D:(A;;GA;;;WD)S:(ML;;NW;;;HI)", map[*kernel.Token]kernel.HRESULT{
 			kernel.TokenStandardUser(): kernel.E_ACCESSDENIED,
 			kernel.TokenAdmin():        kernel.S_OK, // High
 			kernel.TokenSystem():       kernel.S_OK,
 		}},
-		{"Low label", "D:(A;;0x1;;;WD)S:(ML;;NWNR;;;LW)", map[*kernel.Token]kernel.HRESULT{
+		{"Low label lets Low in", "D:(A;;GA;;;WD)S:(ML;;NWNR;;;LW)", map[*kernel.Token]kernel.HRESULT{
 			kernel.TokenLowIntegrity(): kernel.S_OK,
+			kernel.TokenStandardUser(): kernel.S_OK,
 		}},
-		{"integrity does not lift the DACL", "D:(A;;0x1;;;BA)S:(ML;;NW;;;LW)", map[*kernel.Token]kernel.HRESULT{
+		{"integrity does not lift the DACL", "D:(A;;GA;;;BA)S:(ML;;NW;;;LW)", map[*kernel.Token]kernel.HRESULT{
 			kernel.TokenLowIntegrity(): kernel.E_ACCESSDENIED,
 		}},
 	} {
@@ -336,7 +343,8 @@ func TestSecurityIntegrity(t *testing.T) {
 			})
 		})
 	}
-	// The decision that makes the Low case work: all access would be refused.
+	// The reason, at the access-check level: FLT_PORT_CONNECT alone would pass the default
+	// label, FLT_PORT_ALL_ACCESS does not.
 	sd := kernel.MustParseSDDL("D:(A;;GA;;;WD)")
 	_, st := kernel.AccessCheck(sd, kernel.TokenLowIntegrity(), kernel.FLT_PORT_ALL_ACCESS, kernel.PortGenericMapping())
 	require.Equal(t, kernel.STATUS_ACCESS_DENIED, st)
@@ -396,4 +404,56 @@ func TestSecurityDuplicatedHandleKeepsWorking(t *testing.T) {
 		require.Equal(t, 2, conns)
 		require.Equal(t, 2, discs)
 	})
+}
+
+// TestSecurityConnectAsksAllAccess: connect asks for FLT_PORT_ALL_ACCESS (0x1F0001) in the
+// caller's user mode, even for SYSTEM (R-MODEL-2, R-SD, rev 2): a DACL that grants a user only
+// FLT_PORT_CONNECT refuses that user; GA, 0x1F0001 or a NULL DACL grant; a port created with
+// no descriptor lets only SYSTEM in (R-CREATE-6).
+func TestSecurityConnectAsksAllAccess(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sddl  string
+		wants map[*kernel.Token]kernel.HRESULT
+	}{
+		{"FLT_PORT_CONNECT only", "D:(A;;0x1;;;BU)(A;;0x1;;;SY)", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenStandardUser(): kernel.E_ACCESSDENIED,
+			kernel.TokenAdmin():        kernel.E_ACCESSDENIED,
+			kernel.TokenSystem():       kernel.E_ACCESSDENIED, // no privilege lifts the user-mode check
+		}},
+		{"generic read and write", "D:(A;;GRGW;;;BU)", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenStandardUser(): kernel.E_ACCESSDENIED, // no WRITE_DAC, WRITE_OWNER
+		}},
+		{"GA", "D:(A;;GA;;;BU)", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenStandardUser(): kernel.S_OK,
+		}},
+		{"0x1F0001", "D:(A;;0x1f0001;;;BU)", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenStandardUser(): kernel.S_OK,
+		}},
+		{"NULL DACL", "D:NO_ACCESS_CONTROL", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenStandardUser(): kernel.S_OK,
+			kernel.TokenAnonymous():    kernel.E_ACCESSDENIED, // Untrusted: the default label still says no-write-up
+			kernel.TokenLowIntegrity(): kernel.E_ACCESSDENIED,
+		}},
+		{"FltBuildDefaultSecurityDescriptor(FLT_PORT_ALL_ACCESS)", "", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenSystem():        kernel.S_OK,
+			kernel.TokenAdmin():         kernel.S_OK,
+			kernel.TokenFilteredAdmin(): kernel.E_ACCESSDENIED,
+			kernel.TokenStandardUser():  kernel.E_ACCESSDENIED,
+		}},
+		{"no descriptor (R-CREATE-6)", "nil", map[*kernel.Token]kernel.HRESULT{
+			kernel.TokenSystem():       kernel.S_OK,
+			kernel.TokenAdmin():        kernel.E_ACCESSDENIED, // Administrators get read and execute only
+			kernel.TokenStandardUser(): kernel.E_ACCESSDENIED,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w, d := secWorld(t, tc.sddl)
+				for tok, want := range tc.wants {
+					secExpect(t, w, d, tok, want)
+				}
+			})
+		})
+	}
 }

@@ -123,7 +123,7 @@ func (d *stressDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.Fil
 		return st
 	}
 	d.filter = f
-	attrs := driverapi.InitializeObjectAttributes(stressPortName, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE, nil)
+	attrs := driverapi.InitializeObjectAttributes(stressPortName, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS))
 	sp, st := fm.CreateCommunicationPort(f, &attrs, d, d.connect, d.disconnect, d.message, stressMaxConns)
 	if st != kernel.STATUS_SUCCESS {
 		fm.UnregisterFilter(f)

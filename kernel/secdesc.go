@@ -310,3 +310,19 @@ func DefaultPortSecurityDescriptor(mask AccessMask) *SecurityDescriptor {
 		}},
 	}
 }
+
+// SystemDefaultObjectSecurityDescriptor is the descriptor a communication port gets when its
+// creator passes none (R-CREATE-6, a Decision: evidence weak): the default DACL of the System
+// process's token, already mapped through the port's generic mapping — SYSTEM GENERIC_ALL
+// (0x1F0001), BUILTIN\Administrators GENERIC_READ|GENERIC_EXECUTE (0x020001). Since a connect
+// asks for FLT_PORT_ALL_ACCESS (R-MODEL-2), only SYSTEM can connect to such a port.
+func SystemDefaultObjectSecurityDescriptor() *SecurityDescriptor {
+	m := PortGenericMapping()
+	return &SecurityDescriptor{
+		Control: SE_DACL_PRESENT,
+		DACL: &ACL{ACEs: []ACE{
+			{Type: ACCESS_ALLOWED_ACE_TYPE, Mask: m.GenericAll, SID: SIDLocalSystem()},
+			{Type: ACCESS_ALLOWED_ACE_TYPE, Mask: m.GenericRead | m.GenericExecute, SID: SIDAdministrators()},
+		}},
+	}
+}

@@ -68,7 +68,7 @@ func TestMinimalTemplate(t *testing.T) {
 // A driver built from the template with its own descriptor lets standard users in.
 func TestMinimalTemplateSDDL(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		d := &minimal.Driver{PortName: `\Custom`, SDDL: "D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;CC;;;BU)"}
+		d := &minimal.Driver{PortName: `\Custom`, SDDL: "D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;GA;;;BU)"}
 		require.Equal(t, kernel.S_OK, w.Load("custom", d))
 		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
 		c, err := harness.Dial(context.Background(), user, `\Custom`, nil)
