@@ -11,6 +11,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -261,7 +263,7 @@ type RelatedObjects struct {
 	Filter      Filter
 	Volume      Volume
 	Instance    Instance
-	FileObject  *kernel.FileObject
+	FileObject  *fsys.FileObject
 	Transaction any
 }
 
@@ -311,23 +313,23 @@ type WriteParameters struct {
 }
 
 // QueryFileInformationParameters are FLT_PARAMETERS.QueryFileInformation. InfoBuffer receives
-// a pointer to the class's structure (*kernel.FileStandardInfo, ...) when the operation
+// a pointer to the class's structure (*fsys.FileStandardInfo, ...) when the operation
 // completes; post-operation callbacks may read it.
 type QueryFileInformationParameters struct {
 	Length               uint32
-	FileInformationClass kernel.FileInformationClass
+	FileInformationClass fsys.FileInformationClass
 	InfoBuffer           any
 }
 
 // SetFileInformationParameters are FLT_PARAMETERS.SetFileInformation. InfoBuffer is a pointer
-// to the class's structure (*kernel.FileRenameInfo, *kernel.FileDispositionInfo,
-// *kernel.FileEndOfFileInfo, ...). ReplaceIfExists is the union member of renames.
+// to the class's structure (*fsys.FileRenameInfo, *fsys.FileDispositionInfo,
+// *fsys.FileEndOfFileInfo, ...). ReplaceIfExists is the union member of renames.
 // ParentOfTarget is always nil: the emulated I/O manager does not open the target directory
 // of a rename.
 type SetFileInformationParameters struct {
 	Length               uint32
-	FileInformationClass kernel.FileInformationClass
-	ParentOfTarget       *kernel.FileObject
+	FileInformationClass fsys.FileInformationClass
+	ParentOfTarget       *fsys.FileObject
 	ReplaceIfExists      bool
 	InfoBuffer           any
 }
@@ -374,7 +376,7 @@ type IoParameterBlock struct {
 	MajorFunction    MajorFunction
 	MinorFunction    uint8
 	OperationFlags   uint8
-	TargetFileObject *kernel.FileObject
+	TargetFileObject *fsys.FileObject
 	TargetInstance   Instance
 	Parameters       Parameters
 }
@@ -525,9 +527,9 @@ type DeviceType uint32
 
 // Volume device types.
 const (
-	FILE_DEVICE_CD_ROM_FILE_SYSTEM  = DeviceType(kernel.FILE_DEVICE_CD_ROM_FILE_SYSTEM)
-	FILE_DEVICE_DISK_FILE_SYSTEM    = DeviceType(kernel.FILE_DEVICE_DISK_FILE_SYSTEM)
-	FILE_DEVICE_NETWORK_FILE_SYSTEM = DeviceType(kernel.FILE_DEVICE_NETWORK_FILE_SYSTEM)
+	FILE_DEVICE_CD_ROM_FILE_SYSTEM  = DeviceType(fsys.FILE_DEVICE_CD_ROM_FILE_SYSTEM)
+	FILE_DEVICE_DISK_FILE_SYSTEM    = DeviceType(fsys.FILE_DEVICE_DISK_FILE_SYSTEM)
+	FILE_DEVICE_NETWORK_FILE_SYSTEM = DeviceType(fsys.FILE_DEVICE_NETWORK_FILE_SYSTEM)
 )
 
 // InstanceSetupCallback is PFLT_INSTANCE_SETUP_CALLBACK: called before an instance attaches
@@ -749,31 +751,31 @@ type FileRoutines interface {
 	// ReadFile emulates FltReadFile: it reads length bytes into buffer at *byteOffset (nil:
 	// the current byte offset) through the instances below instance. flags are
 	// FLTFL_IO_OPERATION_*. It returns the bytes read.
-	ReadFile(ctx context.Context, instance Instance, fileObject *kernel.FileObject, byteOffset *int64,
+	ReadFile(ctx context.Context, instance Instance, fileObject *fsys.FileObject, byteOffset *int64,
 		length uint32, buffer []byte, flags uint32) (bytesRead uint32, status kernel.NTSTATUS)
 	// WriteFile emulates FltWriteFile.
-	WriteFile(ctx context.Context, instance Instance, fileObject *kernel.FileObject, byteOffset *int64,
+	WriteFile(ctx context.Context, instance Instance, fileObject *fsys.FileObject, byteOffset *int64,
 		length uint32, buffer []byte, flags uint32) (bytesWritten uint32, status kernel.NTSTATUS)
 	// QueryInformationFile emulates FltQueryInformationFile: it returns a pointer to the
-	// class's structure (*kernel.FileStandardInfo, ...).
-	QueryInformationFile(ctx context.Context, instance Instance, fileObject *kernel.FileObject,
-		class kernel.FileInformationClass) (any, kernel.NTSTATUS)
+	// class's structure (*fsys.FileStandardInfo, ...).
+	QueryInformationFile(ctx context.Context, instance Instance, fileObject *fsys.FileObject,
+		class fsys.FileInformationClass) (any, kernel.NTSTATUS)
 	// SetInformationFile emulates FltSetInformationFile; info is a pointer to the class's
 	// structure.
-	SetInformationFile(ctx context.Context, instance Instance, fileObject *kernel.FileObject,
-		class kernel.FileInformationClass, info any) kernel.NTSTATUS
+	SetInformationFile(ctx context.Context, instance Instance, fileObject *fsys.FileObject,
+		class fsys.FileInformationClass, info any) kernel.NTSTATUS
 	// CancelFileOpen emulates FltCancelFileOpen: in a post-create callback, it closes the file
 	// the create opened (cleanup and close go to the instances below and the file system).
 	// The caller then sets an error in data.IoStatus.Status and returns
 	// FLT_POSTOP_FINISHED_PROCESSING.
-	CancelFileOpen(instance Instance, fileObject *kernel.FileObject)
+	CancelFileOpen(instance Instance, fileObject *fsys.FileObject)
 	// IsDirectory emulates FltIsDirectory.
-	IsDirectory(fileObject *kernel.FileObject, instance Instance) (bool, kernel.NTSTATUS)
+	IsDirectory(fileObject *fsys.FileObject, instance Instance) (bool, kernel.NTSTATUS)
 
 	// GetFileNameInformation emulates FltGetFileNameInformation.
 	GetFileNameInformation(data *CallbackData, nameOptions uint32) (*FileNameInformation, kernel.NTSTATUS)
 	// GetFileNameInformationUnsafe emulates FltGetFileNameInformationUnsafe.
-	GetFileNameInformationUnsafe(fileObject *kernel.FileObject, instance Instance, nameOptions uint32) (*FileNameInformation, kernel.NTSTATUS)
+	GetFileNameInformationUnsafe(fileObject *fsys.FileObject, instance Instance, nameOptions uint32) (*FileNameInformation, kernel.NTSTATUS)
 	// ReferenceFileNameInformation emulates FltReferenceFileNameInformation.
 	ReferenceFileNameInformation(info *FileNameInformation)
 	// ReleaseFileNameInformation emulates FltReleaseFileNameInformation.
@@ -792,19 +794,19 @@ type FileRoutines interface {
 	// SetStreamHandleContext emulates FltSetStreamHandleContext. oldContext, if not nil,
 	// receives (referenced) the context already set (KEEP_IF_EXISTS fails with
 	// STATUS_FLT_CONTEXT_ALREADY_DEFINED) or replaced (REPLACE_IF_EXISTS).
-	SetStreamHandleContext(instance Instance, fileObject *kernel.FileObject, operation SetContextOperation,
+	SetStreamHandleContext(instance Instance, fileObject *fsys.FileObject, operation SetContextOperation,
 		newContext Context, oldContext *Context) kernel.NTSTATUS
 	// GetStreamHandleContext emulates FltGetStreamHandleContext (STATUS_NOT_FOUND if none).
-	GetStreamHandleContext(instance Instance, fileObject *kernel.FileObject) (Context, kernel.NTSTATUS)
+	GetStreamHandleContext(instance Instance, fileObject *fsys.FileObject) (Context, kernel.NTSTATUS)
 	// DeleteStreamHandleContext emulates FltDeleteStreamHandleContext.
-	DeleteStreamHandleContext(instance Instance, fileObject *kernel.FileObject, oldContext *Context) kernel.NTSTATUS
+	DeleteStreamHandleContext(instance Instance, fileObject *fsys.FileObject, oldContext *Context) kernel.NTSTATUS
 	// SetStreamContext emulates FltSetStreamContext.
-	SetStreamContext(instance Instance, fileObject *kernel.FileObject, operation SetContextOperation,
+	SetStreamContext(instance Instance, fileObject *fsys.FileObject, operation SetContextOperation,
 		newContext Context, oldContext *Context) kernel.NTSTATUS
 	// GetStreamContext emulates FltGetStreamContext.
-	GetStreamContext(instance Instance, fileObject *kernel.FileObject) (Context, kernel.NTSTATUS)
+	GetStreamContext(instance Instance, fileObject *fsys.FileObject) (Context, kernel.NTSTATUS)
 	// DeleteStreamContext emulates FltDeleteStreamContext.
-	DeleteStreamContext(instance Instance, fileObject *kernel.FileObject, oldContext *Context) kernel.NTSTATUS
+	DeleteStreamContext(instance Instance, fileObject *fsys.FileObject, oldContext *Context) kernel.NTSTATUS
 	// SetInstanceContext emulates FltSetInstanceContext.
 	SetInstanceContext(instance Instance, operation SetContextOperation, newContext Context, oldContext *Context) kernel.NTSTATUS
 	// GetInstanceContext emulates FltGetInstanceContext.
@@ -817,7 +819,7 @@ type FileRoutines interface {
 	GetVolumeFromInstance(instance Instance) (Volume, kernel.NTSTATUS)
 	// GetVolumeFromFileObject emulates FltGetVolumeFromFileObject; release with
 	// ObjectDereference.
-	GetVolumeFromFileObject(filter Filter, fileObject *kernel.FileObject) (Volume, kernel.NTSTATUS)
+	GetVolumeFromFileObject(filter Filter, fileObject *fsys.FileObject) (Volume, kernel.NTSTATUS)
 	// GetVolumeFromName emulates FltGetVolumeFromName: name is a device name
 	// (`\Device\HarddiskVolume1`) or a drive (`\??\C:`, `C:`); release with ObjectDereference.
 	GetVolumeFromName(filter Filter, name string) (Volume, kernel.NTSTATUS)

@@ -11,6 +11,8 @@ package driverapi
 import (
 	"context"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -50,7 +52,7 @@ type DataScanRoutines interface {
 	// filter allocated; the section holds a reference to it until CloseSectionForDataScan.
 	// maximumSize is reserved (ignored). It returns the handle, the section object (opaque,
 	// PVOID) and the file size when the section was made.
-	CreateSectionForDataScan(ctx context.Context, instance Instance, fileObject *kernel.FileObject, sectionContext Context,
+	CreateSectionForDataScan(ctx context.Context, instance Instance, fileObject *fsys.FileObject, sectionContext Context,
 		desiredAccess kernel.AccessMask, objectAttributes *ObjectAttributes, maximumSize *int64,
 		sectionPageProtection, allocationAttributes, flags uint32) (sectionHandle kernel.Handle, sectionObject any,
 		sectionFileSize int64, status kernel.NTSTATUS)
@@ -66,7 +68,7 @@ const IoFileObjectType = "File"
 // FileObjectBody is implemented by the body of a file handle's object: what
 // ReferenceFileObjectByHandle reads.
 type FileObjectBody interface {
-	FileObject() *kernel.FileObject
+	FileObject() *fsys.FileObject
 }
 
 // ReferenceFileObjectByHandle emulates ObReferenceObjectByHandle(Handle, 0, *IoFileObjectType,
@@ -74,7 +76,7 @@ type FileObjectBody interface {
 // returns the file object behind a file handle. A handle p does not own is
 // STATUS_INVALID_HANDLE; a handle to anything but a file STATUS_OBJECT_TYPE_MISMATCH. No
 // reference needs dropping: the emulator's objects are garbage collected.
-func ReferenceFileObjectByHandle(p *kernel.Process, h kernel.Handle) (*kernel.FileObject, kernel.NTSTATUS) {
+func ReferenceFileObjectByHandle(p *kernel.Process, h kernel.Handle) (*fsys.FileObject, kernel.NTSTATUS) {
 	if p == nil {
 		return nil, kernel.STATUS_INVALID_HANDLE
 	}

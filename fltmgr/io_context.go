@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -172,13 +174,13 @@ func (m *Manager) release(c *fltContext) {
 func (inst *instance) ctxMapLocked(kind driverapi.ContextType) (get func(key any) *fltContext, put func(key any, c *fltContext), del func(key any)) {
 	switch kind {
 	case driverapi.FLT_STREAMHANDLE_CONTEXT:
-		return func(k any) *fltContext { return inst.shCtx[k.(*kernel.FileObject)] },
-			func(k any, c *fltContext) { inst.shCtx[k.(*kernel.FileObject)] = c },
-			func(k any) { delete(inst.shCtx, k.(*kernel.FileObject)) }
+		return func(k any) *fltContext { return inst.shCtx[k.(*fsys.FileObject)] },
+			func(k any, c *fltContext) { inst.shCtx[k.(*fsys.FileObject)] = c },
+			func(k any) { delete(inst.shCtx, k.(*fsys.FileObject)) }
 	case driverapi.FLT_STREAM_CONTEXT:
-		return func(k any) *fltContext { return inst.sCtx[k.(*kernel.Stream)] },
-			func(k any, c *fltContext) { inst.sCtx[k.(*kernel.Stream)] = c },
-			func(k any) { delete(inst.sCtx, k.(*kernel.Stream)) }
+		return func(k any) *fltContext { return inst.sCtx[k.(*fsys.Stream)] },
+			func(k any, c *fltContext) { inst.sCtx[k.(*fsys.Stream)] = c },
+			func(k any) { delete(inst.sCtx, k.(*fsys.Stream)) }
 	}
 	return func(any) *fltContext { return inst.instCtx },
 		func(_ any, c *fltContext) { inst.instCtx = c },
@@ -187,7 +189,7 @@ func (inst *instance) ctxMapLocked(kind driverapi.ContextType) (get func(key any
 
 // contextTarget resolves the instance and the object key of a stream-handle or stream
 // context routine.
-func (m *Manager) contextTarget(instance driverapi.Instance, fo *kernel.FileObject, kind driverapi.ContextType) (*instance, any, kernel.NTSTATUS) {
+func (m *Manager) contextTarget(instance driverapi.Instance, fo *fsys.FileObject, kind driverapi.ContextType) (*instance, any, kernel.NTSTATUS) {
 	inst, ok := m.asInstance(instance)
 	if !ok {
 		return nil, nil, kernel.STATUS_INVALID_PARAMETER
@@ -212,7 +214,7 @@ func (m *Manager) contextTarget(instance driverapi.Instance, fo *kernel.FileObje
 	return inst, fo, kernel.STATUS_SUCCESS
 }
 
-func (m *Manager) setContext(instance driverapi.Instance, fo *kernel.FileObject, kind driverapi.ContextType,
+func (m *Manager) setContext(instance driverapi.Instance, fo *fsys.FileObject, kind driverapi.ContextType,
 	op driverapi.SetContextOperation, newContext driverapi.Context, oldContext *driverapi.Context) kernel.NTSTATUS {
 	if oldContext != nil {
 		*oldContext = nil
@@ -271,7 +273,7 @@ func (m *Manager) setContext(instance driverapi.Instance, fo *kernel.FileObject,
 	return kernel.STATUS_SUCCESS
 }
 
-func (m *Manager) getContext(instance driverapi.Instance, fo *kernel.FileObject, kind driverapi.ContextType) (driverapi.Context, kernel.NTSTATUS) {
+func (m *Manager) getContext(instance driverapi.Instance, fo *fsys.FileObject, kind driverapi.ContextType) (driverapi.Context, kernel.NTSTATUS) {
 	inst, key, st := m.contextTarget(instance, fo, kind)
 	if st != kernel.STATUS_SUCCESS {
 		return nil, st
@@ -287,7 +289,7 @@ func (m *Manager) getContext(instance driverapi.Instance, fo *kernel.FileObject,
 	return c, kernel.STATUS_SUCCESS
 }
 
-func (m *Manager) deleteContextAt(instance driverapi.Instance, fo *kernel.FileObject, kind driverapi.ContextType, oldContext *driverapi.Context) kernel.NTSTATUS {
+func (m *Manager) deleteContextAt(instance driverapi.Instance, fo *fsys.FileObject, kind driverapi.ContextType, oldContext *driverapi.Context) kernel.NTSTATUS {
 	if oldContext != nil {
 		*oldContext = nil
 	}
@@ -347,36 +349,36 @@ func (m *Manager) DeleteContext(ci driverapi.Context) {
 
 // SetStreamHandleContext emulates FltSetStreamHandleContext (R-IO-CTX-2). The file object
 // must be open on the instance's volume (in a pre-create it is not: STATUS_NOT_SUPPORTED).
-func (m *Manager) SetStreamHandleContext(instance driverapi.Instance, fileObject *kernel.FileObject, operation driverapi.SetContextOperation,
+func (m *Manager) SetStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject, operation driverapi.SetContextOperation,
 	newContext driverapi.Context, oldContext *driverapi.Context) kernel.NTSTATUS {
 	return m.setContext(instance, fileObject, driverapi.FLT_STREAMHANDLE_CONTEXT, operation, newContext, oldContext)
 }
 
 // GetStreamHandleContext emulates FltGetStreamHandleContext: the context, referenced, or
 // STATUS_NOT_FOUND.
-func (m *Manager) GetStreamHandleContext(instance driverapi.Instance, fileObject *kernel.FileObject) (driverapi.Context, kernel.NTSTATUS) {
+func (m *Manager) GetStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.Context, kernel.NTSTATUS) {
 	return m.getContext(instance, fileObject, driverapi.FLT_STREAMHANDLE_CONTEXT)
 }
 
 // DeleteStreamHandleContext emulates FltDeleteStreamHandleContext.
-func (m *Manager) DeleteStreamHandleContext(instance driverapi.Instance, fileObject *kernel.FileObject, oldContext *driverapi.Context) kernel.NTSTATUS {
+func (m *Manager) DeleteStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.Context) kernel.NTSTATUS {
 	return m.deleteContextAt(instance, fileObject, driverapi.FLT_STREAMHANDLE_CONTEXT, oldContext)
 }
 
 // SetStreamContext emulates FltSetStreamContext (R-IO-CTX-3): one context per instance and
 // stream, shared by every file object open on the stream.
-func (m *Manager) SetStreamContext(instance driverapi.Instance, fileObject *kernel.FileObject, operation driverapi.SetContextOperation,
+func (m *Manager) SetStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject, operation driverapi.SetContextOperation,
 	newContext driverapi.Context, oldContext *driverapi.Context) kernel.NTSTATUS {
 	return m.setContext(instance, fileObject, driverapi.FLT_STREAM_CONTEXT, operation, newContext, oldContext)
 }
 
 // GetStreamContext emulates FltGetStreamContext.
-func (m *Manager) GetStreamContext(instance driverapi.Instance, fileObject *kernel.FileObject) (driverapi.Context, kernel.NTSTATUS) {
+func (m *Manager) GetStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.Context, kernel.NTSTATUS) {
 	return m.getContext(instance, fileObject, driverapi.FLT_STREAM_CONTEXT)
 }
 
 // DeleteStreamContext emulates FltDeleteStreamContext.
-func (m *Manager) DeleteStreamContext(instance driverapi.Instance, fileObject *kernel.FileObject, oldContext *driverapi.Context) kernel.NTSTATUS {
+func (m *Manager) DeleteStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.Context) kernel.NTSTATUS {
 	return m.deleteContextAt(instance, fileObject, driverapi.FLT_STREAM_CONTEXT, oldContext)
 }
 
@@ -400,15 +402,15 @@ func (m *Manager) DeleteInstanceContext(instance driverapi.Instance, oldContext 
 
 // dropHandleContexts ends the stream-handle contexts of a file object that closed (or whose
 // open failed), in every instance of its volume.
-func (m *Manager) dropHandleContexts(fo *kernel.FileObject) {
+func (m *Manager) dropHandleContexts(fo *fsys.FileObject) {
 	if fv := m.volumeOf(fo.Volume()); fv != nil {
-		dropContexts(m, fv, func(i *instance) map[*kernel.FileObject]*fltContext { return i.shCtx }, fo)
+		dropContexts(m, fv, func(i *instance) map[*fsys.FileObject]*fltContext { return i.shCtx }, fo)
 	}
 }
 
 // dropStreamContexts ends the stream contexts of a stream whose last file object closed.
-func (m *Manager) dropStreamContexts(fv *fltVolume, s *kernel.Stream) {
-	dropContexts(m, fv, func(i *instance) map[*kernel.Stream]*fltContext { return i.sCtx }, s)
+func (m *Manager) dropStreamContexts(fv *fltVolume, s *fsys.Stream) {
+	dropContexts(m, fv, func(i *instance) map[*fsys.Stream]*fltContext { return i.sCtx }, s)
 }
 
 // dropContexts removes, in every instance of fv, the context kept under key in the map that

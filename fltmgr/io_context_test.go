@@ -3,6 +3,8 @@ package fltmgr_test
 import (
 	"testing"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -80,7 +82,7 @@ func TestIOStreamHandleContextFromCreateToCleanup(t *testing.T) {
 	mustLoad(t, w, "scan", ctxDriver(&r))
 
 	h := openRW(t, p, `C:\doc.txt`, harness.OPEN_EXISTING)
-	ro, err := p.CreateFile(`C:\doc.txt`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ|kernel.FILE_SHARE_WRITE, nil, harness.OPEN_EXISTING, 0)
+	ro, err := p.CreateFile(`C:\doc.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ|fsys.FILE_SHARE_WRITE, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err)
 	_, err = p.WriteFile(h, []byte("HE"))
 	require.NoError(t, err)
@@ -198,7 +200,7 @@ func TestIOStreamContextSharedAndFreedAtLastClose(t *testing.T) {
 // refused setup frees the context it set, without teardown callbacks.
 func TestIOInstanceContextLifetime(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: nil})
-	w.MustAddVolume(kernel.VolumeConfig{Name: "N:", Kind: kernel.VolumeNetwork})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "N:", Kind: fsys.VolumeNetwork})
 	var r recorder
 	d := &ioDriver{}
 	d.Reg = driverapi.Registration{Altitude: "300000",

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -20,7 +22,7 @@ type ioOp struct {
 	seq    uint64
 	major  driverapi.MajorFunction
 	data   *driverapi.CallbackData
-	fo     *kernel.FileObject
+	fo     *fsys.FileObject
 	below  *instance   // generated I/O: only the instances below this one see it
 	bottom func(*ioOp) // the file system's part: sets data.IoStatus
 	stack  []*postEntry
@@ -55,7 +57,7 @@ type postEntry struct {
 	seq    uint64
 }
 
-func (m *Manager) newOp(ctx context.Context, fv *fltVolume, major driverapi.MajorFunction, fo *kernel.FileObject, mode driverapi.ProcessorMode) *ioOp {
+func (m *Manager) newOp(ctx context.Context, fv *fltVolume, major driverapi.MajorFunction, fo *fsys.FileObject, mode driverapi.ProcessorMode) *ioOp {
 	op := &ioOp{m: m, vol: fv, major: major, fo: fo, seq: m.nextSeq()}
 	op.data = driverapi.NewCallbackData(ctx, op)
 	op.data.RequestorMode = mode

@@ -1,7 +1,7 @@
 // # File I/O: volumes, instances and the operation stack
 //
 // The harness mounts volumes ([Manager.AddVolume]; the file system itself is
-// [kernel.Volume]). A filter that calls FltStartFiltering attaches an instance to every mounted
+// [fsys.Volume]). A filter that calls FltStartFiltering attaches an instance to every mounted
 // volume at the altitude of its registration (Registration.Altitude stands for the INF's
 // default instance), and to every volume mounted later, unless its instance flags suppress
 // automatic attachment; user mode attaches and detaches with FilterAttach / FilterDetach
@@ -24,7 +24,7 @@
 // are deleted. Then the verifier reports what the filter still holds.
 //
 // Lock order of the I/O half: ioState.mu → filterIO.mu → instance.mu → fltContext.mu →
-// kernel.Volume's lock. The list of a volume's instances is copied on write, so dispatch
+// fsys.Volume's lock. The list of a volume's instances is copied on write, so dispatch
 // reads it without a lock; an instance counts the callbacks running on it so a teardown can
 // wait for them (on a channel, never holding a lock).
 //

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -17,13 +19,13 @@ import (
 // CreateRequest is an open as the I/O manager sends it down: a volume-relative name, the
 // access asked for (generic rights are mapped to file rights), and the create parameters.
 type CreateRequest struct {
-	Volume         *kernel.Volume
+	Volume         *fsys.Volume
 	FileName       string // volume-relative: `\dir\a.txt`
 	DesiredAccess  kernel.AccessMask
 	FileAttributes uint32
 	ShareAccess    uint32
-	Disposition    uint32 // kernel.FILE_OPEN, ...
-	Options        uint32 // kernel.FILE_NON_DIRECTORY_FILE, ...
+	Disposition    uint32 // fsys.FILE_OPEN, ...
+	Options        uint32 // fsys.FILE_NON_DIRECTORY_FILE, ...
 	AllocationSize int64
 }
 
@@ -45,10 +47,10 @@ func (m *Manager) traceIO(ctx context.Context, what string, st kernel.NTSTATUS) 
 
 // NtCreateFile sends an IRP_MJ_CREATE down the volume's stack for the thread ctx carries
 // (driverapi.WithThread; a user thread makes a user-mode request checked against its
-// token). It returns the opened file object and the create result (kernel.FILE_OPENED, ...),
+// token). It returns the opened file object and the create result (fsys.FILE_OPENED, ...),
 // or the failure: the file system's, a filter's, or STATUS_OBJECT_PATH_NOT_FOUND for a
 // volume that is not mounted.
-func (m *Manager) NtCreateFile(ctx context.Context, req CreateRequest) (*kernel.FileObject, uint64, kernel.NTSTATUS) {
+func (m *Manager) NtCreateFile(ctx context.Context, req CreateRequest) (*fsys.FileObject, uint64, kernel.NTSTATUS) {
 	fv := m.volumeOf(req.Volume)
 	if fv == nil {
 		return nil, 0, kernel.STATUS_OBJECT_PATH_NOT_FOUND
@@ -59,12 +61,12 @@ func (m *Manager) NtCreateFile(ctx context.Context, req CreateRequest) (*kernel.
 	return fo, info, st
 }
 
-func (m *Manager) create(ctx context.Context, fv *fltVolume, req CreateRequest, below *instance) (*kernel.FileObject, uint64, kernel.NTSTATUS) {
+func (m *Manager) create(ctx context.Context, fv *fltVolume, req CreateRequest, below *instance) (*fsys.FileObject, uint64, kernel.NTSTATUS) {
 	mode, tok, _ := requestor(ctx)
 	if below != nil {
 		mode, tok = driverapi.KernelMode, nil
 	}
-	fo := fv.v.NewFileObject(req.FileName, req.Options&kernel.FILE_VALID_OPTION_FLAGS)
+	fo := fv.v.NewFileObject(req.FileName, req.Options&fsys.FILE_VALID_OPTION_FLAGS)
 	op := m.newOp(ctx, fv, driverapi.IRP_MJ_CREATE, fo, mode)
 	op.below = below
 	if below != nil {
@@ -74,14 +76,14 @@ func (m *Manager) create(ctx context.Context, fv *fltVolume, req CreateRequest, 
 	iopb.IrpFlags = driverapi.IRP_CREATE_OPERATION | driverapi.IRP_SYNCHRONOUS_API
 	iopb.Parameters.Create = driverapi.CreateParameters{
 		SecurityContext: &driverapi.IoSecurityContext{DesiredAccess: kernel.FileGenericMapping().Map(req.DesiredAccess), Token: tok},
-		Options:         req.Disposition<<24 | req.Options&kernel.FILE_VALID_OPTION_FLAGS,
+		Options:         req.Disposition<<24 | req.Options&fsys.FILE_VALID_OPTION_FLAGS,
 		FileAttributes:  uint16(req.FileAttributes),
 		ShareAccess:     uint16(req.ShareAccess),
 		AllocationSize:  req.AllocationSize,
 	}
 	op.bottom = func(op *ioOp) {
 		c := &op.data.Iopb.Parameters.Create
-		r := kernel.CreateRequest{Disposition: c.Options >> 24, Options: c.Options & kernel.FILE_VALID_OPTION_FLAGS,
+		r := fsys.CreateRequest{Disposition: c.Options >> 24, Options: c.Options & fsys.FILE_VALID_OPTION_FLAGS,
 			ShareAccess: uint32(c.ShareAccess), FileAttributes: uint32(c.FileAttributes)}
 		if c.SecurityContext != nil {
 			r.DesiredAccess, r.Token = c.SecurityContext.DesiredAccess, c.SecurityContext.Token
@@ -126,7 +128,7 @@ func (m *Manager) cancelOpen(op *ioOp, inst *instance) {
 
 // closeBelow sends IRP_MJ_CLEANUP and IRP_MJ_CLOSE for fo to the instances below inst (all of
 // them for nil) and the file system, as kernel-generated I/O.
-func (m *Manager) closeBelow(ctx context.Context, fv *fltVolume, fo *kernel.FileObject, inst *instance) {
+func (m *Manager) closeBelow(ctx context.Context, fv *fltVolume, fo *fsys.FileObject, inst *instance) {
 	if !fo.IsOpen() {
 		return
 	}
@@ -137,7 +139,7 @@ func (m *Manager) closeBelow(ctx context.Context, fv *fltVolume, fo *kernel.File
 // CancelFileOpen emulates FltCancelFileOpen (R-IO-CREATE-5). It is valid only in the
 // post-create callback of the instance for the file object that create opened; anywhere else
 // it is reported (R-IO-VERIFY-5) and does nothing.
-func (m *Manager) CancelFileOpen(instance driverapi.Instance, fileObject *kernel.FileObject) {
+func (m *Manager) CancelFileOpen(instance driverapi.Instance, fileObject *fsys.FileObject) {
 	inst, _ := m.asInstance(instance)
 	var op *ioOp
 	if fileObject != nil {
@@ -165,7 +167,7 @@ func (m *Manager) CancelFileOpen(instance driverapi.Instance, fileObject *kernel
 }
 
 // fileVolume finds the mounted volume of a file object.
-func (m *Manager) fileVolume(fo *kernel.FileObject) (*fltVolume, kernel.NTSTATUS) {
+func (m *Manager) fileVolume(fo *fsys.FileObject) (*fltVolume, kernel.NTSTATUS) {
 	if fo == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -188,7 +190,7 @@ type rwRequest struct {
 	mode     driverapi.ProcessorMode
 }
 
-func (m *Manager) readWrite(ctx context.Context, fv *fltVolume, fo *kernel.FileObject, r rwRequest) (uint32, kernel.NTSTATUS, bool) {
+func (m *Manager) readWrite(ctx context.Context, fv *fltVolume, fo *fsys.FileObject, r rwRequest) (uint32, kernel.NTSTATUS, bool) {
 	op := m.newOp(ctx, fv, r.major, fo, r.mode)
 	op.below = r.below
 	if r.fastIO {
@@ -206,7 +208,7 @@ func (m *Manager) readWrite(ctx context.Context, fv *fltVolume, fo *kernel.FileO
 	}
 	op.bottom = func(op *ioOp) {
 		iopb := op.data.Iopb
-		opt := kernel.IOOptions{Paging: iopb.IrpFlags&driverapi.IRP_PAGING_IO != 0, NonCached: iopb.IrpFlags&driverapi.IRP_NOCACHE != 0, KeepPosition: r.keepPos}
+		opt := fsys.IOOptions{Paging: iopb.IrpFlags&driverapi.IRP_PAGING_IO != 0, NonCached: iopb.IrpFlags&driverapi.IRP_NOCACHE != 0, KeepPosition: r.keepPos}
 		var length uint32
 		var off int64
 		var buf []byte
@@ -238,9 +240,9 @@ func (m *Manager) readWrite(ctx context.Context, fv *fltVolume, fo *kernel.FileO
 
 // IORequest qualifies a user read or write.
 type IORequest struct {
-	// Offset is the byte offset; kernel.FILE_USE_FILE_POINTER_POSITION uses the file
+	// Offset is the byte offset; fsys.FILE_USE_FILE_POINTER_POSITION uses the file
 	// object's current byte offset (synchronous file objects only), and for a write
-	// kernel.FILE_WRITE_TO_END_OF_FILE appends.
+	// fsys.FILE_WRITE_TO_END_OF_FILE appends.
 	Offset int64
 	// IrpFlags adds IRP flags: driverapi.IRP_PAGING_IO | IRP_NOCACHE |
 	// IRP_SYNCHRONOUS_PAGING_IO make a paging request (sent as kernel-mode I/O, like the
@@ -252,14 +254,14 @@ type IORequest struct {
 	FastIO bool
 }
 
-func (m *Manager) userRW(ctx context.Context, major driverapi.MajorFunction, fo *kernel.FileObject, buf []byte, r IORequest) (uint32, kernel.NTSTATUS) {
+func (m *Manager) userRW(ctx context.Context, major driverapi.MajorFunction, fo *fsys.FileObject, buf []byte, r IORequest) (uint32, kernel.NTSTATUS) {
 	fv, st := m.fileVolume(fo)
 	if st != kernel.STATUS_SUCCESS {
 		return 0, st
 	}
 	off := r.Offset
-	if off == kernel.FILE_USE_FILE_POINTER_POSITION {
-		if fo.Flags()&kernel.FO_SYNCHRONOUS_IO == 0 {
+	if off == fsys.FILE_USE_FILE_POINTER_POSITION {
+		if fo.Flags()&fsys.FO_SYNCHRONOUS_IO == 0 {
 			return 0, kernel.STATUS_INVALID_PARAMETER
 		}
 		off = fo.CurrentByteOffset()
@@ -271,14 +273,14 @@ func (m *Manager) userRW(ctx context.Context, major driverapi.MajorFunction, fo 
 	} else {
 		irp |= driverapi.IRP_WRITE_OPERATION
 	}
-	if fo.Flags()&kernel.FO_NO_INTERMEDIATE_BUFFERING != 0 {
+	if fo.Flags()&fsys.FO_NO_INTERMEDIATE_BUFFERING != 0 {
 		irp |= driverapi.IRP_NOCACHE
 	}
 	if irp&driverapi.IRP_PAGING_IO != 0 {
 		mode = driverapi.KernelMode
 	}
 	req := rwRequest{major: major, offset: off, buf: buf, irpFlags: irp, mode: mode}
-	if r.FastIO && irp&(driverapi.IRP_NOCACHE|driverapi.IRP_PAGING_IO) == 0 && fo.Flags()&kernel.FO_SYNCHRONOUS_IO != 0 {
+	if r.FastIO && irp&(driverapi.IRP_NOCACHE|driverapi.IRP_PAGING_IO) == 0 && fo.Flags()&fsys.FO_SYNCHRONOUS_IO != 0 {
 		fast := req
 		fast.fastIO = true
 		if n, st, disallowed := m.readWrite(ctx, fv, fo, fast); !disallowed {
@@ -291,7 +293,7 @@ func (m *Manager) userRW(ctx context.Context, major driverapi.MajorFunction, fo 
 
 // NtReadFile sends an IRP_MJ_READ of len(buf) bytes at r.Offset down fo's volume stack for the
 // thread ctx carries and returns the bytes read.
-func (m *Manager) NtReadFile(ctx context.Context, fo *kernel.FileObject, buf []byte, r IORequest) (uint32, kernel.NTSTATUS) {
+func (m *Manager) NtReadFile(ctx context.Context, fo *fsys.FileObject, buf []byte, r IORequest) (uint32, kernel.NTSTATUS) {
 	n, st := m.userRW(ctx, driverapi.IRP_MJ_READ, fo, buf, r)
 	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_READ %v offset %d length %d irp %#x → %d bytes", fo, r.Offset, len(buf), r.IrpFlags, n), st)
 	return n, st
@@ -299,44 +301,44 @@ func (m *Manager) NtReadFile(ctx context.Context, fo *kernel.FileObject, buf []b
 
 // NtWriteFile sends an IRP_MJ_WRITE of data at r.Offset down fo's volume stack and returns the
 // bytes written.
-func (m *Manager) NtWriteFile(ctx context.Context, fo *kernel.FileObject, data []byte, r IORequest) (uint32, kernel.NTSTATUS) {
+func (m *Manager) NtWriteFile(ctx context.Context, fo *fsys.FileObject, data []byte, r IORequest) (uint32, kernel.NTSTATUS) {
 	n, st := m.userRW(ctx, driverapi.IRP_MJ_WRITE, fo, data, r)
 	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_WRITE %v offset %d length %d irp %#x → %d bytes", fo, r.Offset, len(data), r.IrpFlags, n), st)
 	return n, st
 }
 
 // infoFor returns a new, zeroed structure for a query of class, nil for an unknown class.
-func infoFor(class kernel.FileInformationClass) (any, uint32) {
+func infoFor(class fsys.FileInformationClass) (any, uint32) {
 	switch class {
-	case kernel.FileBasicInformation:
-		return &kernel.FileBasicInfo{}, 40
-	case kernel.FileStandardInformation:
-		return &kernel.FileStandardInfo{}, 24
-	case kernel.FileInternalInformation:
-		return &kernel.FileInternalInfo{}, 8
-	case kernel.FilePositionInformation:
-		return &kernel.FilePositionInfo{}, 8
-	case kernel.FileNameInformation:
-		return &kernel.FileNameInfo{}, 4 + 2*260
+	case fsys.FileBasicInformation:
+		return &fsys.FileBasicInfo{}, 40
+	case fsys.FileStandardInformation:
+		return &fsys.FileStandardInfo{}, 24
+	case fsys.FileInternalInformation:
+		return &fsys.FileInternalInfo{}, 8
+	case fsys.FilePositionInformation:
+		return &fsys.FilePositionInfo{}, 8
+	case fsys.FileNameInformation:
+		return &fsys.FileNameInfo{}, 4 + 2*260
 	}
 	return nil, 0
 }
 
-func infoLength(class kernel.FileInformationClass, info any) uint32 {
+func infoLength(class fsys.FileInformationClass, info any) uint32 {
 	switch class {
-	case kernel.FileRenameInformation:
-		if r, ok := info.(*kernel.FileRenameInfo); ok && r != nil {
+	case fsys.FileRenameInformation:
+		if r, ok := info.(*fsys.FileRenameInfo); ok && r != nil {
 			return 20 + 2*uint32(len(r.FileName))
 		}
-	case kernel.FileDispositionInformation:
+	case fsys.FileDispositionInformation:
 		return 1
-	case kernel.FileBasicInformation:
+	case fsys.FileBasicInformation:
 		return 40
 	}
 	return 8
 }
 
-func (m *Manager) queryInfo(ctx context.Context, fo *kernel.FileObject, class kernel.FileInformationClass, below *instance) (any, kernel.NTSTATUS) {
+func (m *Manager) queryInfo(ctx context.Context, fo *fsys.FileObject, class fsys.FileInformationClass, below *instance) (any, kernel.NTSTATUS) {
 	fv, st := m.fileVolume(fo)
 	if st != kernel.STATUS_SUCCESS {
 		return nil, st
@@ -372,8 +374,8 @@ func (m *Manager) queryInfo(ctx context.Context, fo *kernel.FileObject, class ke
 }
 
 // NtQueryInformationFile sends an IRP_MJ_QUERY_INFORMATION for class and returns a pointer to the
-// class's structure (*kernel.FileStandardInfo, ...).
-func (m *Manager) NtQueryInformationFile(ctx context.Context, fo *kernel.FileObject, class kernel.FileInformationClass) (any, kernel.NTSTATUS) {
+// class's structure (*fsys.FileStandardInfo, ...).
+func (m *Manager) NtQueryInformationFile(ctx context.Context, fo *fsys.FileObject, class fsys.FileInformationClass) (any, kernel.NTSTATUS) {
 	info, st := m.queryInfo(ctx, fo, class, nil)
 	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_QUERY_INFORMATION %v class %d", fo, class), st)
 	return info, st
@@ -381,7 +383,7 @@ func (m *Manager) NtQueryInformationFile(ctx context.Context, fo *kernel.FileObj
 
 // newInfoOp prepares a query or set information operation: a user request, or, with below,
 // one a filter issues (kernel mode, generated I/O, seen only by the instances below it).
-func (m *Manager) newInfoOp(ctx context.Context, fv *fltVolume, major driverapi.MajorFunction, fo *kernel.FileObject, below *instance) *ioOp {
+func (m *Manager) newInfoOp(ctx context.Context, fv *fltVolume, major driverapi.MajorFunction, fo *fsys.FileObject, below *instance) *ioOp {
 	mode, _, _ := requestor(ctx)
 	if below != nil {
 		mode = driverapi.KernelMode
@@ -395,7 +397,7 @@ func (m *Manager) newInfoOp(ctx context.Context, fv *fltVolume, major driverapi.
 	return op
 }
 
-func (m *Manager) setInfo(ctx context.Context, fo *kernel.FileObject, class kernel.FileInformationClass, info any, below *instance) kernel.NTSTATUS {
+func (m *Manager) setInfo(ctx context.Context, fo *fsys.FileObject, class fsys.FileInformationClass, info any, below *instance) kernel.NTSTATUS {
 	fv, st := m.fileVolume(fo)
 	if st != kernel.STATUS_SUCCESS {
 		return st
@@ -405,14 +407,14 @@ func (m *Manager) setInfo(ctx context.Context, fo *kernel.FileObject, class kern
 	}
 	op := m.newInfoOp(ctx, fv, driverapi.IRP_MJ_SET_INFORMATION, fo, below)
 	p := driverapi.SetFileInformationParameters{Length: infoLength(class, info), FileInformationClass: class, InfoBuffer: info}
-	if r, ok := info.(*kernel.FileRenameInfo); ok {
+	if r, ok := info.(*fsys.FileRenameInfo); ok {
 		p.ReplaceIfExists = r.ReplaceIfExists
 	}
 	op.data.Iopb.Parameters.SetFileInformation = p
 	op.bottom = func(op *ioOp) {
 		s := &op.data.Iopb.Parameters.SetFileInformation
 		buf := s.InfoBuffer
-		if r, ok := buf.(*kernel.FileRenameInfo); ok && r != nil && r.ReplaceIfExists != s.ReplaceIfExists {
+		if r, ok := buf.(*fsys.FileRenameInfo); ok && r != nil && r.ReplaceIfExists != s.ReplaceIfExists {
 			c := *r
 			c.ReplaceIfExists = s.ReplaceIfExists
 			buf = &c
@@ -425,8 +427,8 @@ func (m *Manager) setInfo(ctx context.Context, fo *kernel.FileObject, class kern
 }
 
 // NtSetInformationFile sends an IRP_MJ_SET_INFORMATION for class with info, a pointer to the
-// class's structure (*kernel.FileRenameInfo with a volume-relative target, ...).
-func (m *Manager) NtSetInformationFile(ctx context.Context, fo *kernel.FileObject, class kernel.FileInformationClass, info any) kernel.NTSTATUS {
+// class's structure (*fsys.FileRenameInfo with a volume-relative target, ...).
+func (m *Manager) NtSetInformationFile(ctx context.Context, fo *fsys.FileObject, class fsys.FileInformationClass, info any) kernel.NTSTATUS {
 	st := m.setInfo(ctx, fo, class, info, nil)
 	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_SET_INFORMATION %v class %d %+v", fo, class, info), st)
 	return st
@@ -434,7 +436,7 @@ func (m *Manager) NtSetInformationFile(ctx context.Context, fo *kernel.FileObjec
 
 // NtFsControlFile sends an IRP_MJ_FILE_SYSTEM_CONTROL (IRP_MN_USER_FS_REQUEST) and returns the bytes
 // written to out.
-func (m *Manager) NtFsControlFile(ctx context.Context, fo *kernel.FileObject, code uint32, in, out []byte) (uint32, kernel.NTSTATUS) {
+func (m *Manager) NtFsControlFile(ctx context.Context, fo *fsys.FileObject, code uint32, in, out []byte) (uint32, kernel.NTSTATUS) {
 	n, st := m.control(ctx, fo, driverapi.IRP_MJ_FILE_SYSTEM_CONTROL, code, in, out)
 	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_FILE_SYSTEM_CONTROL %v code %#x", fo, code), st)
 	return n, st
@@ -442,13 +444,13 @@ func (m *Manager) NtFsControlFile(ctx context.Context, fo *kernel.FileObject, co
 
 // NtDeviceIoControlFile sends an IRP_MJ_DEVICE_CONTROL; the emulated volumes answer
 // STATUS_INVALID_DEVICE_REQUEST unless a filter completes it.
-func (m *Manager) NtDeviceIoControlFile(ctx context.Context, fo *kernel.FileObject, code uint32, in, out []byte) (uint32, kernel.NTSTATUS) {
+func (m *Manager) NtDeviceIoControlFile(ctx context.Context, fo *fsys.FileObject, code uint32, in, out []byte) (uint32, kernel.NTSTATUS) {
 	n, st := m.control(ctx, fo, driverapi.IRP_MJ_DEVICE_CONTROL, code, in, out)
 	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_DEVICE_CONTROL %v code %#x", fo, code), st)
 	return n, st
 }
 
-func (m *Manager) control(ctx context.Context, fo *kernel.FileObject, major driverapi.MajorFunction, code uint32, in, out []byte) (uint32, kernel.NTSTATUS) {
+func (m *Manager) control(ctx context.Context, fo *fsys.FileObject, major driverapi.MajorFunction, code uint32, in, out []byte) (uint32, kernel.NTSTATUS) {
 	fv, st := m.fileVolume(fo)
 	if st != kernel.STATUS_SUCCESS {
 		return 0, st
@@ -477,7 +479,7 @@ func (m *Manager) control(ctx context.Context, fo *kernel.FileObject, major driv
 	return uint32(op.data.IoStatus.Information), op.data.IoStatus.Status
 }
 
-func (m *Manager) cleanup(ctx context.Context, fv *fltVolume, fo *kernel.FileObject, below *instance, mode driverapi.ProcessorMode) kernel.NTSTATUS {
+func (m *Manager) cleanup(ctx context.Context, fv *fltVolume, fo *fsys.FileObject, below *instance, mode driverapi.ProcessorMode) kernel.NTSTATUS {
 	op := m.newOp(ctx, fv, driverapi.IRP_MJ_CLEANUP, fo, mode)
 	op.below = below
 	if below != nil {
@@ -491,7 +493,7 @@ func (m *Manager) cleanup(ctx context.Context, fv *fltVolume, fo *kernel.FileObj
 	return op.data.IoStatus.Status
 }
 
-func (m *Manager) close(ctx context.Context, fv *fltVolume, fo *kernel.FileObject, below *instance, mode driverapi.ProcessorMode) kernel.NTSTATUS {
+func (m *Manager) close(ctx context.Context, fv *fltVolume, fo *fsys.FileObject, below *instance, mode driverapi.ProcessorMode) kernel.NTSTATUS {
 	stream := fo.Stream()
 	var last bool
 	op := m.newOp(ctx, fv, driverapi.IRP_MJ_CLOSE, fo, mode)
@@ -514,7 +516,7 @@ func (m *Manager) close(ctx context.Context, fv *fltVolume, fo *kernel.FileObjec
 }
 
 // CleanupFile sends IRP_MJ_CLEANUP for fo (its last handle closed) down its volume's stack.
-func (m *Manager) CleanupFile(ctx context.Context, fo *kernel.FileObject) kernel.NTSTATUS {
+func (m *Manager) CleanupFile(ctx context.Context, fo *fsys.FileObject) kernel.NTSTATUS {
 	fv, st := m.fileVolume(fo)
 	if st != kernel.STATUS_SUCCESS {
 		return st
@@ -528,7 +530,7 @@ func (m *Manager) CleanupFile(ctx context.Context, fo *kernel.FileObject) kernel
 // CloseFile sends IRP_MJ_CLOSE for fo (its last reference went away); the file object's
 // stream-handle contexts end, and its stream's contexts if it was the stream's last file
 // object.
-func (m *Manager) CloseFile(ctx context.Context, fo *kernel.FileObject) kernel.NTSTATUS {
+func (m *Manager) CloseFile(ctx context.Context, fo *fsys.FileObject) kernel.NTSTATUS {
 	fv, st := m.fileVolume(fo)
 	if st != kernel.STATUS_SUCCESS {
 		return st
@@ -551,7 +553,7 @@ func (m *Manager) asInstance(i driverapi.Instance) (*instance, bool) {
 }
 
 // issueCheck validates the common arguments of the routines that issue I/O.
-func (m *Manager) issueCheck(instance driverapi.Instance, fo *kernel.FileObject) (*instance, kernel.NTSTATUS) {
+func (m *Manager) issueCheck(instance driverapi.Instance, fo *fsys.FileObject) (*instance, kernel.NTSTATUS) {
 	inst, ok := m.asInstance(instance)
 	if !ok || fo == nil || fo.Volume() != inst.vol.v {
 		return nil, kernel.STATUS_INVALID_PARAMETER
@@ -565,7 +567,7 @@ func (m *Manager) issueCheck(instance driverapi.Instance, fo *kernel.FileObject)
 	return inst, kernel.STATUS_SUCCESS
 }
 
-func (m *Manager) kernelRW(ctx context.Context, major driverapi.MajorFunction, instance driverapi.Instance, fo *kernel.FileObject,
+func (m *Manager) kernelRW(ctx context.Context, major driverapi.MajorFunction, instance driverapi.Instance, fo *fsys.FileObject,
 	byteOffset *int64, length uint32, buffer []byte, flags uint32) (uint32, kernel.NTSTATUS) {
 	inst, st := m.issueCheck(instance, fo)
 	if st != kernel.STATUS_SUCCESS {
@@ -582,12 +584,12 @@ func (m *Manager) kernelRW(ctx context.Context, major driverapi.MajorFunction, i
 			Windows: "the file system reads or writes past the buffer: a bugcheck or memory corruption"})
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
-	off := kernel.FILE_USE_FILE_POINTER_POSITION
+	off := fsys.FILE_USE_FILE_POINTER_POSITION
 	if byteOffset != nil {
 		off = *byteOffset
 	}
-	if off == kernel.FILE_USE_FILE_POINTER_POSITION {
-		if fo.Flags()&kernel.FO_SYNCHRONOUS_IO == 0 {
+	if off == fsys.FILE_USE_FILE_POINTER_POSITION {
+		if fo.Flags()&fsys.FO_SYNCHRONOUS_IO == 0 {
 			return 0, kernel.STATUS_INVALID_PARAMETER
 		}
 		off = fo.CurrentByteOffset()
@@ -619,21 +621,21 @@ func (m *Manager) kernelRW(ctx context.Context, major driverapi.MajorFunction, i
 // must be sector-aligned; with FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET the file position
 // does not move. Reading at or past the end of file is STATUS_END_OF_FILE with 0 bytes. A
 // buffer shorter than length is reported (R-IO-VERIFY-10) and STATUS_INVALID_PARAMETER.
-func (m *Manager) ReadFile(ctx context.Context, instance driverapi.Instance, fileObject *kernel.FileObject, byteOffset *int64,
+func (m *Manager) ReadFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject, byteOffset *int64,
 	length uint32, buffer []byte, flags uint32) (uint32, kernel.NTSTATUS) {
 	return m.kernelRW(ctx, driverapi.IRP_MJ_READ, instance, fileObject, byteOffset, length, buffer, flags)
 }
 
 // WriteFile emulates FltWriteFile, as ReadFile for a write.
-func (m *Manager) WriteFile(ctx context.Context, instance driverapi.Instance, fileObject *kernel.FileObject, byteOffset *int64,
+func (m *Manager) WriteFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject, byteOffset *int64,
 	length uint32, buffer []byte, flags uint32) (uint32, kernel.NTSTATUS) {
 	return m.kernelRW(ctx, driverapi.IRP_MJ_WRITE, instance, fileObject, byteOffset, length, buffer, flags)
 }
 
 // QueryInformationFile emulates FltQueryInformationFile: an IRP_MJ_QUERY_INFORMATION sent
 // to the instances below instance; it returns a pointer to the class's structure.
-func (m *Manager) QueryInformationFile(ctx context.Context, instance driverapi.Instance, fileObject *kernel.FileObject,
-	class kernel.FileInformationClass) (any, kernel.NTSTATUS) {
+func (m *Manager) QueryInformationFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
+	class fsys.FileInformationClass) (any, kernel.NTSTATUS) {
 	inst, st := m.issueCheck(instance, fileObject)
 	if st != kernel.STATUS_SUCCESS {
 		return nil, st
@@ -644,14 +646,14 @@ func (m *Manager) QueryInformationFile(ctx context.Context, instance driverapi.I
 // SetInformationFile emulates FltSetInformationFile: an IRP_MJ_SET_INFORMATION sent to the
 // instances below instance (FilePositionInformation is set directly, as the I/O manager
 // does).
-func (m *Manager) SetInformationFile(ctx context.Context, instance driverapi.Instance, fileObject *kernel.FileObject,
-	class kernel.FileInformationClass, info any) kernel.NTSTATUS {
+func (m *Manager) SetInformationFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
+	class fsys.FileInformationClass, info any) kernel.NTSTATUS {
 	inst, st := m.issueCheck(instance, fileObject)
 	if st != kernel.STATUS_SUCCESS {
 		return st
 	}
-	if class == kernel.FilePositionInformation {
-		if p, ok := info.(*kernel.FilePositionInfo); ok && p != nil {
+	if class == fsys.FilePositionInformation {
+		if p, ok := info.(*fsys.FilePositionInfo); ok && p != nil {
 			return fileObject.SetCurrentByteOffset(p.CurrentByteOffset)
 		}
 		return kernel.STATUS_INVALID_PARAMETER
@@ -661,7 +663,7 @@ func (m *Manager) SetInformationFile(ctx context.Context, instance driverapi.Ins
 
 // IsDirectory emulates FltIsDirectory: whether the open file object is a directory.
 // STATUS_INVALID_PARAMETER for a file object that is not open (in a pre-create, say).
-func (m *Manager) IsDirectory(fileObject *kernel.FileObject, instance driverapi.Instance) (bool, kernel.NTSTATUS) {
+func (m *Manager) IsDirectory(fileObject *fsys.FileObject, instance driverapi.Instance) (bool, kernel.NTSTATUS) {
 	if _, ok := m.asInstance(instance); !ok || fileObject == nil || fileObject.Stream() == nil {
 		return false, kernel.STATUS_INVALID_PARAMETER
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -108,7 +110,7 @@ func hexst(st kernel.NTSTATUS) string { return fmt.Sprintf("0x%08X", uint32(st))
 func ioWorld(t *testing.T, seed map[string][]byte) (*harness.World, *harness.Process) {
 	t.Helper()
 	w := harness.New(t)
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: seed})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: seed})
 	return w, w.NewProcess("app.exe", kernel.TokenAdmin())
 }
 
@@ -121,7 +123,7 @@ func mustLoad(t *testing.T, w *harness.World, name string, d driverapi.Driver) {
 func openRW(t *testing.T, p *harness.Process, path string, disposition uint32) kernel.Handle {
 	t.Helper()
 	h, err := p.CreateFile(path, kernel.GENERIC_READ|kernel.GENERIC_WRITE,
-		kernel.FILE_SHARE_READ|kernel.FILE_SHARE_WRITE|kernel.FILE_SHARE_DELETE, nil, disposition, 0)
+		fsys.FILE_SHARE_READ|fsys.FILE_SHARE_WRITE|fsys.FILE_SHARE_DELETE, nil, disposition, 0)
 	require.NoError(t, err)
 	return h
 }

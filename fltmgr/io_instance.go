@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -22,7 +24,7 @@ const (
 // ioState is the I/O half of the filter manager: the volumes and, per filter, its
 // registration tables and instances. The zero value is ready.
 //
-// Lock order: ioState.mu → filterIO.mu → instance.mu → fltContext.mu → kernel.Volume's lock.
+// Lock order: ioState.mu → filterIO.mu → instance.mu → fltContext.mu → fsys.Volume's lock.
 // No lock is held across a driver callback.
 type ioState struct {
 	mu       sync.Mutex
@@ -31,7 +33,7 @@ type ioState struct {
 	nextDisk int
 	seq      uint64
 	names    map[*driverapi.FileNameInformation]*nameRef
-	creates  sync.Map // *kernel.FileObject → *ioOp: creates in flight, for FltCancelFileOpen
+	creates  sync.Map // *fsys.FileObject → *ioOp: creates in flight, for FltCancelFileOpen
 
 	sections sectionTable // FltRegisterForDataScan, FltCreateSectionForDataScan (io_section.go)
 }
@@ -76,8 +78,8 @@ type instance struct {
 	pends   map[*ioOp]struct{}
 	refs    int
 	instCtx *fltContext
-	shCtx   map[*kernel.FileObject]*fltContext
-	sCtx    map[*kernel.Stream]*fltContext
+	shCtx   map[*fsys.FileObject]*fltContext
+	sCtx    map[*fsys.Stream]*fltContext
 }
 
 // InstanceName returns the instance's name.
@@ -93,7 +95,7 @@ func (i *instance) String() string {
 // fltVolume is the emulated FLT_VOLUME.
 type fltVolume struct {
 	m     *Manager
-	v     *kernel.Volume
+	v     *fsys.Volume
 	insts atomic.Pointer[[]*instance] // attached instances, highest altitude first (copy on write under ioState.mu)
 	all   []*instance                 // attaching and attached, for collisions; guarded by ioState.mu
 	refs  atomic.Int64                // FltObjectReference / FltGetVolumeFrom*
@@ -275,7 +277,7 @@ func (fio *filterIO) defaultInstanceName() string {
 // automatically (InstanceSetup with FLTFL_INSTANCE_SETUP_AUTOMATIC_ATTACHMENT |
 // FLTFL_INSTANCE_SETUP_NEWLY_MOUNTED_VOLUME) unless their instance flags suppress it. A
 // second volume with the same drive letter is STATUS_OBJECT_NAME_COLLISION.
-func (m *Manager) AddVolume(v *kernel.Volume) kernel.NTSTATUS {
+func (m *Manager) AddVolume(v *fsys.Volume) kernel.NTSTATUS {
 	if v == nil {
 		return kernel.STATUS_INVALID_PARAMETER
 	}
@@ -312,10 +314,10 @@ func (m *Manager) NextLocalDeviceName() string {
 }
 
 // Volumes lists the mounted volumes in mount order.
-func (m *Manager) Volumes() []*kernel.Volume {
+func (m *Manager) Volumes() []*fsys.Volume {
 	m.io.mu.Lock()
 	defer m.io.mu.Unlock()
-	out := make([]*kernel.Volume, len(m.io.volumes))
+	out := make([]*fsys.Volume, len(m.io.volumes))
 	for i, fv := range m.io.volumes {
 		out[i] = fv.v
 	}
@@ -323,7 +325,7 @@ func (m *Manager) Volumes() []*kernel.Volume {
 }
 
 // Volume finds a mounted volume by drive letter ("C:", "c:", "C:\") or device name.
-func (m *Manager) Volume(name string) (*kernel.Volume, bool) {
+func (m *Manager) Volume(name string) (*fsys.Volume, bool) {
 	fv := m.findVolume(name)
 	if fv == nil {
 		return nil, false
@@ -348,7 +350,7 @@ func (m *Manager) findVolume(name string) *fltVolume {
 	return nil
 }
 
-func (m *Manager) volumeOf(v *kernel.Volume) *fltVolume {
+func (m *Manager) volumeOf(v *fsys.Volume) *fltVolume {
 	m.io.mu.Lock()
 	defer m.io.mu.Unlock()
 	for _, fv := range m.io.volumes {
@@ -402,7 +404,7 @@ func (m *Manager) attach(fio *filterIO, fv *fltVolume, altitude, name string, fl
 	}
 	inst := &instance{fio: fio, vol: fv, name: name, altitude: altitude, alt: alt, state: instAttaching,
 		posts: map[*postEntry]struct{}{}, pends: map[*ioOp]struct{}{},
-		shCtx: map[*kernel.FileObject]*fltContext{}, sCtx: map[*kernel.Stream]*fltContext{}}
+		shCtx: map[*fsys.FileObject]*fltContext{}, sCtx: map[*fsys.Stream]*fltContext{}}
 	fail := func(st kernel.NTSTATUS, why string) (*instance, kernel.NTSTATUS) {
 		m.trace(kernel.TraceEvent{Kind: EvInstanceAttached, Driver: fio.f.name, Status: st.Error(),
 			Detail: fmt.Sprintf("%q on %s at %s: %s", name, fv.v.Name(), altitude, why)})

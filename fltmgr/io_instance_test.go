@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -40,13 +42,13 @@ func instanceLog(r *recorder, name string) driverapi.Registration {
 // and may refuse with STATUS_FLT_DO_NOT_ATTACH (here: network volumes).
 func TestIOAutomaticAttachAndSetupRefusal(t *testing.T) {
 	w := harness.New(t)
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:"})
-	w.MustAddVolume(kernel.VolumeConfig{Name: "Z:", Kind: kernel.VolumeNetwork, Share: `\srv\pub`})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:"})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "Z:", Kind: fsys.VolumeNetwork, Share: `\srv\pub`})
 	var r recorder
 	reg := instanceLog(&r, "f")
 	reg.Altitude = "360000"
 	mustLoad(t, w, "f", &ioDriver{Reg: reg})
-	w.MustAddVolume(kernel.VolumeConfig{Name: "D:", FileSystem: "ReFS", SectorSize: 4096})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "D:", FileSystem: "ReFS", SectorSize: 4096})
 	require.Equal(t, []string{
 		`f:setup \Device\HarddiskVolume1 flags=0x1 devtype=0x8 fstype=2`,
 		`f:setup \Device\Mup flags=0x1 devtype=0x14 fstype=13`,
@@ -79,7 +81,7 @@ func TestIOManualAttachDetach(t *testing.T) {
 	require.Empty(t, w.Instances("C:"))
 
 	open := func() {
-		h, err := admin.CreateFile(`C:\a.txt`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+		h, err := admin.CreateFile(`C:\a.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 		require.NoError(t, err)
 		require.NoError(t, admin.CloseHandle(h))
 	}
@@ -237,7 +239,7 @@ func TestIOVolumeGuidName(t *testing.T) {
 	names := make([]string, 2)
 	for i := range names {
 		w, _ := ioWorld(t, nil)
-		w.MustAddVolume(kernel.VolumeConfig{Name: "Z:", Kind: kernel.VolumeNetwork, Share: `\srv\pub`})
+		w.MustAddVolume(fsys.VolumeConfig{Name: "Z:", Kind: fsys.VolumeNetwork, Share: `\srv\pub`})
 		reg := instanceLog(&recorder{}, "g")
 		reg.Altitude = "330000"
 		d := &ioDriver{Reg: reg}

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -39,7 +41,7 @@ func (m *Manager) GetFileNameInformation(data *driverapi.CallbackData, nameOptio
 
 // GetFileNameInformationUnsafe emulates FltGetFileNameInformationUnsafe: the same, for a
 // file object and instance outside an operation.
-func (m *Manager) GetFileNameInformationUnsafe(fileObject *kernel.FileObject, instance driverapi.Instance, nameOptions uint32) (*driverapi.FileNameInformation, kernel.NTSTATUS) {
+func (m *Manager) GetFileNameInformationUnsafe(fileObject *fsys.FileObject, instance driverapi.Instance, nameOptions uint32) (*driverapi.FileNameInformation, kernel.NTSTATUS) {
 	inst, ok := m.asInstance(instance)
 	if !ok || fileObject == nil || fileObject.Volume() != inst.vol.v {
 		return nil, kernel.STATUS_INVALID_PARAMETER
@@ -47,7 +49,7 @@ func (m *Manager) GetFileNameInformationUnsafe(fileObject *kernel.FileObject, in
 	return m.nameInfo(inst, fileObject, nameOptions)
 }
 
-func (m *Manager) nameInfo(inst *instance, fo *kernel.FileObject, opts uint32) (*driverapi.FileNameInformation, kernel.NTSTATUS) {
+func (m *Manager) nameInfo(inst *instance, fo *fsys.FileObject, opts uint32) (*driverapi.FileNameInformation, kernel.NTSTATUS) {
 	format := opts & 0xFF
 	method := opts & 0xFF00
 	if method == 0 || method > driverapi.FLT_FILE_NAME_QUERY_ALWAYS_ALLOW_CACHE_LOOKUP ||

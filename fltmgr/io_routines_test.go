@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -80,7 +82,7 @@ func TestIOFileNameInformation(t *testing.T) {
 // share; a leaked name information is reported (R-IO-VERIFY-9).
 func TestIOFileNameAfterRenameAndOnNetwork(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`old.txt`: []byte("x"), `dir\`: nil})
-	w.MustAddVolume(kernel.VolumeConfig{Name: "Z:", Kind: kernel.VolumeNetwork, Share: `\srv\pub`, Files: map[string][]byte{`n.doc`: nil}})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "Z:", Kind: fsys.VolumeNetwork, Share: `\srv\pub`, Files: map[string][]byte{`n.doc`: nil}})
 	w.ExpectViolation("R-IO-VERIFY-9").Containing("names", `\Device\Mup\srv\pub\n.doc`, "never released")
 	var r recorder
 	d := &ioDriver{}
@@ -135,7 +137,7 @@ func TestIOFileNameAfterRenameAndOnNetwork(t *testing.T) {
 func TestIOFltReadFile(t *testing.T) {
 	content := bytes.Repeat([]byte("0123456789"), 500) // 5000 bytes
 	w := harness.New(t)
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:", SectorSize: 4096, Files: map[string][]byte{`big.bin`: content}})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", SectorSize: 4096, Files: map[string][]byte{`big.bin`: content}})
 	p := w.NewProcess("app.exe", kernel.TokenStandardUser())
 	var r recorder
 	d := &ioDriver{}
@@ -252,12 +254,12 @@ func TestIOFilterIssuedIO(t *testing.T) {
 			return driverapi.FLT_POSTOP_FINISHED_PROCESSING
 		}
 		require.Equal(nil, kernel.STATUS_SUCCESS, fm.ObjectReference(objs.Instance))
-		off := kernel.FILE_WRITE_TO_END_OF_FILE
+		off := fsys.FILE_WRITE_TO_END_OF_FILE
 		n, st := fm.WriteFile(ctx, objs.Instance, objs.FileObject, &off, 3, []byte("XYZ"), 0)
 		r.add("write %v %d", st, n)
-		info, st := fm.QueryInformationFile(ctx, objs.Instance, objs.FileObject, kernel.FileStandardInformation)
-		r.add("query %v size=%d", st, info.(*kernel.FileStandardInfo).EndOfFile)
-		r.add("truncate %v", fm.SetInformationFile(ctx, objs.Instance, objs.FileObject, kernel.FileEndOfFileInformation, &kernel.FileEndOfFileInfo{EndOfFile: 4}))
+		info, st := fm.QueryInformationFile(ctx, objs.Instance, objs.FileObject, fsys.FileStandardInformation)
+		r.add("query %v size=%d", st, info.(*fsys.FileStandardInfo).EndOfFile)
+		r.add("truncate %v", fm.SetInformationFile(ctx, objs.Instance, objs.FileObject, fsys.FileEndOfFileInformation, &fsys.FileEndOfFileInfo{EndOfFile: 4}))
 		_, st = fm.WriteFile(ctx, objs.Instance, objs.FileObject, &off, 10, []byte("short"), 0)
 		r.add("short buffer %v", st)
 		fm.ObjectDereference(objs.Instance)
@@ -265,7 +267,7 @@ func TestIOFilterIssuedIO(t *testing.T) {
 	})
 	mustLoad(t, w, "writer", d)
 	w.ExpectViolation("R-IO-VERIFY-10").Containing("writer", "Length 10 and a 5-byte buffer")
-	h, err := p.CreateFile(`C:\log.txt`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+	h, err := p.CreateFile(`C:\log.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err)
 	require.NoError(t, p.CloseHandle(h))
 	h, err = p.CreateFile(`C:\d`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, harness.FILE_FLAG_BACKUP_SEMANTICS)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -164,7 +166,7 @@ func runService(svc *harness.Process, h kernel.Handle, done chan<- int) {
 // service's own opens are not scanned.
 func TestIOScannerEndToEnd(t *testing.T) {
 	w := harness.New(t)
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: map[string][]byte{
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{
 		`clean.txt`: []byte("all good here"), `dirty.txt`: []byte("some foul words"), `foul.bin`: []byte("foul but not scanned")}})
 	s := &miniScanner{}
 	mustLoad(t, w, "scanner", s)
@@ -211,7 +213,7 @@ func TestIOScannerEndToEnd(t *testing.T) {
 func TestIOSendFromCallbackEndsWithRequestorProcess(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := harness.New(t)
-		w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: map[string][]byte{`x.txt`: []byte("text")}})
+		w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{`x.txt`: []byte("text")}})
 		s := &miniScanner{}
 		mustLoad(t, w, "scanner", s)
 		svc := w.NewProcess("scanuser.exe", kernel.TokenAdmin())

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -39,8 +41,8 @@ const TypeSection = "Section"
 type Section struct {
 	inst   *instance
 	ctx    *fltContext
-	fo     *kernel.FileObject
-	stream *kernel.Stream
+	fo     *fsys.FileObject
+	stream *fsys.Stream
 	size   int64
 	prot   uint32
 
@@ -54,7 +56,7 @@ type Section struct {
 func (s *Section) Size() int64 { return s.size }
 
 // FileObject returns the file object the section was made for.
-func (s *Section) FileObject() *kernel.FileObject { return s.fo }
+func (s *Section) FileObject() *fsys.FileObject { return s.fo }
 
 // Writable reports whether the section was made with PAGE_READWRITE.
 func (s *Section) Writable() bool { return s.prot == driverapi.PAGE_READWRITE }
@@ -94,7 +96,7 @@ func (s *Section) String() string {
 
 type sectionKey struct {
 	inst   *instance
-	stream *kernel.Stream
+	stream *fsys.Stream
 }
 
 // sectionTable is the manager's data-scan state; its zero value is ready. Its mu is taken
@@ -131,7 +133,7 @@ func (m *Manager) RegisterForDataScan(in driverapi.Instance) kernel.NTSTATUS {
 
 // CreateSectionForDataScan emulates FltCreateSectionForDataScan (see DataScanRoutines and the
 // decisions at the top of this file).
-func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance driverapi.Instance, fileObject *kernel.FileObject,
+func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
 	sectionContext driverapi.Context, desiredAccess kernel.AccessMask, objectAttributes *driverapi.ObjectAttributes,
 	_ *int64, sectionPageProtection, allocationAttributes, flags uint32) (kernel.Handle, any, int64, kernel.NTSTATUS) {
 	fail := func(st kernel.NTSTATUS) (kernel.Handle, any, int64, kernel.NTSTATUS) {
@@ -159,16 +161,16 @@ func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance drivera
 		return fail(kernel.STATUS_INVALID_PARAMETER)
 	}
 	vol := fileObject.Volume()
-	info, st := vol.QueryInformation(fileObject, kernel.FileStandardInformation)
+	info, st := vol.QueryInformation(fileObject, fsys.FileStandardInformation)
 	if st != kernel.STATUS_SUCCESS {
 		return fail(st)
 	}
-	size := info.(*kernel.FileStandardInfo).EndOfFile
+	size := info.(*fsys.FileStandardInfo).EndOfFile
 	if size == 0 {
 		return fail(driverapi.STATUS_MAPPED_FILE_SIZE_ZERO)
 	}
 	data := make([]byte, size)
-	n, st := vol.Read(fileObject, 0, data, kernel.IOOptions{Paging: true})
+	n, st := vol.Read(fileObject, 0, data, fsys.IOOptions{Paging: true})
 	if st != kernel.STATUS_SUCCESS {
 		return fail(st)
 	}

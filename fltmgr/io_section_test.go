@@ -3,6 +3,8 @@ package fltmgr_test
 import (
 	"testing"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -43,7 +45,7 @@ func (d *scanDriver) sectionContext(t *testing.T) driverapi.Context {
 	return c
 }
 
-func (d *scanDriver) create(svc *harness.Process, fo *kernel.FileObject, c driverapi.Context) (kernel.Handle, int64, kernel.NTSTATUS) {
+func (d *scanDriver) create(svc *harness.Process, fo *fsys.FileObject, c driverapi.Context) (kernel.Handle, int64, kernel.NTSTATUS) {
 	h, obj, size, st := d.FM.CreateSectionForDataScan(svc.ThreadContext(), d.inst, fo, c, driverapi.SECTION_MAP_READ|driverapi.SECTION_QUERY,
 		nil, nil, driverapi.PAGE_READONLY, driverapi.SEC_COMMIT, 0)
 	if st == kernel.STATUS_SUCCESS && obj == nil {
@@ -52,7 +54,7 @@ func (d *scanDriver) create(svc *harness.Process, fo *kernel.FileObject, c drive
 	return h, size, st
 }
 
-func openFO(t *testing.T, p *harness.Process, path string) (kernel.Handle, *kernel.FileObject) {
+func openFO(t *testing.T, p *harness.Process, path string) (kernel.Handle, *fsys.FileObject) {
 	t.Helper()
 	h := openRW(t, p, path, harness.OPEN_EXISTING)
 	fo, err := p.FileObject(h)

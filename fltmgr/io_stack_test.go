@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -167,7 +169,7 @@ func TestIOCallbackDataAndRequestor(t *testing.T) {
 			}},
 	}}
 	mustLoad(t, w, "spy", d)
-	h, err := p.CreateFile(`C:\dir\a.txt`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+	h, err := p.CreateFile(`C:\dir\a.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err)
 	buf := make([]byte, 4)
 	_, err = p.ReadFileAt(h, buf, 3)

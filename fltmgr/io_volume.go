@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -28,7 +30,7 @@ func (m *Manager) GetVolumeFromInstance(instance driverapi.Instance) (driverapi.
 }
 
 // GetVolumeFromFileObject emulates FltGetVolumeFromFileObject (with a reference).
-func (m *Manager) GetVolumeFromFileObject(fi driverapi.Filter, fileObject *kernel.FileObject) (driverapi.Volume, kernel.NTSTATUS) {
+func (m *Manager) GetVolumeFromFileObject(fi driverapi.Filter, fileObject *fsys.FileObject) (driverapi.Volume, kernel.NTSTATUS) {
 	if _, ok := m.asFilter(fi); !ok || fileObject == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -73,7 +75,7 @@ func (m *Manager) GetVolumeProperties(volume driverapi.Volume) (driverapi.Volume
 	if v.SectorSize() > 0xFFFF {
 		p.SectorSize = 0
 	}
-	if v.Kind() == kernel.VolumeNetwork {
+	if v.Kind() == fsys.VolumeNetwork {
 		p.DeviceCharacteristics |= driverapi.FILE_REMOTE_DEVICE
 	}
 	return p, kernel.STATUS_SUCCESS
@@ -96,7 +98,7 @@ func (m *Manager) GetVolumeGuidName(volume driverapi.Volume) (string, kernel.NTS
 	if !ok {
 		return "", kernel.STATUS_INVALID_PARAMETER
 	}
-	if fv.v.Kind() == kernel.VolumeNetwork {
+	if fv.v.Kind() == fsys.VolumeNetwork {
 		return "", kernel.STATUS_INVALID_DEVICE_REQUEST
 	}
 	return `\??\Volume{` + fv.v.GUID().String() + "}", kernel.STATUS_SUCCESS

@@ -29,6 +29,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/kernel"
@@ -85,11 +87,11 @@ type FileInfoByHandleClass uint32
 
 // Classes SetFileInformationByHandle accepts, with the structure each takes.
 const (
-	FileBasicInfo       FileInfoByHandleClass = 0 // *kernel.FileBasicInfo
-	FileRenameInfo      FileInfoByHandleClass = 3 // *kernel.FileRenameInfo (FileName: a path or a simple name)
-	FileDispositionInfo FileInfoByHandleClass = 4 // *kernel.FileDispositionInfo
-	FileAllocationInfo  FileInfoByHandleClass = 5 // *kernel.FileAllocationInfo
-	FileEndOfFileInfo   FileInfoByHandleClass = 6 // *kernel.FileEndOfFileInfo
+	FileBasicInfo       FileInfoByHandleClass = 0 // *fsys.FileBasicInfo
+	FileRenameInfo      FileInfoByHandleClass = 3 // *fsys.FileRenameInfo (FileName: a path or a simple name)
+	FileDispositionInfo FileInfoByHandleClass = 4 // *fsys.FileDispositionInfo
+	FileAllocationInfo  FileInfoByHandleClass = 5 // *fsys.FileAllocationInfo
+	FileEndOfFileInfo   FileInfoByHandleClass = 6 // *fsys.FileEndOfFileInfo
 )
 
 // win32Error maps a file operation's status to the Win32 error kernel32 reports.
@@ -108,11 +110,11 @@ func errOf(st kernel.NTSTATUS) error {
 // attach to it automatically. A local volume without a DeviceName gets the next
 // \Device\HarddiskVolumeN. The seed files (cfg.Files) are written directly, not through the
 // filters. It returns an error for a bad configuration or a drive letter in use.
-func (w *World) AddVolume(cfg kernel.VolumeConfig) (*kernel.Volume, error) {
-	if cfg.DeviceName == "" && cfg.Kind == kernel.VolumeLocal {
+func (w *World) AddVolume(cfg fsys.VolumeConfig) (*fsys.Volume, error) {
+	if cfg.DeviceName == "" && cfg.Kind == fsys.VolumeLocal {
 		cfg.DeviceName = w.fm.NextLocalDeviceName()
 	}
-	v, err := kernel.NewVolume(cfg)
+	v, err := fsys.NewVolume(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +125,7 @@ func (w *World) AddVolume(cfg kernel.VolumeConfig) (*kernel.Volume, error) {
 }
 
 // MustAddVolume is AddVolume for tests: it panics on an error (a test bug).
-func (w *World) MustAddVolume(cfg kernel.VolumeConfig) *kernel.Volume {
+func (w *World) MustAddVolume(cfg fsys.VolumeConfig) *fsys.Volume {
 	v, err := w.AddVolume(cfg)
 	if err != nil {
 		panic(err)
@@ -133,11 +135,11 @@ func (w *World) MustAddVolume(cfg kernel.VolumeConfig) *kernel.Volume {
 
 // AddVolumeFromDir is AddVolume with the volume seeded from the directory tree dir of the
 // host (testdata/volumes/c, say), after cfg.Files.
-func (w *World) AddVolumeFromDir(cfg kernel.VolumeConfig, dir string) (*kernel.Volume, error) {
-	if cfg.DeviceName == "" && cfg.Kind == kernel.VolumeLocal {
+func (w *World) AddVolumeFromDir(cfg fsys.VolumeConfig, dir string) (*fsys.Volume, error) {
+	if cfg.DeviceName == "" && cfg.Kind == fsys.VolumeLocal {
 		cfg.DeviceName = w.fm.NextLocalDeviceName()
 	}
-	v, err := kernel.NewVolume(cfg)
+	v, err := fsys.NewVolume(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +153,7 @@ func (w *World) AddVolumeFromDir(cfg kernel.VolumeConfig, dir string) (*kernel.V
 }
 
 // Volume returns the mounted volume with the drive letter ("C:") or device name, nil if none.
-func (w *World) Volume(name string) *kernel.Volume {
+func (w *World) Volume(name string) *fsys.Volume {
 	v, _ := w.fm.Volume(name)
 	return v
 }
@@ -171,7 +173,7 @@ func (w *World) FileData(path string) ([]byte, bool) {
 func (w *World) Instances(volume string) []string { return w.fm.Instances(volume) }
 
 // resolvePath turns a Win32 path into a volume and a volume-relative NT name.
-func (w *World) resolvePath(path string) (*kernel.Volume, string, kernel.NTSTATUS) {
+func (w *World) resolvePath(path string) (*fsys.Volume, string, kernel.NTSTATUS) {
 	p := strings.ReplaceAll(path, "/", `\`)
 	literal := false
 	switch {
@@ -182,7 +184,7 @@ func (w *World) resolvePath(path string) (*kernel.Volume, string, kernel.NTSTATU
 	case strings.HasPrefix(p, `\\.\`):
 		p = p[4:]
 	}
-	var vol *kernel.Volume
+	var vol *fsys.Volume
 	var rest string
 	switch {
 	case strings.HasPrefix(p, `\\`):
@@ -192,7 +194,7 @@ func (w *World) resolvePath(path string) (*kernel.Volume, string, kernel.NTSTATU
 		}
 		share := `\` + parts[0] + `\` + parts[1]
 		for _, v := range w.fm.Volumes() {
-			if v.Kind() == kernel.VolumeNetwork && strings.EqualFold(v.Share(), share) {
+			if v.Kind() == fsys.VolumeNetwork && strings.EqualFold(v.Share(), share) {
 				vol = v
 			}
 		}
@@ -266,7 +268,7 @@ func (p *Process) ThreadContext() context.Context {
 
 // fileHandle is the body of a file handle's object.
 type fileHandle struct {
-	fo   *kernel.FileObject
+	fo   *fsys.FileObject
 	path string // as opened, for messages
 }
 
@@ -284,7 +286,7 @@ func (p *Process) fileHandle(h kernel.Handle) (*fileHandle, kernel.AccessMask, k
 
 // FileObject returns the file object behind a file handle, for tests that look at what the
 // filters saw. The error is ERROR_INVALID_HANDLE for anything else.
-func (p *Process) FileObject(h kernel.Handle) (*kernel.FileObject, error) {
+func (p *Process) FileObject(h kernel.Handle) (*fsys.FileObject, error) {
 	fh, _, st := p.fileHandle(h)
 	if st != kernel.STATUS_SUCCESS {
 		return nil, kernel.ERROR_INVALID_HANDLE
@@ -305,38 +307,38 @@ func (p *Process) CreateFile(name string, desiredAccess kernel.AccessMask, share
 	var ntDisp uint32
 	switch disposition {
 	case CREATE_NEW:
-		ntDisp = kernel.FILE_CREATE
+		ntDisp = fsys.FILE_CREATE
 	case CREATE_ALWAYS:
-		ntDisp = kernel.FILE_OVERWRITE_IF
+		ntDisp = fsys.FILE_OVERWRITE_IF
 	case OPEN_EXISTING:
-		ntDisp = kernel.FILE_OPEN
+		ntDisp = fsys.FILE_OPEN
 	case OPEN_ALWAYS:
-		ntDisp = kernel.FILE_OPEN_IF
+		ntDisp = fsys.FILE_OPEN_IF
 	case TRUNCATE_EXISTING:
-		ntDisp = kernel.FILE_OVERWRITE
+		ntDisp = fsys.FILE_OVERWRITE
 		if desiredAccess&(kernel.GENERIC_WRITE|kernel.FILE_WRITE_DATA) == 0 {
 			return kernel.InvalidHandle, kernel.ERROR_INVALID_PARAMETER
 		}
 	default:
 		return kernel.InvalidHandle, kernel.ERROR_INVALID_PARAMETER
 	}
-	if shareMode&^(kernel.FILE_SHARE_READ|kernel.FILE_SHARE_WRITE|kernel.FILE_SHARE_DELETE) != 0 {
+	if shareMode&^(fsys.FILE_SHARE_READ|fsys.FILE_SHARE_WRITE|fsys.FILE_SHARE_DELETE) != 0 {
 		return kernel.InvalidHandle, kernel.ERROR_INVALID_PARAMETER
 	}
 	access := desiredAccess | kernel.SYNCHRONIZE | kernel.FILE_READ_ATTRIBUTES
 	var opts uint32
 	if flagsAndAttributes&FILE_FLAG_BACKUP_SEMANTICS == 0 {
-		opts |= kernel.FILE_NON_DIRECTORY_FILE
+		opts |= fsys.FILE_NON_DIRECTORY_FILE
 	} else {
-		opts |= kernel.FILE_OPEN_FOR_BACKUP_INTENT
+		opts |= fsys.FILE_OPEN_FOR_BACKUP_INTENT
 	}
 	if flagsAndAttributes&FILE_FLAG_OVERLAPPED == 0 {
-		opts |= kernel.FILE_SYNCHRONOUS_IO_NONALERT
+		opts |= fsys.FILE_SYNCHRONOUS_IO_NONALERT
 	}
 	for _, f := range []struct{ win, nt uint32 }{
-		{FILE_FLAG_NO_BUFFERING, kernel.FILE_NO_INTERMEDIATE_BUFFERING}, {FILE_FLAG_WRITE_THROUGH, kernel.FILE_WRITE_THROUGH},
-		{FILE_FLAG_SEQUENTIAL_SCAN, kernel.FILE_SEQUENTIAL_ONLY}, {FILE_FLAG_RANDOM_ACCESS, kernel.FILE_RANDOM_ACCESS},
-		{FILE_FLAG_DELETE_ON_CLOSE, kernel.FILE_DELETE_ON_CLOSE}, {FILE_FLAG_OPEN_REPARSE_POINT, kernel.FILE_OPEN_REPARSE_POINT},
+		{FILE_FLAG_NO_BUFFERING, fsys.FILE_NO_INTERMEDIATE_BUFFERING}, {FILE_FLAG_WRITE_THROUGH, fsys.FILE_WRITE_THROUGH},
+		{FILE_FLAG_SEQUENTIAL_SCAN, fsys.FILE_SEQUENTIAL_ONLY}, {FILE_FLAG_RANDOM_ACCESS, fsys.FILE_RANDOM_ACCESS},
+		{FILE_FLAG_DELETE_ON_CLOSE, fsys.FILE_DELETE_ON_CLOSE}, {FILE_FLAG_OPEN_REPARSE_POINT, fsys.FILE_OPEN_REPARSE_POINT},
 	} {
 		if flagsAndAttributes&f.win != 0 {
 			opts |= f.nt
@@ -345,7 +347,7 @@ func (p *Process) CreateFile(name string, desiredAccess kernel.AccessMask, share
 	if flagsAndAttributes&FILE_FLAG_DELETE_ON_CLOSE != 0 {
 		access |= kernel.DELETE
 	}
-	attrs := flagsAndAttributes & 0xFFFF &^ kernel.FILE_ATTRIBUTE_DIRECTORY
+	attrs := flagsAndAttributes & 0xFFFF &^ fsys.FILE_ATTRIBUTE_DIRECTORY
 	h, _, st := p.ntCreate(name, access, attrs, shareMode, ntDisp, opts, sa != nil && sa.InheritHandle)
 	if st != kernel.STATUS_SUCCESS {
 		if st == kernel.STATUS_OBJECT_NAME_COLLISION && disposition == CREATE_NEW {
@@ -388,9 +390,9 @@ func (p *Process) ntCreate(name string, access kernel.AccessMask, attrs, share, 
 
 // openAndDo opens name for a one-shot operation (DeleteFile, MoveFileEx, ...), runs f on the
 // file object and closes it.
-func (p *Process) openAndDo(name string, access kernel.AccessMask, options uint32, f func(fo *kernel.FileObject) kernel.NTSTATUS) error {
-	h, _, st := p.ntCreate(name, access|kernel.SYNCHRONIZE, 0, kernel.FILE_SHARE_READ|kernel.FILE_SHARE_WRITE|kernel.FILE_SHARE_DELETE,
-		kernel.FILE_OPEN, options|kernel.FILE_SYNCHRONOUS_IO_NONALERT, false)
+func (p *Process) openAndDo(name string, access kernel.AccessMask, options uint32, f func(fo *fsys.FileObject) kernel.NTSTATUS) error {
+	h, _, st := p.ntCreate(name, access|kernel.SYNCHRONIZE, 0, fsys.FILE_SHARE_READ|fsys.FILE_SHARE_WRITE|fsys.FILE_SHARE_DELETE,
+		fsys.FILE_OPEN, options|fsys.FILE_SYNCHRONOUS_IO_NONALERT, false)
 	if st != kernel.STATUS_SUCCESS {
 		return win32Error(st)
 	}
@@ -420,7 +422,7 @@ type IOOptions struct {
 }
 
 func (o IOOptions) request() fltmgr.IORequest {
-	r := fltmgr.IORequest{Offset: kernel.FILE_USE_FILE_POINTER_POSITION, FastIO: o.FastIO}
+	r := fltmgr.IORequest{Offset: fsys.FILE_USE_FILE_POINTER_POSITION, FastIO: o.FastIO}
 	if o.Offset != nil {
 		r.Offset = *o.Offset
 	}
@@ -458,7 +460,7 @@ func (p *Process) ReadFileWithOptions(h kernel.Handle, buf []byte, o IOOptions) 
 	}
 	n, st := p.w.fm.NtReadFile(p.ThreadContext(), fh.fo, buf, o.request())
 	if st == kernel.STATUS_END_OF_FILE {
-		if o.Offset == nil && fh.fo.Flags()&kernel.FO_SYNCHRONOUS_IO != 0 {
+		if o.Offset == nil && fh.fo.Flags()&fsys.FO_SYNCHRONOUS_IO != 0 {
 			return 0, nil
 		}
 		return 0, kernel.ERROR_HANDLE_EOF
@@ -490,7 +492,7 @@ func (p *Process) WriteFileWithOptions(h kernel.Handle, data []byte, o IOOptions
 	}
 	r := o.request()
 	if access&kernel.FILE_WRITE_DATA == 0 && !o.Paging {
-		r.Offset = kernel.FILE_WRITE_TO_END_OF_FILE
+		r.Offset = fsys.FILE_WRITE_TO_END_OF_FILE
 	}
 	n, st := p.w.fm.NtWriteFile(p.ThreadContext(), fh.fo, data, r)
 	return n, errOf(st)
@@ -514,11 +516,11 @@ func (p *Process) MappedWrite(h kernel.Handle, offset int64, data []byte) error 
 		return kernel.ERROR_ACCESS_DENIED
 	}
 	fo := fh.fo
-	info, st := fo.Volume().QueryInformation(fo, kernel.FileStandardInformation)
+	info, st := fo.Volume().QueryInformation(fo, fsys.FileStandardInformation)
 	if st != kernel.STATUS_SUCCESS {
 		return win32Error(st)
 	}
-	size := info.(*kernel.FileStandardInfo).EndOfFile
+	size := info.(*fsys.FileStandardInfo).EndOfFile
 	if offset < 0 || offset+int64(len(data)) > size {
 		return kernel.ERROR_NOACCESS
 	}
@@ -528,7 +530,7 @@ func (p *Process) MappedWrite(h kernel.Handle, offset int64, data []byte) error 
 	start := offset &^ (PageSize - 1)
 	end := (offset + int64(len(data)) + PageSize - 1) &^ (PageSize - 1)
 	page := make([]byte, end-start)
-	if _, st := fo.Volume().Read(fo, start, page, kernel.IOOptions{Paging: true}); st != kernel.STATUS_SUCCESS {
+	if _, st := fo.Volume().Read(fo, start, page, fsys.IOOptions{Paging: true}); st != kernel.STATUS_SUCCESS {
 		return win32Error(st)
 	}
 	copy(page[offset-start:], data)
@@ -577,11 +579,11 @@ func (p *Process) GetFileSizeEx(h kernel.Handle) (int64, error) {
 	if st != kernel.STATUS_SUCCESS {
 		return 0, win32Error(st)
 	}
-	info, st := p.w.fm.NtQueryInformationFile(p.ThreadContext(), fh.fo, kernel.FileStandardInformation)
+	info, st := p.w.fm.NtQueryInformationFile(p.ThreadContext(), fh.fo, fsys.FileStandardInformation)
 	if st != kernel.STATUS_SUCCESS {
 		return 0, win32Error(st)
 	}
-	return info.(*kernel.FileStandardInfo).EndOfFile, nil
+	return info.(*fsys.FileStandardInfo).EndOfFile, nil
 }
 
 // SetEndOfFile emulates SetEndOfFile: the end of file moves to the file pointer
@@ -591,7 +593,7 @@ func (p *Process) SetEndOfFile(h kernel.Handle) error {
 	if st != kernel.STATUS_SUCCESS {
 		return win32Error(st)
 	}
-	return p.SetFileInformationByHandle(h, FileEndOfFileInfo, &kernel.FileEndOfFileInfo{EndOfFile: fh.fo.CurrentByteOffset()})
+	return p.SetFileInformationByHandle(h, FileEndOfFileInfo, &fsys.FileEndOfFileInfo{EndOfFile: fh.fo.CurrentByteOffset()})
 }
 
 // SetFileInformationByHandle emulates SetFileInformationByHandle for FileBasicInfo,
@@ -606,32 +608,32 @@ func (p *Process) SetFileInformationByHandle(h kernel.Handle, class FileInfoByHa
 	if st != kernel.STATUS_SUCCESS {
 		return win32Error(st)
 	}
-	var ntClass kernel.FileInformationClass
+	var ntClass fsys.FileInformationClass
 	var need kernel.AccessMask
 	ok := false
 	switch class {
 	case FileBasicInfo:
-		_, ok = info.(*kernel.FileBasicInfo)
-		ntClass, need = kernel.FileBasicInformation, kernel.FILE_WRITE_ATTRIBUTES
+		_, ok = info.(*fsys.FileBasicInfo)
+		ntClass, need = fsys.FileBasicInformation, kernel.FILE_WRITE_ATTRIBUTES
 	case FileRenameInfo:
-		var r *kernel.FileRenameInfo
-		if r, ok = info.(*kernel.FileRenameInfo); ok && r != nil {
+		var r *fsys.FileRenameInfo
+		if r, ok = info.(*fsys.FileRenameInfo); ok && r != nil {
 			target, st := p.renameTarget(fh.fo, r.FileName)
 			if st != kernel.STATUS_SUCCESS {
 				return win32Error(st)
 			}
-			info = &kernel.FileRenameInfo{ReplaceIfExists: r.ReplaceIfExists, FileName: target}
+			info = &fsys.FileRenameInfo{ReplaceIfExists: r.ReplaceIfExists, FileName: target}
 		}
-		ntClass, need = kernel.FileRenameInformation, kernel.DELETE
+		ntClass, need = fsys.FileRenameInformation, kernel.DELETE
 	case FileDispositionInfo:
-		_, ok = info.(*kernel.FileDispositionInfo)
-		ntClass, need = kernel.FileDispositionInformation, kernel.DELETE
+		_, ok = info.(*fsys.FileDispositionInfo)
+		ntClass, need = fsys.FileDispositionInformation, kernel.DELETE
 	case FileAllocationInfo:
-		_, ok = info.(*kernel.FileAllocationInfo)
-		ntClass, need = kernel.FileAllocationInformation, kernel.FILE_WRITE_DATA
+		_, ok = info.(*fsys.FileAllocationInfo)
+		ntClass, need = fsys.FileAllocationInformation, kernel.FILE_WRITE_DATA
 	case FileEndOfFileInfo:
-		_, ok = info.(*kernel.FileEndOfFileInfo)
-		ntClass, need = kernel.FileEndOfFileInformation, kernel.FILE_WRITE_DATA
+		_, ok = info.(*fsys.FileEndOfFileInfo)
+		ntClass, need = fsys.FileEndOfFileInformation, kernel.FILE_WRITE_DATA
 	}
 	if !ok {
 		return kernel.ERROR_INVALID_PARAMETER
@@ -643,7 +645,7 @@ func (p *Process) SetFileInformationByHandle(h kernel.Handle, class FileInfoByHa
 }
 
 // renameTarget turns a rename target into a volume-relative name (or a simple name).
-func (p *Process) renameTarget(fo *kernel.FileObject, name string) (string, kernel.NTSTATUS) {
+func (p *Process) renameTarget(fo *fsys.FileObject, name string) (string, kernel.NTSTATUS) {
 	if name == "" {
 		return "", kernel.STATUS_INVALID_PARAMETER
 	}
@@ -665,9 +667,9 @@ func (p *Process) renameTarget(fo *kernel.FileObject, name string) (string, kern
 // ERROR_ACCESS_DENIED (STATUS_CANNOT_DELETE); a file open without FILE_SHARE_DELETE
 // ERROR_SHARING_VIOLATION. The file goes away when its last handle closes.
 func (p *Process) DeleteFile(name string) error {
-	return p.openAndDo(name, kernel.DELETE|kernel.FILE_READ_ATTRIBUTES, kernel.FILE_NON_DIRECTORY_FILE|kernel.FILE_OPEN_REPARSE_POINT,
-		func(fo *kernel.FileObject) kernel.NTSTATUS {
-			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, kernel.FileDispositionInformation, &kernel.FileDispositionInfo{DeleteFile: true})
+	return p.openAndDo(name, kernel.DELETE|kernel.FILE_READ_ATTRIBUTES, fsys.FILE_NON_DIRECTORY_FILE|fsys.FILE_OPEN_REPARSE_POINT,
+		func(fo *fsys.FileObject) kernel.NTSTATUS {
+			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, fsys.FileDispositionInformation, &fsys.FileDispositionInfo{DeleteFile: true})
 		})
 }
 
@@ -682,8 +684,8 @@ func (p *Process) MoveFileEx(existing, newName string, flags uint32) error {
 	if flags&^(MOVEFILE_REPLACE_EXISTING|MOVEFILE_COPY_ALLOWED) != 0 {
 		return kernel.ERROR_INVALID_PARAMETER
 	}
-	return p.openAndDo(existing, kernel.DELETE|kernel.FILE_READ_ATTRIBUTES, kernel.FILE_OPEN_FOR_BACKUP_INTENT|kernel.FILE_OPEN_REPARSE_POINT,
-		func(fo *kernel.FileObject) kernel.NTSTATUS {
+	return p.openAndDo(existing, kernel.DELETE|kernel.FILE_READ_ATTRIBUTES, fsys.FILE_OPEN_FOR_BACKUP_INTENT|fsys.FILE_OPEN_REPARSE_POINT,
+		func(fo *fsys.FileObject) kernel.NTSTATUS {
 			target, st := p.renameTarget(fo, newName)
 			if st != kernel.STATUS_SUCCESS {
 				return st
@@ -691,16 +693,16 @@ func (p *Process) MoveFileEx(existing, newName string, flags uint32) error {
 			if !strings.HasPrefix(target, `\`) {
 				return kernel.STATUS_OBJECT_NAME_INVALID
 			}
-			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, kernel.FileRenameInformation,
-				&kernel.FileRenameInfo{ReplaceIfExists: flags&MOVEFILE_REPLACE_EXISTING != 0, FileName: target})
+			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, fsys.FileRenameInformation,
+				&fsys.FileRenameInfo{ReplaceIfExists: flags&MOVEFILE_REPLACE_EXISTING != 0, FileName: target})
 		})
 }
 
 // CreateDirectory emulates CreateDirectoryW: an existing name is ERROR_ALREADY_EXISTS, a
 // missing parent ERROR_PATH_NOT_FOUND.
 func (p *Process) CreateDirectory(name string, sa *SecurityAttributes) error {
-	h, _, st := p.ntCreate(name, kernel.FILE_LIST_DIRECTORY|kernel.SYNCHRONIZE, kernel.FILE_ATTRIBUTE_NORMAL, kernel.FILE_SHARE_READ|kernel.FILE_SHARE_WRITE,
-		kernel.FILE_CREATE, kernel.FILE_DIRECTORY_FILE|kernel.FILE_SYNCHRONOUS_IO_NONALERT|kernel.FILE_OPEN_FOR_BACKUP_INTENT, sa != nil && sa.InheritHandle)
+	h, _, st := p.ntCreate(name, kernel.FILE_LIST_DIRECTORY|kernel.SYNCHRONIZE, fsys.FILE_ATTRIBUTE_NORMAL, fsys.FILE_SHARE_READ|fsys.FILE_SHARE_WRITE,
+		fsys.FILE_CREATE, fsys.FILE_DIRECTORY_FILE|fsys.FILE_SYNCHRONOUS_IO_NONALERT|fsys.FILE_OPEN_FOR_BACKUP_INTENT, sa != nil && sa.InheritHandle)
 	if st != kernel.STATUS_SUCCESS {
 		return win32Error(st)
 	}
@@ -711,9 +713,9 @@ func (p *Process) CreateDirectory(name string, sa *SecurityAttributes) error {
 // RemoveDirectory emulates RemoveDirectoryW: a directory that is not empty is
 // ERROR_DIR_NOT_EMPTY; a file ERROR_DIRECTORY.
 func (p *Process) RemoveDirectory(name string) error {
-	return p.openAndDo(name, kernel.DELETE|kernel.FILE_READ_ATTRIBUTES, kernel.FILE_DIRECTORY_FILE|kernel.FILE_OPEN_FOR_BACKUP_INTENT|kernel.FILE_OPEN_REPARSE_POINT,
-		func(fo *kernel.FileObject) kernel.NTSTATUS {
-			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, kernel.FileDispositionInformation, &kernel.FileDispositionInfo{DeleteFile: true})
+	return p.openAndDo(name, kernel.DELETE|kernel.FILE_READ_ATTRIBUTES, fsys.FILE_DIRECTORY_FILE|fsys.FILE_OPEN_FOR_BACKUP_INTENT|fsys.FILE_OPEN_REPARSE_POINT,
+		func(fo *fsys.FileObject) kernel.NTSTATUS {
+			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, fsys.FileDispositionInformation, &fsys.FileDispositionInfo{DeleteFile: true})
 		})
 }
 
@@ -729,12 +731,12 @@ func (p *Process) DeviceIoControl(h kernel.Handle, code uint32, in, out []byte) 
 		return 0, win32Error(st)
 	}
 	req := (code >> 14) & 3
-	if req&kernel.FILE_READ_ACCESS != 0 && access&kernel.FILE_READ_DATA == 0 ||
-		req&kernel.FILE_WRITE_ACCESS != 0 && access&kernel.FILE_WRITE_DATA == 0 {
+	if req&fsys.FILE_READ_ACCESS != 0 && access&kernel.FILE_READ_DATA == 0 ||
+		req&fsys.FILE_WRITE_ACCESS != 0 && access&kernel.FILE_WRITE_DATA == 0 {
 		return 0, kernel.ERROR_ACCESS_DENIED
 	}
 	var n uint32
-	if code>>16 == kernel.FILE_DEVICE_FILE_SYSTEM {
+	if code>>16 == fsys.FILE_DEVICE_FILE_SYSTEM {
 		n, st = p.w.fm.NtFsControlFile(p.ThreadContext(), fh.fo, code, in, out)
 	} else {
 		n, st = p.w.fm.NtDeviceIoControlFile(p.ThreadContext(), fh.fo, code, in, out)

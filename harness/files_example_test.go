@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
@@ -61,7 +63,7 @@ func (d *noSecrets) preCreate(data *driverapi.CallbackData, _ *driverapi.Related
 func Example_denySecretFiles() {
 	w := harness.NewWorld()
 	defer w.Close()
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: map[string][]byte{
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{
 		`notes\todo.txt`:     []byte("buy milk"),
 		`notes\plans.SECRET`: []byte("world domination"),
 	}})
@@ -71,7 +73,7 @@ func Example_denySecretFiles() {
 	}
 	p := w.NewProcess("notepad.exe", kernel.TokenStandardUser())
 	for _, name := range []string{`C:\notes\todo.txt`, `C:\notes\plans.SECRET`} {
-		h, err := p.CreateFile(name, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+		h, err := p.CreateFile(name, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 		if err != nil {
 			fmt.Printf("%s: %v\n", name, err)
 			continue

@@ -3,6 +3,8 @@ package harness_test
 import (
 	"testing"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -10,19 +12,19 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-const shareAll = kernel.FILE_SHARE_READ | kernel.FILE_SHARE_WRITE | kernel.FILE_SHARE_DELETE
+const shareAll = fsys.FILE_SHARE_READ | fsys.FILE_SHARE_WRITE | fsys.FILE_SHARE_DELETE
 
 func fileWorld(t *testing.T, files map[string][]byte) (*harness.World, *harness.Process) {
 	t.Helper()
 	w := harness.New(t)
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: files})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: files})
 	return w, w.NewProcess("app.exe", kernel.TokenStandardUser())
 }
 
 // R-IO-USER-1: CreateFile's errors are the Win32 ones.
 func TestFilesCreateFileErrors(t *testing.T) {
 	w, p := fileWorld(t, map[string][]byte{`dir\a.txt`: []byte("a"), `ro.txt`: []byte("r")})
-	require.NoError(t, w.Volume("C:").SetAttributes(`ro.txt`, kernel.FILE_ATTRIBUTE_READONLY))
+	require.NoError(t, w.Volume("C:").SetAttributes(`ro.txt`, fsys.FILE_ATTRIBUTE_READONLY))
 	for _, tc := range []struct {
 		name   string
 		path   string
@@ -71,7 +73,7 @@ func TestFilesDispositions(t *testing.T) {
 		{`C:\old.txt`, harness.OPEN_ALWAYS, "old content"},
 		{`C:\old.txt`, harness.CREATE_ALWAYS, ""},
 	} {
-		h, err := p.CreateFile(tc.path, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, tc.disp, kernel.FILE_ATTRIBUTE_NORMAL)
+		h, err := p.CreateFile(tc.path, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, tc.disp, fsys.FILE_ATTRIBUTE_NORMAL)
 		require.NoError(t, err, tc.path)
 		require.NoError(t, p.CloseHandle(h))
 		data, ok := w.FileData(tc.path)
@@ -86,13 +88,13 @@ func TestFilesDispositions(t *testing.T) {
 // first handle closes; opens without data access do not conflict.
 func TestFilesSharingViolation(t *testing.T) {
 	_, p := fileWorld(t, map[string][]byte{`s.txt`: []byte("s")})
-	h1, err := p.CreateFile(`C:\s.txt`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+	h1, err := p.CreateFile(`C:\s.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err)
 	_, err = p.CreateFile(`C:\s.txt`, kernel.GENERIC_WRITE, shareAll, nil, harness.OPEN_EXISTING, 0)
 	require.Equal(t, kernel.ERROR_SHARING_VIOLATION, err, "write while only reading is shared")
 	_, err = p.CreateFile(`C:\s.txt`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, 0)
 	require.Equal(t, kernel.ERROR_SHARING_VIOLATION, err, "the new open does not share reading with the first")
-	h2, err := p.CreateFile(`C:\s.txt`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+	h2, err := p.CreateFile(`C:\s.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err)
 	h3, err := p.CreateFile(`C:\s.txt`, kernel.FILE_READ_ATTRIBUTES, 0, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err, "attribute-only opens do not take part in sharing")
@@ -193,7 +195,7 @@ func writeCounter(n *int) driverapi.Driver {
 // overlapped handle has no file pointer.
 func TestFilesNonCachedAndOverlapped(t *testing.T) {
 	w := harness.New(t)
-	w.MustAddVolume(kernel.VolumeConfig{Name: "D:", SectorSize: 4096, Files: map[string][]byte{`n.bin`: make([]byte, 8192)}})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "D:", SectorSize: 4096, Files: map[string][]byte{`n.bin`: make([]byte, 8192)}})
 	p := w.NewProcess("db.exe", kernel.TokenStandardUser())
 	h, err := p.CreateFile(`D:\n.bin`, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, harness.FILE_FLAG_NO_BUFFERING)
 	require.NoError(t, err)
@@ -225,15 +227,15 @@ func TestFilesEndOfFile(t *testing.T) {
 	size, err := p.GetFileSizeEx(h)
 	require.NoError(t, err)
 	require.Equal(t, int64(3), size)
-	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &kernel.FileEndOfFileInfo{EndOfFile: 5}))
+	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &fsys.FileEndOfFileInfo{EndOfFile: 5}))
 	data, _ := w.FileData(`C:\e.txt`)
 	require.Equal(t, "123\x00\x00", string(data))
-	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileAllocationInfo, &kernel.FileAllocationInfo{AllocationSize: 1}))
+	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileAllocationInfo, &fsys.FileAllocationInfo{AllocationSize: 1}))
 	data, _ = w.FileData(`C:\e.txt`)
 	require.Equal(t, "1", string(data), "an allocation below the end of file truncates")
-	require.Equal(t, kernel.ERROR_INVALID_PARAMETER, p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &kernel.FileDispositionInfo{}))
-	require.Equal(t, kernel.ERROR_INVALID_PARAMETER, p.SetFileInformationByHandle(h, 42, &kernel.FileEndOfFileInfo{}))
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, p.SetFileInformationByHandle(h, harness.FileDispositionInfo, &kernel.FileDispositionInfo{DeleteFile: true}),
+	require.Equal(t, kernel.ERROR_INVALID_PARAMETER, p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &fsys.FileDispositionInfo{}))
+	require.Equal(t, kernel.ERROR_INVALID_PARAMETER, p.SetFileInformationByHandle(h, 42, &fsys.FileEndOfFileInfo{}))
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, p.SetFileInformationByHandle(h, harness.FileDispositionInfo, &fsys.FileDispositionInfo{DeleteFile: true}),
 		"no DELETE access")
 	require.NoError(t, p.CloseHandle(h))
 	ro := mustOpen(t, p, `C:\e.txt`, kernel.GENERIC_READ)
@@ -251,7 +253,7 @@ func mustOpen(t *testing.T, p *harness.Process, path string, access kernel.Acces
 // R-IO-USER-3: rename with MoveFile / MoveFileEx / SetFileInformationByHandle.
 func TestFilesRename(t *testing.T) {
 	w, p := fileWorld(t, map[string][]byte{`a.txt`: []byte("a"), `b.txt`: []byte("b"), `sub\`: nil, `busy.txt`: nil})
-	w.MustAddVolume(kernel.VolumeConfig{Name: "D:"})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "D:"})
 	require.NoError(t, p.MoveFile(`C:\a.txt`, `C:\sub\a2.txt`))
 	data, ok := w.FileData(`C:\sub\a2.txt`)
 	require.True(t, ok)
@@ -278,7 +280,7 @@ func TestFilesRename(t *testing.T) {
 
 	// By handle, with a simple name.
 	h := mustOpen(t, p, `C:\sub2\a2.txt`, kernel.DELETE)
-	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileRenameInfo, &kernel.FileRenameInfo{FileName: "c.txt"}))
+	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileRenameInfo, &fsys.FileRenameInfo{FileName: "c.txt"}))
 	require.NoError(t, p.CloseHandle(h))
 	require.Equal(t, []string{`\busy.txt`, `\sub2\`, `\sub2\c.txt`}, w.Volume("C:").Paths())
 }
@@ -288,7 +290,7 @@ func TestFilesRename(t *testing.T) {
 func TestFilesDelete(t *testing.T) {
 	w, p := fileWorld(t, map[string][]byte{`d.txt`: []byte("d"), `dir\inner.txt`: nil, `ro.txt`: nil, `empty\`: nil})
 	vol := w.Volume("C:")
-	require.NoError(t, vol.SetAttributes(`ro.txt`, kernel.FILE_ATTRIBUTE_READONLY))
+	require.NoError(t, vol.SetAttributes(`ro.txt`, fsys.FILE_ATTRIBUTE_READONLY))
 
 	h := mustOpen(t, p, `C:\d.txt`, kernel.GENERIC_READ)
 	require.NoError(t, p.DeleteFile(`C:\d.txt`))
@@ -323,16 +325,16 @@ func TestFilesDelete(t *testing.T) {
 func TestFilesDeviceIoControl(t *testing.T) {
 	w, p := fileWorld(t, map[string][]byte{`z.bin`: []byte("abcdefgh")})
 	ro := mustOpen(t, p, `C:\z.bin`, kernel.GENERIC_READ)
-	_, err := p.DeviceIoControl(ro, kernel.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(2, 5), nil)
+	_, err := p.DeviceIoControl(ro, fsys.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(2, 5), nil)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
 	rw := mustOpen(t, p, `C:\z.bin`, kernel.GENERIC_READ|kernel.GENERIC_WRITE)
-	_, err = p.DeviceIoControl(rw, kernel.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(2, 5), nil)
+	_, err = p.DeviceIoControl(rw, fsys.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(2, 5), nil)
 	require.NoError(t, err)
 	data, _ := w.FileData(`C:\z.bin`)
 	require.Equal(t, "ab\x00\x00\x00fgh", string(data))
-	_, err = p.DeviceIoControl(rw, kernel.FSCTL_OFFLOAD_WRITE, nil, nil)
+	_, err = p.DeviceIoControl(rw, fsys.FSCTL_OFFLOAD_WRITE, nil, nil)
 	require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err)
-	_, err = p.DeviceIoControl(rw, kernel.CTL_CODE(0x22, 1, kernel.METHOD_BUFFERED, kernel.FILE_ANY_ACCESS), nil, nil)
+	_, err = p.DeviceIoControl(rw, fsys.CTL_CODE(0x22, 1, fsys.METHOD_BUFFERED, fsys.FILE_ANY_ACCESS), nil, nil)
 	require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err)
 	require.NoError(t, p.CloseHandle(ro))
 	require.NoError(t, p.CloseHandle(rw))
@@ -361,7 +363,7 @@ func TestFilesHandlesAcrossProcesses(t *testing.T) {
 // afterwards; a drive letter is mounted once.
 func TestFilesVolumeSeeding(t *testing.T) {
 	w := harness.New(t)
-	v, err := w.AddVolumeFromDir(kernel.VolumeConfig{Name: "E:", Files: map[string][]byte{`extra.txt`: []byte("x")}}, "../testdata/volumes/sample")
+	v, err := w.AddVolumeFromDir(fsys.VolumeConfig{Name: "E:", Files: map[string][]byte{`extra.txt`: []byte("x")}}, "../testdata/volumes/sample")
 	require.NoError(t, err)
 	data, ok := w.FileData(`E:\docs\report.txt`)
 	require.True(t, ok)
@@ -369,11 +371,11 @@ func TestFilesVolumeSeeding(t *testing.T) {
 	require.True(t, v.IsDirectory(`empty`))
 	require.True(t, v.Exists(`extra.txt`))
 	require.Equal(t, `\Device\HarddiskVolume1`, v.DeviceName())
-	_, err = w.AddVolume(kernel.VolumeConfig{Name: "e:"})
+	_, err = w.AddVolume(fsys.VolumeConfig{Name: "e:"})
 	require.Error(t, err)
-	_, err = w.AddVolume(kernel.VolumeConfig{Name: "F:", SectorSize: 1000})
+	_, err = w.AddVolume(fsys.VolumeConfig{Name: "F:", SectorSize: 1000})
 	require.Error(t, err)
-	_, err = w.AddVolume(kernel.VolumeConfig{Name: "bad"})
+	_, err = w.AddVolume(fsys.VolumeConfig{Name: "bad"})
 	require.Error(t, err)
 	require.Equal(t, v, w.Volume(`\Device\HarddiskVolume1`))
 	_, ok = w.FileData(`Q:\x`)

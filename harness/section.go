@@ -3,6 +3,7 @@ package harness
 import (
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/fltmgr"
+	"github.com/fltemu/fltemu/fsys"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -78,4 +79,4 @@ func (p *Process) MapViewOfFile(section kernel.Handle, desiredAccess uint32, fil
 
 // FileObject returns the file object behind a file handle: what ObReferenceObjectByHandle
 // finds (driverapi.ReferenceFileObjectByHandle).
-func (fh *fileHandle) FileObject() *kernel.FileObject { return fh.fo }
+func (fh *fileHandle) FileObject() *fsys.FileObject { return fh.fo }

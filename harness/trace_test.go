@@ -14,6 +14,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -93,10 +95,10 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		labScenario(t, w)
 		// The I/O model's events: a volume mounts, an instance attaches, a file operation
 		// runs through it, the instance is torn down at unload.
-		w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: map[string][]byte{`a.txt`: []byte("x")}})
+		w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{`a.txt`: []byte("x")}})
 		require.Equal(t, kernel.S_OK, w.Load("nosecrets", &noSecrets{}))
 		io := w.NewProcess("io.exe", kernel.TokenAdmin())
-		fh, err := io.CreateFile(`C:\a.txt`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+		fh, err := io.CreateFile(`C:\a.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 		require.NoError(t, err)
 		require.NoError(t, io.CloseHandle(fh))
 		require.Equal(t, kernel.S_OK, w.Unload("nosecrets"))

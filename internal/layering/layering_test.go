@@ -1,7 +1,8 @@
 // Package layering checks the import rule of DESIGN.md: imports go down the layers only.
-// kernel imports nothing of the project; driverapi imports kernel; fltmgr imports driverapi and
-// kernel; harness may import all three; a sample driver imports only driverapi, kernel and
-// its own protocol package (its user-mode program and its tests may import harness).
+// From the floor up: kernel (NT primitives) imports nothing of the project; fsys (the emulated
+// file system) imports kernel; driverapi imports fsys and kernel; fltmgr imports driverapi, fsys
+// and kernel; harness may import all four; a sample driver imports only driverapi, fsys, kernel
+// and its own protocol package (its user-mode program and its tests may import harness).
 package layering
 
 import (
@@ -28,23 +29,25 @@ func allowed(pkg string) ([]string, bool) {
 	switch parts[0] {
 	case "kernel":
 		return nil, true
-	case "driverapi":
+	case "fsys":
 		return []string{"kernel"}, true
+	case "driverapi":
+		return []string{"kernel", "fsys"}, true
 	case "fltmgr":
-		return []string{"kernel", "driverapi"}, true
+		return []string{"kernel", "fsys", "driverapi"}, true
 	case "sampledrivers":
 		if len(parts) < 2 {
 			return nil, false
 		}
 		sample := "sampledrivers/" + parts[1]
 		if len(parts) == 2 { // the driver itself
-			return []string{"kernel", "driverapi", sample + "/" + parts[1] + "proto"}, true
+			return []string{"kernel", "fsys", "driverapi", sample + "/" + parts[1] + "proto"}, true
 		}
 		if strings.HasSuffix(parts[len(parts)-1], "proto") {
-			return []string{"kernel", "driverapi"}, true
+			return []string{"kernel", "fsys", "driverapi"}, true
 		}
 		// a user-mode program: everything but the filter manager's internals
-		return []string{"kernel", "driverapi", "harness", sample}, true
+		return []string{"kernel", "fsys", "driverapi", "harness", sample}, true
 	}
 	return nil, false
 }

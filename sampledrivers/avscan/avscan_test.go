@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/harness"
@@ -34,7 +36,7 @@ func seed() map[string][]byte {
 // load mounts C: with seed() and loads the filter with cfg.
 func load(t *testing.T, w *harness.World, cfg avscan.Config) *avscan.Driver {
 	t.Helper()
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: seed()})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: seed()})
 	d := &avscan.Driver{Config: cfg}
 	require.Equal(t, kernel.S_OK, w.Load("avscan", d))
 	return d
@@ -54,7 +56,7 @@ func open(p *harness.Process, path string, write bool) (kernel.Handle, error) {
 	if write {
 		access |= kernel.GENERIC_WRITE
 	}
-	return p.CreateFile(path, access, kernel.FILE_SHARE_READ|kernel.FILE_SHARE_WRITE, nil, harness.OPEN_EXISTING, 0)
+	return p.CreateFile(path, access, fsys.FILE_SHARE_READ|fsys.FILE_SHARE_WRITE, nil, harness.OPEN_EXISTING, 0)
 }
 
 // openClose opens and closes path and returns the open's error.
@@ -155,10 +157,10 @@ func TestRescanAfterModification(t *testing.T) {
 			return p.MappedWrite(h, 0, []byte("message to be found"))
 		}, true},
 		{"SetEndOfFile", func(p *harness.Process, h kernel.Handle) error {
-			return p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &kernel.FileEndOfFileInfo{EndOfFile: 4})
+			return p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &fsys.FileEndOfFileInfo{EndOfFile: 4})
 		}, false},
 		{"FSCTL_SET_ZERO_DATA", func(p *harness.Process, h kernel.Handle) error {
-			_, err := p.DeviceIoControl(h, kernel.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(0, 4), nil)
+			_, err := p.DeviceIoControl(h, fsys.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(0, 4), nil)
 			return err
 		}, false},
 	} {
@@ -221,7 +223,7 @@ func TestEmptyFilesDirectoriesAndStreamsAreNotScanned(t *testing.T) {
 		require.NoError(t, openClose(t, app, `C:\empty.txt`))
 		require.Equal(t, int64(1), d.Stats().EmptyFiles, "clean after the first open, from then on")
 
-		h, err := app.CreateFile(`C:\docs`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, harness.FILE_FLAG_BACKUP_SEMANTICS)
+		h, err := app.CreateFile(`C:\docs`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, harness.FILE_FLAG_BACKUP_SEMANTICS)
 		require.NoError(t, err)
 		require.NoError(t, app.CloseHandle(h))
 
@@ -240,7 +242,7 @@ func TestEmptyFilesDirectoriesAndStreamsAreNotScanned(t *testing.T) {
 func TestNetworkVolumeNotAttached(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		load(t, w, avscan.Config{})
-		w.MustAddVolume(kernel.VolumeConfig{Name: "Z:", Kind: kernel.VolumeNetwork, Files: map[string][]byte{`virus.txt`: infected}})
+		w.MustAddVolume(fsys.VolumeConfig{Name: "Z:", Kind: fsys.VolumeNetwork, Files: map[string][]byte{`virus.txt`: infected}})
 		s := startScanner(t, w, avscanuser.Options{})
 		require.Equal(t, []string{"avscan/avscan Instance@" + avscan.Altitude}, w.Instances("C:"))
 		require.Empty(t, w.Instances("Z:"))
@@ -256,7 +258,7 @@ func TestNetworkVolumeNotAttached(t *testing.T) {
 func TestNoCacheOnFAT(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		load(t, w, avscan.Config{})
-		w.MustAddVolume(kernel.VolumeConfig{Name: "F:", FileSystem: "FAT", Files: map[string][]byte{`a.txt`: []byte("clean")}})
+		w.MustAddVolume(fsys.VolumeConfig{Name: "F:", FileSystem: "FAT", Files: map[string][]byte{`a.txt`: []byte("clean")}})
 		s := startScanner(t, w, avscanuser.Options{})
 		app := w.NewProcess("app.exe", kernel.TokenStandardUser())
 		for range 3 {

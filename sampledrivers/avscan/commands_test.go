@@ -6,6 +6,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/harness"
@@ -140,7 +142,7 @@ func TestBugFixVerdictNotBlockedByTeardownAborts(t *testing.T) {
 func TestBugFixSectionClosedBeforeTheIOThreadGoesOn(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := load(t, w, avscan.Config{})
-		w.MustAddVolume(kernel.VolumeConfig{Name: "F:", FileSystem: "FAT", Files: map[string][]byte{`a.txt`: infected}})
+		w.MustAddVolume(fsys.VolumeConfig{Name: "F:", FileSystem: "FAT", Files: map[string][]byte{`a.txt`: infected}})
 		var held atomic.Bool
 		avscan.SetReleasedHook(d, func() {
 			if held.CompareAndSwap(false, true) {

@@ -3,6 +3,8 @@ package avscan_test
 import (
 	"fmt"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/avscan"
@@ -14,7 +16,7 @@ import (
 func Example() {
 	w := harness.NewWorld()
 	defer w.Close()
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: map[string][]byte{
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{
 		`readme.txt`: []byte("hello"),
 		`virus.txt`:  []byte("...message to be found..."),
 	}})

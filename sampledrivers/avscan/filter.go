@@ -3,6 +3,8 @@ package avscan
 import (
 	"sync"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -140,7 +142,7 @@ func (d *Driver) syncCache(inst driverapi.Instance, sctx *streamContext) {
 }
 
 // getStreamContext returns the stream's context, referenced (release sctx.ctx).
-func (d *Driver) getStreamContext(inst driverapi.Instance, fo *kernel.FileObject) (*streamContext, kernel.NTSTATUS) {
+func (d *Driver) getStreamContext(inst driverapi.Instance, fo *fsys.FileObject) (*streamContext, kernel.NTSTATUS) {
 	c, st := d.fm.GetStreamContext(inst, fo)
 	if st != kernel.STATUS_SUCCESS {
 		return nil, st
@@ -166,8 +168,8 @@ func (d *Driver) findOrCreateStreamContext(data *driverapi.CallbackData, objs *d
 	}
 	sctx = &streamContext{ctx: c, sem: make(chan struct{}, 1), st: stateModified}
 	if info, st := d.fm.QueryInformationFile(data.Context(), objs.Instance, objs.FileObject,
-		kernel.FileInternalInformation); st == kernel.STATUS_SUCCESS {
-		sctx.fileID, sctx.hasID = info.(*kernel.FileInternalInfo).IndexNumber, true
+		fsys.FileInternalInformation); st == kernel.STATUS_SUCCESS {
+		sctx.fileID, sctx.hasID = info.(*fsys.FileInternalInfo).IndexNumber, true
 		d.withCache(objs.Instance, func(cache map[int64]fileState) {
 			if cached, ok := cache[sctx.fileID]; ok {
 				sctx.st = cached
@@ -201,7 +203,7 @@ func (d *Driver) cancelFileOpen(data *driverapi.CallbackData, objs *driverapi.Re
 // preCreate (AvPreCreate): directory opens and the opens of a rename's target directory are
 // not scanned; the others get their post-create on this thread.
 func (d *Driver) preCreate(data *driverapi.CallbackData, _ *driverapi.RelatedObjects, _ *any) driverapi.PreopCallbackStatus {
-	if data.Iopb.Parameters.Create.Options&kernel.FILE_DIRECTORY_FILE != 0 ||
+	if data.Iopb.Parameters.Create.Options&fsys.FILE_DIRECTORY_FILE != 0 ||
 		data.Iopb.OperationFlags&driverapi.SL_OPEN_TARGET_DIRECTORY != 0 {
 		return driverapi.FLT_PREOP_SUCCESS_NO_CALLBACK
 	}
@@ -272,12 +274,12 @@ func modifiesFile(data *driverapi.CallbackData) bool {
 		return true
 	case driverapi.IRP_MJ_FILE_SYSTEM_CONTROL:
 		switch iopb.Parameters.FileSystemControl.Common.FsControlCode {
-		case kernel.FSCTL_OFFLOAD_WRITE, kernel.FSCTL_WRITE_RAW_ENCRYPTED, kernel.FSCTL_SET_ZERO_DATA:
+		case fsys.FSCTL_OFFLOAD_WRITE, fsys.FSCTL_WRITE_RAW_ENCRYPTED, fsys.FSCTL_SET_ZERO_DATA:
 			return true
 		}
 	case driverapi.IRP_MJ_SET_INFORMATION:
 		switch iopb.Parameters.SetFileInformation.FileInformationClass {
-		case kernel.FileEndOfFileInformation, kernel.FileValidDataLengthInformation:
+		case fsys.FileEndOfFileInformation, fsys.FileValidDataLengthInformation:
 			return true
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/avscan/avscanproto"
@@ -16,7 +18,7 @@ import (
 type scanContext struct {
 	id         int64
 	instance   driverapi.Instance
-	fileObject *kernel.FileObject
+	fileObject *fsys.FileObject
 	major      driverapi.MajorFunction
 
 	done     chan struct{} // ScanCompleteNotification: closed once
@@ -109,7 +111,7 @@ func waitEvent(ctx context.Context, ev <-chan struct{}, timeout time.Duration) k
 func (d *Driver) scan(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, major driverapi.MajorFunction,
 	sctx *streamContext) kernel.NTSTATUS {
 	if info, st := d.fm.QueryInformationFile(data.Context(), objs.Instance, objs.FileObject,
-		kernel.FileStandardInformation); st == kernel.STATUS_SUCCESS && info.(*kernel.FileStandardInfo).EndOfFile == 0 {
+		fsys.FileStandardInformation); st == kernel.STATUS_SUCCESS && info.(*fsys.FileStandardInfo).EndOfFile == 0 {
 		sctx.setState(stateNotInfected) // as if the empty file had been scanned
 		d.stats.empty.Add(1)
 		return kernel.STATUS_SUCCESS

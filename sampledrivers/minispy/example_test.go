@@ -3,6 +3,8 @@ package minispy_test
 import (
 	"fmt"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
@@ -15,7 +17,7 @@ import (
 func Example() {
 	w := harness.NewWorld()
 	defer w.Close()
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:"})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:"})
 	w.Load(minispy.FilterName, &minispy.Driver{})
 
 	spy, hr := minispyuser.Connect(w.NewProcess("minispy.exe", kernel.TokenAdmin()), nil)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -28,7 +30,7 @@ const (
 	hrInstNotFound    = kernel.HRESULT(0x801F0015) // ERROR_FLT_INSTANCE_NOT_FOUND
 	volumeC           = `\Device\HarddiskVolume1`
 	closeName         = "<NO NAME: NormalizeStatus=c01c0005 OpenedStatus=c01c0005>"
-	shareAll          = kernel.FILE_SHARE_READ | kernel.FILE_SHARE_WRITE | kernel.FILE_SHARE_DELETE
+	shareAll          = fsys.FILE_SHARE_READ | fsys.FILE_SHARE_WRITE | fsys.FILE_SHARE_DELETE
 	wait              = 2 * time.Second // fake time: ten polls of the logging goroutine
 	maxRecordsDefault = minispy.DefaultMaxRecords
 )
@@ -44,7 +46,7 @@ type fixture struct {
 
 func setup(t *testing.T, w *harness.World, d *minispy.Driver, opts *minispyuser.Options) *fixture {
 	t.Helper()
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: map[string][]byte{`old.txt`: []byte("old")}})
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{`old.txt`: []byte("old")}})
 	require.Equal(t, kernel.S_OK, w.Load(minispy.FilterName, d))
 	admin := w.NewProcess("minispy.exe", kernel.TokenAdmin())
 	spy, hr := minispyuser.Connect(admin, opts)
@@ -159,11 +161,11 @@ func TestScenario7AttachLogDetach(t *testing.T) {
 			require.LessOrEqual(t, r.Data.OriginatingTime, r.Data.CompletionTime)
 			require.Equal(t, r.Length, minispyproto.RecordLength(r.Name))
 		}
-		require.Equal(t, uint64(kernel.FILE_CREATED), recs[0].Data.Information)
+		require.Equal(t, uint64(fsys.FILE_CREATED), recs[0].Data.Information)
 		require.Equal(t, uint64(5), recs[1].Data.Information, "bytes written")
 		require.Equal(t, uint64(5), recs[1].Data.Arg1, "Write.Length")
 		require.Equal(t, uint64(0), recs[1].Data.Arg3, "Write.ByteOffset")
-		require.Equal(t, uint64(kernel.FILE_OVERWRITE_IF), recs[0].Data.Arg2>>24, "Create.Options: disposition")
+		require.Equal(t, uint64(fsys.FILE_OVERWRITE_IF), recs[0].Data.Arg2>>24, "Create.Options: disposition")
 
 		// FilterDetach (InstanceQueryTeardown allows it) stops the logging (R-IO-INST-4).
 		require.Equal(t, kernel.S_OK, f.spy.Detach("C:", ""))
@@ -369,7 +371,7 @@ func TestCommandErrors(t *testing.T) {
 		require.Len(t, recs, 1)
 		require.Equal(t, uint32(1), recs[0].SequenceNumber)
 		require.Equal(t, driverapi.IRP_MJ_CREATE, driverapi.MajorFunction(recs[0].Data.CallbackMajorId))
-		require.Equal(t, uint64(kernel.FILE_OPENED), recs[0].Data.Information)
+		require.Equal(t, uint64(fsys.FILE_OPENED), recs[0].Data.Information)
 		require.NoError(t, f.app.CloseHandle(h))
 		// Whole records only: two records (cleanup, close) and a buffer for one and a half.
 		hr, n = send(getLog, buf[:need+need/2])
@@ -605,7 +607,7 @@ func TestDetachDuringOperationLeavesNoGap(t *testing.T) {
 func TestVolumesAttachOnlyOnRequest(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		f := setup(t, w, &minispy.Driver{}, nil)
-		w.MustAddVolume(kernel.VolumeConfig{Name: "D:"})
+		w.MustAddVolume(fsys.VolumeConfig{Name: "D:"})
 		require.Empty(t, w.Instances("D:")) // R-IO-INST-2
 		_, hr := f.spy.Attach("D:")
 		require.Equal(t, kernel.S_OK, hr)
@@ -619,6 +621,6 @@ func TestVolumesAttachOnlyOnRequest(t *testing.T) {
 		require.Equal(t, volumeC+`\c.txt`, recs[4].Name)
 		require.Equal(t, uint64(1), recs[0].Data.DeviceObject, "D: was seen first")
 		require.Equal(t, uint64(2), recs[4].Data.DeviceObject)
-		require.Equal(t, uint64(kernel.FILE_CREATED), recs[0].Data.Information)
+		require.Equal(t, uint64(fsys.FILE_CREATED), recs[0].Data.Information)
 	})
 }

@@ -3,6 +3,8 @@ package scanner_test
 import (
 	"fmt"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/scanner"
@@ -14,7 +16,7 @@ import (
 func Example() {
 	w := harness.NewWorld()
 	defer w.Close()
-	w.MustAddVolume(kernel.VolumeConfig{Name: "C:", Files: map[string][]byte{
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{
 		`report.txt`: []byte("a foul report"), `notes.txt`: []byte("fine notes")}})
 	d := &scanner.Driver{Config: scanner.Config{Extensions: scanner.InstallerExtensions()}}
 	fmt.Println("load:", w.Load("scanner", d))

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/harness"
@@ -30,7 +32,7 @@ type lab struct {
 }
 
 // newLab mounts vol (C: unless named) and loads the scanner with the given extensions.
-func newLab(t *testing.T, w *harness.World, extensions []string, vol kernel.VolumeConfig) *lab {
+func newLab(t *testing.T, w *harness.World, extensions []string, vol fsys.VolumeConfig) *lab {
 	t.Helper()
 	if vol.Name == "" {
 		vol.Name = "C:"
@@ -56,7 +58,7 @@ func (l *lab) start(opts *scanuser.Options) *scanuser.Scanner {
 // Win32 error.
 func (l *lab) open(path string) error {
 	l.t.Helper()
-	h, err := l.app.CreateFile(path, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+	h, err := l.app.CreateFile(path, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannerproto"
@@ -404,7 +406,7 @@ func (d *Driver) preFileSystemControl(data *driverapi.CallbackData, objs *driver
 		return driverapi.FLT_PREOP_SUCCESS_NO_CALLBACK
 	}
 	defer d.fm.ReleaseContext(c)
-	if data.Iopb.Parameters.FileSystemControl.Common.FsControlCode == kernel.FSCTL_OFFLOAD_WRITE {
+	if data.Iopb.Parameters.FileSystemControl.Common.FsControlCode == fsys.FSCTL_OFFLOAD_WRITE {
 		d.dbgPrint("blocking the offload write")
 		d.offloadDenied.Add(1)
 		data.IoStatus = driverapi.IoStatusBlock{Status: kernel.STATUS_ACCESS_DENIED}
@@ -419,7 +421,7 @@ func (d *Driver) preFileSystemControl(data *driverapi.CallbackData, objs *driver
 // says safe whenever it could not get a verdict: no service connected, the read failed, an
 // empty file, the send failed (failing opens while the service is not running would keep the
 // service's own executable from loading).
-func (d *Driver) scanFileInUserMode(ctx context.Context, inst driverapi.Instance, fo *kernel.FileObject) (safe bool, st kernel.NTSTATUS) {
+func (d *Driver) scanFileInUserMode(ctx context.Context, inst driverapi.Instance, fo *fsys.FileObject) (safe bool, st kernel.NTSTATUS) {
 	if d.client.IsNil() {
 		return true, kernel.STATUS_SUCCESS
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/fltemu/fltemu/fsys"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/harness"
@@ -21,7 +23,7 @@ import (
 // (R-CB-2) and so frees the only connection slot for the next scanner (R-CLOSECLI-3).
 func TestScenario1FoulTextDeniedOnlyWhileScannerRuns(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{
 			`dirty.txt`: text(3000, 700), `clean.txt`: text(3000)}})
 
 		require.NoError(t, l.open(`C:\dirty.txt`), "no scanner: everything is allowed")
@@ -62,7 +64,7 @@ func TestScenario2ExtensionsIgnoreCaseUnlistedNeverSent(t *testing.T) {
 		for _, n := range append(append([]string{}, listed...), unlisted...) {
 			files[n] = foul
 		}
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: files})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: files})
 		sc := l.start(nil)
 		for _, n := range listed {
 			require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\`+n), n)
@@ -82,7 +84,7 @@ func TestScenario2ExtensionsIgnoreCaseUnlistedNeverSent(t *testing.T) {
 func TestScenario2DefaultExtensionIsDoc(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		foul := text(100, 10)
-		l := newLab(t, w, nil, kernel.VolumeConfig{Files: map[string][]byte{`a.txt`: foul, `b.DOC`: foul, `c.exe`: foul}})
+		l := newLab(t, w, nil, fsys.VolumeConfig{Files: map[string][]byte{`a.txt`: foul, `b.DOC`: foul, `c.exe`: foul}})
 		require.Equal(t, []string{scanner.DefaultExtension}, l.d.Extensions())
 		sc := l.start(nil)
 		require.NoError(t, l.open(`C:\a.txt`))
@@ -108,7 +110,7 @@ func TestScenario3FoulAtKilobyteBoundary(t *testing.T) {
 		for _, at := range []int{1020, 1021, 1022, 1023, 1024, 3000} {
 			files[name(at)] = text(4096, at)
 		}
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: files})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: files})
 		sc := l.start(nil)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\`+name(1020)))
 		for _, at := range []int{1021, 1022, 1023, 1024, 3000} {
@@ -129,7 +131,7 @@ func name(at int) string { return fmt.Sprintf("at%04d.txt", at) }
 func TestScenario4FoulWriteDeniedPagingWritePasses(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		const original = "all good here, nothing to see"
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{`clean.txt`: []byte(original)}})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: []byte(original)}})
 		sc := l.start(nil)
 		h := l.openRW(`C:\clean.txt`)
 
@@ -159,7 +161,7 @@ func TestScenario4FoulWriteDeniedPagingWritePasses(t *testing.T) {
 // Scenario 4 without a scanner: writes are not scanned at all.
 func TestScenario4NoScannerWritesPass(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{`clean.txt`: text(100)}})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: text(100)}})
 		h := l.openRW(`C:\clean.txt`) // marked for rescan even with no scanner, as in the sample
 		_, err := l.app.WriteFileAt(h, []byte("foul"), 0)
 		require.NoError(t, err)
@@ -178,7 +180,7 @@ func TestScenario4NoScannerWritesPass(t *testing.T) {
 // FilterSendMessage 2).
 func TestScenario5ConnectRefusals(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		w.MustAddVolume(kernel.VolumeConfig{Name: "C:"})
+		w.MustAddVolume(fsys.VolumeConfig{Name: "C:"})
 		svc := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
 		_, err := scanuser.Start(svc, nil)
 		require.Equal(t, kernel.HRESULT(0x80070002), hresultOf(err), "%v", err)
@@ -210,7 +212,7 @@ func TestScenario5ConnectRefusals(t *testing.T) {
 // workers stop, the program closes its handles, and the unload completes.
 func TestScenario6UnloadWhileConnected(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
 		sc := l.start(nil) // 2 workers × 5 Gets
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
 
@@ -229,7 +231,7 @@ func TestScenario6UnloadWhileConnected(t *testing.T) {
 // service stops.
 func TestUnloadWithScanInFlight(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
 		release := make(chan struct{})
 		sc := l.start(&scanuser.Options{Threads: 1, Requests: 1, Scan: func(b []byte) bool {
 			<-release
@@ -262,7 +264,7 @@ func TestUnloadWithScanInFlight(t *testing.T) {
 func TestBugBytesToScanClampedOnLargeSectorVolume(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		big := text(4096, 2000)
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{SectorSize: 4096, Files: map[string][]byte{
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{SectorSize: 4096, Files: map[string][]byte{
 			`big.txt`: big, `head.txt`: text(4096, 1020), `small.txt`: text(10)}})
 
 		type seen struct {
@@ -301,7 +303,7 @@ func TestBugBytesToScanClampedOnLargeSectorVolume(t *testing.T) {
 // configured extensions. With the C order the list would already be gone.
 func TestBugConfigurationFreedAfterUnregister(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
 		sc := l.start(nil)
 		var steps []string
 		var extensions []int
@@ -332,7 +334,7 @@ func TestBugReplyWithoutVerdictAndExactSuccess(t *testing.T) {
 		for _, n := range []string{"a", "b", "c", "d"} {
 			files[n+".txt"] = text(1024, 0)
 		}
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: files})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: files})
 		replies := []struct {
 			st      kernel.NTSTATUS
 			payload []byte
@@ -368,7 +370,7 @@ func TestBugReplyWithoutVerdictAndExactSuccess(t *testing.T) {
 // goes on serving.
 func TestLateReplyDoesNotStopWorker(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
 		release := make(chan struct{})
 		first := true
 		sc := l.start(&scanuser.Options{Threads: 1, Requests: 1, Scan: func(b []byte) bool {
@@ -399,7 +401,7 @@ func TestLateReplyDoesNotStopWorker(t *testing.T) {
 // more message); a foul result is only logged. A read-only handle is not rescanned.
 func TestCleanupRescan(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{`clean.txt`: text(100)}})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: text(100)}})
 		sc := l.start(nil)
 		require.NoError(t, l.open(`C:\clean.txt`))
 		require.Equal(t, 1, l.sent(), "read-only: scanned at open only")
@@ -425,26 +427,26 @@ func TestCleanupRescan(t *testing.T) {
 // ERROR_INVALID_FUNCTION). Other FSCTLs pass.
 func TestOffloadWriteDeniedOnWriteHandle(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{
 			`a.txt`: text(100), `b.bin`: text(100)}})
 		sc := l.start(nil)
 		in, out := make([]byte, 32), make([]byte, 16)
 		txt := l.openRW(`C:\a.txt`)
 		bin := l.openRW(`C:\b.bin`)
-		_, err := l.app.DeviceIoControl(txt, kernel.FSCTL_OFFLOAD_WRITE, in, out)
+		_, err := l.app.DeviceIoControl(txt, fsys.FSCTL_OFFLOAD_WRITE, in, out)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
-		_, err = l.app.DeviceIoControl(bin, kernel.FSCTL_OFFLOAD_WRITE, in, out)
+		_, err = l.app.DeviceIoControl(bin, fsys.FSCTL_OFFLOAD_WRITE, in, out)
 		require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err)
-		_, err = l.app.DeviceIoControl(txt, kernel.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(0, 10), nil)
+		_, err = l.app.DeviceIoControl(txt, fsys.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(0, 10), nil)
 		require.NoError(t, err)
 		require.Equal(t, int64(1), l.d.Stats().OffloadDenied)
 
 		require.NoError(t, l.app.CloseHandle(txt)) // close before stopping: the cleanup rescans
 		require.NoError(t, sc.Stop())
-		_, err = l.app.DeviceIoControl(bin, kernel.FSCTL_OFFLOAD_WRITE, in, out)
+		_, err = l.app.DeviceIoControl(bin, fsys.FSCTL_OFFLOAD_WRITE, in, out)
 		require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err)
 		txt = l.openRW(`C:\a.txt`)
-		_, err = l.app.DeviceIoControl(txt, kernel.FSCTL_OFFLOAD_WRITE, in, out)
+		_, err = l.app.DeviceIoControl(txt, fsys.FSCTL_OFFLOAD_WRITE, in, out)
 		require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err, "no scanner: allowed")
 		require.NoError(t, l.app.CloseHandle(txt))
 		require.NoError(t, l.app.CloseHandle(bin))
@@ -455,7 +457,7 @@ func TestOffloadWriteDeniedOnWriteHandle(t *testing.T) {
 // it may open a foul file, write foul data to it and close it without a single message.
 func TestScannerOwnOpensNeverScanned(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
 		sc := l.start(nil)
 		h, err := l.svc.CreateFile(`C:\dirty.txt`, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
 		require.NoError(t, err)
@@ -474,15 +476,15 @@ func TestScannerOwnOpensNeverScanned(t *testing.T) {
 // network volumes (its InstanceSetup refuses them, R-IO-INST-1).
 func TestNotSent(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), kernel.VolumeConfig{Files: map[string][]byte{
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{
 			`folder.txt\`: nil, `empty.txt`: {}}})
-		w.MustAddVolume(kernel.VolumeConfig{Name: "Z:", Kind: kernel.VolumeNetwork, Share: `\server\docs`,
+		w.MustAddVolume(fsys.VolumeConfig{Name: "Z:", Kind: fsys.VolumeNetwork, Share: `\server\docs`,
 			Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
 		require.Empty(t, w.Instances("Z:"))
 		require.Len(t, w.Instances("C:"), 1)
 		sc := l.start(nil)
 
-		h, err := l.app.CreateFile(`C:\folder.txt`, kernel.GENERIC_READ, kernel.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, harness.FILE_FLAG_BACKUP_SEMANTICS)
+		h, err := l.app.CreateFile(`C:\folder.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, harness.FILE_FLAG_BACKUP_SEMANTICS)
 		require.NoError(t, err)
 		require.NoError(t, l.app.CloseHandle(h))
 		require.NoError(t, l.open(`C:\empty.txt`))
