@@ -26,9 +26,6 @@ const (
 // accepts, in bytes.
 const MaxConnectionContext = 65511
 
-// FilterMessageHeaderSize is sizeof(FILTER_MESSAGE_HEADER) and sizeof(FILTER_REPLY_HEADER).
-const FilterMessageHeaderSize = 16
-
 // ObjectAttributes is OBJECT_ATTRIBUTES as InitializeObjectAttributes fills it for a port.
 type ObjectAttributes struct {
 	ObjectName         string

@@ -1,11 +1,11 @@
 package fltmgr
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
 
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -38,7 +38,7 @@ type Connection struct {
 
 // GetCompletion receives the result of a FilterGetMessage request. GetCompleted is called
 // exactly once per accepted request, with no lock held: n is the number of bytes written
-// (16 + payload) on success, or the size needed with STATUS_BUFFER_TOO_SMALL.
+// (FILTER_MESSAGE_HEADER + payload) on success, or the size needed with STATUS_BUFFER_TOO_SMALL.
 type GetCompletion interface {
 	GetCompleted(status kernel.NTSTATUS, n uint32)
 }
@@ -89,14 +89,12 @@ func (c *Connection) String() string {
 
 // writeMessage lays FILTER_MESSAGE_HEADER and the payload into buf and returns the length.
 func writeMessage(buf []byte, op *sendOp) uint32 {
-	var replyLen uint32
+	hdr := driverapi.FilterMessageHeader{MessageId: op.id}
 	if op.reply != nil {
-		replyLen = uint32(len(op.reply)) + 16
+		hdr.ReplyLength = driverapi.MessageReplyLength(len(op.reply))
 	}
-	binary.LittleEndian.PutUint32(buf[0:], replyLen)
-	binary.LittleEndian.PutUint32(buf[4:], 0)
-	binary.LittleEndian.PutUint64(buf[8:], op.id)
-	return uint32(16 + copy(buf[16:], op.msg))
+	hdr.Put(buf)
+	return uint32(driverapi.FilterMessageHeaderSize + copy(buf[driverapi.FilterMessageHeaderSize:], op.msg))
 }
 
 // registerWaiter gives op its message id and makes it a reply waiter (R-SEND-7). mu is held.
@@ -111,13 +109,13 @@ func (c *Connection) registerWaiter(op *sendOp) {
 	c.waiters[op.id] = op
 }
 
-// Get is the kernel half of FilterGetMessage. buf must hold at least 16 bytes. It returns
+// Get is the kernel half of FilterGetMessage. buf must hold at least FILTER_MESSAGE_HEADER. It returns
 // STATUS_PENDING when the request was accepted: done is then called exactly once, maybe before
 // Get returns. Any other status means the request was refused and done is never called:
 // STATUS_PORT_DISCONNECTED once the connection has ended, STATUS_INVALID_PARAMETER for a short
 // buffer or a nil completion.
 func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATUS {
-	if len(buf) < 16 || done == nil {
+	if len(buf) < driverapi.FilterMessageHeaderSize || done == nil {
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	c.mu.Lock()
@@ -131,7 +129,7 @@ func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATU
 		return kernel.STATUS_PENDING
 	}
 	op := c.senders[0]
-	need := 16 + len(op.msg)
+	need := driverapi.FilterMessageHeaderSize + len(op.msg)
 	if len(buf) < need {
 		// Too small for the oldest waiting message: that message stays queued (R-SEND-4).
 		c.mu.Unlock()
@@ -192,11 +190,11 @@ func (c *Connection) PendingGets() int {
 // was truncated to the sender's capacity, STATUS_PORT_DISCONNECTED once the connection ended.
 // It never waits.
 func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
-	if len(buf) < 16 {
+	hdr, ok := driverapi.ParseFilterReplyHeader(buf)
+	if !ok {
 		return kernel.STATUS_INVALID_PARAMETER
 	}
-	status := kernel.NTSTATUS(binary.LittleEndian.Uint32(buf[0:]))
-	id := binary.LittleEndian.Uint64(buf[8:])
+	status, id := hdr.Status, hdr.MessageId
 	c.mu.Lock()
 	if c.down.Load() {
 		c.mu.Unlock()
@@ -215,7 +213,7 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 	op.waiting = false
 	c.mu.Unlock()
 
-	payload := buf[16:]
+	payload := driverapi.FilterReplyPayload(buf)
 	op.n = uint32(copy(op.reply, payload))
 	res := kernel.STATUS_SUCCESS
 	if len(payload) > len(op.reply) {

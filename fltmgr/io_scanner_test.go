@@ -149,13 +149,13 @@ func runService(svc *harness.Process, h kernel.Handle, done chan<- int) {
 	buf := make([]byte, 16+8+1024)
 	for svc.FilterGetMessage(h, buf, nil) == kernel.S_OK {
 		count++
-		hdr, _ := harness.ParseMessageHeader(buf)
+		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 		n := binary.LittleEndian.Uint32(buf[16:])
 		safe := byte(1)
 		if bytes.Contains(buf[24:24+n], []byte("foul")) {
 			safe = 0
 		}
-		svc.FilterReplyMessage(h, harness.ReplyBuffer(kernel.STATUS_SUCCESS, hdr.MessageId, []byte{safe}))
+		svc.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, []byte{safe}))
 	}
 	done <- count
 }

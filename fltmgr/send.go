@@ -165,7 +165,7 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 				MsgID: op.id, Status: result.Error(), Detail: why})
 		}
 	}()
-	need := 16 + len(msg)
+	need := driverapi.FilterMessageHeaderSize + len(msg)
 	if c.m.tracing() {
 		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id,
 			Detail: fmt.Sprintf("%d bytes, reply capacity %d, timeout %s", len(msg), len(reply), timeoutString(timeout))})

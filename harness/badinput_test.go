@@ -202,10 +202,10 @@ func TestBadInputProcess(t *testing.T) {
 			// FilterReplyMessage (R-USER Reply 1–2).
 			{"reply nil buffer", func() any { return p.FilterReplyMessage(h, nil) }, kernel.E_INVALIDARG},
 			{"reply 15 bytes", func() any { return p.FilterReplyMessage(h, buf(15)) }, kernel.E_INVALIDARG},
-			{"reply unknown id", func() any { return p.FilterReplyMessage(h, harness.ReplyBuffer(0, 99, nil)) }, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY},
-			{"reply id 0", func() any { return p.FilterReplyMessage(h, harness.ReplyBuffer(0, 0, nil)) }, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY},
+			{"reply unknown id", func() any { return p.FilterReplyMessage(h, driverapi.NewFilterReply(0, 99, nil)) }, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY},
+			{"reply id 0", func() any { return p.FilterReplyMessage(h, driverapi.NewFilterReply(0, 0, nil)) }, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY},
 			{"reply max id, huge payload", func() any {
-				return p.FilterReplyMessage(h, harness.ReplyBuffer(0, ^uint64(0), buf(1<<20)))
+				return p.FilterReplyMessage(h, driverapi.NewFilterReply(0, ^uint64(0), buf(1<<20)))
 			}, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY},
 
 			// FilterSendMessage (R-USER Send 1).
@@ -264,9 +264,9 @@ func TestBadInputProcess(t *testing.T) {
 			{"spawn from an exited process", func() any { _, err := dead.Spawn("child.exe", true); return err != nil }, true},
 
 			// Headers.
-			{"parse nil header", func() any { _, ok := harness.ParseMessageHeader(nil); return ok }, false},
-			{"put header into nil", func() any { return harness.PutReplyHeader(nil, 0, 1) }, false},
-			{"reply buffer of nil", func() any { return len(harness.ReplyBuffer(0, 1, nil)) }, 16},
+			{"parse nil header", func() any { _, ok := driverapi.ParseFilterMessageHeader(nil); return ok }, false},
+			{"put header into nil", func() any { return driverapi.FilterReplyHeader{MessageId: 1}.Put(nil) }, false},
+			{"reply buffer of nil", func() any { return len(driverapi.NewFilterReply(0, 1, nil)) }, 16},
 		}
 		for _, bh := range bad {
 			n := fmt.Sprintf(" (handle %#x)", bh)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -29,11 +30,11 @@ func TestRoundTripBasic(t *testing.T) {
 	}()
 	buf := make([]byte, 64)
 	require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
-	hdr, _ := harness.ParseMessageHeader(buf)
+	hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 	require.Equal(t, uint64(1), hdr.MessageId)
 	require.Equal(t, uint32(8+16), hdr.ReplyLength)
 	require.Equal(t, "hello", string(buf[16:21]))
-	require.Equal(t, kernel.S_OK, p.FilterReplyMessage(h, harness.ReplyBuffer(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok"))))
+	require.Equal(t, kernel.S_OK, p.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok"))))
 	<-done
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 	require.Equal(t, uint32(2), n)

@@ -89,7 +89,7 @@ func throughputEmu(b *testing.B, k, workers, m int) float64 {
 					return // E_HANDLE at unload, or the port closed
 				}
 				buf := bufs[ov]
-				harness.PutReplyHeader(reply, kernel.STATUS_SUCCESS, binary.LittleEndian.Uint64(buf[8:]))
+				driverapi.FilterReplyHeader{Status: kernel.STATUS_SUCCESS, MessageId: binary.LittleEndian.Uint64(buf[8:])}.Put(reply)
 				p.FilterReplyMessage(h, reply)
 				if hr := p.FilterGetMessage(h, buf, ov); hr != kernel.HResultFromWin32(kernel.ERROR_IO_PENDING) {
 					return

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -45,7 +46,7 @@ func roundTripEmu(b *testing.B) float64 {
 			if hr := p.FilterGetMessage(h, buf, nil); hr != kernel.S_OK {
 				return // E_HANDLE at unload
 			}
-			harness.PutReplyHeader(reply, kernel.STATUS_SUCCESS, binary.LittleEndian.Uint64(buf[8:]))
+			driverapi.FilterReplyHeader{Status: kernel.STATUS_SUCCESS, MessageId: binary.LittleEndian.Uint64(buf[8:])}.Put(reply)
 			reply[16] = buf[16]
 			p.FilterReplyMessage(h, reply)
 		}

@@ -137,12 +137,8 @@ func (c *Conn) Receive(ctx context.Context) (*Message, error) {
 		st, n := c.get(ctx, buf)
 		switch st {
 		case kernel.STATUS_SUCCESS:
-			hdr, _ := ParseMessageHeader(buf)
-			m := &Message{ID: hdr.MessageId, Payload: buf[16:n:n]}
-			if hdr.ReplyLength >= 16 {
-				m.ReplyCapacity = int(hdr.ReplyLength) - 16
-			}
-			return m, nil
+			hdr, _ := driverapi.ParseFilterMessageHeader(buf)
+			return &Message{ID: hdr.MessageId, Payload: driverapi.FilterMessagePayload(buf, n), ReplyCapacity: hdr.ReplyCapacity()}, nil
 		case kernel.STATUS_BUFFER_TOO_SMALL:
 			size = int(n) - driverapi.FilterMessageHeaderSize // the message waits for a larger Get
 			continue
@@ -217,7 +213,7 @@ func (c *Conn) Reply(m *Message, status kernel.NTSTATUS, payload []byte) error {
 	if m == nil {
 		return &OpError{Op: "reply", Port: c.port, Err: kernel.E_INVALIDARG}
 	}
-	if hr := c.p.FilterReplyMessage(c.h, ReplyBuffer(status, m.ID, payload)); hr != kernel.S_OK {
+	if hr := c.p.FilterReplyMessage(c.h, driverapi.NewFilterReply(status, m.ID, payload)); hr != kernel.S_OK {
 		return &OpError{Op: "reply", Port: c.port, Err: hr}
 	}
 	return nil

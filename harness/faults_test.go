@@ -95,9 +95,9 @@ func TestFaultUserRoutines(t *testing.T) {
 		buf := make([]byte, 64)
 		require.Equal(t, kernel.HRESULT(0x800705AA), p.FilterGetMessage(h, buf, nil))
 		require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
-		hdr, _ := harness.ParseMessageHeader(buf)
-		require.Equal(t, kernel.E_ACCESSDENIED, p.FilterReplyMessage(h, harness.ReplyBuffer(0, hdr.MessageId, nil)))
-		require.Equal(t, kernel.S_OK, p.FilterReplyMessage(h, harness.ReplyBuffer(0, hdr.MessageId, []byte("ok"))))
+		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
+		require.Equal(t, kernel.E_ACCESSDENIED, p.FilterReplyMessage(h, driverapi.NewFilterReply(0, hdr.MessageId, nil)))
+		require.Equal(t, kernel.S_OK, p.FilterReplyMessage(h, driverapi.NewFilterReply(0, hdr.MessageId, []byte("ok"))))
 		require.Equal(t, kernel.STATUS_SUCCESS, <-done)
 
 		var procs []string
@@ -207,8 +207,8 @@ func TestFaultKillAfterReceivingMessageK(t *testing.T) {
 		go func() {
 			buf := make([]byte, 64)
 			for svc.FilterGetMessage(h, buf, nil) == kernel.S_OK {
-				hdr, _ := harness.ParseMessageHeader(buf)
-				svc.FilterReplyMessage(h, harness.ReplyBuffer(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok")))
+				hdr, _ := driverapi.ParseFilterMessageHeader(buf)
+				svc.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok")))
 			}
 		}()
 		var sts []kernel.NTSTATUS
@@ -315,7 +315,7 @@ func TestFaultKillInsideGet(t *testing.T) {
 		// process, which can no longer reply.
 		require.Equal(t, kernel.S_OK, svc.FilterGetMessage(h, buf, nil))
 		require.True(t, svc.Kernel().Exited())
-		require.Equal(t, kernel.E_HANDLE, svc.FilterReplyMessage(h, harness.ReplyBuffer(0, 1, nil)), "the handle is gone")
+		require.Equal(t, kernel.E_HANDLE, svc.FilterReplyMessage(h, driverapi.NewFilterReply(0, 1, nil)), "the handle is gone")
 		require.Equal(t, kernel.STATUS_PORT_DISCONNECTED, <-done)
 		require.Equal(t, int32(1), d.Disconnects.Load())
 	})

@@ -84,7 +84,7 @@ const fzSentinel = 0xEE
 // written past it) or completes with BUFFER_TOO_SMALL and the size needed, leaving its buffer
 // untouched and the message queued for a larger Get — never truncation or loss; the reply
 // reaches the sender exactly, truncated only to its capacity with BUFFER_OVERFLOW. It also
-// checks ParseMessageHeader and PutReplyHeader on the raw bytes, and the same exchange through
+// checks the driverapi header codec on the raw bytes, and the same exchange through
 // the idiomatic Conn (Receive grows its buffer, Reply).
 func FuzzMessageFraming(f *testing.F) {
 	f.Add(uint16(5), uint16(64), uint8(8), uint8(2), false, []byte("0123456789abcdef!"))
@@ -109,32 +109,33 @@ func FuzzMessageFraming(f *testing.F) {
 
 // fzHeaders checks the header helpers on arbitrary bytes.
 func fzHeaders(t *testing.T, raw []byte) {
-	hdr, ok := harness.ParseMessageHeader(raw)
-	if ok != (len(raw) >= 16) {
-		t.Fatalf("ParseMessageHeader(%d bytes) ok=%v", len(raw), ok)
+	hdr, ok := driverapi.ParseFilterMessageHeader(raw)
+	if ok != (len(raw) >= driverapi.FilterMessageHeaderSize) {
+		t.Fatalf("ParseFilterMessageHeader(%d bytes) ok=%v", len(raw), ok)
 	}
 	if ok && (hdr.ReplyLength != binary.LittleEndian.Uint32(raw) || hdr.MessageId != binary.LittleEndian.Uint64(raw[8:])) {
-		t.Fatalf("ParseMessageHeader(%x) = %+v", raw[:16], hdr)
+		t.Fatalf("ParseFilterMessageHeader(%x) = %+v", raw[:driverapi.FilterMessageHeaderSize], hdr)
 	}
-	if !ok && hdr != (harness.MessageHeader{}) {
-		t.Fatalf("ParseMessageHeader of %d bytes = %+v, want the zero header", len(raw), hdr)
+	if !ok && hdr != (driverapi.FilterMessageHeader{}) {
+		t.Fatalf("ParseFilterMessageHeader of %d bytes = %+v, want the zero header", len(raw), hdr)
 	}
 	buf := append([]byte(nil), raw...)
 	st := kernel.NTSTATUS(0xC0DE0001)
 	id := uint64(len(raw))<<40 | 0x1234
-	if !harness.PutReplyHeader(buf, st, id) {
-		if len(raw) >= 16 || !bytes.Equal(buf, raw) {
-			t.Fatalf("PutReplyHeader refused %d bytes or wrote into a short buffer", len(raw))
+	const hs = driverapi.FilterReplyHeaderSize
+	if !(driverapi.FilterReplyHeader{Status: st, MessageId: id}).Put(buf) {
+		if len(raw) >= hs || !bytes.Equal(buf, raw) {
+			t.Fatalf("FilterReplyHeader.Put refused %d bytes or wrote into a short buffer", len(raw))
 		}
 		return
 	}
-	if len(raw) < 16 || binary.LittleEndian.Uint32(buf) != uint32(st) || binary.LittleEndian.Uint32(buf[4:]) != 0 ||
-		binary.LittleEndian.Uint64(buf[8:]) != id || !bytes.Equal(buf[16:], raw[16:]) {
-		t.Fatalf("PutReplyHeader wrote %x over %x", buf, raw)
+	if len(raw) < hs || binary.LittleEndian.Uint32(buf) != uint32(st) || binary.LittleEndian.Uint32(buf[4:]) != 0 ||
+		binary.LittleEndian.Uint64(buf[8:]) != id || !bytes.Equal(buf[hs:], raw[hs:]) {
+		t.Fatalf("FilterReplyHeader.Put wrote %x over %x", buf, raw)
 	}
-	rb := harness.ReplyBuffer(st, id, raw)
-	if len(rb) != 16+len(raw) || !bytes.Equal(rb[16:], raw) || !bytes.Equal(rb[:16], buf[:16]) {
-		t.Fatalf("ReplyBuffer(%x) = %x", raw, rb)
+	rb := driverapi.NewFilterReply(st, id, raw)
+	if len(rb) != hs+len(raw) || !bytes.Equal(rb[hs:], raw) || !bytes.Equal(rb[:hs], buf[:hs]) {
+		t.Fatalf("NewFilterReply(%x) = %x", raw, rb)
 	}
 }
 
@@ -253,7 +254,7 @@ func fzFraming(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 	if st != kernel.STATUS_SUCCESS || int(n) != need {
 		t.Fatalf("Get of %d bytes for a %d-byte message: %v %d", len(buf), payloadLen, st, n)
 	}
-	hdr, _ := harness.ParseMessageHeader(buf)
+	hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 	wantRL, wantID := uint32(0), uint64(0)
 	if capacity > 0 {
 		wantRL, wantID = uint32(capacity)+16, 1 // R-SEND-7
@@ -272,7 +273,7 @@ func fzFraming(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 
 	reply := fzFill(make([]byte, replyLen), 7)
 	status := kernel.NTSTATUS(0xC0000906)
-	rhr := p.FilterReplyMessage(h, harness.ReplyBuffer(status, hdr.MessageId, reply))
+	rhr := p.FilterReplyMessage(h, driverapi.NewFilterReply(status, hdr.MessageId, reply))
 	if capacity == 0 {
 		if rhr != kernel.ERROR_FLT_NO_WAITER_FOR_REPLY { // R-SEND-6, R-USER Reply 2
 			t.Fatalf("reply to a one-way message: %v", rhr)
@@ -289,7 +290,7 @@ func fzFraming(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 			t.Fatalf("reply of %d bytes for capacity %d: %v, want %v", replyLen, capacity, rhr, want)
 		}
 		fzCheckReply(t, <-ch, capacity, replyLen, status)
-		if again := p.FilterReplyMessage(h, harness.ReplyBuffer(status, hdr.MessageId, reply)); again != kernel.ERROR_FLT_NO_WAITER_FOR_REPLY {
+		if again := p.FilterReplyMessage(h, driverapi.NewFilterReply(status, hdr.MessageId, reply)); again != kernel.ERROR_FLT_NO_WAITER_FOR_REPLY {
 			t.Fatalf("second reply: %v", again)
 		}
 	}

@@ -1035,7 +1035,7 @@ func (r *mdReal) apply1(st mdStep) string {
 		return mdErr(p.CancelIoEx(h, ov))
 	case mdReply:
 		p, h := hd()
-		return p.FilterReplyMessage(h, harness.ReplyBuffer(st.status, st.id, mdPattern(1000+st.plen, st.plen))).Error()
+		return p.FilterReplyMessage(h, driverapi.NewFilterReply(st.status, st.id, mdPattern(1000+st.plen, st.plen))).Error()
 	case mdUserSend:
 		p, h := hd()
 		in, out := mdPattern(500, st.inLen), make([]byte, st.outLen)

@@ -92,18 +92,18 @@ func requireBlocked[T any](t *testing.T, ch <-chan T) {
 }
 
 // getMessage makes a synchronous FilterGetMessage with a buffer of size bytes and requires S_OK.
-func getMessage(t *testing.T, p *harness.Process, h kernel.Handle, size int) (harness.MessageHeader, []byte) {
+func getMessage(t *testing.T, p *harness.Process, h kernel.Handle, size int) (driverapi.FilterMessageHeader, []byte) {
 	t.Helper()
 	buf := make([]byte, size)
 	require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
-	hdr, ok := harness.ParseMessageHeader(buf)
+	hdr, ok := driverapi.ParseFilterMessageHeader(buf)
 	require.True(t, ok)
 	return hdr, buf[16:]
 }
 
 // reply sends FILTER_REPLY_HEADER{status, id} + payload with FilterReplyMessage.
 func reply(p *harness.Process, h kernel.Handle, status kernel.NTSTATUS, id uint64, payload []byte) kernel.HRESULT {
-	return p.FilterReplyMessage(h, harness.ReplyBuffer(status, id, payload))
+	return p.FilterReplyMessage(h, driverapi.NewFilterReply(status, id, payload))
 }
 
 // goid returns the id of the calling goroutine, to show on which goroutine a callback ran.
@@ -242,7 +242,7 @@ func TestModelConnectionsAreIndependent(t *testing.T) {
 		// b numbers its own messages from 1 as well.
 		rb := sendAsync(context.Background(), d, cb, []byte("for b"), make([]byte, 4), nil)
 		require.Equal(t, kernel.S_OK, <-gb)
-		hdrB, _ := harness.ParseMessageHeader(bufB)
+		hdrB, _ := driverapi.ParseFilterMessageHeader(bufB)
 		require.Equal(t, uint64(1), hdrB.MessageId)
 		require.Equal(t, "for b", string(bufB[16:21]))
 		// Each reply reaches its own connection's sender.

@@ -227,12 +227,12 @@ func TestIOCPScannerPattern(t *testing.T) {
 						return
 					}
 					buf := bufs[ov]
-					hdr, _ := harness.ParseMessageHeader(buf)
+					hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 					safe := byte(1)
 					if bytes.Contains(buf[16:n], []byte("foul")) {
 						safe = 0
 					}
-					if hr := p.FilterReplyMessage(h, harness.ReplyBuffer(kernel.STATUS_SUCCESS, hdr.MessageId, []byte{safe})); hr != kernel.S_OK {
+					if hr := p.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, []byte{safe})); hr != kernel.S_OK {
 						stopped <- hr
 						return
 					}

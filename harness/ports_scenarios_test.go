@@ -270,7 +270,7 @@ func TestScenarioMessageTooBigIsNotLost(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, need, n)
 		require.Equal(t, msg, buf[16:])
-		hdr, _ := harness.ParseMessageHeader(buf)
+		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok")))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 2}, <-r)
 	})

@@ -104,7 +104,7 @@ func TestSendZeroTimeoutDoesNotWait(t *testing.T) {
 		requireBlocked(t, g)
 		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-sendAsync(context.Background(), d, c, []byte("verdict?"), make([]byte, 4), driverapi.NoWait()))
 		require.Equal(t, kernel.S_OK, <-g)
-		hdr, _ := harness.ParseMessageHeader(buf)
+		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 		require.NotEqual(t, uint64(0), hdr.MessageId)
 		require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok")))
 		require.Equal(t, time.Duration(0), time.Since(start))
@@ -211,7 +211,7 @@ func TestSendSkipsGetsTooSmallOverlapped(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, uint32(116), n)
 		require.Equal(t, msg, large[16:116])
-		hdr, _ := harness.ParseMessageHeader(large)
+		hdr, _ := driverapi.ParseFilterMessageHeader(large)
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("fine")))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 4}, <-r)
 	})
@@ -272,7 +272,7 @@ func TestSendDeliveryPhaseTimeoutNeverDelivers(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, uint32(22), n)
 		require.Equal(t, "second", string(buf[16:22]))
-		hdr, _ := harness.ParseMessageHeader(buf)
+		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 		require.Equal(t, uint32(20), hdr.ReplyLength)
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, nil))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-r)
@@ -289,14 +289,14 @@ func TestSendOneWay(t *testing.T) {
 		r := sendAsync(context.Background(), d, d.Conn(0), []byte("log line"), nil, nil)
 		requireBlocked(t, r)
 		hdr, payload := getMessage(t, p, h, 64)
-		require.Equal(t, harness.MessageHeader{ReplyLength: 0, MessageId: 0}, hdr)
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 0, MessageId: 0}, hdr)
 		require.Equal(t, "log line", string(payload[:8]))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-r)
 		require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, reply(p, h, kernel.STATUS_SUCCESS, 0, nil))
 		// A one-way message uses no id: the next message with a reply is number 1.
 		r = sendAsync(context.Background(), d, d.Conn(0), []byte("q"), make([]byte, 1), nil)
 		hdr, _ = getMessage(t, p, h, 64)
-		require.Equal(t, harness.MessageHeader{ReplyLength: 17, MessageId: 1}, hdr)
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 17, MessageId: 1}, hdr)
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, 1, []byte{1}))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 1}, <-r)
 	})
@@ -348,7 +348,7 @@ func TestSendFastReply(t *testing.T) {
 				r = sendAsync(context.Background(), d, d.Conn(0), []byte("m"), make([]byte, 8), nil)
 				require.NoError(t, ov.Event.Wait(context.Background()))
 			}
-			hdr, _ := harness.ParseMessageHeader(buf)
+			hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 			require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte(want)))
 			require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 3}, <-r)
 		}
@@ -482,7 +482,7 @@ func TestSendEndings(t *testing.T) {
 					rb := []byte{7, 7, 7, 7}
 					start := time.Now()
 					r := sendAsync(ctx, d, d.Conn(0), []byte("m"), rb, driverapi.RelativeTimeout(time.Minute))
-					var hdr harness.MessageHeader
+					var hdr driverapi.FilterMessageHeader
 					if phase == "reply" {
 						hdr, _ = getMessage(t, p, h, 64)
 					}

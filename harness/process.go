@@ -242,7 +242,7 @@ type getResult struct {
 func (s *syncGet) GetCompleted(st kernel.NTSTATUS, n uint32) { s.ch <- getResult{st, n} }
 
 // FilterGetMessage emulates fltlib's FilterGetMessage (R-USER Get). buf receives
-// FILTER_MESSAGE_HEADER and the payload; shorter than 16 bytes is E_INVALIDARG. With ov nil it
+// FILTER_MESSAGE_HEADER and the payload; shorter than the header is E_INVALIDARG. With ov nil it
 // blocks until a message arrives (S_OK), the connection ends (E_HANDLE) or the request is
 // cancelled (HRESULT_FROM_WIN32(ERROR_OPERATION_ABORTED)); it has no timeout. With ov it
 // returns HRESULT_FROM_WIN32(ERROR_IO_PENDING) at once and completes through ov's event and the
@@ -356,9 +356,9 @@ func (p *Process) GetOverlappedResult(h kernel.Handle, ov *Overlapped, wait bool
 // FILTER_REPLY_HEADER (Status, MessageId) and the payload. It returns S_OK,
 // ERROR_FLT_NO_WAITER_FOR_REPLY (0x801F0020) when no sender waits for that id on this
 // connection, HRESULT_FROM_WIN32(ERROR_MORE_DATA) when the payload was truncated, E_HANDLE
-// once the connection ended, E_INVALIDARG for a buffer shorter than 16 bytes. It never waits.
+// once the connection ended, E_INVALIDARG for a buffer shorter than FILTER_REPLY_HEADER. It never waits.
 func (p *Process) FilterReplyMessage(h kernel.Handle, buf []byte) kernel.HRESULT {
-	if len(buf) < driverapi.FilterMessageHeaderSize {
+	if len(buf) < driverapi.FilterReplyHeaderSize {
 		return kernel.E_INVALIDARG
 	}
 	pf, st := p.portFile(h)

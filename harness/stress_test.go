@@ -549,7 +549,7 @@ func (wk *stressWorker) completed(g *stressGet, st kernel.NTSTATUS, n uint32, re
 
 // message checks a delivered message and maybe replies.
 func (wk *stressWorker) message(h kernel.Handle, buf []byte, n int, reply bool) {
-	hdr, _ := harness.ParseMessageHeader(buf)
+	hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 	if n < 16 || n > len(buf) {
 		wk.s.bug("worker %d: message of %d bytes in a %d-byte buffer", wk.idx, n, len(buf))
 		return
@@ -598,7 +598,7 @@ func (wk *stressWorker) message(h kernel.Handle, buf []byte, n int, reply bool) 
 
 func (wk *stressWorker) reply(h kernel.Handle, token, id uint64, status kernel.NTSTATUS, payload []byte, wrong bool) {
 	wk.op()
-	hr := wk.proc.FilterReplyMessage(h, harness.ReplyBuffer(status, id, payload))
+	hr := wk.proc.FilterReplyMessage(h, driverapi.NewFilterReply(status, id, payload))
 	wk.replies = append(wk.replies, stressReply{token: token, status: status, plen: len(payload), hr: hr, wrongID: wrong})
 }
 

@@ -52,10 +52,10 @@ func labScenario(t *testing.T, w *harness.World) {
 	synctest.Wait()
 	buf := make([]byte, 64)
 	require.Equal(t, kernel.S_OK, svc.FilterGetMessage(h, buf, nil))
-	hdr, _ := harness.ParseMessageHeader(buf)
-	require.Equal(t, kernel.S_OK, svc.FilterReplyMessage(h, harness.ReplyBuffer(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("clean"))))
+	hdr, _ := driverapi.ParseFilterMessageHeader(buf)
+	require.Equal(t, kernel.S_OK, svc.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("clean"))))
 	require.Equal(t, kernel.STATUS_SUCCESS, <-done)
-	require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, svc.FilterReplyMessage(h, harness.ReplyBuffer(0, hdr.MessageId, nil)))
+	require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, svc.FilterReplyMessage(h, driverapi.NewFilterReply(0, hdr.MessageId, nil)))
 
 	// Nobody receives: the send times out after 5 fake seconds.
 	st, _ := d.Send(context.Background(), c, []byte("anyone?"), make([]byte, 8), driverapi.RelativeTimeout(5*time.Second))

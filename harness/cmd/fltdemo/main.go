@@ -76,15 +76,15 @@ func run(mermaid bool, stdout, stderr io.Writer) error {
 		r, st := drv.Notify(context.Background(), []byte("scan me"), 8, driverapi.RelativeTimeout(30e9))
 		done <- result{r, st}
 	}()
-	buf := make([]byte, 16+64)
+	buf := make([]byte, driverapi.FilterMessageHeaderSize+64)
 	c.step("FilterGetMessage receives the kernel's message", admin.FilterGetMessage(h, buf, nil), kernel.S_OK)
-	hdr, _ := harness.ParseMessageHeader(buf)
+	hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 	c.step("message id of the first message", hdr.MessageId, 1)
-	c.step("FilterReplyMessage", admin.FilterReplyMessage(h, harness.ReplyBuffer(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("clean"))), kernel.S_OK)
+	c.step("FilterReplyMessage", admin.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("clean"))), kernel.S_OK)
 	r := <-done
 	c.step("FltSendMessage returns the user's status", r.st, kernel.STATUS_SUCCESS)
 	c.step("the driver got the reply payload", string(r.reply), "clean")
-	c.step("a second reply to the same id", admin.FilterReplyMessage(h, harness.ReplyBuffer(0, hdr.MessageId, nil)), kernel.ERROR_FLT_NO_WAITER_FOR_REPLY)
+	c.step("a second reply to the same id", admin.FilterReplyMessage(h, driverapi.NewFilterReply(0, hdr.MessageId, nil)), kernel.ERROR_FLT_NO_WAITER_FOR_REPLY)
 
 	// User → kernel.
 	out := make([]byte, 16)

@@ -124,7 +124,7 @@ const (
 	MessageSize = driverapi.FilterMessageHeaderSize + NotificationSize
 	// ReplyMessageSize is the user's reply: FILTER_REPLY_HEADER + ThreadId
 	// (SCANNER_REPLY_MESSAGE_SIZE).
-	ReplyMessageSize = driverapi.FilterMessageHeaderSize + ReplySize
+	ReplyMessageSize = driverapi.FilterReplyHeaderSize + ReplySize
 )
 
 // Errors of the decoders.

@@ -54,6 +54,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/avscan/avscanproto"
@@ -313,8 +314,8 @@ func (s *Scanner) work(w *worker) {
 		if m == nil {
 			return
 		}
-		hdr, _ := harness.ParseMessageHeader(m.buf)
-		n, err := avscanproto.DecodeNotification(m.buf[16:])
+		hdr, _ := driverapi.ParseFilterMessageHeader(m.buf)
+		n, err := avscanproto.DecodeNotification(m.buf[driverapi.FilterMessageHeaderSize:])
 		if err == nil && n.Message == avscanproto.StartScanning {
 			w.mu.Lock()
 			w.aborted.Store(false)
@@ -328,7 +329,7 @@ func (s *Scanner) work(w *worker) {
 			if s.opts.BeforeAck != nil {
 				s.opts.BeforeAck(n)
 			}
-			hr := s.p.FilterReplyMessage(s.scanPort, harness.ReplyBuffer(kernel.STATUS_SUCCESS, hdr.MessageId, avscanproto.EncodeReply(w.tid)))
+			hr := s.p.FilterReplyMessage(s.scanPort, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, avscanproto.EncodeReply(w.tid)))
 			if hr == kernel.S_OK {
 				s.handleStartScan(n, w)
 			} else {
@@ -428,8 +429,8 @@ func (s *Scanner) listenAbort(ready chan<- struct{}) {
 			}
 			break // the C listener retries every error but "aborted", forever
 		}
-		hdr, _ := harness.ParseMessageHeader(buf)
-		n, err := avscanproto.DecodeNotification(buf[16:])
+		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
+		n, err := avscanproto.DecodeNotification(buf[driverapi.FilterMessageHeaderSize:])
 		if err != nil {
 			continue
 		}
@@ -459,7 +460,7 @@ func (s *Scanner) listenAbort(ready chan<- struct{}) {
 			if s.opts.BeforeUnloadReply != nil {
 				s.opts.BeforeUnloadReply()
 			}
-			hr := s.p.FilterReplyMessage(h, harness.ReplyBuffer(kernel.STATUS_SUCCESS, hdr.MessageId, avscanproto.EncodeReply(tid)))
+			hr := s.p.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, avscanproto.EncodeReply(tid)))
 			s.record(func(st *Stats) { st.UnloadReplyHR = hr })
 			s.closeAbortPort()
 			s.closePorts()

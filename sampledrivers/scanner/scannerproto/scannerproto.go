@@ -40,7 +40,7 @@ const (
 	MessageSize = driverapi.FilterMessageHeaderSize + NotificationSize
 	// ReplyMessageSize is the user's reply: FILTER_REPLY_HEADER + SCANNER_REPLY
 	// (SCANNER_REPLY_MESSAGE).
-	ReplyMessageSize = driverapi.FilterMessageHeaderSize + ReplySize
+	ReplyMessageSize = driverapi.FilterReplyHeaderSize + ReplySize
 )
 
 // Offsets of the notification's fields.

@@ -34,6 +34,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannerproto"
@@ -181,12 +182,12 @@ func (s *Scanner) worker() {
 			s.stopped(fmt.Errorf("scanuser: a completion of an unknown request: %w", kernel.E_FAIL))
 			return
 		}
-		hdr, _ := harness.ParseMessageHeader(m.buf)
-		safe := s.scanMessage(m.buf[16:min(int(n), len(m.buf))])
+		hdr, _ := driverapi.ParseFilterMessageHeader(m.buf)
+		safe := s.scanMessage(driverapi.FilterMessagePayload(m.buf, n))
 
 		reply := make([]byte, scannerproto.ReplyMessageSize)
-		harness.PutReplyHeader(reply, kernel.STATUS_SUCCESS, hdr.MessageId)
-		copy(reply[16:], scannerproto.EncodeReply(safe))
+		driverapi.FilterReplyHeader{Status: kernel.STATUS_SUCCESS, MessageId: hdr.MessageId}.Put(reply)
+		copy(driverapi.FilterReplyPayload(reply), scannerproto.EncodeReply(safe))
 		switch hr := p.FilterReplyMessage(s.port, reply); hr {
 		case kernel.S_OK:
 		case kernel.ERROR_FLT_NO_WAITER_FOR_REPLY:
