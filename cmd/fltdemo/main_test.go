@@ -27,7 +27,7 @@ func TestDemoDiagramIsCurrent(t *testing.T) {
 	doc, err := os.ReadFile("../../../docs/demo-trace.md")
 	require.NoError(t, err)
 	require.Equal(t, string(doc), out.String(),
-		"regenerate with: go run ./harness/cmd/fltdemo -mermaid > docs/demo-trace.md")
+		"regenerate with: go run ./cmd/fltdemo -mermaid > docs/demo-trace.md")
 	readme, err := os.ReadFile("../../../README.md")
 	require.NoError(t, err)
 	diagram := out.String()[strings.Index(out.String(), "```mermaid"):]
