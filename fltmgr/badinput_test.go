@@ -97,7 +97,7 @@ type badCase struct {
 	name string
 	call func() any
 	want any
-	rule string // the verifier rule the call must report, "" for none
+	rule kernel.RuleID // the verifier rule the call must report, "" for none
 }
 
 // badRun runs each case on a goroutine of its own and checks its result, that it did not
@@ -246,8 +246,8 @@ func TestBadInputManager(t *testing.T) {
 			{"create max MaxInt32", func() any { return create(d.filter, &goodAttrs, cn, dn, math.MaxInt32) }, kernel.STATUS_SUCCESS, ""},
 			// R-CREATE-3 (rev 2): Windows does not check and crashes at the first connect; the
 			// emulator refuses the port and reports it.
-			{"create nil ConnectNotify", func() any { return create(d.filter, &goodAttrs, nil, dn, 1) }, kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
-			{"create nil DisconnectNotify", func() any { return create(d.filter, &goodAttrs, cn, nil, 1) }, kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
+			{"create nil ConnectNotify", func() any { return create(d.filter, &goodAttrs, nil, dn, 1) }, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
+			{"create nil DisconnectNotify", func() any { return create(d.filter, &goodAttrs, cn, nil, 1) }, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
 			// R-USER connect 5 (rev 2): a driver's malformed name gets the object manager's statuses.
 			{"create empty name", func() any { return create(d.filter, attrs("", driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) }, kernel.STATUS_OBJECT_PATH_SYNTAX_BAD, ""},
 			{"create name without backslash", func() any { return create(d.filter, attrs("Port", driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) },
@@ -268,49 +268,49 @@ func TestBadInputManager(t *testing.T) {
 				kernel.STATUS_SUCCESS, ""},
 
 			// FltCloseCommunicationPort (R-CLOSESRV-3, R-VERIFY-4, R-VERIFY-5).
-			{"close nil server port", func() any { m.CloseCommunicationPort(nil); return true }, true, "R-VERIFY-5"},
-			{"close a foreign server port", func() any { m.CloseCommunicationPort(fd.server); return fm.Loaded("bad") }, true, "R-VERIFY-5"},
+			{"close nil server port", func() any { m.CloseCommunicationPort(nil); return true }, true, kernel.RuleVerify5},
+			{"close a foreign server port", func() any { m.CloseCommunicationPort(fd.server); return fm.Loaded("bad") }, true, kernel.RuleVerify5},
 
 			// FltCloseClientPort (R-CLOSECLI-1, R-VERIFY-5).
-			{"close client port, nil filter", func() any { m.CloseClientPort(nil, &empty); return true }, true, "R-VERIFY-5"},
-			{"close client port, nil variable", func() any { m.CloseClientPort(d.filter, nil); return true }, true, "R-VERIFY-5"},
+			{"close client port, nil filter", func() any { m.CloseClientPort(nil, &empty); return true }, true, kernel.RuleVerify5},
+			{"close client port, nil variable", func() any { m.CloseClientPort(d.filter, nil); return true }, true, kernel.RuleVerify5},
 			{"close client port, empty variable", func() any { m.CloseClientPort(d.filter, &empty); return true }, true, ""},
 			{"close a foreign client port", func() any {
 				cp := &driverapi.ClientPort{}
 				cp.Store(foreignCP.Load())
 				m.CloseClientPort(d.filter, cp)
 				return foreignCP.Load() != nil
-			}, true, "R-VERIFY-5"},
+			}, true, kernel.RuleVerify5},
 			{"close another filter's client port", func() any {
 				cp := &driverapi.ClientPort{}
 				cp.Store(otherCP.Load())
 				m.CloseClientPort(d.filter, cp)
 				return true
-			}, true, "R-VERIFY-5"},
+			}, true, kernel.RuleVerify5},
 
 			// FltSendMessage (R-SEND-1…3, R-VERIFY-5).
-			{"send nil filter", func() any { return send(context.Background(), nil, live, []byte("x"), nil, nil, nil) }, kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
-			{"send foreign filter", func() any { return send(context.Background(), fd.filter, live, []byte("x"), nil, nil, nil) }, kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
-			{"send nil variable", func() any { return send(context.Background(), d.filter, nil, []byte("x"), nil, nil, nil) }, kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
+			{"send nil filter", func() any { return send(context.Background(), nil, live, []byte("x"), nil, nil, nil) }, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
+			{"send foreign filter", func() any { return send(context.Background(), fd.filter, live, []byte("x"), nil, nil, nil) }, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
+			{"send nil variable", func() any { return send(context.Background(), d.filter, nil, []byte("x"), nil, nil, nil) }, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
 			{"send empty variable", func() any { return send(context.Background(), d.filter, &empty, []byte("x"), nil, nil, nil) }, kernel.STATUS_PORT_DISCONNECTED, ""},
 			{"send reply buffer without length", func() any { return send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), nil, nil) },
-				kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
+				kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
 			{"send reply capacity 0", func() any {
 				n := u32(0)
 				return [2]any{send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), n, nil), *n}
-			}, [2]any{kernel.STATUS_INVALID_PARAMETER, uint32(0)}, "R-VERIFY-5"},
+			}, [2]any{kernel.STATUS_INVALID_PARAMETER, uint32(0)}, kernel.RuleVerify5},
 			{"send reply capacity past the buffer", func() any {
 				n := u32(5)
 				return [2]any{send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), n, nil), *n}
-			}, [2]any{kernel.STATUS_INVALID_PARAMETER, uint32(0)}, "R-VERIFY-5"},
+			}, [2]any{kernel.STATUS_INVALID_PARAMETER, uint32(0)}, kernel.RuleVerify5},
 			{"send capacity without reply buffer", func() any { return send(context.Background(), d.filter, live, []byte("x"), nil, u32(8), nil) },
-				kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
+				kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
 			{"send on another filter's port", func() any {
 				return send(context.Background(), d.filter, otherCP, []byte("x"), nil, nil, driverapi.NoWait())
-			}, kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
+			}, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
 			{"send on a foreign port", func() any {
 				return send(context.Background(), d.filter, foreignCP, []byte("x"), nil, nil, driverapi.NoWait())
-			}, kernel.STATUS_INVALID_PARAMETER, "R-VERIFY-5"},
+			}, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
 			{"send nil ctx, nil message, no wait", func() any {
 				//nolint:staticcheck // a nil context is the bad input under test
 				return send(nil, d.filter, live, nil, nil, nil, driverapi.NoWait())
@@ -348,7 +348,7 @@ func TestBadInputManager(t *testing.T) {
 		// The double close of a server port (R-VERIFY-4).
 		badRun(t, k, []badCase{
 			{"close the server port", func() any { m.CloseCommunicationPort(other.server); return true }, true, ""},
-			{"close it again", func() any { m.CloseCommunicationPort(other.server); return true }, true, "R-VERIFY-4"},
+			{"close it again", func() any { m.CloseCommunicationPort(other.server); return true }, true, kernel.RuleVerify4},
 		})
 		other.server = nil
 		m.Shutdown()

@@ -247,7 +247,7 @@ func (c *Connection) Send(in, out []byte) (uint32, kernel.NTSTATUS) {
 	n, st := c.port.messageCB(c.cookie, in, out)
 	c.msgs.release() // the last call of a closing connection runs its DisconnectNotify here
 	if n > uint32(len(out)) {
-		c.m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: c.f.name, Object: c.String(),
+		c.m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: c.f.name, Object: c.String(),
 			Message: fmt.Sprintf("MessageNotify reported %d output bytes for a %d-byte buffer", n, len(out)),
 			Windows: "user mode reads past its buffer; the I/O manager may bugcheck"})
 		n = uint32(len(out))
@@ -346,18 +346,19 @@ func (c *Connection) traceDelivered(op *sendOp) {
 	}
 }
 
-func (c *Connection) pendingLeftovers() []Leftover {
+func (c *Connection) pendingLeftovers() []kernel.Leftover {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []Leftover
+	var out []kernel.Leftover
+	conn := fmt.Sprintf("connection %d", c.id)
 	if n := len(c.gets); n > 0 {
-		out = append(out, Leftover{Owner: c.procName, What: fmt.Sprintf("%d pending Get(s) on connection %d", n, c.id)})
+		out = append(out, kernel.Leftover{Kind: kernel.LeftoverPendingGets, Process: c.procName, Object: conn, Count: n})
 	}
 	if n := len(c.senders); n > 0 {
-		out = append(out, Leftover{Owner: "driver " + c.f.name, What: fmt.Sprintf("%d blocked sender(s) on connection %d", n, c.id)})
+		out = append(out, kernel.Leftover{Kind: kernel.LeftoverBlockedSenders, Driver: c.f.name, Process: c.procName, Object: conn, Count: n})
 	}
 	if n := len(c.waiters); n > 0 {
-		out = append(out, Leftover{Owner: "driver " + c.f.name, What: fmt.Sprintf("%d reply waiter(s) on connection %d", n, c.id)})
+		out = append(out, kernel.Leftover{Kind: kernel.LeftoverReplyWaiters, Driver: c.f.name, Process: c.procName, Object: conn, Count: n})
 	}
 	return out
 }

@@ -169,9 +169,8 @@ func (f *filter) unregister(report bool) {
 	sort.Slice(open, func(i, j int) bool { return open[i].name < open[j].name })
 	for _, p := range open {
 		if report {
-			m.violation(kernel.Violation{Rule: "R-VERIFY-1", Driver: f.name, Object: fmt.Sprintf("server port %q", p.name),
-				Message: "FltUnregisterFilter was called while the server port was still open; the emulator closed it",
-				Windows: "FltUnregisterFilter hangs forever"})
+			m.violation(kernel.Violation{Rule: kernel.RuleVerify1, Driver: f.name, Object: fmt.Sprintf("server port %q", p.name),
+				Message: "FltUnregisterFilter was called while the server port was still open; the emulator closed it"})
 		}
 		p.close()
 	}
@@ -223,10 +222,9 @@ func (f *filter) unregister(report bool) {
 	sort.Slice(leaked, func(i, j int) bool { return leaked[i].id < leaked[j].id })
 	for _, c := range leaked {
 		if c.closeKernelEndpoint() && report {
-			m.violation(kernel.Violation{Rule: "R-VERIFY-2", Driver: f.name,
+			m.violation(kernel.Violation{Rule: kernel.RuleVerify2, Driver: f.name,
 				Object:  fmt.Sprintf("connection %d on port %q (%s)", c.id, c.port.name, c.procName),
-				Message: "DisconnectNotify returned without FltCloseClientPort; the client port was still open at unload",
-				Windows: "the connection's MaxConnections slot and client port leak until reboot"})
+				Message: "DisconnectNotify returned without FltCloseClientPort; the client port was still open at unload"})
 		}
 	}
 	m.unregisterIO(f, report) // instance teardown, context and reference checks (io_instance.go)
@@ -250,15 +248,15 @@ func (m *Manager) BuildDefaultSecurityDescriptor(desired kernel.AccessMask) (*ke
 // descriptor, so freeing it after CreateCommunicationPort is correct and changes nothing.
 func (m *Manager) FreeSecurityDescriptor(*kernel.SecurityDescriptor) {}
 
-func (f *filter) leftovers() []Leftover {
+func (f *filter) leftovers() []kernel.Leftover {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []Leftover
+	var out []kernel.Leftover
 	for p := range f.ports {
-		out = append(out, Leftover{Owner: "driver " + f.name, What: fmt.Sprintf("server port %q still open", p.name)})
+		out = append(out, kernel.Leftover{Kind: kernel.LeftoverServerPort, Driver: f.name, Object: p.name})
 	}
 	for c := range f.conns {
-		out = append(out, Leftover{Owner: "driver " + f.name, What: fmt.Sprintf("client port of connection %d (%s) not closed", c.id, c.procName)})
+		out = append(out, kernel.Leftover{Kind: kernel.LeftoverClientPort, Driver: f.name, Process: c.procName, Object: fmt.Sprintf("connection %d", c.id)})
 	}
 	for c := range f.conns {
 		out = append(out, c.pendingLeftovers()...)

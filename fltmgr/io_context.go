@@ -119,7 +119,7 @@ func (m *Manager) ReferenceContext(ci driverapi.Context) {
 	for {
 		n := c.refs.Load()
 		if n <= 0 {
-			m.violation(kernel.Violation{Rule: "R-IO-VERIFY-8", Driver: c.fio.f.name, Object: c.String(),
+			m.violation(kernel.Violation{Rule: kernel.RuleIOVerify8, Driver: c.fio.f.name, Object: c.String(),
 				Message: "FltReferenceContext on a context already freed", Windows: "use after free: a bugcheck"})
 			return
 		}
@@ -141,14 +141,14 @@ func (m *Manager) ReleaseContext(ci driverapi.Context) {
 }
 
 func (m *Manager) badContext(ci driverapi.Context, msg string) {
-	m.violation(kernel.Violation{Rule: "R-IO-VERIFY-8", Driver: "?", Object: fmt.Sprintf("%v", ci), Message: msg, Windows: "a bugcheck"})
+	m.violation(kernel.Violation{Rule: kernel.RuleIOVerify8, Driver: "?", Object: fmt.Sprintf("%v", ci), Message: msg, Windows: "a bugcheck"})
 }
 
 func (m *Manager) release(c *fltContext) {
 	for {
 		n := c.refs.Load()
 		if n <= 0 {
-			m.violation(kernel.Violation{Rule: "R-IO-VERIFY-8", Driver: c.fio.f.name, Object: c.String(),
+			m.violation(kernel.Violation{Rule: kernel.RuleIOVerify8, Driver: c.fio.f.name, Object: c.String(),
 				Message: "FltReleaseContext on a context with no reference left (released too often)",
 				Windows: "the context is freed twice: a bugcheck"})
 			return
@@ -229,7 +229,7 @@ func (m *Manager) setContext(instance driverapi.Instance, fo *fsys.FileObject, k
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	if c.refs.Load() <= 0 {
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-8", Driver: c.fio.f.name, Object: c.String(),
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify8, Driver: c.fio.f.name, Object: c.String(),
 			Message: "setting a context that was already freed", Windows: "use after free: a bugcheck"})
 		return kernel.STATUS_INVALID_PARAMETER
 	}

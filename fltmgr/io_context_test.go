@@ -263,8 +263,8 @@ func TestIOUnloadFreesContextsOfOpenHandles(t *testing.T) {
 // reported at once.
 func TestIOContextLeakReported(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: nil})
-	w.ExpectViolation("R-IO-VERIFY-8").Containing("leaky", "FLT_STREAMHANDLE_CONTEXT", "FltReleaseContext is missing").Times(1)
-	w.ExpectViolation("R-IO-VERIFY-8").Containing("leaky", "released too often").Times(1)
+	w.ExpectViolation(kernel.RuleIOVerify8).Containing("leaky", "FLT_STREAMHANDLE_CONTEXT", "FltReleaseContext is missing").Times(1)
+	w.ExpectViolation(kernel.RuleIOVerify8).Containing("leaky", "released too often").Times(1)
 	d := &ioDriver{}
 	var leaked driverapi.Context
 	var r recorder

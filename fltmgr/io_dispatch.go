@@ -156,7 +156,7 @@ func (op *ioOp) run() {
 	}
 }
 
-func (op *ioOp) violation(inst *instance, rule, msg, windows string) {
+func (op *ioOp) violation(inst *instance, rule kernel.RuleID, msg, windows string) {
 	driver := "?"
 	obj := op.foName()
 	if inst != nil {
@@ -171,7 +171,7 @@ func (op *ioOp) handlePre(inst *instance, reg *driverapi.OperationRegistration, 
 	switch st {
 	case driverapi.FLT_PREOP_SUCCESS_WITH_CALLBACK, driverapi.FLT_PREOP_SYNCHRONIZE:
 		if reg.PostOperation == nil {
-			op.violation(inst, "R-IO-VERIFY-2", fmt.Sprintf("pre-operation callback for %v returned %v but no post-operation callback is registered", op.major, st),
+			op.violation(inst, kernel.RuleIOVerify2, fmt.Sprintf("pre-operation callback for %v returned %v but no post-operation callback is registered", op.major, st),
 				"an assertion on checked builds; the post-operation callback is not called")
 			return false
 		}
@@ -185,7 +185,7 @@ func (op *ioOp) handlePre(inst *instance, reg *driverapi.OperationRegistration, 
 		return false
 	case driverapi.FLT_PREOP_SUCCESS_NO_CALLBACK:
 		if cctx != nil {
-			op.violation(inst, "R-IO-VERIFY-2", fmt.Sprintf("pre-operation callback for %v set a completion context but returned %v", op.major, st),
+			op.violation(inst, kernel.RuleIOVerify2, fmt.Sprintf("pre-operation callback for %v set a completion context but returned %v", op.major, st),
 				"the completion context is never handed back: whatever it holds leaks")
 		}
 		return false
@@ -193,15 +193,15 @@ func (op *ioOp) handlePre(inst *instance, reg *driverapi.OperationRegistration, 
 		s := op.data.IoStatus.Status
 		switch {
 		case s == kernel.STATUS_PENDING:
-			op.violation(inst, "R-IO-VERIFY-4", fmt.Sprintf("%v completed by a pre-operation callback with STATUS_PENDING; the operation fails with STATUS_UNSUCCESSFUL", op.major),
+			op.violation(inst, kernel.RuleIOVerify4, fmt.Sprintf("%v completed by a pre-operation callback with STATUS_PENDING; the operation fails with STATUS_UNSUCCESSFUL", op.major),
 				"the I/O manager waits for a completion that never comes")
 			op.data.IoStatus = driverapi.IoStatusBlock{Status: kernel.STATUS_UNSUCCESSFUL}
 		case op.major == driverapi.IRP_MJ_CREATE && s.IsSuccess():
-			op.violation(inst, "R-IO-VERIFY-4", "IRP_MJ_CREATE completed with success by a pre-operation callback: the file system never opened the file; the open fails with STATUS_UNSUCCESSFUL",
+			op.violation(inst, kernel.RuleIOVerify4, "IRP_MJ_CREATE completed with success by a pre-operation callback: the file system never opened the file; the open fails with STATUS_UNSUCCESSFUL",
 				"the requestor gets a handle to a file object no file system owns")
 			op.data.IoStatus = driverapi.IoStatusBlock{Status: kernel.STATUS_UNSUCCESSFUL}
 		case op.major == driverapi.IRP_MJ_CLEANUP || op.major == driverapi.IRP_MJ_CLOSE:
-			op.violation(inst, "R-IO-VERIFY-4", fmt.Sprintf("%v completed by a pre-operation callback: the file system never sees it (the emulator sends it anyway)", op.major),
+			op.violation(inst, kernel.RuleIOVerify4, fmt.Sprintf("%v completed by a pre-operation callback: the file system never sees it (the emulator sends it anyway)", op.major),
 				"share access, delete-on-close and the file object leak in the file system")
 		}
 		return true
@@ -211,11 +211,11 @@ func (op *ioOp) handlePre(inst *instance, reg *driverapi.OperationRegistration, 
 			op.data.IoStatus = driverapi.IoStatusBlock{Status: driverapi.STATUS_FLT_DISALLOW_FAST_IO}
 			return true
 		}
-		op.violation(inst, "R-IO-VERIFY-1", fmt.Sprintf("pre-operation callback returned FLT_PREOP_DISALLOW_FASTIO for an IRP-based %v", op.major),
+		op.violation(inst, kernel.RuleIOVerify1, fmt.Sprintf("pre-operation callback returned FLT_PREOP_DISALLOW_FASTIO for an IRP-based %v", op.major),
 			"an assertion on checked builds; the operation continues as FLT_PREOP_SUCCESS_NO_CALLBACK")
 		return false
 	}
-	op.violation(inst, "R-IO-VERIFY-1", fmt.Sprintf("pre-operation callback for %v returned the invalid status %v; the operation fails with STATUS_UNSUCCESSFUL", op.major, st),
+	op.violation(inst, kernel.RuleIOVerify1, fmt.Sprintf("pre-operation callback for %v returned the invalid status %v; the operation fails with STATUS_UNSUCCESSFUL", op.major, st),
 		"undefined behaviour (a bugcheck under Driver Verifier)")
 	op.data.IoStatus = driverapi.IoStatusBlock{Status: kernel.STATUS_UNSUCCESSFUL}
 	return true
@@ -227,7 +227,7 @@ func (op *ioOp) keepIopb(inst *instance, iopb *driverapi.IoParameterBlock) {
 	if op.data.Iopb == iopb {
 		return
 	}
-	op.violation(inst, "R-IO-VERIFY-3", fmt.Sprintf("a callback replaced Data.Iopb of %v; the emulator put it back", op.major),
+	op.violation(inst, kernel.RuleIOVerify3, fmt.Sprintf("a callback replaced Data.Iopb of %v; the emulator put it back", op.major),
 		"the filter manager keeps using its own parameter block: a corruption or a bugcheck")
 	op.data.Iopb = iopb
 }
@@ -248,14 +248,14 @@ func (op *ioOp) checkChanges(inst *instance, entry *driverapi.IoParameterBlock, 
 		}
 	}
 	if !dirty {
-		op.violation(inst, "R-IO-VERIFY-3", fmt.Sprintf("pre-operation callback changed the %v parameters without FltSetCallbackDataDirty; the change is ignored", op.major),
+		op.violation(inst, kernel.RuleIOVerify3, fmt.Sprintf("pre-operation callback changed the %v parameters without FltSetCallbackDataDirty; the change is ignored", op.major),
 			"the filter manager ignores the change")
 		restore()
 		return
 	}
 	if cur.TargetInstance != entry.TargetInstance || cur.TargetFileObject != entry.TargetFileObject ||
 		cur.MajorFunction != entry.MajorFunction || cur.MinorFunction != entry.MinorFunction {
-		op.violation(inst, "R-IO-VERIFY-3", "pre-operation callback redirected the operation (target instance, file object or function); not emulated, the change is ignored",
+		op.violation(inst, kernel.RuleIOVerify3, "pre-operation callback redirected the operation (target instance, file object or function); not emulated, the change is ignored",
 			"the operation goes to the new target")
 		restore()
 	}
@@ -360,21 +360,21 @@ func (pe *postEntry) run() {
 		after := op.data.IoStatus.Status
 		switch {
 		case !before.IsSuccess() && after.IsSuccess():
-			op.violation(inst, "R-IO-VERIFY-5", fmt.Sprintf("post-create turned the failed open (%v) into %v; the failure stands", before, after),
+			op.violation(inst, kernel.RuleIOVerify5, fmt.Sprintf("post-create turned the failed open (%v) into %v; the failure stands", before, after),
 				"the requestor gets a handle to a file object the file system never opened")
 			op.data.IoStatus = driverapi.IoStatusBlock{Status: before}
 		case before.IsSuccess() && !after.IsSuccess() && !cancelled:
-			op.violation(inst, "R-IO-VERIFY-5", fmt.Sprintf("post-create failed a successful open with %v without FltCancelFileOpen; the emulator cancelled it", after),
+			op.violation(inst, kernel.RuleIOVerify5, fmt.Sprintf("post-create failed a successful open with %v without FltCancelFileOpen; the emulator cancelled it", after),
 				"the file stays open in the file system: its handle count and share access leak")
 			op.m.cancelOpen(op, inst)
 		case cancelled && after.IsSuccess():
-			op.violation(inst, "R-IO-VERIFY-5", "post-create called FltCancelFileOpen but left a success status; the open fails with STATUS_ACCESS_DENIED",
+			op.violation(inst, kernel.RuleIOVerify5, "post-create called FltCancelFileOpen but left a success status; the open fails with STATUS_ACCESS_DENIED",
 				"the requestor gets a handle to a closed file object")
 			op.data.IoStatus = driverapi.IoStatusBlock{Status: kernel.STATUS_ACCESS_DENIED}
 		}
 	}
 	if st != driverapi.FLT_POSTOP_FINISHED_PROCESSING {
-		op.violation(inst, "R-IO-VERIFY-6", fmt.Sprintf("post-operation callback for %v returned the invalid status %v", op.major, st),
+		op.violation(inst, kernel.RuleIOVerify6, fmt.Sprintf("post-operation callback for %v returned the invalid status %v", op.major, st),
 			"undefined behaviour; the emulator treats it as FLT_POSTOP_FINISHED_PROCESSING")
 	}
 	inst.leave()
@@ -391,7 +391,7 @@ func (pe *postEntry) call(flags driverapi.PostOperationFlags) {
 	d.Iopb = &params
 	st := pe.cb(d, op.objects(pe.inst), pe.cctx, flags)
 	if st != driverapi.FLT_POSTOP_FINISHED_PROCESSING {
-		op.violation(pe.inst, "R-IO-VERIFY-6", fmt.Sprintf("draining post-operation callback for %v returned %v", op.major, st),
+		op.violation(pe.inst, kernel.RuleIOVerify6, fmt.Sprintf("draining post-operation callback for %v returned %v", op.major, st),
 			"a draining post-operation callback must return FLT_POSTOP_FINISHED_PROCESSING")
 	}
 }
@@ -417,7 +417,7 @@ func (op *ioOp) endCallback(inst *instance, pends bool) (pendResult, bool) {
 	if !pends || early != nil {
 		op.mu.Unlock()
 		if early != nil && !pends {
-			op.violation(inst, "R-IO-VERIFY-7", fmt.Sprintf("FltCompletePended*Operation called for %v while the callback did not pend it", op.major),
+			op.violation(inst, kernel.RuleIOVerify7, fmt.Sprintf("FltCompletePended*Operation called for %v while the callback did not pend it", op.major),
 				"the operation completes twice: a bugcheck")
 		}
 		if early != nil && pends {
@@ -492,7 +492,7 @@ func (op *ioOp) forceComplete() bool {
 func (m *Manager) CompletePendedPreOperation(data *driverapi.CallbackData, status driverapi.PreopCallbackStatus, completionContext any) {
 	op, ok := m.opOf(data)
 	if !ok || !op.completePended(false, pendResult{status: status, cctx: completionContext}) {
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-7", Driver: driverOf(data), Object: "callback data",
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify7, Driver: driverOf(data), Object: "callback data",
 			Message: "FltCompletePendedPreOperation on an operation that is not pended in a pre-operation callback",
 			Windows: "a bugcheck"})
 	}
@@ -502,7 +502,7 @@ func (m *Manager) CompletePendedPreOperation(data *driverapi.CallbackData, statu
 func (m *Manager) CompletePendedPostOperation(data *driverapi.CallbackData) {
 	op, ok := m.opOf(data)
 	if !ok || !op.completePended(true, pendResult{status: driverapi.FLT_PREOP_COMPLETE}) {
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-7", Driver: driverOf(data), Object: "callback data",
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify7, Driver: driverOf(data), Object: "callback data",
 			Message: "FltCompletePendedPostOperation on an operation that is not pended in a post-operation callback",
 			Windows: "a bugcheck"})
 	}

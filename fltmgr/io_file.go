@@ -158,7 +158,7 @@ func (m *Manager) CancelFileOpen(instance driverapi.Instance, fileObject *fsys.F
 		if inst != nil {
 			driver = inst.fio.f.name
 		}
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-5", Driver: driver, Object: fmt.Sprintf("%v", fileObject),
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify5, Driver: driver, Object: fmt.Sprintf("%v", fileObject),
 			Message: "FltCancelFileOpen called outside the instance's post-create callback for that file object; ignored",
 			Windows: "a bugcheck or a corrupted file object"})
 		return
@@ -218,8 +218,7 @@ func (m *Manager) readWrite(ctx context.Context, fv *fltVolume, fo *fsys.FileObj
 			length, off, buf = iopb.Parameters.Write.Length, iopb.Parameters.Write.ByteOffset, iopb.Parameters.Write.WriteBuffer
 		}
 		if int(length) > len(buf) {
-			op.violation(nil, "R-IO-VERIFY-10", fmt.Sprintf("%v reached the file system with Length %d and a %d-byte buffer; the emulator used the buffer's length", op.major, length, len(buf)),
-				"the file system reads or writes past the buffer: a bugcheck or memory corruption")
+			op.violation(nil, kernel.RuleIOVerify10, fmt.Sprintf("%v reached the file system with Length %d and a %d-byte buffer; the emulator used the buffer's length", op.major, length, len(buf)), "")
 			length = uint32(len(buf))
 		}
 		var n uint32
@@ -579,9 +578,8 @@ func (m *Manager) kernelRW(ctx context.Context, major driverapi.MajorFunction, i
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
 	if int(length) > len(buffer) {
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-10", Driver: inst.fio.f.name, Object: fo.String(),
-			Message: fmt.Sprintf("%v with Length %d and a %d-byte buffer", major, length, len(buffer)),
-			Windows: "the file system reads or writes past the buffer: a bugcheck or memory corruption"})
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify10, Driver: inst.fio.f.name, Object: fo.String(),
+			Message: fmt.Sprintf("%v with Length %d and a %d-byte buffer", major, length, len(buffer))})
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
 	off := fsys.FILE_USE_FILE_POINTER_POSITION

@@ -722,7 +722,7 @@ func (m *Manager) teardownInstance(inst *instance, reason driverapi.InstanceTear
 		sort.Slice(pends, func(a, b int) bool { return pends[a].seq < pends[b].seq })
 		for _, o := range pends {
 			if o.forceComplete() {
-				m.violation(kernel.Violation{Rule: "R-IO-VERIFY-7", Driver: fio.f.name, Object: inst.String(),
+				m.violation(kernel.Violation{Rule: kernel.RuleIOVerify7, Driver: fio.f.name, Object: inst.String(),
 					Message: fmt.Sprintf("%v on %s was still pended by the filter when its instance was torn down; the emulator completed it", o.major, o.foName()),
 					Windows: "instance teardown waits for the pended operation forever"})
 			}
@@ -752,7 +752,7 @@ func (m *Manager) teardownInstance(inst *instance, reason driverapi.InstanceTear
 	refs := inst.refs
 	inst.mu.Unlock()
 	if refs > 0 {
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: fio.f.name, Object: inst.String(),
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify9, Driver: fio.f.name, Object: inst.String(),
 			Message: fmt.Sprintf("%d FltObjectReference reference(s) to the instance were never released", refs),
 			Windows: "instance teardown waits for the references forever"})
 	}
@@ -803,20 +803,20 @@ func (m *Manager) unregisterIO(f *filter, report bool) {
 	sort.Slice(live, func(a, b int) bool { return live[a].id < live[b].id })
 	for _, c := range live {
 		if report {
-			m.violation(kernel.Violation{Rule: "R-IO-VERIFY-8", Driver: f.name, Object: c.String(),
+			m.violation(kernel.Violation{Rule: kernel.RuleIOVerify8, Driver: f.name, Object: c.String(),
 				Message: fmt.Sprintf("the context still had %d reference(s) when the filter unregistered (a FltReleaseContext is missing)", c.refs.Load()),
 				Windows: "FltUnregisterFilter waits forever for the context to be released"})
 		}
 	}
 	for _, n := range m.namesOf(fio) {
 		if report {
-			m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: f.name, Object: "file name information " + n,
+			m.violation(kernel.Violation{Rule: kernel.RuleIOVerify9, Driver: f.name, Object: "file name information " + n,
 				Message: "FltGetFileNameInformation result never released with FltReleaseFileNameInformation",
 				Windows: "the name information and its name cache entry leak"})
 		}
 	}
 	if refs > 0 && report {
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: f.name, Object: "filter",
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify9, Driver: f.name, Object: "filter",
 			Message: fmt.Sprintf("%d FltObjectReference reference(s) to the filter were never released", refs),
 			Windows: "FltUnregisterFilter waits for the references forever"})
 	}

@@ -229,7 +229,7 @@ func TestIOKernelAttachDetach(t *testing.T) {
 	require.Equal(t, []string{`k:setup \Device\HarddiskVolume1 flags=0x2 devtype=0x8 fstype=2`, "k:query-teardown k Instance",
 		`k:teardown-start \Device\HarddiskVolume1 reason=0x1`, `k:teardown-complete \Device\HarddiskVolume1 reason=0x1`}, r.take())
 	// One dereference too many is a driver bug.
-	w.ExpectViolation("R-IO-VERIFY-9").Containing("without a matching reference")
+	w.ExpectViolation(kernel.RuleIOVerify9).Containing("without a matching reference")
 	d.FM.ObjectDereference(vol)
 }
 

@@ -97,7 +97,7 @@ func (m *Manager) ReferenceFileNameInformation(info *driverapi.FileNameInformati
 	}
 	m.io.mu.Unlock()
 	if r == nil {
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: "?", Object: "file name information",
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify9, Driver: "?", Object: "file name information",
 			Message: "FltReferenceFileNameInformation on name information that is not live (released, or not from FltGetFileNameInformation)",
 			Windows: "use after free: a bugcheck"})
 	}
@@ -120,7 +120,7 @@ func (m *Manager) ReleaseFileNameInformation(info *driverapi.FileNameInformation
 		if info != nil {
 			name = info.Name
 		}
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: "?", Object: "file name information " + name,
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify9, Driver: "?", Object: "file name information " + name,
 			Message: "FltReleaseFileNameInformation on name information already released (or not from FltGetFileNameInformation)",
 			Windows: "a double free: a bugcheck"})
 	}

@@ -83,7 +83,7 @@ func TestIOFileNameInformation(t *testing.T) {
 func TestIOFileNameAfterRenameAndOnNetwork(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`old.txt`: []byte("x"), `dir\`: nil})
 	w.MustAddVolume(fsys.VolumeConfig{Name: "Z:", Kind: fsys.VolumeNetwork, Share: `\srv\pub`, Files: map[string][]byte{`n.doc`: nil}})
-	w.ExpectViolation("R-IO-VERIFY-9").Containing("names", `\Device\Mup\srv\pub\n.doc`, "never released")
+	w.ExpectViolation(kernel.RuleIOVerify9).Containing("names", `\Device\Mup\srv\pub\n.doc`, "never released")
 	var r recorder
 	d := &ioDriver{}
 	d.Reg = driverapi.Registration{Altitude: "300000", OperationRegistration: []driverapi.OperationRegistration{
@@ -126,7 +126,7 @@ func TestIOFileNameAfterRenameAndOnNetwork(t *testing.T) {
 	}, r.take())
 	// A double release is reported.
 	info := &driverapi.FileNameInformation{Name: "x"}
-	w.ExpectViolation("R-IO-VERIFY-9").Containing("already released")
+	w.ExpectViolation(kernel.RuleIOVerify9).Containing("already released")
 	d.FM.ReleaseFileNameInformation(info)
 }
 
@@ -221,7 +221,7 @@ func TestIOCancelFileOpen(t *testing.T) {
 	require.Equal(t, 0, w.Volume("C:").OpenFileObjects())
 
 	// Outside a post-create it is a driver bug, and nothing happens.
-	w.ExpectViolation("R-IO-VERIFY-5").Containing("outside the instance's post-create")
+	w.ExpectViolation(kernel.RuleIOVerify5).Containing("outside the instance's post-create")
 	d.FM.CancelFileOpen(nil, nil)
 }
 
@@ -229,7 +229,7 @@ func TestIOCancelFileOpen(t *testing.T) {
 // reported; the emulator closes the file itself, so nothing leaks in the file system.
 func TestIOPostCreateFailWithoutCancel(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: nil})
-	w.ExpectViolation("R-IO-VERIFY-5").Containing("careless", "without FltCancelFileOpen")
+	w.ExpectViolation(kernel.RuleIOVerify5).Containing("careless", "without FltCancelFileOpen")
 	mustLoad(t, w, "careless", &ioDriver{Reg: postCreateOnly("300000", func(data *driverapi.CallbackData, _ *driverapi.RelatedObjects, _ any, _ driverapi.PostOperationFlags) driverapi.PostopCallbackStatus {
 		data.IoStatus.Status = kernel.STATUS_ACCESS_DENIED
 		return driverapi.FLT_POSTOP_FINISHED_PROCESSING
@@ -266,7 +266,7 @@ func TestIOFilterIssuedIO(t *testing.T) {
 		return driverapi.FLT_POSTOP_FINISHED_PROCESSING
 	})
 	mustLoad(t, w, "writer", d)
-	w.ExpectViolation("R-IO-VERIFY-10").Containing("writer", "Length 10 and a 5-byte buffer")
+	w.ExpectViolation(kernel.RuleIOVerify10).Containing("writer", "Length 10 and a 5-byte buffer")
 	h, err := p.CreateFile(`C:\log.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err)
 	require.NoError(t, p.CloseHandle(h))

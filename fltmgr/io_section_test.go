@@ -179,7 +179,7 @@ func TestIOSectionNeedsRegisterForDataScan(t *testing.T) {
 // context, which is reported when the filter unregisters.
 func TestIOSectionNeverClosedIsReported(t *testing.T) {
 	w, app := ioWorld(t, map[string][]byte{`a.txt`: []byte("data")})
-	w.ExpectViolation("R-IO-VERIFY-8").Containing("scanflt", "FLT_SECTION_CONTEXT").Times(1)
+	w.ExpectViolation(kernel.RuleIOVerify8).Containing("scanflt", "FLT_SECTION_CONTEXT").Times(1)
 	d := loadScanDriver(t, w, true)
 	svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	fh, fo := openFO(t, app, `C:\a.txt`)

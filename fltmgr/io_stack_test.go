@@ -119,7 +119,7 @@ func TestIOChangedWriteBufferReachesLowerFiltersAndDisk(t *testing.T) {
 // verifier reports it.
 func TestIOChangeWithoutDirtyIsIgnored(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: []byte("....")})
-	w.ExpectViolation("R-IO-VERIFY-3").Containing("sloppy", "without FltSetCallbackDataDirty")
+	w.ExpectViolation(kernel.RuleIOVerify3).Containing("sloppy", "without FltSetCallbackDataDirty")
 	mustLoad(t, w, "sloppy", &ioDriver{Reg: driverapi.Registration{Altitude: "380000", OperationRegistration: []driverapi.OperationRegistration{{
 		MajorFunction: driverapi.IRP_MJ_WRITE,
 		PreOperation: func(data *driverapi.CallbackData, _ *driverapi.RelatedObjects, _ *any) driverapi.PreopCallbackStatus {
@@ -347,7 +347,7 @@ func TestIOPendedPostOperationAndSetInformation(t *testing.T) {
 // pended is reported (R-IO-VERIFY-7).
 func TestIOPendedCompletedBeforeReturn(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: nil, `b.txt`: nil})
-	w.ExpectViolation("R-IO-VERIFY-7").Containing("did not pend it")
+	w.ExpectViolation(kernel.RuleIOVerify7).Containing("did not pend it")
 	d := &ioDriver{}
 	d.Reg = preOnly("370000", driverapi.IRP_MJ_CREATE, func(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, _ *any) driverapi.PreopCallbackStatus {
 		data.IoStatus = driverapi.IoStatusBlock{Status: kernel.STATUS_ACCESS_DENIED}

@@ -20,7 +20,7 @@ func preOnly(altitude string, major driverapi.MajorFunction, pre driverapi.PreOp
 // user gets a Windows error (ERROR_GEN_FAILURE), never a panic.
 func TestIOInvalidPreStatus(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: nil})
-	w.ExpectViolation("R-IO-VERIFY-1").Containing("bad", "invalid status FLT_PREOP_CALLBACK_STATUS(42)")
+	w.ExpectViolation(kernel.RuleIOVerify1).Containing("bad", "invalid status FLT_PREOP_CALLBACK_STATUS(42)")
 	mustLoad(t, w, "bad", &ioDriver{Reg: preOnly("300000", driverapi.IRP_MJ_CREATE,
 		func(*driverapi.CallbackData, *driverapi.RelatedObjects, *any) driverapi.PreopCallbackStatus {
 			return 42
@@ -33,7 +33,7 @@ func TestIOInvalidPreStatus(t *testing.T) {
 // FLT_PREOP_SUCCESS_NO_CALLBACK.
 func TestIODisallowFastIOOnIrp(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: []byte("abc")})
-	w.ExpectViolation("R-IO-VERIFY-1").Containing("FLT_PREOP_DISALLOW_FASTIO for an IRP-based IRP_MJ_READ")
+	w.ExpectViolation(kernel.RuleIOVerify1).Containing("FLT_PREOP_DISALLOW_FASTIO for an IRP-based IRP_MJ_READ")
 	mustLoad(t, w, "bad", &ioDriver{Reg: preOnly("300000", driverapi.IRP_MJ_READ,
 		func(*driverapi.CallbackData, *driverapi.RelatedObjects, *any) driverapi.PreopCallbackStatus {
 			return driverapi.FLT_PREOP_DISALLOW_FASTIO
@@ -50,8 +50,8 @@ func TestIODisallowFastIOOnIrp(t *testing.T) {
 // completion context with FLT_PREOP_SUCCESS_NO_CALLBACK, are reported; the operation goes on.
 func TestIOCallbackWithoutPost(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: nil})
-	w.ExpectViolation("R-IO-VERIFY-2").Containing("no post-operation callback is registered")
-	w.ExpectViolation("R-IO-VERIFY-2").Containing("set a completion context")
+	w.ExpectViolation(kernel.RuleIOVerify2).Containing("no post-operation callback is registered")
+	w.ExpectViolation(kernel.RuleIOVerify2).Containing("set a completion context")
 	mustLoad(t, w, "bad", &ioDriver{Reg: driverapi.Registration{Altitude: "300000", OperationRegistration: []driverapi.OperationRegistration{
 		{MajorFunction: driverapi.IRP_MJ_CREATE, PreOperation: func(*driverapi.CallbackData, *driverapi.RelatedObjects, *any) driverapi.PreopCallbackStatus {
 			return driverapi.FLT_PREOP_SUCCESS_WITH_CALLBACK
@@ -69,7 +69,7 @@ func TestIOCallbackWithoutPost(t *testing.T) {
 // FLT_POSTOP_FINISHED_PROCESSING.
 func TestIOInvalidPostStatus(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: nil})
-	w.ExpectViolation("R-IO-VERIFY-6").Containing("FLT_POSTOP_CALLBACK_STATUS(7)")
+	w.ExpectViolation(kernel.RuleIOVerify6).Containing("FLT_POSTOP_CALLBACK_STATUS(7)")
 	mustLoad(t, w, "bad", &ioDriver{Reg: postCreateOnly("300000",
 		func(*driverapi.CallbackData, *driverapi.RelatedObjects, any, driverapi.PostOperationFlags) driverapi.PostopCallbackStatus {
 			return 7
@@ -83,9 +83,9 @@ func TestIOInvalidPostStatus(t *testing.T) {
 // ERROR_GEN_FAILURE. Completing a cleanup is reported and the file system still gets it.
 func TestIOBadCompletions(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`ok.txt`: nil, `pending.txt`: nil, `cleanup.txt`: nil})
-	w.ExpectViolation("R-IO-VERIFY-4").Containing("IRP_MJ_CREATE completed with success")
-	w.ExpectViolation("R-IO-VERIFY-4").Containing("STATUS_PENDING")
-	w.ExpectViolation("R-IO-VERIFY-4").Containing("IRP_MJ_CLEANUP completed by a pre-operation callback")
+	w.ExpectViolation(kernel.RuleIOVerify4).Containing("IRP_MJ_CREATE completed with success")
+	w.ExpectViolation(kernel.RuleIOVerify4).Containing("STATUS_PENDING")
+	w.ExpectViolation(kernel.RuleIOVerify4).Containing("IRP_MJ_CLEANUP completed by a pre-operation callback")
 	complete := func(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, _ *any) driverapi.PreopCallbackStatus {
 		switch objs.FileObject.FileName {
 		case `\ok.txt`:
@@ -121,7 +121,7 @@ func TestIOBadCompletions(t *testing.T) {
 // ERROR_OPERATION_ABORTED instead of hanging.
 func TestIOPendedOperationAtUnload(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: nil})
-	w.ExpectViolation("R-IO-VERIFY-7").Containing("holder", "still pended")
+	w.ExpectViolation(kernel.RuleIOVerify7).Containing("holder", "still pended")
 	pended := make(chan struct{})
 	mustLoad(t, w, "holder", &ioDriver{Reg: preOnly("300000", driverapi.IRP_MJ_CREATE,
 		func(*driverapi.CallbackData, *driverapi.RelatedObjects, *any) driverapi.PreopCallbackStatus {
@@ -138,7 +138,7 @@ func TestIOPendedOperationAtUnload(t *testing.T) {
 	require.Equal(t, kernel.ERROR_OPERATION_ABORTED, <-done)
 
 	// Completing an operation that is not pended is a driver bug.
-	w.ExpectViolation("R-IO-VERIFY-7").Containing("not pended")
+	w.ExpectViolation(kernel.RuleIOVerify7).Containing("not pended")
 	w.FilterManager().CompletePendedPreOperation(&driverapi.CallbackData{}, driverapi.FLT_PREOP_COMPLETE, nil)
 }
 
@@ -184,7 +184,7 @@ func TestIODrainingPostOperation(t *testing.T) {
 // put back, so the operation completes normally instead of crashing.
 func TestIOReplacedIopb(t *testing.T) {
 	w, p := ioWorld(t, map[string][]byte{`a.txt`: []byte("abc")})
-	w.ExpectViolation("R-IO-VERIFY-3").Containing("replaced Data.Iopb of IRP_MJ_READ")
+	w.ExpectViolation(kernel.RuleIOVerify3).Containing("replaced Data.Iopb of IRP_MJ_READ")
 	mustLoad(t, w, "bad", &ioDriver{Reg: preOnly("300000", driverapi.IRP_MJ_READ,
 		func(data *driverapi.CallbackData, _ *driverapi.RelatedObjects, _ *any) driverapi.PreopCallbackStatus {
 			data.Iopb = nil

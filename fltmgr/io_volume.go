@@ -196,7 +196,7 @@ func (m *Manager) ObjectDereference(object any) {
 		under = true
 	}
 	if under {
-		m.violation(kernel.Violation{Rule: "R-IO-VERIFY-9", Driver: "?", Object: what,
+		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify9, Driver: "?", Object: what,
 			Message: "FltObjectDereference without a matching reference", Windows: "the object's rundown count underflows: a bugcheck"})
 	}
 }

@@ -100,9 +100,8 @@ func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
 		ld.state = driverUnloaded
 		m.mu.Unlock()
 		if f != nil && !f.isUnregistered() {
-			m.violation(kernel.Violation{Rule: "R-REG-2", Driver: name, Object: "filter",
-				Message: fmt.Sprintf("DriverEntry failed with %v but left its filter registered", st),
-				Windows: "the filter stays registered with a driver image that is unloaded: a bugcheck at the next callback"})
+			m.violation(kernel.Violation{Rule: kernel.RuleReg2, Driver: name, Object: "filter",
+				Message: fmt.Sprintf("DriverEntry failed with %v but left its filter registered", st)})
 			f.unregister(false)
 		}
 		m.trace(kernel.TraceEvent{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error(), Detail: "DriverEntry failed"})
@@ -192,11 +191,11 @@ func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
 			m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Status: st.Error(), Detail: "FilterUnload refused; the filter stays"})
 			return st
 		}
-		m.violation(kernel.Violation{Rule: "R-VERIFY-3", Driver: ld.name, Object: "filter",
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify3, Driver: ld.name, Object: "filter",
 			Message: fmt.Sprintf("FilterUnload refused the unload with %v after calling FltUnregisterFilter", st),
 			Windows: "the driver stays loaded with no filter: its callbacks and ports are gone, later use bugchecks"})
 	} else if !unregistered {
-		m.violation(kernel.Violation{Rule: "R-VERIFY-3", Driver: ld.name, Object: "filter",
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify3, Driver: ld.name, Object: "filter",
 			Message: fmt.Sprintf("FilterUnload returned %v without calling FltUnregisterFilter", st),
 			Windows: "the driver image is unloaded under a live filter: a bugcheck at its next callback"})
 		// The driver never called FltUnregisterFilter: its open ports are part of this
@@ -248,22 +247,13 @@ func (m *Manager) Shutdown() {
 	}
 }
 
-// Leftover describes an object the filter manager still holds, for the harness's end-of-test
-// check.
-type Leftover struct {
-	Owner string // driver or process
-	What  string
-}
-
-func (l Leftover) String() string { return l.Owner + ": " + l.What }
-
 // Leftovers lists the server ports, connections, pending Gets, blocked senders and reply
 // waiters still alive.
-func (m *Manager) Leftovers() []Leftover {
+func (m *Manager) Leftovers() []kernel.Leftover {
 	m.mu.Lock()
 	order := append([]*loadedDriver(nil), m.order...)
 	m.mu.Unlock()
-	var out []Leftover
+	var out []kernel.Leftover
 	for _, ld := range order {
 		m.mu.Lock()
 		f := ld.filter
@@ -273,6 +263,12 @@ func (m *Manager) Leftovers() []Leftover {
 		}
 		out = append(out, f.leftovers()...)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Owner < out[j].Owner })
+	owner := func(l kernel.Leftover) string {
+		if l.Driver != "" {
+			return "driver " + l.Driver
+		}
+		return l.Process
+	}
+	sort.SliceStable(out, func(i, j int) bool { return owner(out[i]) < owner(out[j]) })
 	return out
 }

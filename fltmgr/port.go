@@ -43,7 +43,7 @@ func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 			// Windows does not check: the first connect or disconnect calls through the nil
 			// pointer (R-CREATE-3). The emulator refuses the port and reports it, so the bug
 			// fails the test here rather than crashing a machine later.
-			m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: fmt.Sprintf("server port %q", attrs.ObjectName),
+			m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: fmt.Sprintf("server port %q", attrs.ObjectName),
 				Message: "FltCreateCommunicationPort without a ConnectNotify or DisconnectNotify callback",
 				Windows: "no check: the first connect (or disconnect) calls a NULL pointer, a bugcheck"})
 		}
@@ -80,15 +80,13 @@ func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 func (m *Manager) CloseCommunicationPort(sp driverapi.ServerPort) {
 	p, ok := sp.(*serverPort)
 	if !ok || p == nil || p.f.m != m {
-		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: "?", Object: fmt.Sprintf("%v", sp),
-			Message: "FltCloseCommunicationPort was given something that is not a server port of this world",
-			Windows: "a bugcheck"})
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: "?", Object: fmt.Sprintf("%v", sp),
+			Message: "FltCloseCommunicationPort was given something that is not a server port of this world"})
 		return
 	}
 	if !p.close() {
-		m.violation(kernel.Violation{Rule: "R-VERIFY-4", Driver: p.f.name, Object: fmt.Sprintf("server port %q", p.name),
-			Message: "FltCloseCommunicationPort called on a port that was already closed",
-			Windows: "a bugcheck (the port object was already freed)"})
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify4, Driver: p.f.name, Object: fmt.Sprintf("server port %q", p.name),
+			Message: "FltCloseCommunicationPort called on a port that was already closed"})
 	}
 }
 
@@ -201,9 +199,8 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 	f.connectRundown.release()
 	m.trace(notifyEv)
 	if path, kept := kernel.RetainedSlice(cookie, ctxCopy); kept { // R-VERIFY-6
-		m.violation(kernel.Violation{Rule: "R-VERIFY-6", Driver: f.name, Object: c.String(),
-			Message: fmt.Sprintf("ConnectNotify kept the connection context past the call (in %s); the emulator overwrote it with 0x%X bytes", path, scribble),
-			Windows: "the context buffer is freed when ConnectNotify returns: the driver reads freed pool memory (garbage, or a bugcheck under Driver Verifier)"})
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify6, Driver: f.name, Object: c.String(),
+			Message: fmt.Sprintf("ConnectNotify kept the connection context past the call (in %s); the emulator overwrote it with 0x%X bytes", path, scribble)})
 	}
 	m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id,
 		Status: kernel.STATUS_SUCCESS.Error(), Detail: name + ": connected as " + proc.Token().Name()})

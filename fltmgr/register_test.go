@@ -196,7 +196,7 @@ func TestDriverEntryFailsAfterUnregistering(t *testing.T) {
 // callback is not called, and the driver can be loaded again.
 func TestDriverEntryFailsWithoutUnregistering(t *testing.T) {
 	w := harness.New(t)
-	w.ExpectViolation("R-REG-2")
+	w.ExpectViolation(kernel.RuleReg2)
 	d := &testdriver.Driver{}
 	bad := driverapi.DriverFunc(func(obj *driverapi.DriverObject, fm driverapi.FilterManager, path string) kernel.NTSTATUS {
 		if st := d.DriverEntry(obj, fm, path); st != kernel.STATUS_SUCCESS {
@@ -210,7 +210,7 @@ func TestDriverEntryFailsWithoutUnregistering(t *testing.T) {
 
 	vs := w.Violations()
 	require.Len(t, vs, 1)
-	require.Equal(t, "R-REG-2", vs[0].Rule)
+	require.Equal(t, kernel.RuleReg2, vs[0].Rule)
 	require.Equal(t, "flt", vs[0].Driver)
 	require.Empty(t, w.Kernel().Namespace().Names(), "the port was closed by the teardown")
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
@@ -219,7 +219,7 @@ func TestDriverEntryFailsWithoutUnregistering(t *testing.T) {
 
 	// The testdriver's own knob does the same without a port.
 	w2 := harness.New(t)
-	w2.ExpectViolation("R-REG-2")
+	w2.ExpectViolation(kernel.RuleReg2)
 	d2 := &testdriver.Driver{FailEntryAfterRegister: kernel.STATUS_ACCESS_DENIED, LeaveRegistered: true}
 	require.Equal(t, kernel.E_ACCESSDENIED, w2.Load("flt", d2))
 	require.Equal(t, int32(0), d2.Unloads.Load())

@@ -16,8 +16,8 @@ import (
 func (m *Manager) CloseClientPort(fi driverapi.Filter, clientPort *driverapi.ClientPort) {
 	f, ok := m.asFilter(fi)
 	if !ok || clientPort == nil {
-		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: filterName(fi), Object: "FltCloseClientPort",
-			Message: "called with a nil or foreign filter, or a nil client-port pointer", Windows: "a bugcheck"})
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: filterName(fi), Object: "FltCloseClientPort",
+			Message: "called with a nil or foreign filter, or a nil client-port pointer"})
 		return
 	}
 	// Unregister waits for a close in flight before it looks for leaked client ports.
@@ -30,8 +30,8 @@ func (m *Manager) CloseClientPort(fi driverapi.Filter, clientPort *driverapi.Cli
 	}
 	c, ok := p.(*Connection)
 	if !ok || c.f != f {
-		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: fmt.Sprintf("%v", p),
-			Message: "FltCloseClientPort was given a port that is not a client port of this filter", Windows: "a bugcheck"})
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: fmt.Sprintf("%v", p),
+			Message: "FltCloseClientPort was given a port that is not a client port of this filter"})
 		return
 	}
 	if c.closeKernelEndpoint() {
@@ -65,8 +65,8 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 	}
 	f, ok := m.asFilter(fi)
 	if !ok || clientPort == nil {
-		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: filterName(fi), Object: "FltSendMessage",
-			Message: "called with a nil or foreign filter, or a nil client-port pointer", Windows: "a bugcheck"})
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: filterName(fi), Object: "FltSendMessage",
+			Message: "called with a nil or foreign filter, or a nil client-port pointer"})
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	if replyBuffer != nil && (replyLength == nil || capacity == 0 || int(capacity) > len(replyBuffer)) ||
@@ -75,7 +75,7 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 		if c, ok := clientPort.Load().(*Connection); ok {
 			obj = "FltSendMessage on " + c.String()
 		}
-		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: obj,
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: obj,
 			Message: fmt.Sprintf("reply buffer of %d bytes with reply length %s", len(replyBuffer), lengthString(replyLength, capacity)),
 			Windows: "the filter manager writes the reply through a bad pointer or length: a bugcheck"})
 		return kernel.STATUS_INVALID_PARAMETER
@@ -86,8 +86,8 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 	}
 	c, ok := p.(*Connection)
 	if !ok || c.f != f {
-		m.violation(kernel.Violation{Rule: "R-VERIFY-5", Driver: f.name, Object: fmt.Sprintf("%v", p),
-			Message: "FltSendMessage was given a port that is not a client port of this filter", Windows: "a bugcheck"})
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: fmt.Sprintf("%v", p),
+			Message: "FltSendMessage was given a port that is not a client port of this filter"})
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	if c.kernelClosed.Load() {
@@ -96,9 +96,8 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 			// driver is allowed to have (R-CLOSECLI-1), not a use after close.
 			return kernel.STATUS_PORT_DISCONNECTED
 		}
-		m.violation(kernel.Violation{Rule: "R-VERIFY-4", Driver: f.name, Object: c.String(),
-			Message: "FltSendMessage on a client port that was already closed (the driver kept a copy)",
-			Windows: "use after free of the port object: a bugcheck"})
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify4, Driver: f.name, Object: c.String(),
+			Message: "FltSendMessage on a client port that was already closed (the driver kept a copy)"})
 		return kernel.STATUS_PORT_DISCONNECTED
 	}
 	if st := m.fault(RoutineSendMessage, f.name); st != kernel.STATUS_SUCCESS {

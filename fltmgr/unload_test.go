@@ -190,13 +190,13 @@ func TestUnloadExpectedOrder(t *testing.T) {
 // and the emulator closes the port itself instead of hanging.
 func TestUnloadWrongOrder(t *testing.T) {
 	w := harness.New(t)
-	w.ExpectViolation("R-VERIFY-1")
+	w.ExpectViolation(kernel.RuleVerify1)
 	d := &testdriver.Driver{UnregisterOnly: true}
 	require.Equal(t, kernel.S_OK, w.Load("flt", d))
 	require.Equal(t, kernel.S_OK, w.Unload("flt"))
 	vs := w.Violations()
 	require.Len(t, vs, 1)
-	require.Equal(t, "R-VERIFY-1", vs[0].Rule)
+	require.Equal(t, kernel.RuleVerify1, vs[0].Rule)
 	require.Contains(t, vs[0].Object, `\TestPort`)
 	require.Empty(t, w.Kernel().Namespace().Names())
 }
@@ -206,7 +206,7 @@ func TestUnloadWrongOrder(t *testing.T) {
 func TestUnloadSuccessWithoutUnregistering(t *testing.T) {
 	for _, closePort := range []bool{true, false} {
 		w := harness.New(t)
-		w.ExpectViolation("R-VERIFY-3")
+		w.ExpectViolation(kernel.RuleVerify3)
 		d := &testdriver.Driver{OnUnload: func(d *testdriver.Driver, _ driverapi.FilterUnloadFlags) kernel.NTSTATUS {
 			if closePort {
 				d.FM.CloseCommunicationPort(d.Server)
@@ -221,7 +221,7 @@ func TestUnloadSuccessWithoutUnregistering(t *testing.T) {
 		require.False(t, w.FilterManager().Loaded("flt"))
 		vs := w.Violations()
 		require.Len(t, vs, 1, "closePort=%v: only R-VERIFY-3, the open port is part of it", closePort)
-		require.Equal(t, "R-VERIFY-3", vs[0].Rule)
+		require.Equal(t, kernel.RuleVerify3, vs[0].Rule)
 		require.Equal(t, "flt", vs[0].Driver)
 		require.Empty(t, w.Kernel().Namespace().Names())
 		require.Equal(t, kernel.E_HANDLE, echo(t, p, h, "x"))
@@ -234,7 +234,7 @@ func TestUnloadSuccessWithoutUnregistering(t *testing.T) {
 // gone and the request reports the refusal.
 func TestUnloadRefusedAfterUnregistering(t *testing.T) {
 	w := harness.New(t)
-	w.ExpectViolation("R-VERIFY-3")
+	w.ExpectViolation(kernel.RuleVerify3)
 	d := &testdriver.Driver{OnUnload: func(d *testdriver.Driver, _ driverapi.FilterUnloadFlags) kernel.NTSTATUS {
 		d.DefaultUnload()
 		return kernel.STATUS_FLT_DO_NOT_DETACH
@@ -243,7 +243,7 @@ func TestUnloadRefusedAfterUnregistering(t *testing.T) {
 	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("flt"))
 	vs := w.Violations()
 	require.Len(t, vs, 1)
-	require.Equal(t, "R-VERIFY-3", vs[0].Rule)
+	require.Equal(t, kernel.RuleVerify3, vs[0].Rule)
 	require.Contains(t, vs[0].Message, "STATUS_FLT_DO_NOT_DETACH")
 	require.False(t, w.FilterManager().Loaded("flt"))
 	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload("flt"))
@@ -254,7 +254,7 @@ func TestUnloadRefusedAfterUnregistering(t *testing.T) {
 // value is ignored, the filter is torn down and the bug reported.
 func TestStopRefusedWithoutUnregistering(t *testing.T) {
 	w := harness.New(t)
-	w.ExpectViolation("R-VERIFY-3")
+	w.ExpectViolation(kernel.RuleVerify3)
 	d := &testdriver.Driver{OnUnload: func(*testdriver.Driver, driverapi.FilterUnloadFlags) kernel.NTSTATUS {
 		return kernel.STATUS_FLT_DO_NOT_DETACH
 	}}

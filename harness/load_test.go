@@ -80,7 +80,7 @@ func TestWorldCloseClean(t *testing.T) {
 // An expected violation that does not happen makes Close fail.
 func TestWorldCloseExpectedViolationMissing(t *testing.T) {
 	w := harness.NewWorld()
-	w.ExpectViolation("R-VERIFY-1")
+	w.ExpectViolation(kernel.RuleVerify1)
 	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{}))
 	err := w.Close()
 	require.Error(t, err)
@@ -91,7 +91,7 @@ func TestWorldCloseExpectedViolationMissing(t *testing.T) {
 // An expected violation that happens is not an error; an unexpected one is, with its text.
 func TestWorldCloseViolations(t *testing.T) {
 	w := harness.NewWorld()
-	w.ExpectViolation("R-VERIFY-1")
+	w.ExpectViolation(kernel.RuleVerify1)
 	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{UnregisterOnly: true}))
 	require.Equal(t, kernel.S_OK, w.Unload("flt"))
 	require.NoError(t, w.Close())
@@ -101,7 +101,7 @@ func TestWorldCloseViolations(t *testing.T) {
 	require.Equal(t, kernel.S_OK, w.Unload("flt"))
 	err := w.Close()
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "R-VERIFY-1")
+	require.Contains(t, err.Error(), kernel.RuleVerify1)
 	require.Contains(t, err.Error(), `driver "flt"`)
 	require.Contains(t, err.Error(), `\TestPort`)
 }
@@ -155,7 +155,7 @@ func (f *fakeTB) runCleanups() {
 func TestNewFailsTestAtCleanup(t *testing.T) {
 	ft := &fakeTB{TB: t}
 	w := harness.New(ft)
-	w.ExpectViolation("R-VERIFY-2")
+	w.ExpectViolation(kernel.RuleVerify2)
 	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{}))
 	require.Empty(t, ft.errs, "nothing is checked before the cleanup")
 	ft.runCleanups()

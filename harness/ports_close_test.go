@@ -20,7 +20,7 @@ import (
 )
 
 // violationsOf returns the verifier reports of rule.
-func violationsOf(w *harness.World, rule string) []kernel.Violation {
+func violationsOf(w *harness.World, rule kernel.RuleID) []kernel.Violation {
 	var out []kernel.Violation
 	for _, v := range w.Violations() {
 		if v.Rule == rule {
@@ -99,9 +99,9 @@ func TestCloseServerPortTwice(t *testing.T) {
 			return kernel.STATUS_SUCCESS
 		}}
 		w, _ := load(t, d)
-		w.ExpectViolation("R-VERIFY-4")
+		w.ExpectViolation(kernel.RuleVerify4)
 		require.Equal(t, kernel.S_OK, w.Unload("test"))
-		vs := violationsOf(w, "R-VERIFY-4")
+		vs := violationsOf(w, kernel.RuleVerify4)
 		require.Len(t, vs, 1)
 		require.Equal(t, "test", vs[0].Driver)
 		require.Contains(t, vs[0].Object, testPort)
@@ -185,7 +185,7 @@ func TestSendOnAKeptCopyAfterClose(t *testing.T) {
 		// of the client port in another variable and sends on it after FltCloseClientPort
 		// uses a freed port: PORT_DISCONNECTED, and the verifier reports it.
 		w, d := load(t, nil)
-		w.ExpectViolation("R-VERIFY-4")
+		w.ExpectViolation(kernel.RuleVerify4)
 		p := adminProc(w, "svc.exe")
 		connect(t, p)
 		c := d.Conn(0)
@@ -194,7 +194,7 @@ func TestSendOnAKeptCopyAfterClose(t *testing.T) {
 		d.FM.CloseClientPort(d.Filter, &c.Port)
 		require.Empty(t, w.Violations())
 		require.Equal(t, sendResult{kernel.STATUS_PORT_DISCONNECTED, 0}, <-sendAsync(context.Background(), d, stale, []byte("x"), nil, nil))
-		vs := violationsOf(w, "R-VERIFY-4")
+		vs := violationsOf(w, kernel.RuleVerify4)
 		require.Len(t, vs, 1)
 		require.Contains(t, vs[0].Object, testPort)
 	})
@@ -252,7 +252,7 @@ func TestLeakedClientPortKeepsSlot(t *testing.T) {
 		// connects get CONNECTION_COUNT_LIMIT (0x800704D4), and the verifier reports the leak at
 		// unload (R-VERIFY-2).
 		w, d := load(t, &testdriver.Driver{MaxConnections: 1, KeepClientPort: true})
-		w.ExpectViolation("R-VERIFY-2")
+		w.ExpectViolation(kernel.RuleVerify2)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
 		require.NoError(t, p.CloseHandle(h))
@@ -264,7 +264,7 @@ func TestLeakedClientPortKeepsSlot(t *testing.T) {
 
 		require.Equal(t, kernel.S_OK, w.Unload("test"))
 		require.Equal(t, int32(1), d.Disconnects.Load(), "no second DisconnectNotify at unload")
-		vs := violationsOf(w, "R-VERIFY-2")
+		vs := violationsOf(w, kernel.RuleVerify2)
 		require.Len(t, vs, 1)
 		require.Contains(t, vs[0].Object, testPort)
 		require.Contains(t, vs[0].Object, "svc.exe")
@@ -538,7 +538,7 @@ func TestUnregisterWithServerPortOpen(t *testing.T) {
 		// R-UNLOAD-6 (Decision): FltUnregisterFilter with the server port open would hang on
 		// Windows; the emulator reports R-VERIFY-1 naming the port, closes it, and goes on.
 		w, d := load(t, &testdriver.Driver{UnregisterOnly: true})
-		w.ExpectViolation("R-VERIFY-1")
+		w.ExpectViolation(kernel.RuleVerify1)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
 		g := getAsync(p, h, make([]byte, 64))
@@ -548,7 +548,7 @@ func TestUnregisterWithServerPortOpen(t *testing.T) {
 		synctest.Wait()
 		require.Equal(t, kernel.S_OK, <-done)
 		require.Equal(t, kernel.E_HANDLE, <-g)
-		vs := violationsOf(w, "R-VERIFY-1")
+		vs := violationsOf(w, kernel.RuleVerify1)
 		require.Len(t, vs, 1)
 		require.Equal(t, "test", vs[0].Driver)
 		require.Contains(t, vs[0].Object, testPort)
@@ -556,7 +556,7 @@ func TestUnregisterWithServerPortOpen(t *testing.T) {
 		require.Equal(t, int32(1), d.Disconnects.Load())
 		_, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
 		require.Equal(t, kernel.HRESULT(0x80070002), hr)
-		require.True(t, strings.Contains(vs[0].Error(), "R-VERIFY-1"))
+		require.True(t, strings.Contains(vs[0].Error(), string(kernel.RuleVerify1)))
 	})
 }
 

@@ -304,7 +304,7 @@ func TestCreateCallbacks(t *testing.T) {
 		// not. Windows does not check and crashes at the first connect; the emulator refuses
 		// the port and reports R-VERIFY-5, once per bad call.
 		w, d := load(t, &testdriver.Driver{NoPort: true})
-		w.ExpectViolation("R-VERIFY-5").Containing("without a ConnectNotify or DisconnectNotify").Times(2)
+		w.ExpectViolation(kernel.RuleVerify5).Containing("without a ConnectNotify or DisconnectNotify").Times(2)
 		fm := w.FilterManager()
 		cn, dn, mn := d.Callbacks()
 		sp, st := fm.CreateCommunicationPort(d.Filter, kernelAttrs(testPort, nil), nil, nil, dn, mn, 1)
@@ -553,7 +553,7 @@ func TestConnectNotifyContextIsATemporaryCopy(t *testing.T) {
 			return kernel.STATUS_SUCCESS
 		}}
 		w, _ := load(t, d)
-		w.ExpectViolation("R-VERIFY-6")
+		w.ExpectViolation(kernel.RuleVerify6)
 		ctx := []byte{1, 2, 3, 4, 5, 6, 7, 8}
 		h, hr := adminProc(w, "svc.exe").FilterConnectCommunicationPort(testPort, 0, ctx, len(ctx), nil)
 		require.Equal(t, kernel.S_OK, hr)

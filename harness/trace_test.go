@@ -78,7 +78,7 @@ func labScenario(t *testing.T, w *harness.World) {
 	require.NoError(t, w.Faults().FailNth(fltmgr.RoutineSendMessage, 1, kernel.STATUS_INSUFFICIENT_RESOURCES))
 	st, _ = d.Send(context.Background(), c, []byte("x"), nil, nil)
 	require.Equal(t, kernel.STATUS_INSUFFICIENT_RESOURCES, st)
-	w.ExpectViolation("R-VERIFY-5")
+	w.ExpectViolation(kernel.RuleVerify5)
 	d.FM.CloseClientPort(d.Filter, nil)
 
 	// The server port closes early; the user process exits; the driver unloads.
@@ -164,7 +164,7 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		require.Equal(t, kernel.STATUS_INSUFFICIENT_RESOURCES.Error(), e.Status)
 		require.Equal(t, "FltSendMessage call 1 failed (FailNth)", e.Detail)
 		e = one(kernel.EvViolation, nil)
-		require.Equal(t, "R-VERIFY-5", e.Status)
+		require.Equal(t, string(kernel.RuleVerify5), e.Status)
 		e = one(kernel.EvPortClosed, nil)
 		require.Equal(t, `\TestPort`, e.Detail)
 		var causes []string
@@ -223,7 +223,7 @@ func TestMermaidRendering(t *testing.T) {
 		{Kind: kernel.EvConnect, Process: "a.exe (pid 8)", Driver: "d", Conn: 1, Status: kernel.STATUS_SUCCESS.Error(), Detail: `\P: ok`},
 		{Kind: kernel.EvDisconnect, Driver: "d", Conn: 1, Detail: "FltCloseClientPort"},
 		{Kind: kernel.EvDisconnect, Driver: "d", Conn: 1, Detail: "client port closed by the filter"},
-		{Kind: kernel.EvViolation, Driver: "d", Status: "R-VERIFY-4", Detail: "x; y #1 <b>"},
+		{Kind: kernel.EvViolation, Driver: "d", Status: string(kernel.RuleVerify4), Detail: "x; y #1 <b>"},
 	}
 	require.Equal(t, `sequenceDiagram
     participant P1 as a.exe (pid 8)

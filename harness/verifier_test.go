@@ -50,7 +50,7 @@ func (f *labTB) finish() {
 
 // labOne closes w and returns its only violation, failing if there is not exactly one, or if
 // the teardown reported anything else.
-func labOne(t *testing.T, w *harness.World, rule string) kernel.Violation {
+func labOne(t *testing.T, w *harness.World, rule kernel.RuleID) kernel.Violation {
 	t.Helper()
 	w.ExpectViolation(rule)
 	require.NoError(t, w.Close())
@@ -60,7 +60,7 @@ func labOne(t *testing.T, w *harness.World, rule string) kernel.Violation {
 	// The trace records it too, with the rule as status.
 	ev := w.Trace().Filter(kernel.EvViolation)
 	require.Len(t, ev, 1)
-	require.Equal(t, rule, ev[0].Status)
+	require.Equal(t, string(rule), ev[0].Status)
 	require.Equal(t, vs[0].Error(), ev[0].Detail)
 	return vs[0]
 }
@@ -84,13 +84,13 @@ func TestVerifyUnregisterWithOpenServerPort(t *testing.T) {
 	_, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND), hr)
 
-	v := labOne(t, w, "R-VERIFY-1")
+	v := labOne(t, w, kernel.RuleVerify1)
 	require.Equal(t, "buggy", v.Driver)
 	require.Equal(t, `server port "\\TestPort"`, v.Object)
 	require.Contains(t, v.Message, "FltUnregisterFilter")
 	require.Equal(t, "FltUnregisterFilter hangs forever", v.Windows)
 	require.Equal(t, `verifier R-VERIFY-1: driver "buggy", server port "\\TestPort": `+v.Message+
-		" (on Windows: FltUnregisterFilter hangs forever)", v.Error())
+		" (on Windows: FltUnregisterFilter hangs forever; see docs/rules.md#r-verify-1)", v.Error())
 }
 
 // R-VERIFY-1 reported during teardown: a test that never unloads still learns about the bug,
@@ -102,7 +102,7 @@ func TestVerifyUnregisterWithOpenServerPortAtTeardown(t *testing.T) {
 	ft.finish()
 	require.Len(t, ft.errs, 1)
 	require.Contains(t, ft.errs[0], `verifier R-VERIFY-1: driver "buggy", server port "\\TestPort"`)
-	require.Contains(t, ft.errs[0], "(on Windows: FltUnregisterFilter hangs forever)")
+	require.Contains(t, ft.errs[0], "(on Windows: FltUnregisterFilter hangs forever; see docs/rules.md#r-verify-1)")
 	logs := strings.Join(ft.logs, "\n")
 	require.Contains(t, logs, "trace of the failed test", "a failed test shows its trace")
 	require.Contains(t, logs, "violation")
@@ -123,7 +123,7 @@ func TestVerifyDisconnectNotifyWithoutCloseClientPort(t *testing.T) {
 	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT), hr, "the leaked slot")
 	require.Equal(t, kernel.S_OK, w.Unload("leaky"))
 
-	v := labOne(t, w, "R-VERIFY-2")
+	v := labOne(t, w, kernel.RuleVerify2)
 	require.Equal(t, "leaky", v.Driver)
 	require.Equal(t, `connection 1 on port "\\TestPort" (svc.exe (pid 8))`, v.Object)
 	require.Contains(t, v.Message, "without FltCloseClientPort")
@@ -141,8 +141,8 @@ func TestVerifyClientPortLeakedAtUnload(t *testing.T) {
 	labConnect(t, p, `\TestPort`, nil)
 	labConnect(t, p, `\TestPort`, nil)
 	require.Equal(t, kernel.S_OK, w.Stop("leaky"))
-	w.ExpectViolation("R-VERIFY-2").Containing("connection 1 ").Times(1)
-	w.ExpectViolation("R-VERIFY-2").Containing("connection 2 ").Times(1)
+	w.ExpectViolation(kernel.RuleVerify2).Containing("connection 1 ").Times(1)
+	w.ExpectViolation(kernel.RuleVerify2).Containing("connection 2 ").Times(1)
 	require.NoError(t, w.Close())
 	require.Equal(t, int32(2), d.Disconnects.Load(), "DisconnectNotify ran once per connection")
 }
@@ -158,7 +158,7 @@ func TestVerifyUnloadSuccessWithoutUnregister(t *testing.T) {
 	require.Equal(t, kernel.S_OK, w.Unload("forgetful"))
 	require.False(t, w.FilterManager().Loaded("forgetful"))
 
-	v := labOne(t, w, "R-VERIFY-3")
+	v := labOne(t, w, kernel.RuleVerify3)
 	require.Equal(t, "forgetful", v.Driver)
 	require.Equal(t, "filter", v.Object)
 	require.Contains(t, v.Message, "without calling FltUnregisterFilter")
@@ -175,7 +175,7 @@ func TestVerifyUnloadRefusedAfterUnregister(t *testing.T) {
 	require.Equal(t, kernel.S_OK, w.Load("fickle", d))
 	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("fickle"))
 
-	v := labOne(t, w, "R-VERIFY-3")
+	v := labOne(t, w, kernel.RuleVerify3)
 	require.Equal(t, "fickle", v.Driver)
 	require.Contains(t, v.Message, "refused the unload with STATUS_FLT_DO_NOT_DETACH (0xC01C0010) after calling FltUnregisterFilter")
 	require.Contains(t, v.Windows, "bugcheck")
@@ -193,7 +193,7 @@ func TestVerifyDoubleCloseServerPort(t *testing.T) {
 	require.Equal(t, kernel.S_OK, w.Load("twice", d))
 	require.Equal(t, kernel.S_OK, w.Unload("twice"))
 
-	v := labOne(t, w, "R-VERIFY-4")
+	v := labOne(t, w, kernel.RuleVerify4)
 	require.Equal(t, "twice", v.Driver)
 	require.Equal(t, `server port "\\TestPort"`, v.Object)
 	require.Contains(t, v.Message, "already closed")
@@ -217,7 +217,7 @@ func TestVerifyClientPortUsedAfterClose(t *testing.T) {
 	require.Equal(t, kernel.STATUS_PORT_DISCONNECTED, st)
 	require.NoError(t, p.CloseHandle(h))
 
-	v := labOne(t, w, "R-VERIFY-4")
+	v := labOne(t, w, kernel.RuleVerify4)
 	require.Equal(t, "stale", v.Driver)
 	require.Equal(t, `connection 1 to "\\TestPort" from svc.exe (pid 8)`, v.Object)
 	require.Contains(t, v.Message, "already closed")
@@ -249,7 +249,7 @@ func TestVerifyBadSendArguments(t *testing.T) {
 			labConnect(t, p, `\TestPort`, nil)
 			st := d.FM.SendMessage(context.Background(), d.Filter, &d.Conn(0).Port, []byte("x"), tc.reply, tc.length, nil)
 			require.Equal(t, tc.wantCall, st)
-			v := labOne(t, w, "R-VERIFY-5")
+			v := labOne(t, w, kernel.RuleVerify5)
 			require.Equal(t, "careless", v.Driver)
 			require.Equal(t, tc.object, v.Object)
 			require.Equal(t, tc.message, v.Message)
@@ -274,7 +274,7 @@ func TestVerifyMessageNotifyOverstatesOutput(t *testing.T) {
 	require.Equal(t, kernel.S_OK, p.FilterSendMessage(h, []byte("q"), make([]byte, 16), &n))
 	require.Equal(t, uint32(16), n)
 
-	v := labOne(t, w, "R-VERIFY-5")
+	v := labOne(t, w, kernel.RuleVerify5)
 	require.Equal(t, "boastful", v.Driver)
 	require.Equal(t, `connection 1 to "\\TestPort" from svc.exe (pid 8)`, v.Object)
 	require.Equal(t, "MessageNotify reported 116 output bytes for a 16-byte buffer", v.Message)
@@ -287,7 +287,7 @@ func TestVerifyCloseClientPortNilPointer(t *testing.T) {
 	d := &testdriver.Driver{}
 	require.Equal(t, kernel.S_OK, w.Load("sloppy", d))
 	d.FM.CloseClientPort(d.Filter, nil)
-	v := labOne(t, w, "R-VERIFY-5")
+	v := labOne(t, w, kernel.RuleVerify5)
 	require.Equal(t, "sloppy", v.Driver)
 	require.Equal(t, "FltCloseClientPort", v.Object)
 	require.Equal(t, "a bugcheck", v.Windows)
@@ -309,7 +309,7 @@ func TestVerifyConnectContextKeptPastTheCall(t *testing.T) {
 	require.Equal(t, []byte("secret!!"), ctx, "the user's buffer is untouched")
 	require.NoError(t, p.CloseHandle(h))
 
-	v := labOne(t, w, "R-VERIFY-6")
+	v := labOne(t, w, kernel.RuleVerify6)
 	require.Equal(t, "hoarder", v.Driver)
 	require.Equal(t, `connection 1 to "\\TestPort" from svc.exe (pid 8)`, v.Object)
 	require.Equal(t, "ConnectNotify kept the connection context past the call (in *testdriver.Conn.KeptContext); the emulator overwrote it with 0xDB bytes", v.Message)
@@ -348,14 +348,14 @@ func TestVerifyConnectContextCopiedIsFine(t *testing.T) {
 func TestExpectedViolationThatDoesNotHappen(t *testing.T) {
 	w := harness.NewWorld()
 	require.Equal(t, kernel.S_OK, w.Load("good", &testdriver.Driver{}))
-	w.ExpectViolation("R-VERIFY-1")
+	w.ExpectViolation(kernel.RuleVerify1)
 	err := w.Close()
 	require.EqualError(t, err, "harness: world teardown:\n\texpected a verifier report of R-VERIFY-1, none came")
 
 	// Through New: the test fails at cleanup.
 	ft := &labTB{TB: t}
 	w = harness.New(ft)
-	w.ExpectViolation("R-VERIFY-2").Containing(`"\TestPort"`)
+	w.ExpectViolation(kernel.RuleVerify2).Containing(`"\TestPort"`)
 	ft.finish()
 	require.Equal(t, []string{"harness: world teardown:\n\texpected a verifier report of R-VERIFY-2 containing [\"\\\"\\\\TestPort\\\"\"], none came"}, ft.errs)
 }
@@ -379,31 +379,31 @@ func TestExpectationMatching(t *testing.T) {
 	require.Contains(t, err.Error(), `verifier R-VERIFY-2: driver "leaky", connection 2 on port`)
 
 	w = newLeaky()
-	w.ExpectViolation("R-VERIFY-2").Containing("connection 2 ")
+	w.ExpectViolation(kernel.RuleVerify2).Containing("connection 2 ")
 	err = w.Close()
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "connection 1 on port", "not covered by the expectation")
 	require.NotContains(t, err.Error(), "connection 2 on port")
 
 	w = newLeaky()
-	w.ExpectViolation("R-VERIFY-2").Times(1)
+	w.ExpectViolation(kernel.RuleVerify2).Times(1)
 	err = w.Close()
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "connection 2 on port", "the second report is one too many")
 
 	w = newLeaky()
-	w.ExpectViolation("R-VERIFY-2").Times(3)
+	w.ExpectViolation(kernel.RuleVerify2).Times(3)
 	err = w.Close()
 	require.EqualError(t, err, "harness: world teardown:\n\texpected 3 verifier report(s) of R-VERIFY-2, got 2")
 
 	// A broad expectation does not starve a narrow one.
 	w = newLeaky()
-	w.ExpectViolation("R-VERIFY-2")
-	w.ExpectViolation("R-VERIFY-2").Containing("connection 1 ")
+	w.ExpectViolation(kernel.RuleVerify2)
+	w.ExpectViolation(kernel.RuleVerify2).Containing("connection 1 ")
 	require.NoError(t, w.Close())
 
 	require.Panics(t, func() { harness.NewWorld().ExpectViolation("") })
-	require.Panics(t, func() { harness.NewWorld().ExpectViolation("R-VERIFY-1").Times(0) })
+	require.Panics(t, func() { harness.NewWorld().ExpectViolation(kernel.RuleVerify1).Times(0) })
 }
 
 // A test may assert on the violations itself and take them, so that the end-of-test check
@@ -417,7 +417,7 @@ func TestTakeViolations(t *testing.T) {
 	vs := w.TakeViolations()
 	require.Len(t, vs, 2)
 	for _, v := range vs {
-		require.Equal(t, "R-VERIFY-5", v.Rule)
+		require.Equal(t, kernel.RuleVerify5, v.Rule)
 		require.Equal(t, "sloppy", v.Driver)
 	}
 	require.Empty(t, w.Violations())

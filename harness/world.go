@@ -171,18 +171,18 @@ func (w *World) TakeViolations() []kernel.Violation { return w.k.Verifier().Take
 // Expectation is a verifier report a test declared it expects (see [World.ExpectViolation]).
 type Expectation struct {
 	w        *World
-	rule     string
+	rule     kernel.RuleID
 	contains []string
 	times    int // 0: at least once
 	matched  int // guarded by w.mu
 }
 
 // ExpectViolation declares that the test expects the verifier to report rule (e.g.
-// "R-VERIFY-1") at least once. At teardown an expected rule that was not reported fails the
-// test, and reports of it do not. Refine it with Containing and Times.
-func (w *World) ExpectViolation(rule string) *Expectation {
+// [kernel.RuleVerify1]) at least once. At teardown an expected rule that was not reported
+// fails the test, and reports of it do not. Refine it with Containing and Times.
+func (w *World) ExpectViolation(rule kernel.RuleID) *Expectation {
 	if rule == "" {
-		panic("harness: ExpectViolation needs a rule id such as \"R-VERIFY-1\"")
+		panic("harness: ExpectViolation needs a rule id such as kernel.RuleVerify1")
 	}
 	e := &Expectation{w: w, rule: rule}
 	w.mu.Lock()
@@ -214,7 +214,7 @@ func (e *Expectation) Times(n int) *Expectation {
 
 // String is the rule, with the parts the report must contain.
 func (e *Expectation) String() string {
-	s := e.rule
+	s := string(e.rule)
 	if len(e.contains) > 0 {
 		s += fmt.Sprintf(" containing %q", e.contains)
 	}
@@ -288,49 +288,40 @@ func (w *World) StartProcess(image string, tok *kernel.Token, parent *Process, i
 	return p, nil
 }
 
-// Leftover is something still alive in the world, with its owner: a process for handles,
-// pending Gets and completion packets, a driver for server ports, connections, blocked
-// senders and reply waiters.
-type Leftover struct {
-	Owner string // "svc.exe (pid 8)", `driver "scanner"`, ...
-	What  string
-}
-
-// String is "owner: what".
-func (l Leftover) String() string { return l.Owner + ": " + l.What }
-
-// Leftovers lists what is alive now: user handles, completion packets queued in a completion
-// port, server ports, connections whose client port is open, pending Gets, blocked senders,
-// reply waiters, and object names no server port accounts for. Mid-test it shows what a
-// teardown would have to clean up; after Close it is what the end-of-test check reports.
-func (w *World) Leftovers() []Leftover {
-	var out []Leftover
+// Leftovers lists what is alive now, each as a [kernel.Leftover] with its owner: user
+// handles, completion packets queued in a completion port, server ports, connections whose
+// client port is open, pending Gets, blocked senders, reply waiters, and object names no
+// server port accounts for. Mid-test it shows what a teardown would have to clean up; after
+// Close it is what the end-of-test check reports.
+func (w *World) Leftovers() []kernel.Leftover {
+	var out []kernel.Leftover
 	for _, h := range w.k.OpenHandles() {
-		out = append(out, Leftover{Owner: h.Process.String(), What: fmt.Sprintf("handle %#x to %s still open", uintptr(h.Handle), h.Object)})
+		out = append(out, handleLeftover(h))
 	}
 	out = append(out, w.queuedPackets()...)
 	fm := w.fm.Leftovers()
 	ports := map[string]bool{}
 	for _, l := range fm {
-		owner := l.Owner
-		if d, ok := strings.CutPrefix(owner, "driver "); ok {
-			owner = fmt.Sprintf("driver %q", d)
+		if l.Kind == kernel.LeftoverServerPort {
+			ports[l.Object] = true
 		}
-		out = append(out, Leftover{Owner: owner, What: l.What})
-		ports[l.What] = true
 	}
+	out = append(out, fm...)
 	for _, n := range w.k.Namespace().Names() {
-		if ports[fmt.Sprintf("server port %q still open", n)] {
-			continue
+		if !ports[n] {
+			out = append(out, kernel.Leftover{Kind: kernel.LeftoverName, Object: n})
 		}
-		out = append(out, Leftover{Owner: "object namespace", What: fmt.Sprintf("name %q still present", n)})
 	}
 	return out
 }
 
+func handleLeftover(h kernel.HandleInfo) kernel.Leftover {
+	return kernel.Leftover{Kind: kernel.LeftoverHandle, Process: h.Process.String(), Object: h.Object.String(), Handle: h.Handle}
+}
+
 // queuedPackets lists the completion ports with packets nobody dequeued, once per port, owned
 // by the processes holding a handle to it.
-func (w *World) queuedPackets() []Leftover {
+func (w *World) queuedPackets() []kernel.Leftover {
 	type portInfo struct {
 		owners []string
 		n      int
@@ -350,14 +341,13 @@ func (w *World) queuedPackets() []Leftover {
 		}
 		pi.owners = append(pi.owners, fmt.Sprintf("%s (handle %#x)", h.Process, uintptr(h.Handle)))
 	}
-	var out []Leftover
+	var out []kernel.Leftover
 	for _, cp := range order {
 		pi := ports[cp]
 		if pi.n == 0 {
 			continue
 		}
-		out = append(out, Leftover{Owner: strings.Join(pi.owners, ", "),
-			What: fmt.Sprintf("%d completion packet(s) queued in an I/O completion port and never dequeued", pi.n)})
+		out = append(out, kernel.Leftover{Kind: kernel.LeftoverCompletionPackets, Process: strings.Join(pi.owners, ", "), Count: pi.n})
 	}
 	return out
 }

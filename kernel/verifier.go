@@ -7,28 +7,40 @@ import (
 	"sync"
 )
 
-// Violation is a driver bug the verifier caught: what real Windows would have done instead
-// (hang, bugcheck, leak) is in Windows.
+// Violation is a driver bug the verifier caught, as a value: the rule, who broke it, on which
+// object, what happened, and what real Windows would have done instead (hang, bugcheck,
+// leak). The harness formats it; nothing parses its text.
 type Violation struct {
-	Rule    string // SEMANTICS rule id, e.g. "R-VERIFY-1"
-	Driver  string // the driver's name
+	Rule    RuleID // the rule of docs/rules.md, e.g. RuleVerify1
+	Driver  string // the driver's name ("?" when the object has no known owner)
+	Process string // the user process involved, if any ("svc.exe (pid 8)")
 	Object  string // the object concerned, e.g. `server port "\ScannerPort"`
 	Message string // what happened
-	Windows string // what real Windows does, e.g. "FltUnregisterFilter hangs forever"
+	Windows string // what real Windows does; Report fills in the rule table's text when empty
 }
 
 // Error formats the violation on one line:
 //
-//	verifier R-VERIFY-1: driver "scanner", server port "\ScannerPort": <message> (on Windows: <what Windows does>)
+//	verifier R-VERIFY-1: driver "scanner", server port "\ScannerPort": <message> (on Windows: <what Windows does>; see docs/rules.md#r-verify-1)
 func (v Violation) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "verifier %s: driver %q", v.Rule, v.Driver)
+	if v.Process != "" {
+		fmt.Fprintf(&b, ", process %s", v.Process)
+	}
 	if v.Object != "" {
 		fmt.Fprintf(&b, ", %s", v.Object)
 	}
 	fmt.Fprintf(&b, ": %s", v.Message)
-	if v.Windows != "" {
-		fmt.Fprintf(&b, " (on Windows: %s)", v.Windows)
+	windows := v.Windows
+	if windows == "" {
+		windows = v.Rule.Windows()
+	}
+	switch {
+	case windows != "":
+		fmt.Fprintf(&b, " (on Windows: %s; see %s)", windows, v.Rule.Doc())
+	case v.Rule != "":
+		fmt.Fprintf(&b, " (see %s)", v.Rule.Doc())
 	}
 	return b.String()
 }
@@ -44,12 +56,15 @@ type Verifier struct {
 // Report records a violation (and adds it to the trace). It may be called with locks held
 // only if no trace observer needs them; the filter manager calls it with none.
 func (v *Verifier) Report(x Violation) {
+	if x.Windows == "" {
+		x.Windows = x.Rule.Windows()
+	}
 	v.mu.Lock()
 	v.violations = append(v.violations, x)
 	t := v.trace
 	v.mu.Unlock()
 	if t != nil {
-		t.Add(TraceEvent{Kind: EvViolation, Driver: x.Driver, Status: x.Rule, Detail: x.Error()})
+		t.Add(TraceEvent{Kind: EvViolation, Driver: x.Driver, Status: string(x.Rule), Detail: x.Error()})
 	}
 }
 
