@@ -196,7 +196,7 @@ func TestBadInputProcess(t *testing.T) {
 			{"get nil buffer, bad handle", func() any { return p.FilterGetMessage(0, nil, nil) }, kernel.E_INVALIDARG},
 			{"get 15-byte buffer", func() any { return p.FilterGetMessage(h, buf(15), ov()) }, kernel.E_INVALIDARG},
 			{"get on a completion-port handle", func() any { return p.FilterGetMessage(iocp, buf(64), ov()) }, kernel.E_HANDLE},
-			{"overlapped get on a sync handle", func() any { return p.FilterGetMessage(hSync, buf(64), ov()) }, kernel.E_INVALIDARG},
+			{"overlapped get on a sync handle, short buffer", func() any { return p.FilterGetMessage(hSync, buf(15), ov()) }, kernel.E_INVALIDARG},
 			{"get from an exited process", func() any { return dead.FilterGetMessage(hDead, buf(64), ov()) }, kernel.E_HANDLE},
 
 			// FilterReplyMessage (R-USER Reply 1–2).

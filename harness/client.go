@@ -2,17 +2,18 @@ package harness
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net"
 	"sync"
+	"time"
 
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// ErrClosed is returned by the methods of a Conn after Close, and by a Receive that Close
-// interrupted. errors.Is(err, net.ErrClosed)-style checks use it.
-var ErrClosed = errors.New("fltemu: connection closed")
+// ErrClosed is what the error of a Conn method wraps after Close, and the error of a Receive
+// that Close interrupted: errors.Is(err, net.ErrClosed) holds.
+var ErrClosed = net.ErrClosed
 
 // OpError is the error of a Conn operation: the operation, the port name, and the fltlib
 // HRESULT (or another cause) it wraps, so errors.Is(err, kernel.E_HANDLE) works.
@@ -40,20 +41,25 @@ type DialOptions struct {
 	MaxMessageSize int
 }
 
-// Conn is an idiomatic client of a communication port, built on the fltlib-shaped calls of
-// Process (FilterConnectCommunicationPort, FilterGetMessage with an OVERLAPPED, CancelIoEx,
-// FilterReplyMessage, FilterSendMessage, CloseHandle). Its methods may be called from several
-// goroutines at once.
+// Conn is an idiomatic client of a communication port, built only on the fltlib-shaped calls of
+// Process: FilterConnectCommunicationPort, FilterGetMessage with an OVERLAPPED (on a Thread
+// for a synchronous handle), CancelIoEx, CancelSynchronousIo, FilterReplyMessage,
+// FilterSendMessage, CloseHandle. Its methods may be called from several goroutines at once.
+//
+// The handle is closed exactly once, and never while one of the Conn's calls is using it (its
+// value could otherwise be reused for another object): each call holds a reference while it
+// is inside a call on the handle, and the last reference closes it.
 type Conn struct {
-	p    *Process
-	h    kernel.Handle
-	pf   *portFile // the connection behind h: cancellation goes through it, not the handle
-	port string
-	sync bool
-	size int
+	p       *Process
+	h       kernel.Handle
+	port    string
+	sync    bool
+	size    int
+	closing chan struct{} // closed by Close: wakes the cancellers of synchronous Receives
 
 	mu     sync.Mutex
-	closed bool
+	closed bool // guarded by mu: Close was called
+	refs   int  // guarded by mu: calls using h; the last one after Close closes h
 }
 
 // Message is a message received from the kernel.
@@ -107,8 +113,7 @@ func Dial(ctx context.Context, p *Process, portName string, opts *DialOptions) (
 	if hr != kernel.S_OK {
 		return nil, &OpError{Op: "dial", Port: portName, Err: hr}
 	}
-	pf, _ := p.portFile(h)
-	return &Conn{p: p, h: h, pf: pf, port: portName, sync: o.SyncHandle, size: o.MaxMessageSize}, nil
+	return &Conn{p: p, h: h, port: portName, sync: o.SyncHandle, size: o.MaxMessageSize, closing: make(chan struct{})}, nil
 }
 
 // Handle returns the connection's handle in its process, for the fltlib-shaped calls.
@@ -117,89 +122,141 @@ func (c *Conn) Handle() kernel.Handle { return c.h }
 // Process returns the process that owns the connection.
 func (c *Conn) Process() *Process { return c.p }
 
+// acquire takes a reference on the handle for a call; false once Close was called.
+func (c *Conn) acquire() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.refs++
+	return true
+}
+
+// release drops a reference; the last one after Close closes the handle.
+func (c *Conn) release() error {
+	c.mu.Lock()
+	c.refs--
+	last := c.closed && c.refs == 0
+	c.mu.Unlock()
+	if last {
+		return c.p.CloseHandle(c.h)
+	}
+	return nil
+}
+
 func (c *Conn) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closed
 }
 
-// Receive waits for the next kernel message (FilterGetMessage). It returns ctx's error when
-// ctx ends first (the Get is cancelled with CancelIoEx; a message that arrived meanwhile is
-// returned instead), ErrClosed when Close interrupted it, and an error wrapping E_HANDLE when
-// the kernel ended the connection (the filter closed the client port or is unloading).
+func (c *Conn) opError(op string, err error) error { return &OpError{Op: op, Port: c.port, Err: err} }
+
+var (
+	hrAborted         = kernel.HResultFromWin32(kernel.ERROR_OPERATION_ABORTED)
+	hrPending         = kernel.HResultFromWin32(kernel.ERROR_IO_PENDING)
+	hrInsufficientBuf = kernel.HResultFromWin32(kernel.ERROR_INSUFFICIENT_BUFFER)
+)
+
+// Receive waits for the next kernel message (FilterGetMessage). It returns an error wrapping
+// ctx's error when ctx ends first (only this call's Get is cancelled; a message that arrived
+// meanwhile is returned instead), ErrClosed when Close interrupted it, and otherwise the
+// HRESULT of the Get, unchanged: E_HANDLE when the kernel ended the connection (the filter
+// closed the client port or is unloading).
 func (c *Conn) Receive(ctx context.Context) (*Message, error) {
 	size := c.size
 	for {
-		if c.isClosed() {
-			return nil, ErrClosed
-		}
 		buf := make([]byte, driverapi.FilterMessageHeaderSize+size)
-		st, n := c.get(ctx, buf)
-		switch st {
-		case kernel.STATUS_SUCCESS:
+		hr, n, err := c.get(ctx, buf)
+		if err != nil {
+			return nil, err
+		}
+		switch hr {
+		case kernel.S_OK:
 			hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 			return &Message{ID: hdr.MessageId, Payload: driverapi.FilterMessagePayload(buf, n), ReplyCapacity: hdr.ReplyCapacity()}, nil
-		case kernel.STATUS_BUFFER_TOO_SMALL:
-			size = int(n) - driverapi.FilterMessageHeaderSize // the message waits for a larger Get
+		case hrInsufficientBuf:
+			// The message waits for a larger Get; the completion says how large.
+			if int(n) > len(buf) {
+				size = int(n) - driverapi.FilterMessageHeaderSize
+			} else {
+				size = 2*size + 1
+			}
 			continue
-		case kernel.STATUS_CANCELLED:
+		case hrAborted:
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, c.opError("receive", err)
+			}
+			if c.isClosed() {
+				return nil, c.opError("receive", ErrClosed)
 			}
 		}
-		if c.isClosed() {
-			return nil, ErrClosed // Close interrupted the Get, or closed the handle first
-		}
-		return nil, &OpError{Op: "receive", Port: c.port, Err: kernel.HResultFromNtStatus(st)}
+		return nil, c.opError("receive", hr)
 	}
 }
 
-// get issues one FilterGetMessage and waits for it, cancelling it when ctx ends. Only this
-// call's own request is ever cancelled, through the connection (not the handle, which Close
-// may have closed meanwhile); a Close that ran before the request was queued is noticed right
-// after queuing.
-func (c *Conn) get(ctx context.Context, buf []byte) (kernel.NTSTATUS, uint32) {
+// get issues one Get into buf and waits for it. It returns the Get's HRESULT and byte count,
+// or an error when Close came first.
+func (c *Conn) get(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, error) {
+	if !c.acquire() {
+		return 0, 0, c.opError("receive", ErrClosed)
+	}
 	if c.sync {
-		// A synchronous handle takes no OVERLAPPED: cancel the blocked call from outside.
-		sg := &syncGet{ch: make(chan getResult, 1)}
-		cancel := func() { c.pf.conn.CancelGets(func(t any) bool { return t == any(sg) }) }
-		stop := context.AfterFunc(ctx, cancel)
-		hr, n := c.p.syncGetMessage(c.h, buf, sg, func() {
-			if ctx.Err() != nil || c.isClosed() {
-				cancel()
-			}
-		})
-		stop()
-		return hresultStatus(hr), n
+		return c.syncGet(ctx, buf)
 	}
 	ov := &Overlapped{Event: kernel.NewEvent(true, false)}
-	if hr := c.p.FilterGetMessage(c.h, buf, ov); hr != kernel.HResultFromWin32(kernel.ERROR_IO_PENDING) {
-		return hresultStatus(hr), 0
+	hr := c.p.FilterGetMessage(c.h, buf, ov)
+	if hr == hrPending && c.isClosed() {
+		// Close ran while the Get was being queued: its CancelIoEx may have missed it.
+		_ = c.p.CancelIoEx(c.h, ov)
 	}
-	cancel := func() { c.pf.conn.CancelGets(func(t any) bool { return t == any(ov) }) }
-	if c.isClosed() {
-		cancel()
+	_ = c.release()
+	if hr != hrPending {
+		return hr, 0, nil
 	}
 	if ov.Event.Wait(ctx) != nil {
-		cancel()
+		if c.acquire() { // after Close, Close's own CancelIoEx took care of it
+			_ = c.p.CancelIoEx(c.h, ov)
+			_ = c.release()
+		}
 		_ = ov.Event.Wait(context.Background()) // the cancellation or the message completes it
 	}
-	return ov.Result()
+	st, n := ov.Result()
+	return kernel.HResultFromNtStatus(st), n, nil
 }
 
-// hresultStatus maps the HRESULTs a Get can return back to the status Receive switches on.
-func hresultStatus(hr kernel.HRESULT) kernel.NTSTATUS {
-	switch hr {
-	case kernel.S_OK:
-		return kernel.STATUS_SUCCESS
-	case kernel.HResultFromWin32(kernel.ERROR_OPERATION_ABORTED):
-		return kernel.STATUS_CANCELLED
-	case kernel.E_HANDLE:
-		return kernel.STATUS_PORT_DISCONNECTED
-	case kernel.HResultFromWin32(kernel.ERROR_INSUFFICIENT_BUFFER):
-		return kernel.STATUS_BUFFER_TOO_SMALL
-	}
-	return kernel.STATUS_UNSUCCESSFUL
+// syncGet is get on a synchronous handle: the call blocks a thread, which the canceller
+// (woken by ctx or Close) cancels with CancelSynchronousIo until the call returns. The
+// OVERLAPPED is there for the byte count the synchronous form does not report.
+func (c *Conn) syncGet(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, error) {
+	th := c.p.NewThread()
+	returned := make(chan struct{})
+	cancelled := make(chan struct{})
+	go func() {
+		defer close(cancelled)
+		select {
+		case <-returned:
+			return
+		case <-ctx.Done():
+		case <-c.closing:
+		}
+		// CancelSynchronousIo finds nothing before the thread has entered the call: retry.
+		for c.p.CancelSynchronousIo(th) != nil {
+			select {
+			case <-returned:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	ov := &Overlapped{}
+	hr := th.FilterGetMessage(c.h, buf, ov)
+	close(returned)
+	<-cancelled
+	_ = c.release()
+	_, n := ov.Result()
+	return hr, n, nil
 }
 
 // Reply answers m with status and payload (FilterReplyMessage). It returns an error wrapping
@@ -207,14 +264,16 @@ func hresultStatus(hr kernel.HRESULT) kernel.NTSTATUS {
 // one-way), HRESULT_FROM_WIN32(ERROR_MORE_DATA) when payload was longer than
 // m.ReplyCapacity (the sender got the truncated reply), ErrClosed after Close.
 func (c *Conn) Reply(m *Message, status kernel.NTSTATUS, payload []byte) error {
-	if c.isClosed() {
-		return ErrClosed
-	}
 	if m == nil {
-		return &OpError{Op: "reply", Port: c.port, Err: kernel.E_INVALIDARG}
+		return c.opError("reply", kernel.E_INVALIDARG)
 	}
-	if hr := c.p.FilterReplyMessage(c.h, driverapi.NewFilterReply(status, m.ID, payload)); hr != kernel.S_OK {
-		return &OpError{Op: "reply", Port: c.port, Err: hr}
+	if !c.acquire() {
+		return c.opError("reply", ErrClosed)
+	}
+	hr := c.p.FilterReplyMessage(c.h, driverapi.NewFilterReply(status, m.ID, payload))
+	_ = c.release()
+	if hr != kernel.S_OK {
+		return c.opError("reply", hr)
 	}
 	return nil
 }
@@ -224,33 +283,39 @@ func (c *Conn) Reply(m *Message, status kernel.NTSTATUS, payload []byte) error {
 // only before the call. A failure status of the callback comes back as an error wrapping its
 // HRESULT.
 func (c *Conn) Send(ctx context.Context, in, out []byte) (int, error) {
-	if c.isClosed() {
-		return 0, ErrClosed
-	}
 	if err := ctx.Err(); err != nil {
-		return 0, &OpError{Op: "send", Port: c.port, Err: err}
+		return 0, c.opError("send", err)
+	}
+	if !c.acquire() {
+		return 0, c.opError("send", ErrClosed)
 	}
 	var n uint32
-	if hr := c.p.FilterSendMessage(c.h, in, out, &n); hr != kernel.S_OK {
-		return int(n), &OpError{Op: "send", Port: c.port, Err: hr}
+	hr := c.p.FilterSendMessage(c.h, in, out, &n)
+	_ = c.release()
+	if hr != kernel.S_OK {
+		return int(n), c.opError("send", hr)
 	}
 	return int(n), nil
 }
 
-// Close cancels this connection's pending Receives and closes the handle (CancelIoEx, then
-// CloseHandle). If it was the connection's last handle, the driver's DisconnectNotify has run
-// when Close returns. A second Close returns ErrClosed.
+// Close cancels this connection's pending Receives and closes the handle (CancelIoEx,
+// CancelSynchronousIo, then CloseHandle). If it was the connection's last handle and no other
+// call of the Conn was still inside the kernel (a Send whose MessageNotify runs), the driver's
+// DisconnectNotify has run when Close returns; otherwise the last of those calls closes the
+// handle when it returns. A second Close returns an error wrapping ErrClosed.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return ErrClosed
+		return c.opError("close", ErrClosed)
 	}
 	c.closed = true
+	c.refs++
 	c.mu.Unlock()
+	close(c.closing)
 	_ = c.p.CancelIoEx(c.h, nil)
-	if err := c.p.CloseHandle(c.h); err != nil {
-		return &OpError{Op: "close", Port: c.port, Err: err}
+	if err := c.release(); err != nil {
+		return c.opError("close", err)
 	}
 	return nil
 }

@@ -3,11 +3,13 @@ package harness_test
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"testing/synctest"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -176,5 +178,82 @@ func TestClientReceiveUnload(t *testing.T) {
 		_, err = c.Send(context.Background(), []byte("x"), nil)
 		require.ErrorIs(t, err, kernel.E_HANDLE)
 		require.NoError(t, c.Close())
+	})
+}
+
+// The HRESULT of a failed Get reaches Receive unchanged: STATUS_INSUFFICIENT_RESOURCES is
+// HRESULT_FROM_WIN32(ERROR_NO_SYSTEM_RESOURCES) 0x800705AA (R-HR), not a generic failure.
+func TestClientReceiveKeepsTheGetHResult(t *testing.T) {
+	for _, syncHandle := range []bool{false, true} {
+		d := &testdriver.Driver{}
+		w := loadTestDriver(t, d)
+		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		c, err := harness.Dial(context.Background(), p, `\TestPort`, &harness.DialOptions{SyncHandle: syncHandle})
+		require.NoError(t, err)
+		require.NoError(t, w.Faults().FailNth(harness.RoutineFilterGetMessage, 1, kernel.STATUS_INSUFFICIENT_RESOURCES))
+		_, err = c.Receive(context.Background())
+		require.ErrorIs(t, err, kernel.HRESULT(0x800705AA))
+		require.ErrorIs(t, err, kernel.HResultFromWin32(kernel.ERROR_NO_SYSTEM_RESOURCES))
+		var oe *harness.OpError
+		require.True(t, errors.As(err, &oe))
+		require.Equal(t, "receive", oe.Op)
+		require.Equal(t, `\TestPort`, oe.Port)
+		require.NoError(t, c.Close())
+	}
+}
+
+// After Close every method fails with an OpError naming the operation and the port that wraps
+// net.ErrClosed.
+func TestClientClosedErrors(t *testing.T) {
+	d := &testdriver.Driver{}
+	w := loadTestDriver(t, d)
+	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+	c, err := harness.Dial(context.Background(), p, `\TestPort`, nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	_, errRecv := c.Receive(context.Background())
+	_, errSend := c.Send(context.Background(), []byte("x"), nil)
+	errReply := c.Reply(&harness.Message{ID: 1}, 0, nil)
+	errClose := c.Close()
+	for op, err := range map[string]error{"receive": errRecv, "send": errSend, "reply": errReply, "close": errClose} {
+		require.ErrorIs(t, err, net.ErrClosed, op)
+		var oe *harness.OpError
+		require.True(t, errors.As(err, &oe), op)
+		require.Equal(t, op, oe.Op)
+		require.Equal(t, `\TestPort`, oe.Port)
+	}
+}
+
+// CancelSynchronousIo cancels the synchronous Get one thread is blocked in, and only that one
+// (R-USER Get 2: 0x800703E3); a thread that is not blocked has nothing to cancel
+// (ERROR_NOT_FOUND); another process's thread is not a thread of this process.
+func TestCancelSynchronousIo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &testdriver.Driver{MaxConnections: 2}
+		w := loadTestDriver(t, d)
+		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		q := w.NewProcess("other.exe", kernel.TokenAdmin())
+		for _, opt := range []uint32{0, driverapi.FLT_PORT_FLAG_SYNC_HANDLE} {
+			h, hr := p.FilterConnectCommunicationPort(`\TestPort`, opt, nil, 0, nil)
+			require.Equal(t, kernel.S_OK, hr)
+			t1, t2 := p.NewThread(), p.NewThread()
+			require.ErrorIs(t, p.CancelSynchronousIo(t1), kernel.ERROR_NOT_FOUND)
+			require.ErrorIs(t, q.CancelSynchronousIo(t1), kernel.ERROR_INVALID_HANDLE)
+			r1, r2 := make(chan kernel.HRESULT, 1), make(chan kernel.HRESULT, 1)
+			buf2 := make([]byte, 64)
+			go func() { r1 <- t1.FilterGetMessage(h, make([]byte, 64), nil) }()
+			go func() { r2 <- t2.FilterGetMessage(h, buf2, nil) }()
+			synctest.Wait()
+			require.NoError(t, p.CancelSynchronousIo(t1))
+			require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_OPERATION_ABORTED), <-r1)
+			require.ErrorIs(t, p.CancelSynchronousIo(t1), kernel.ERROR_NOT_FOUND)
+			synctest.Wait()
+			require.Empty(t, r2, "the other thread's Get was cancelled too")
+			st, _ := d.Send(context.Background(), d.Conn(len(d.Conns())-1), []byte("t2"), nil, nil)
+			require.Equal(t, kernel.STATUS_SUCCESS, st)
+			require.Equal(t, kernel.S_OK, <-r2)
+			require.Equal(t, "t2", string(buf2[16:18]))
+			require.NoError(t, p.CloseHandle(h))
+		}
 	})
 }

@@ -640,8 +640,8 @@ func TestConnectContextRules(t *testing.T) {
 
 func TestConnectOptions(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-USER Connect 3: FLT_PORT_FLAG_SYNC_HANDLE makes a synchronous-only handle
-		// (overlapped Gets → E_INVALIDARG); unknown option bits are E_INVALIDARG.
+		// R-USER Connect 3: FLT_PORT_FLAG_SYNC_HANDLE makes a synchronous handle (an
+		// overlapped Get completes synchronously); unknown option bits are E_INVALIDARG.
 		w, d := load(t, &testdriver.Driver{MaxConnections: 2})
 		p := adminProc(w, "svc.exe")
 		for _, opt := range []uint32{0x2, 0x4, 0x80000000, driverapi.FLT_PORT_FLAG_SYNC_HANDLE | 0x10} {
@@ -653,16 +653,27 @@ func TestConnectOptions(t *testing.T) {
 
 		h, hr := p.FilterConnectCommunicationPort(testPort, driverapi.FLT_PORT_FLAG_SYNC_HANDLE, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
-		require.Equal(t, kernel.E_INVALIDARG, p.FilterGetMessage(h, make([]byte, 64), ov))
-		require.False(t, ov.Event.Signaled())
-		// The synchronous form works on it, and the refused overlapped Get took no message.
+		// The synchronous form works on it.
 		buf := make([]byte, 64)
 		g := getAsync(p, h, buf)
 		requireBlocked(t, g)
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("sync"), nil, nil))
 		require.Equal(t, kernel.S_OK, <-g)
 		require.Equal(t, "sync", string(buf[16:20]))
+		// An OVERLAPPED on it is not an error: the call waits, and ov gets the status and the
+		// byte count the plain synchronous form does not report.
+		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ovDone := make(chan kernel.HRESULT, 1)
+		go func() { ovDone <- p.FilterGetMessage(h, buf, ov) }()
+		synctest.Wait()
+		require.Empty(t, ovDone, "an overlapped Get on a synchronous handle returned before its message")
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("over"), nil, nil))
+		require.Equal(t, kernel.S_OK, <-ovDone)
+		require.True(t, ov.Event.Signaled())
+		st, n := ov.Result()
+		require.Equal(t, kernel.STATUS_SUCCESS, st)
+		require.Equal(t, uint32(20), n)
+		require.Equal(t, "over", string(buf[16:20]))
 	})
 }
 

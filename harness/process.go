@@ -230,6 +230,8 @@ func (o *Overlapped) GetCompleted(st kernel.NTSTATUS, n uint32) {
 type syncGet struct {
 	ch     chan getResult
 	issuer *Process
+	file   *portFile // the connection the request waits on, for CancelSynchronousIo
+	tag    any       // the request's tag in the connection's queue
 }
 
 func (s *syncGet) issuedBy() *Process { return s.issuer }
@@ -246,7 +248,8 @@ func (s *syncGet) GetCompleted(st kernel.NTSTATUS, n uint32) { s.ch <- getResult
 // blocks until a message arrives (S_OK), the connection ends (E_HANDLE) or the request is
 // cancelled (HRESULT_FROM_WIN32(ERROR_OPERATION_ABORTED)); it has no timeout. With ov it
 // returns HRESULT_FROM_WIN32(ERROR_IO_PENDING) at once and completes through ov's event and the
-// handle's completion port; on a FLT_PORT_FLAG_SYNC_HANDLE handle that is E_INVALIDARG.
+// handle's completion port; on a FLT_PORT_FLAG_SYNC_HANDLE handle it waits like the synchronous
+// form and also writes the result (status, byte count) into ov (R-USER connect 3).
 func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) kernel.HRESULT {
 	hr, _ := p.getMessage(h, buf, ov)
 	return hr
@@ -265,7 +268,7 @@ func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *Overlapped) (kerne
 		return hr, 0
 	}
 	if pf.syncOnly {
-		return kernel.E_INVALIDARG, 0
+		return p.syncGetOverlapped(pf, buf, ov, nil)
 	}
 	ov.mu.Lock()
 	ov.status, ov.bytes, ov.file, ov.issuer = kernel.STATUS_PENDING, 0, pf, p
@@ -300,24 +303,120 @@ func (p *Process) prepareGet(h kernel.Handle, buf []byte) (*portFile, kernel.HRE
 }
 
 // syncGetMessage is the synchronous FilterGetMessage, completing through sg (the request's
-// tag, so that a caller can cancel exactly this request). queued, if not nil, runs once the
-// request is queued, before the call blocks.
-func (p *Process) syncGetMessage(h kernel.Handle, buf []byte, sg *syncGet, queued func()) (kernel.HRESULT, uint32) {
+// tag, so that a caller can cancel exactly this request). t, if not nil, is the thread that
+// issues it: CancelSynchronousIo(t) cancels it.
+func (p *Process) syncGetMessage(h kernel.Handle, buf []byte, sg *syncGet, t *Thread) (kernel.HRESULT, uint32) {
 	pf, hr := p.prepareGet(h, buf)
 	if hr != kernel.S_OK {
 		return hr, 0
 	}
-	sg.issuer = p
-	defer func() { sg.issuer = nil }()
-	if st := pf.conn.Get(buf, sg, sg); st != kernel.STATUS_PENDING {
-		return kernel.HResultFromNtStatus(st), 0
+	st, n := p.syncGet(pf, buf, sg, t, sg)
+	return kernel.HResultFromNtStatus(st), n
+}
+
+// syncGet queues a synchronous Get on pf and waits for its completion.
+func (p *Process) syncGet(pf *portFile, buf []byte, sg *syncGet, t *Thread, tag any) (kernel.NTSTATUS, uint32) {
+	sg.issuer, sg.file, sg.tag = p, pf, tag
+	defer func() { sg.issuer, sg.file, sg.tag = nil, nil, nil }()
+	if t != nil {
+		t.mu.Lock()
+		t.req = sg
+		t.mu.Unlock()
+		defer func() {
+			t.mu.Lock()
+			t.req = nil
+			t.mu.Unlock()
+		}()
 	}
-	p.cancelIfExited(pf, sg)
-	if queued != nil {
-		queued()
+	if st := pf.conn.Get(buf, tag, sg); st != kernel.STATUS_PENDING {
+		return st, 0
 	}
+	p.cancelIfExited(pf, tag)
 	r := <-sg.ch
-	return kernel.HResultFromNtStatus(r.st), r.n
+	return r.st, r.n
+}
+
+// syncGetOverlapped is a FilterGetMessage with an OVERLAPPED on a FLT_PORT_FLAG_SYNC_HANDLE
+// handle: as for any synchronous file handle, the call waits for the request and returns its
+// result, which it also writes into ov (R-USER connect 3). The overlapped's event is set; no
+// completion packet is queued (such a handle cannot be associated with a completion port).
+// That is how a service learns the size of a message received on a synchronous handle, which
+// the plain synchronous call does not report.
+func (p *Process) syncGetOverlapped(pf *portFile, buf []byte, ov *Overlapped, t *Thread) (kernel.HRESULT, uint32) {
+	ov.mu.Lock()
+	ov.status, ov.bytes, ov.file, ov.issuer = kernel.STATUS_PENDING, 0, pf, p
+	ov.mu.Unlock()
+	if ov.Event != nil {
+		ov.Event.Reset()
+	}
+	// A request a thread may cancel gets its own completion: a pooled one could be reused by
+	// another call while a CancelSynchronousIo still holds it.
+	sg := &syncGet{ch: make(chan getResult, 1)}
+	st, n := p.syncGet(pf, buf, sg, t, ov)
+	ov.mu.Lock()
+	ov.status, ov.bytes = st, n
+	ov.mu.Unlock()
+	if ov.Event != nil {
+		ov.Event.Set()
+	}
+	return kernel.HResultFromNtStatus(st), n
+}
+
+// Thread is a thread of a user process, the unit CancelSynchronousIo works on. Windows names
+// the thread that blocks in a synchronous call implicitly (the caller's); a goroutine has no
+// such identity, so a call that another goroutine may need to cancel is made through a Thread:
+// t.FilterGetMessage is Process.FilterGetMessage issued by t. A Thread makes one call at a time.
+type Thread struct {
+	p *Process
+
+	mu  sync.Mutex
+	req *syncGet // guarded by mu: the synchronous request t is blocked in, if any
+}
+
+// NewThread returns a new thread of p (CreateThread, for the calls a goroutine makes on it).
+func (p *Process) NewThread() *Thread { return &Thread{p: p} }
+
+// FilterGetMessage emulates FilterGetMessage issued by thread t: the same call as
+// Process.FilterGetMessage, except that while it blocks (the synchronous form, or any form on a
+// FLT_PORT_FLAG_SYNC_HANDLE handle) CancelSynchronousIo(t) cancels it.
+func (t *Thread) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) kernel.HRESULT {
+	p := t.p
+	if ov == nil {
+		hr, _ := p.syncGetMessage(h, buf, &syncGet{ch: make(chan getResult, 1)}, t)
+		return hr
+	}
+	pf, hr := p.prepareGet(h, buf)
+	if hr != kernel.S_OK {
+		return hr
+	}
+	if pf.syncOnly {
+		hr, _ := p.syncGetOverlapped(pf, buf, ov, t)
+		return hr
+	}
+	hr, _ = p.getMessage(h, buf, ov)
+	return hr
+}
+
+// CancelSynchronousIo emulates CancelSynchronousIo: the synchronous call thread t is blocked in
+// (a FilterGetMessage on a synchronous handle or without OVERLAPPED) returns
+// HRESULT_FROM_WIN32(ERROR_OPERATION_ABORTED). It returns ERROR_NOT_FOUND when t is not
+// blocked in a cancellable call (it has not entered it yet, or has already returned: a caller
+// that races the call retries), ERROR_INVALID_HANDLE for a thread of another process.
+func (p *Process) CancelSynchronousIo(t *Thread) error {
+	if t == nil || t.p != p {
+		return kernel.ERROR_INVALID_HANDLE
+	}
+	t.mu.Lock()
+	var pf *portFile
+	var req any
+	if sg := t.req; sg != nil {
+		pf, req = sg.file, sg.tag
+	}
+	t.mu.Unlock()
+	if pf == nil || pf.conn.CancelGets(func(tag any) bool { return tag == req }) == 0 {
+		return kernel.ERROR_NOT_FOUND
+	}
+	return nil
 }
 
 // GetOverlappedResult emulates GetOverlappedResult for a Get issued on h: with wait it blocks

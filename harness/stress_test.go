@@ -506,7 +506,7 @@ func (wk *stressWorker) connect() bool {
 
 func (wk *stressWorker) issueGet() {
 	hd, _, ok := wk.randomHandle()
-	if !ok || len(wk.gets) >= 4 {
+	if !ok || len(wk.gets) >= 4 || hd.syncOnly { // on a synchronous handle the call would wait
 		return
 	}
 	size := 16 + 80
@@ -519,7 +519,6 @@ func (wk *stressWorker) issueGet() {
 	case hr == stressHrPending:
 		wk.gets[g.ov] = g
 		wk.s.issued.Store(g.ov, wk.proc)
-	case hr == kernel.E_INVALIDARG && hd.syncOnly: // R-USER connect 3
 	case hr == kernel.E_HANDLE: // disconnected, or the process died
 	default:
 		wk.s.bug("worker %d: overlapped Get: unexpected %v", wk.idx, hr)
