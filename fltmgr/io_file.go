@@ -16,19 +16,6 @@ import (
 // (build the operation and send it down the volume's stack). It also holds the routines a
 // driver calls to issue I/O of its own (FltReadFile, FltWriteFile, ...).
 
-// CreateRequest is an open as the I/O manager sends it down: a volume-relative name, the
-// access asked for (generic rights are mapped to file rights), and the create parameters.
-type CreateRequest struct {
-	Volume         *fsys.Volume
-	FileName       string // volume-relative: `\dir\a.txt`
-	DesiredAccess  kernel.AccessMask
-	FileAttributes uint32
-	ShareAccess    uint32
-	Disposition    uint32 // fsys.FILE_OPEN, ...
-	Options        uint32 // fsys.FILE_NON_DIRECTORY_FILE, ...
-	AllocationSize int64
-}
-
 // requestor returns the mode and token of the thread ctx carries.
 func requestor(ctx context.Context) (driverapi.ProcessorMode, *kernel.Token, string) {
 	if p := driverapi.CurrentProcess(ctx); p != nil {
@@ -45,28 +32,28 @@ func (m *Manager) traceIO(ctx context.Context, what string, st kernel.NTSTATUS) 
 	m.trace(kernel.TraceEvent{Kind: EvFileIO, Process: proc, Status: st.Error(), Detail: what})
 }
 
-// NtCreateFile sends an IRP_MJ_CREATE down the volume's stack for the thread ctx carries
-// (driverapi.WithThread; a user thread makes a user-mode request checked against its
-// token). It returns the opened file object and the create result (fsys.FILE_OPENED, ...),
+// NtCreateFile sends an IRP_MJ_CREATE for fileName (volume-relative: `\dir\a.txt`) down the
+// volume's stack for the thread ctx carries (driverapi.WithThread; a user thread makes a
+// user-mode request checked against its token). It returns the opened file object and the create result (fsys.FILE_OPENED, ...),
 // or the failure: the file system's, a filter's, or STATUS_OBJECT_PATH_NOT_FOUND for a
 // volume that is not mounted.
-func (m *Manager) NtCreateFile(ctx context.Context, req CreateRequest) (*fsys.FileObject, uint64, kernel.NTSTATUS) {
-	fv := m.volumeOf(req.Volume)
+func (m *Manager) NtCreateFile(ctx context.Context, vol *fsys.Volume, fileName string, req fsys.CreateRequest) (*fsys.FileObject, uint64, kernel.NTSTATUS) {
+	fv := m.volumeOf(vol)
 	if fv == nil {
 		return nil, 0, kernel.STATUS_OBJECT_PATH_NOT_FOUND
 	}
-	fo, info, st := m.create(ctx, fv, req, nil)
+	fo, info, st := m.create(ctx, fv, fileName, req, nil)
 	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_CREATE %s%s disposition %d options %#x access %v share %#x → info %d",
-		fv.v.Name(), req.FileName, req.Disposition, req.Options, req.DesiredAccess, req.ShareAccess, info), st)
+		fv.v.Name(), fileName, req.Disposition, req.Options, req.DesiredAccess, req.ShareAccess, info), st)
 	return fo, info, st
 }
 
-func (m *Manager) create(ctx context.Context, fv *fltVolume, req CreateRequest, below *instance) (*fsys.FileObject, uint64, kernel.NTSTATUS) {
+func (m *Manager) create(ctx context.Context, fv *fltVolume, fileName string, req fsys.CreateRequest, below *instance) (*fsys.FileObject, uint64, kernel.NTSTATUS) {
 	mode, tok, _ := requestor(ctx)
 	if below != nil {
 		mode, tok = driverapi.KernelMode, nil
 	}
-	fo := fv.v.NewFileObject(req.FileName, req.Options&fsys.FILE_VALID_OPTION_FLAGS)
+	fo := fv.v.NewFileObject(fileName, req.Options&fsys.FILE_VALID_OPTION_FLAGS)
 	op := m.newOp(ctx, fv, driverapi.IRP_MJ_CREATE, fo, mode)
 	op.below = below
 	if below != nil {
@@ -83,12 +70,15 @@ func (m *Manager) create(ctx context.Context, fv *fltVolume, req CreateRequest, 
 	}
 	op.bottom = func(op *ioOp) {
 		c := &op.data.Iopb.Parameters.Create
+		// The file system reads the request back from the parameters, which a filter may
+		// have changed on the way down.
 		r := fsys.CreateRequest{Disposition: c.Options >> 24, Options: c.Options & fsys.FILE_VALID_OPTION_FLAGS,
-			ShareAccess: uint32(c.ShareAccess), FileAttributes: uint32(c.FileAttributes)}
+			ShareAccess: uint32(c.ShareAccess), FileAttributes: uint32(c.FileAttributes), AllocationSize: c.AllocationSize}
+		var tok *kernel.Token
 		if c.SecurityContext != nil {
-			r.DesiredAccess, r.Token = c.SecurityContext.DesiredAccess, c.SecurityContext.Token
+			r.DesiredAccess, tok = c.SecurityContext.DesiredAccess, c.SecurityContext.Token
 		}
-		info, st := op.fo.Volume().Create(op.fo, r)
+		info, st := op.fo.Volume().Create(op.fo, r, tok)
 		op.data.IoStatus = driverapi.IoStatusBlock{Status: st, Information: info}
 	}
 	m.io.creates.Store(fo, op)
@@ -208,14 +198,14 @@ func (m *Manager) readWrite(ctx context.Context, fv *fltVolume, fo *fsys.FileObj
 	}
 	op.bottom = func(op *ioOp) {
 		iopb := op.data.Iopb
-		opt := fsys.IOOptions{Paging: iopb.IrpFlags&driverapi.IRP_PAGING_IO != 0, NonCached: iopb.IrpFlags&driverapi.IRP_NOCACHE != 0, KeepPosition: r.keepPos}
+		req := fsys.IORequest{Paging: iopb.IrpFlags&driverapi.IRP_PAGING_IO != 0, NonCached: iopb.IrpFlags&driverapi.IRP_NOCACHE != 0,
+			FastIO: op.data.Flags&driverapi.FLTFL_CALLBACK_DATA_FAST_IO_OPERATION != 0, KeepPosition: r.keepPos}
 		var length uint32
-		var off int64
 		var buf []byte
 		if op.major == driverapi.IRP_MJ_READ {
-			length, off, buf = iopb.Parameters.Read.Length, iopb.Parameters.Read.ByteOffset, iopb.Parameters.Read.ReadBuffer
+			length, req.Offset, buf = iopb.Parameters.Read.Length, iopb.Parameters.Read.ByteOffset, iopb.Parameters.Read.ReadBuffer
 		} else {
-			length, off, buf = iopb.Parameters.Write.Length, iopb.Parameters.Write.ByteOffset, iopb.Parameters.Write.WriteBuffer
+			length, req.Offset, buf = iopb.Parameters.Write.Length, iopb.Parameters.Write.ByteOffset, iopb.Parameters.Write.WriteBuffer
 		}
 		if int(length) > len(buf) {
 			op.violation(nil, kernel.RuleIOVerify10, fmt.Sprintf("%v reached the file system with Length %d and a %d-byte buffer; the emulator used the buffer's length", op.major, length, len(buf)), "")
@@ -224,9 +214,9 @@ func (m *Manager) readWrite(ctx context.Context, fv *fltVolume, fo *fsys.FileObj
 		var n uint32
 		var st kernel.NTSTATUS
 		if op.major == driverapi.IRP_MJ_READ {
-			n, st = op.fo.Volume().Read(op.fo, off, buf[:length], opt)
+			n, st = op.fo.Volume().Read(op.fo, buf[:length], req)
 		} else {
-			n, st = op.fo.Volume().Write(op.fo, off, buf[:length], opt)
+			n, st = op.fo.Volume().Write(op.fo, buf[:length], req)
 		}
 		op.data.IoStatus = driverapi.IoStatusBlock{Status: st, Information: uint64(n)}
 	}
@@ -237,23 +227,20 @@ func (m *Manager) readWrite(ctx context.Context, fv *fltVolume, fo *fsys.FileObj
 	return uint32(op.data.IoStatus.Information), op.data.IoStatus.Status, false
 }
 
-// IORequest qualifies a user read or write.
-type IORequest struct {
-	// Offset is the byte offset; fsys.FILE_USE_FILE_POINTER_POSITION uses the file
-	// object's current byte offset (synchronous file objects only), and for a write
-	// fsys.FILE_WRITE_TO_END_OF_FILE appends.
-	Offset int64
-	// IrpFlags adds IRP flags: driverapi.IRP_PAGING_IO | IRP_NOCACHE |
-	// IRP_SYNCHRONOUS_PAGING_IO make a paging request (sent as kernel-mode I/O, like the
-	// memory manager's). A file object opened non-cached adds IRP_NOCACHE itself.
-	IrpFlags uint32
-	// FastIO tries the fast I/O path first (cached I/O on a synchronous file object only):
-	// the operation is sent with FLTFL_CALLBACK_DATA_FAST_IO_OPERATION and, if a filter
-	// returns FLT_PREOP_DISALLOW_FASTIO, sent again as an IRP (R-IO-RW-4).
-	FastIO bool
+// requestIrpFlags returns the IRP flags of a read or write's path: a paging request is sent as
+// the memory manager sends it.
+func requestIrpFlags(r fsys.IORequest) uint32 {
+	var irp uint32
+	if r.NonCached {
+		irp |= driverapi.IRP_NOCACHE
+	}
+	if r.Paging {
+		irp |= driverapi.IRP_PAGING_IO | driverapi.IRP_NOCACHE | driverapi.IRP_SYNCHRONOUS_PAGING_IO
+	}
+	return irp
 }
 
-func (m *Manager) userRW(ctx context.Context, major driverapi.MajorFunction, fo *fsys.FileObject, buf []byte, r IORequest) (uint32, kernel.NTSTATUS) {
+func (m *Manager) userRW(ctx context.Context, major driverapi.MajorFunction, fo *fsys.FileObject, buf []byte, r fsys.IORequest) (uint32, kernel.NTSTATUS) {
 	fv, st := m.fileVolume(fo)
 	if st != kernel.STATUS_SUCCESS {
 		return 0, st
@@ -266,7 +253,7 @@ func (m *Manager) userRW(ctx context.Context, major driverapi.MajorFunction, fo 
 		off = fo.CurrentByteOffset()
 	}
 	mode, _, _ := requestor(ctx)
-	irp := r.IrpFlags | driverapi.IRP_SYNCHRONOUS_API
+	irp := requestIrpFlags(r) | driverapi.IRP_SYNCHRONOUS_API
 	if major == driverapi.IRP_MJ_READ {
 		irp |= driverapi.IRP_READ_OPERATION
 	} else {
@@ -278,7 +265,7 @@ func (m *Manager) userRW(ctx context.Context, major driverapi.MajorFunction, fo 
 	if irp&driverapi.IRP_PAGING_IO != 0 {
 		mode = driverapi.KernelMode
 	}
-	req := rwRequest{major: major, offset: off, buf: buf, irpFlags: irp, mode: mode}
+	req := rwRequest{major: major, offset: off, buf: buf, irpFlags: irp, keepPos: r.KeepPosition, mode: mode}
 	if r.FastIO && irp&(driverapi.IRP_NOCACHE|driverapi.IRP_PAGING_IO) == 0 && fo.Flags()&fsys.FO_SYNCHRONOUS_IO != 0 {
 		fast := req
 		fast.fastIO = true
@@ -292,17 +279,17 @@ func (m *Manager) userRW(ctx context.Context, major driverapi.MajorFunction, fo 
 
 // NtReadFile sends an IRP_MJ_READ of len(buf) bytes at r.Offset down fo's volume stack for the
 // thread ctx carries and returns the bytes read.
-func (m *Manager) NtReadFile(ctx context.Context, fo *fsys.FileObject, buf []byte, r IORequest) (uint32, kernel.NTSTATUS) {
+func (m *Manager) NtReadFile(ctx context.Context, fo *fsys.FileObject, buf []byte, r fsys.IORequest) (uint32, kernel.NTSTATUS) {
 	n, st := m.userRW(ctx, driverapi.IRP_MJ_READ, fo, buf, r)
-	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_READ %v offset %d length %d irp %#x → %d bytes", fo, r.Offset, len(buf), r.IrpFlags, n), st)
+	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_READ %v offset %d length %d irp %#x → %d bytes", fo, r.Offset, len(buf), requestIrpFlags(r), n), st)
 	return n, st
 }
 
 // NtWriteFile sends an IRP_MJ_WRITE of data at r.Offset down fo's volume stack and returns the
 // bytes written.
-func (m *Manager) NtWriteFile(ctx context.Context, fo *fsys.FileObject, data []byte, r IORequest) (uint32, kernel.NTSTATUS) {
+func (m *Manager) NtWriteFile(ctx context.Context, fo *fsys.FileObject, data []byte, r fsys.IORequest) (uint32, kernel.NTSTATUS) {
 	n, st := m.userRW(ctx, driverapi.IRP_MJ_WRITE, fo, data, r)
-	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_WRITE %v offset %d length %d irp %#x → %d bytes", fo, r.Offset, len(data), r.IrpFlags, n), st)
+	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_WRITE %v offset %d length %d irp %#x → %d bytes", fo, r.Offset, len(data), requestIrpFlags(r), n), st)
 	return n, st
 }
 

@@ -170,7 +170,7 @@ func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance drivera
 		return fail(driverapi.STATUS_MAPPED_FILE_SIZE_ZERO)
 	}
 	data := make([]byte, size)
-	n, st := vol.Read(fileObject, 0, data, fsys.IOOptions{Paging: true})
+	n, st := vol.Read(fileObject, data, fsys.IORequest{Offset: 0, Paging: true})
 	if st != kernel.STATUS_SUCCESS {
 		return fail(st)
 	}

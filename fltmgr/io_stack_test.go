@@ -261,7 +261,7 @@ func TestIODisallowFastIO(t *testing.T) {
 	h, err := p.CreateFile(`C:\f.txt`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err)
 	buf := make([]byte, 4)
-	n, err := p.ReadFileWithOptions(h, buf, harness.IOOptions{FastIO: true})
+	n, err := p.ReadFileWithOptions(h, buf, fsys.IORequest{Offset: fsys.FILE_USE_FILE_POINTER_POSITION, FastIO: true})
 	require.NoError(t, err)
 	require.Equal(t, "data", string(buf[:n]))
 	require.NoError(t, p.CloseHandle(h))

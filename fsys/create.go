@@ -2,16 +2,6 @@ package fsys
 
 import "github.com/fltemu/fltemu/kernel"
 
-// CreateRequest holds the parameters of IRP_MJ_CREATE as the file system reads them.
-type CreateRequest struct {
-	DesiredAccess  kernel.AccessMask // generic rights are mapped with FileGenericMapping
-	Disposition    uint32            // FILE_SUPERSEDE ... FILE_OVERWRITE_IF
-	Options        uint32            // FILE_DIRECTORY_FILE, FILE_NON_DIRECTORY_FILE, FILE_DELETE_ON_CLOSE, ...
-	ShareAccess    uint32            // FILE_SHARE_*
-	FileAttributes uint32            // for a file it creates
-	Token          *kernel.Token     // the requestor's token; nil for a kernel-mode open (no access check)
-}
-
 const (
 	readRights   = kernel.FILE_READ_DATA | kernel.FILE_EXECUTE
 	writeRights  = kernel.FILE_WRITE_DATA | kernel.FILE_APPEND_DATA
@@ -19,9 +9,11 @@ const (
 	readOnlyDeny = kernel.FILE_WRITE_DATA | kernel.FILE_APPEND_DATA
 )
 
-// Create opens or creates the file fo names (the file system's IRP_MJ_CREATE). It returns the
-// create result (FILE_OPENED, FILE_CREATED, ...) and the status. fo must be new.
-func (v *Volume) Create(fo *FileObject, req CreateRequest) (uint64, kernel.NTSTATUS) {
+// Create opens or creates the file fo names (the file system's IRP_MJ_CREATE) for the
+// requestor whose token is tok (from the create's security context; nil for a kernel-mode
+// open, which is not access-checked). It returns the create result (FILE_OPENED,
+// FILE_CREATED, ...) and the status. fo must be new.
+func (v *Volume) Create(fo *FileObject, req CreateRequest, tok *kernel.Token) (uint64, kernel.NTSTATUS) {
 	if fo == nil || fo.vol != v {
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -79,7 +71,7 @@ func (v *Volume) Create(fo *FileObject, req CreateRequest) (uint64, kernel.NTSTA
 		case n.dir && req.Disposition != FILE_OPEN && req.Disposition != FILE_OPEN_IF:
 			return 0, kernel.STATUS_FILE_IS_A_DIRECTORY
 		}
-		granted, st := v.accessLocked(n, desired, req.Token)
+		granted, st := v.accessLocked(n, desired, tok)
 		if st != kernel.STATUS_SUCCESS {
 			return 0, st
 		}
@@ -127,19 +119,19 @@ func (v *Volume) Create(fo *FileObject, req CreateRequest) (uint64, kernel.NTSTA
 	if wantDir && pn.stream != "" {
 		return 0, kernel.STATUS_OBJECT_NAME_INVALID
 	}
-	if req.Token != nil && parent.sd != nil {
+	if tok != nil && parent.sd != nil {
 		right := kernel.FILE_ADD_FILE
 		if wantDir {
 			right = kernel.FILE_ADD_SUBDIRECTORY
 		}
-		if _, st := kernel.AccessCheck(parent.sd, req.Token, right, kernel.FileGenericMapping()); st != kernel.STATUS_SUCCESS {
+		if _, st := kernel.AccessCheck(parent.sd, tok, right, kernel.FileGenericMapping()); st != kernel.STATUS_SUCCESS {
 			return 0, st
 		}
 	}
 	granted := desired
 	if n != nil {
 		// A new named stream of an existing file: the file's protection applies.
-		if granted, st = v.accessLocked(n, desired, req.Token); st != kernel.STATUS_SUCCESS {
+		if granted, st = v.accessLocked(n, desired, tok); st != kernel.STATUS_SUCCESS {
 			return 0, st
 		}
 	} else if granted&kernel.MAXIMUM_ALLOWED != 0 {

@@ -6,22 +6,16 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// IOOptions qualify a read or a write.
-type IOOptions struct {
-	Paging       bool // paging I/O (IRP_PAGING_IO): never moves the file position, never extends the file
-	NonCached    bool // non-cached I/O (IRP_NOCACHE): must be sector-aligned unless paging
-	KeepPosition bool // do not move a synchronous file object's current byte offset
-}
-
-// Read reads from fo's stream at offset (FILE_USE_FILE_POINTER_POSITION: the current byte
+// Read reads from fo's stream at req.Offset (FILE_USE_FILE_POINTER_POSITION: the current byte
 // offset of a synchronous file object) into buf. It returns the bytes read:
 // STATUS_END_OF_FILE at or past the end of file; STATUS_INVALID_PARAMETER for a misaligned
 // non-cached read or a negative offset; STATUS_INVALID_DEVICE_REQUEST on a directory;
 // STATUS_FILE_CLOSED after cleanup (except paging I/O).
-func (v *Volume) Read(fo *FileObject, offset int64, buf []byte, opt IOOptions) (uint32, kernel.NTSTATUS) {
+func (v *Volume) Read(fo *FileObject, buf []byte, req IORequest) (uint32, kernel.NTSTATUS) {
+	offset := req.Offset
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if st := v.usableLocked(fo, opt.Paging); st != kernel.STATUS_SUCCESS {
+	if st := v.usableLocked(fo, req.Paging); st != kernel.STATUS_SUCCESS {
 		return 0, st
 	}
 	if fo.dir {
@@ -33,7 +27,7 @@ func (v *Volume) Read(fo *FileObject, offset int64, buf []byte, opt IOOptions) (
 	if offset < 0 {
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
-	if opt.NonCached && !opt.Paging && (offset%int64(v.sectorSize) != 0 || len(buf)%int(v.sectorSize) != 0) {
+	if req.NonCached && !req.Paging && (offset%int64(v.sectorSize) != 0 || len(buf)%int(v.sectorSize) != 0) {
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
 	if len(buf) == 0 {
@@ -44,19 +38,20 @@ func (v *Volume) Read(fo *FileObject, offset int64, buf []byte, opt IOOptions) (
 		return 0, kernel.STATUS_END_OF_FILE
 	}
 	n := copy(buf, data[offset:])
-	if fo.Flags()&FO_SYNCHRONOUS_IO != 0 && !opt.Paging && !opt.KeepPosition {
+	if fo.Flags()&FO_SYNCHRONOUS_IO != 0 && !req.Paging && !req.KeepPosition {
 		fo.pos = offset + int64(n)
 	}
 	return uint32(n), kernel.STATUS_SUCCESS
 }
 
-// Write writes data to fo's stream at offset (FILE_USE_FILE_POINTER_POSITION: the current
+// Write writes data to fo's stream at req.Offset (FILE_USE_FILE_POINTER_POSITION: the current
 // byte offset; FILE_WRITE_TO_END_OF_FILE: append). A write past the end of file extends it
 // with zeros, except a paging write, which is cut at the end of file. Errors as for Read.
-func (v *Volume) Write(fo *FileObject, offset int64, data []byte, opt IOOptions) (uint32, kernel.NTSTATUS) {
+func (v *Volume) Write(fo *FileObject, data []byte, req IORequest) (uint32, kernel.NTSTATUS) {
+	offset := req.Offset
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if st := v.usableLocked(fo, opt.Paging); st != kernel.STATUS_SUCCESS {
+	if st := v.usableLocked(fo, req.Paging); st != kernel.STATUS_SUCCESS {
 		return 0, st
 	}
 	if fo.dir {
@@ -72,10 +67,10 @@ func (v *Volume) Write(fo *FileObject, offset int64, data []byte, opt IOOptions)
 	if offset < 0 {
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
-	if opt.NonCached && !opt.Paging && (offset%int64(v.sectorSize) != 0 || len(data)%int(v.sectorSize) != 0) {
+	if req.NonCached && !req.Paging && (offset%int64(v.sectorSize) != 0 || len(data)%int(v.sectorSize) != 0) {
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
-	if opt.Paging {
+	if req.Paging {
 		eof := int64(len(s.data))
 		if offset >= eof {
 			return 0, kernel.STATUS_SUCCESS
@@ -96,7 +91,7 @@ func (v *Volume) Write(fo *FileObject, offset int64, data []byte, opt IOOptions)
 	}
 	copy(s.data[offset:], data)
 	fo.flags.Or(FO_FILE_MODIFIED)
-	if fo.Flags()&FO_SYNCHRONOUS_IO != 0 && !opt.Paging && !opt.KeepPosition {
+	if fo.Flags()&FO_SYNCHRONOUS_IO != 0 && !req.Paging && !req.KeepPosition {
 		fo.pos = end
 	}
 	return uint32(len(data)), kernel.STATUS_SUCCESS

@@ -32,7 +32,6 @@ import (
 	"github.com/fltemu/fltemu/fsys"
 
 	"github.com/fltemu/fltemu/driverapi"
-	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -370,7 +369,7 @@ func (p *Process) ntCreate(name string, access kernel.AccessMask, attrs, share, 
 	}
 	ctx := p.ThreadContext()
 	fm := p.w.fm
-	fo, info, st := fm.NtCreateFile(ctx, fltmgr.CreateRequest{Volume: vol, FileName: rel, DesiredAccess: access,
+	fo, info, st := fm.NtCreateFile(ctx, vol, rel, fsys.CreateRequest{DesiredAccess: access,
 		FileAttributes: attrs, ShareAccess: share, Disposition: disposition, Options: options})
 	if !st.IsSuccess() {
 		return kernel.InvalidHandle, 0, st
@@ -404,53 +403,24 @@ func (p *Process) openAndDo(name string, access kernel.AccessMask, options uint3
 
 // ---- reads and writes ----
 
-// IOOptions qualify ReadFileWithOptions and WriteFileWithOptions.
-type IOOptions struct {
-	// Offset is the byte offset (an OVERLAPPED's Offset); nil uses the file pointer.
-	Offset *int64
-	// FastIO sends the request down the fast I/O path first (a cached read or write on a
-	// synchronous handle): filters see FLTFL_CALLBACK_DATA_FAST_IO_OPERATION and may answer
-	// FLT_PREOP_DISALLOW_FASTIO, after which the request is sent again as an IRP.
-	FastIO bool
-	// NonCached sends the request with IRP_NOCACHE, as on a FILE_FLAG_NO_BUFFERING handle:
-	// offset and length must be multiples of the sector size.
-	NonCached bool
-	// Paging sends the request as paging I/O (IRP_PAGING_IO | IRP_NOCACHE |
-	// IRP_SYNCHRONOUS_PAGING_IO, kernel mode), as the memory manager does for a mapped
-	// file; a paging write never extends the file. See also MappedWrite.
-	Paging bool
-}
-
-func (o IOOptions) request() fltmgr.IORequest {
-	r := fltmgr.IORequest{Offset: fsys.FILE_USE_FILE_POINTER_POSITION, FastIO: o.FastIO}
-	if o.Offset != nil {
-		r.Offset = *o.Offset
-	}
-	if o.NonCached {
-		r.IrpFlags |= driverapi.IRP_NOCACHE
-	}
-	if o.Paging {
-		r.IrpFlags |= driverapi.IRP_PAGING_IO | driverapi.IRP_NOCACHE | driverapi.IRP_SYNCHRONOUS_PAGING_IO
-	}
-	return r
-}
-
 // ReadFile emulates ReadFile on a synchronous handle at the file pointer (R-IO-USER-2): it
 // returns the bytes read, 0 and nil at the end of file. The handle needs FILE_READ_DATA, else
 // ERROR_ACCESS_DENIED (checked before the filters see anything).
 func (p *Process) ReadFile(h kernel.Handle, buf []byte) (uint32, error) {
-	return p.ReadFileWithOptions(h, buf, IOOptions{})
+	return p.ReadFileWithOptions(h, buf, fsys.IORequest{Offset: fsys.FILE_USE_FILE_POINTER_POSITION})
 }
 
 // ReadFileAt emulates ReadFile with an OVERLAPPED offset: at or past the end of file it
 // returns ERROR_HANDLE_EOF.
 func (p *Process) ReadFileAt(h kernel.Handle, buf []byte, offset int64) (uint32, error) {
-	return p.ReadFileWithOptions(h, buf, IOOptions{Offset: &offset})
+	return p.ReadFileWithOptions(h, buf, fsys.IORequest{Offset: offset})
 }
 
-// ReadFileWithOptions is ReadFile with an explicit offset or path (fast I/O, non-cached,
-// paging).
-func (p *Process) ReadFileWithOptions(h kernel.Handle, buf []byte, o IOOptions) (uint32, error) {
+// ReadFileWithOptions is ReadFile with the request spelled out: the offset
+// (fsys.FILE_USE_FILE_POINTER_POSITION reads at the file pointer, as ReadFile without an
+// OVERLAPPED) and the path (fast I/O first, non-cached as on a FILE_FLAG_NO_BUFFERING handle,
+// paging as the memory manager's I/O for a mapped file).
+func (p *Process) ReadFileWithOptions(h kernel.Handle, buf []byte, r fsys.IORequest) (uint32, error) {
 	fh, access, st := p.fileHandle(h)
 	if st != kernel.STATUS_SUCCESS {
 		return 0, win32Error(st)
@@ -458,9 +428,9 @@ func (p *Process) ReadFileWithOptions(h kernel.Handle, buf []byte, o IOOptions) 
 	if access&kernel.FILE_READ_DATA == 0 {
 		return 0, kernel.ERROR_ACCESS_DENIED
 	}
-	n, st := p.w.fm.NtReadFile(p.ThreadContext(), fh.fo, buf, o.request())
+	n, st := p.w.fm.NtReadFile(p.ThreadContext(), fh.fo, buf, r)
 	if st == kernel.STATUS_END_OF_FILE {
-		if o.Offset == nil && fh.fo.Flags()&fsys.FO_SYNCHRONOUS_IO != 0 {
+		if r.Offset == fsys.FILE_USE_FILE_POINTER_POSITION && fh.fo.Flags()&fsys.FO_SYNCHRONOUS_IO != 0 {
 			return 0, nil
 		}
 		return 0, kernel.ERROR_HANDLE_EOF
@@ -472,17 +442,17 @@ func (p *Process) ReadFileWithOptions(h kernel.Handle, buf []byte, o IOOptions) 
 // handle needs FILE_WRITE_DATA or FILE_APPEND_DATA (an append-only handle writes at the end
 // of file), else ERROR_ACCESS_DENIED before the filters see anything.
 func (p *Process) WriteFile(h kernel.Handle, data []byte) (uint32, error) {
-	return p.WriteFileWithOptions(h, data, IOOptions{})
+	return p.WriteFileWithOptions(h, data, fsys.IORequest{Offset: fsys.FILE_USE_FILE_POINTER_POSITION})
 }
 
 // WriteFileAt emulates WriteFile with an OVERLAPPED offset.
 func (p *Process) WriteFileAt(h kernel.Handle, data []byte, offset int64) (uint32, error) {
-	return p.WriteFileWithOptions(h, data, IOOptions{Offset: &offset})
+	return p.WriteFileWithOptions(h, data, fsys.IORequest{Offset: offset})
 }
 
-// WriteFileWithOptions is WriteFile with an explicit offset or path (fast I/O, non-cached,
-// paging).
-func (p *Process) WriteFileWithOptions(h kernel.Handle, data []byte, o IOOptions) (uint32, error) {
+// WriteFileWithOptions is WriteFile with the request spelled out, as ReadFileWithOptions; a
+// paging write never extends the file (see also MappedWrite).
+func (p *Process) WriteFileWithOptions(h kernel.Handle, data []byte, r fsys.IORequest) (uint32, error) {
 	fh, access, st := p.fileHandle(h)
 	if st != kernel.STATUS_SUCCESS {
 		return 0, win32Error(st)
@@ -490,8 +460,7 @@ func (p *Process) WriteFileWithOptions(h kernel.Handle, data []byte, o IOOptions
 	if access&(kernel.FILE_WRITE_DATA|kernel.FILE_APPEND_DATA) == 0 {
 		return 0, kernel.ERROR_ACCESS_DENIED
 	}
-	r := o.request()
-	if access&kernel.FILE_WRITE_DATA == 0 && !o.Paging {
+	if access&kernel.FILE_WRITE_DATA == 0 && !r.Paging {
 		r.Offset = fsys.FILE_WRITE_TO_END_OF_FILE
 	}
 	n, st := p.w.fm.NtWriteFile(p.ThreadContext(), fh.fo, data, r)
@@ -530,11 +499,11 @@ func (p *Process) MappedWrite(h kernel.Handle, offset int64, data []byte) error 
 	start := offset &^ (PageSize - 1)
 	end := (offset + int64(len(data)) + PageSize - 1) &^ (PageSize - 1)
 	page := make([]byte, end-start)
-	if _, st := fo.Volume().Read(fo, start, page, fsys.IOOptions{Paging: true}); st != kernel.STATUS_SUCCESS {
+	if _, st := fo.Volume().Read(fo, page, fsys.IORequest{Offset: start, Paging: true}); st != kernel.STATUS_SUCCESS {
 		return win32Error(st)
 	}
 	copy(page[offset-start:], data)
-	_, err := p.WriteFileWithOptions(h, page, IOOptions{Offset: &start, Paging: true})
+	_, err := p.WriteFileWithOptions(h, page, fsys.IORequest{Offset: start, Paging: true})
 	return err
 }
 
