@@ -28,10 +28,33 @@ import (
 //     returns, and reports a deadlock if they stay blocked forever. Channels, timers and
 //     worlds made inside the bubble must not be used from outside it, and vice versa.
 //   - t.Parallel may not be called inside the bubble; call it before Run.
+//
+// A deadlock — every goroutine of the bubble blocked and no timer pending, such as a
+// MessageNotify that waits for its own connection's close, FltUnregisterFilter called from a
+// callback of the same filter, or a reader and a replier on one synchronous handle — fails the
+// test with R-VERIFY-10, the blocked goroutines and the trace, instead of synctest's bare
+// panic. (A world made with [New] inside your own synctest.Test gets synctest's panic only: use
+// Run.) The blocked goroutines cannot be freed; the package's goleak check reports them too.
 func Run(t *testing.T, body func(t *testing.T, w *World), opts ...Option) {
 	t.Helper()
+	var (
+		w      *World
+		bubble string
+	)
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if !isBubbleDeadlock(r) {
+			panic(r)
+		}
+		// The bubble's goroutines stay blocked: report them while they can still be seen.
+		t.Error(deadlockReport(r, bubbleGoroutines(bubble), w))
+	}()
 	synctest.Test(t, func(t *testing.T) {
-		w := New(t, opts...)
+		bubble = currentBubble()
+		w = New(t, opts...)
 		// Cleanups run last-in first-out: this one runs before the world's teardown, so that
 		// the goroutines the body started settle first and the checks see a stable state.
 		t.Cleanup(synctest.Wait)

@@ -1,0 +1,89 @@
+package harness_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/internal/testdriver"
+	"github.com/fltemu/fltemu/kernel"
+)
+
+// deadlockScenarioEnv names the deadlock TestDeadlockChild runs; unset, it does nothing.
+const deadlockScenarioEnv = "FLTEMU_DEADLOCK_SCENARIO"
+
+// deadlockScenarios are driver bugs that hang Windows for good.
+var deadlockScenarios = map[string]func(t *testing.T, w *harness.World){
+	// FltUnregisterFilter from the filter's own MessageNotify waits for that MessageNotify.
+	"unregister-in-message": func(t *testing.T, w *harness.World) {
+		d := &testdriver.Driver{}
+		d.OnMessage = func(*testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+			d.FM.UnregisterFilter(d.Filter)
+			return 0, kernel.STATUS_SUCCESS
+		}
+		require.Equal(t, kernel.S_OK, w.Load("test", d))
+		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		h, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		p.FilterSendMessage(h, []byte("x"), nil, nil)
+	},
+	// A MessageNotify that waits for its own connection to be closed: the close waits for the
+	// MessageNotify to return.
+	"message-waits-for-its-close": func(t *testing.T, w *harness.World) {
+		closed := make(chan struct{})
+		d := &testdriver.Driver{}
+		d.OnDisconnect = func(*testdriver.Conn) { close(closed) }
+		d.OnMessage = func(*testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+			<-closed
+			return 0, kernel.STATUS_SUCCESS
+		}
+		require.Equal(t, kernel.S_OK, w.Load("test", d))
+		c, err := harness.Dial(context.Background(), w.NewProcess("svc.exe", kernel.TokenAdmin()), `\TestPort`, nil)
+		require.NoError(t, err)
+		go c.Send(context.Background(), []byte("x"), nil)
+		synctest.Wait() // the MessageNotify is running
+		c.Close()
+	},
+}
+
+// TestDeadlockChild runs one deadlock scenario when the parent test asks for it.
+func TestDeadlockChild(t *testing.T) {
+	name := os.Getenv(deadlockScenarioEnv)
+	if name == "" {
+		t.Skip("run by TestDeadlockIsReported in a child process")
+	}
+	harness.Run(t, deadlockScenarios[name])
+}
+
+// R-VERIFY-10: a deadlock in a world fails the test with the rule, the goroutines involved and
+// the trace, instead of hanging or dying with synctest's bare panic. Each scenario runs in a
+// child process, since its blocked goroutines can never be freed.
+func TestDeadlockIsReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	for name := range deadlockScenarios {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestDeadlockChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), deadlockScenarioEnv+"="+name)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "the child test must fail:\n%s", out)
+			text := string(out)
+			require.Contains(t, text, "verifier R-VERIFY-10: deadlock:")
+			require.Contains(t, text, "blocked goroutines of the test's bubble")
+			require.Contains(t, text, "github.com/fltemu/fltemu/fltmgr.") // a filter-manager wait is among them
+			require.Contains(t, text, "Trace up to the deadlock:")
+			require.Contains(t, text, "driver-loaded")
+			require.NotContains(t, text, "panic: deadlock", "synctest's bare panic must not be what the user sees")
+			if strings.Contains(name, "unregister") {
+				require.Contains(t, text, "UnregisterFilter")
+			}
+		})
+	}
+}
