@@ -150,11 +150,11 @@ func TestModelConnectPathErrors(t *testing.T) {
 			name string
 			want kernel.HRESULT
 		}{
-			{"", 0x800700A1},                 // OBJECT_PATH_SYNTAX_BAD → ERROR_BAD_PATHNAME
-			{"TestPort", 0x800700A1},         // not starting with a backslash
+			{"", 0x800700A1},                // OBJECT_PATH_SYNTAX_BAD → ERROR_BAD_PATHNAME
+			{"TestPort", 0x800700A1},        // not starting with a backslash
 			{`\NoSuchDir\Port`, 0x80070003}, // OBJECT_PATH_NOT_FOUND → ERROR_PATH_NOT_FOUND
 			{`\RPC Control\Port`, 0x80070002},
-			{`\\TestPort`, 0x8007007B}, // an empty component: OBJECT_NAME_INVALID → ERROR_INVALID_NAME
+			{`\\TestPort`, 0x8007007B},  // an empty component: OBJECT_NAME_INVALID → ERROR_INVALID_NAME
 			{`\TestPort\x`, 0x80070006}, // through a port: OBJECT_TYPE_MISMATCH → ERROR_INVALID_HANDLE
 			{`\Device`, 0x80070006},     // a directory is not a port
 		} {
