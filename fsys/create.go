@@ -13,10 +13,43 @@ const (
 // requestor whose token is tok (from the create's security context; nil for a kernel-mode
 // open, which is not access-checked). It returns the create result (FILE_OPENED,
 // FILE_CREATED, ...) and the status. fo must be new.
+//
+// The steps, each of which may fail the create: check the parameters, parse the name and look
+// it up; then either open the stream that exists (disposition, access, share access, and an
+// overwrite if asked) or create the missing one (disposition, the parent's right to add,
+// access); finally set up the file object.
 func (v *Volume) Create(fo *FileObject, req CreateRequest, tok *kernel.Token) (uint64, kernel.NTSTATUS) {
 	if fo == nil || fo.vol != v {
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
+	desired, st := checkCreateParameters(req)
+	if st != kernel.STATUS_SUCCESS {
+		return 0, st
+	}
+	pn, st := parseName(fo.FileName)
+	if st != kernel.STATUS_SUCCESS {
+		return 0, st
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if fo.state != foNew {
+		return 0, kernel.STATUS_INVALID_PARAMETER
+	}
+	t, st := v.lookupCreateTarget(pn)
+	if st != kernel.STATUS_SUCCESS {
+		return 0, st
+	}
+	c := &createCall{v: v, fo: fo, req: req, tok: tok, desired: desired, target: t,
+		wantDir: req.Options&FILE_DIRECTORY_FILE != 0}
+	if t.stream != nil {
+		return c.openExisting()
+	}
+	return c.createMissing()
+}
+
+// checkCreateParameters validates what does not depend on the name, and returns the desired
+// access with the generic rights mapped.
+func checkCreateParameters(req CreateRequest) (kernel.AccessMask, kernel.NTSTATUS) {
 	if req.Disposition > FILE_OVERWRITE_IF || req.Options&^FILE_VALID_OPTION_FLAGS != 0 ||
 		req.Options&(FILE_DIRECTORY_FILE|FILE_NON_DIRECTORY_FILE) == FILE_DIRECTORY_FILE|FILE_NON_DIRECTORY_FILE ||
 		req.ShareAccess&^(FILE_SHARE_READ|FILE_SHARE_WRITE|FILE_SHARE_DELETE) != 0 {
@@ -29,132 +62,207 @@ func (v *Volume) Create(fo *FileObject, req CreateRequest, tok *kernel.Token) (u
 	if req.Options&FILE_OPEN_BY_FILE_ID != 0 {
 		return 0, kernel.STATUS_NOT_SUPPORTED
 	}
-	pn, st := parseName(fo.FileName)
+	return desired, kernel.STATUS_SUCCESS
+}
+
+// createTarget is what a create's name resolves to: the parent directory (nil for the root),
+// the node if it exists and the stream if it exists.
+type createTarget struct {
+	name   parsedName
+	parent *fsNode
+	node   *fsNode
+	stream *Stream
+}
+
+// lookupCreateTarget resolves a parsed name; the parent directory must exist. v.mu is held.
+func (v *Volume) lookupCreateTarget(pn parsedName) (createTarget, kernel.NTSTATUS) {
+	t := createTarget{name: pn}
+	if len(pn.comps) == 0 {
+		t.node = v.root
+	} else {
+		parent, st := v.lookupParent(pn)
+		if st != kernel.STATUS_SUCCESS {
+			return t, st
+		}
+		t.parent = parent
+		t.node = parent.children[key(pn.comps[len(pn.comps)-1])]
+	}
+	if t.node != nil && t.node.dir && pn.stream != "" {
+		return t, kernel.STATUS_OBJECT_NAME_INVALID // directories have no named streams
+	}
+	if t.node != nil {
+		t.stream = t.node.streams[key(pn.stream)]
+	}
+	return t, kernel.STATUS_SUCCESS
+}
+
+// createCall carries one create through its steps; v.mu is held throughout.
+type createCall struct {
+	v       *Volume
+	fo      *FileObject
+	req     CreateRequest
+	tok     *kernel.Token
+	desired kernel.AccessMask // generic rights mapped
+	wantDir bool              // FILE_DIRECTORY_FILE
+	target  createTarget
+}
+
+func (c *createCall) overwrite() bool {
+	d := c.req.Disposition
+	return d == FILE_SUPERSEDE || d == FILE_OVERWRITE || d == FILE_OVERWRITE_IF
+}
+
+// openExisting opens the stream that exists: disposition, access, share access, then the
+// overwrite the disposition asks for.
+func (c *createCall) openExisting() (uint64, kernel.NTSTATUS) {
+	n, s := c.target.node, c.target.stream
+	if st := c.checkExistingDisposition(); st != kernel.STATUS_SUCCESS {
+		return 0, st
+	}
+	granted, st := c.v.accessLocked(n, c.desired, c.tok)
 	if st != kernel.STATUS_SUCCESS {
 		return 0, st
 	}
-	wantDir := req.Options&FILE_DIRECTORY_FILE != 0
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if fo.state != foNew {
-		return 0, kernel.STATUS_INVALID_PARAMETER
+	if c.req.Options&FILE_DELETE_ON_CLOSE != 0 && (n.attrs&FILE_ATTRIBUTE_READONLY != 0 && !n.dir || n == c.v.root) {
+		return 0, kernel.STATUS_CANNOT_DELETE
 	}
-	var parent, n *fsNode
-	if len(pn.comps) == 0 {
-		n = v.root
-	} else {
-		if parent, st = v.lookupParent(pn); st != kernel.STATUS_SUCCESS {
-			return 0, st
-		}
-		n = parent.children[key(pn.comps[len(pn.comps)-1])]
+	if c.overwrite() && n.attrs&FILE_ATTRIBUTE_READONLY != 0 {
+		return 0, kernel.STATUS_ACCESS_DENIED
 	}
-	if n != nil && n.dir && pn.stream != "" {
-		return 0, kernel.STATUS_OBJECT_NAME_INVALID
-	}
-	var s *Stream
-	if n != nil {
-		s = n.streams[key(pn.stream)]
+	if st := s.share.check(granted, c.req.ShareAccess); st != kernel.STATUS_SUCCESS {
+		return 0, st
 	}
 	info := FILE_OPENED
-	if n != nil && s != nil {
-		// The stream exists.
-		if n.deleting || s.delete {
-			return 0, kernel.STATUS_DELETE_PENDING
-		}
-		switch {
-		case req.Disposition == FILE_CREATE:
-			return 0, kernel.STATUS_OBJECT_NAME_COLLISION
-		case n.dir && req.Options&FILE_NON_DIRECTORY_FILE != 0:
-			return 0, kernel.STATUS_FILE_IS_A_DIRECTORY
-		case !n.dir && wantDir:
-			return 0, kernel.STATUS_NOT_A_DIRECTORY
-		case n.dir && req.Disposition != FILE_OPEN && req.Disposition != FILE_OPEN_IF:
-			return 0, kernel.STATUS_FILE_IS_A_DIRECTORY
-		}
-		granted, st := v.accessLocked(n, desired, tok)
-		if st != kernel.STATUS_SUCCESS {
-			return 0, st
-		}
-		if req.Options&FILE_DELETE_ON_CLOSE != 0 && (n.attrs&FILE_ATTRIBUTE_READONLY != 0 && !n.dir || n == v.root) {
-			return 0, kernel.STATUS_CANNOT_DELETE
-		}
-		overwrite := req.Disposition == FILE_SUPERSEDE || req.Disposition == FILE_OVERWRITE || req.Disposition == FILE_OVERWRITE_IF
-		if overwrite && n.attrs&FILE_ATTRIBUTE_READONLY != 0 {
-			return 0, kernel.STATUS_ACCESS_DENIED
-		}
-		if st := s.share.check(granted, req.ShareAccess); st != kernel.STATUS_SUCCESS {
-			return 0, st
-		}
-		if overwrite {
-			s.data = nil
-			if s.name == "" {
-				// Overwriting the default stream drops the named ones that are not open.
-				for k, other := range n.streams {
-					if other.name != "" && other.objects == 0 {
-						delete(n.streams, k)
-					}
-				}
-				if req.FileAttributes != 0 {
-					n.attrs = (req.FileAttributes | FILE_ATTRIBUTE_ARCHIVE) &^ (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_NORMAL)
-				}
-			}
-			info = FILE_OVERWRITTEN
-			if req.Disposition == FILE_SUPERSEDE {
-				info = FILE_SUPERSEDED
+	if c.overwrite() {
+		info = c.overwriteLocked()
+	}
+	c.v.openLocked(c.fo, s, granted, c.req)
+	return info, kernel.STATUS_SUCCESS
+}
+
+// checkExistingDisposition fails a create whose disposition or directory option does not fit
+// the existing stream.
+func (c *createCall) checkExistingDisposition() kernel.NTSTATUS {
+	n, s, req := c.target.node, c.target.stream, c.req
+	switch {
+	case n.deleting || s.delete:
+		return kernel.STATUS_DELETE_PENDING
+	case req.Disposition == FILE_CREATE:
+		return kernel.STATUS_OBJECT_NAME_COLLISION
+	case n.dir && req.Options&FILE_NON_DIRECTORY_FILE != 0:
+		return kernel.STATUS_FILE_IS_A_DIRECTORY
+	case !n.dir && c.wantDir:
+		return kernel.STATUS_NOT_A_DIRECTORY
+	case n.dir && req.Disposition != FILE_OPEN && req.Disposition != FILE_OPEN_IF:
+		return kernel.STATUS_FILE_IS_A_DIRECTORY
+	}
+	return kernel.STATUS_SUCCESS
+}
+
+// overwriteLocked empties the stream for FILE_SUPERSEDE, FILE_OVERWRITE and FILE_OVERWRITE_IF
+// and returns the create result.
+func (c *createCall) overwriteLocked() uint64 {
+	n, s := c.target.node, c.target.stream
+	s.data = nil
+	if s.name == "" {
+		// Overwriting the default stream drops the named ones that are not open.
+		for k, other := range n.streams {
+			if other.name != "" && other.objects == 0 {
+				delete(n.streams, k)
 			}
 		}
-		v.openLocked(fo, s, granted, req)
-		return info, kernel.STATUS_SUCCESS
-	}
-	// The stream does not exist.
-	if req.Disposition == FILE_OPEN || req.Disposition == FILE_OVERWRITE {
-		return 0, kernel.STATUS_OBJECT_NAME_NOT_FOUND
-	}
-	if n != nil && n.deleting {
-		return 0, kernel.STATUS_DELETE_PENDING
-	}
-	if n != nil && wantDir {
-		return 0, kernel.STATUS_NOT_A_DIRECTORY
-	}
-	if wantDir && pn.stream != "" {
-		return 0, kernel.STATUS_OBJECT_NAME_INVALID
-	}
-	if tok != nil && parent.sd != nil {
-		right := kernel.FILE_ADD_FILE
-		if wantDir {
-			right = kernel.FILE_ADD_SUBDIRECTORY
-		}
-		if _, st := kernel.AccessCheck(parent.sd, tok, right, kernel.FileGenericMapping()); st != kernel.STATUS_SUCCESS {
-			return 0, st
+		if c.req.FileAttributes != 0 {
+			n.attrs = newFileAttributes(c.req.FileAttributes)
 		}
 	}
-	granted := desired
-	if n != nil {
+	if c.req.Disposition == FILE_SUPERSEDE {
+		return FILE_SUPERSEDED
+	}
+	return FILE_OVERWRITTEN
+}
+
+// newFileAttributes returns the attributes a created or overwritten file keeps.
+func newFileAttributes(requested uint32) uint32 {
+	return (requested | FILE_ATTRIBUTE_ARCHIVE) &^ (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_NORMAL)
+}
+
+// createMissing creates the stream that does not exist (and its file or directory if that
+// is missing too): disposition, the parent's right to add, access.
+func (c *createCall) createMissing() (uint64, kernel.NTSTATUS) {
+	if st := c.checkMissingDisposition(); st != kernel.STATUS_SUCCESS {
+		return 0, st
+	}
+	if st := c.checkAddRight(); st != kernel.STATUS_SUCCESS {
+		return 0, st
+	}
+	granted := c.desired
+	if n := c.target.node; n != nil {
 		// A new named stream of an existing file: the file's protection applies.
-		if granted, st = v.accessLocked(n, desired, tok); st != kernel.STATUS_SUCCESS {
+		var st kernel.NTSTATUS
+		if granted, st = c.v.accessLocked(n, c.desired, c.tok); st != kernel.STATUS_SUCCESS {
 			return 0, st
 		}
 	} else if granted&kernel.MAXIMUM_ALLOWED != 0 {
 		granted = granted&^kernel.MAXIMUM_ALLOWED | kernel.FILE_ALL_ACCESS
 	}
+	s := c.newStreamLocked()
+	c.v.openLocked(c.fo, s, granted, c.req)
+	return FILE_CREATED, kernel.STATUS_SUCCESS
+}
+
+// checkMissingDisposition fails a create of a missing stream that the disposition or the
+// directory option does not allow.
+func (c *createCall) checkMissingDisposition() kernel.NTSTATUS {
+	n, req := c.target.node, c.req
+	switch {
+	case req.Disposition == FILE_OPEN || req.Disposition == FILE_OVERWRITE:
+		return kernel.STATUS_OBJECT_NAME_NOT_FOUND
+	case n != nil && n.deleting:
+		return kernel.STATUS_DELETE_PENDING
+	case n != nil && c.wantDir:
+		return kernel.STATUS_NOT_A_DIRECTORY
+	case c.wantDir && c.target.name.stream != "":
+		return kernel.STATUS_OBJECT_NAME_INVALID
+	}
+	return kernel.STATUS_SUCCESS
+}
+
+// checkAddRight checks that the requestor may add a file (or a subdirectory) to the parent
+// directory.
+func (c *createCall) checkAddRight() kernel.NTSTATUS {
+	parent := c.target.parent
+	if c.tok == nil || parent.sd == nil {
+		return kernel.STATUS_SUCCESS
+	}
+	right := kernel.FILE_ADD_FILE
+	if c.wantDir {
+		right = kernel.FILE_ADD_SUBDIRECTORY
+	}
+	_, st := kernel.AccessCheck(parent.sd, c.tok, right, kernel.FileGenericMapping())
+	return st
+}
+
+// newStreamLocked makes the missing node (file or directory) and stream of the target.
+func (c *createCall) newStreamLocked() *Stream {
+	v, pn, n := c.v, c.target.name, c.target.node
 	if n == nil {
+		parent := c.target.parent
 		n = &fsNode{name: pn.comps[len(pn.comps)-1], parent: parent, id: v.newID()}
-		if wantDir {
+		if c.wantDir {
 			n.dir = true
 			n.children = map[string]*fsNode{}
 		} else {
-			n.attrs = (req.FileAttributes | FILE_ATTRIBUTE_ARCHIVE) &^ (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_NORMAL)
+			n.attrs = newFileAttributes(c.req.FileAttributes)
 		}
 		n.streams = map[string]*Stream{"": {vol: v, node: n}}
 		parent.children[key(n.name)] = n
 	}
-	s = n.streams[key(pn.stream)]
+	s := n.streams[key(pn.stream)]
 	if s == nil {
 		s = &Stream{vol: v, node: n, name: pn.stream}
 		n.streams[key(pn.stream)] = s
 	}
-	v.openLocked(fo, s, granted, req)
-	return FILE_CREATED, kernel.STATUS_SUCCESS
+	return s
 }
 
 // accessLocked checks the token against the node's descriptor and attributes.
