@@ -31,11 +31,11 @@ func (d *verdictDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.Fi
 	sd, _ := fm.BuildDefaultSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
 	attrs := driverapi.InitializeObjectAttributes(`\VerdictPort`, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE, sd)
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil,
-		func(p driverapi.Port, _ any, _ []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
+		func(_ context.Context, p driverapi.Port, _ any, _ []byte) (any, kernel.NTSTATUS) {
 			d.client.Store(p)
 			return nil, kernel.STATUS_SUCCESS
 		},
-		func(any) { fm.CloseClientPort(f, &d.client) },
+		func(context.Context, any) { fm.CloseClientPort(f, &d.client) },
 		nil, 1)
 	fm.FreeSecurityDescriptor(sd)
 	if st != kernel.STATUS_SUCCESS {

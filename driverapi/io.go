@@ -206,42 +206,6 @@ const (
 	UserMode   ProcessorMode = 1
 )
 
-// Thread is the emulated thread an operation runs on (FLT_CALLBACK_DATA.Thread, and what
-// PsGetCurrentThread/PsGetCurrentProcess return in a callback). Process is nil for a system
-// thread (the System process).
-type Thread struct {
-	Process *kernel.Process
-	ID      uint32
-}
-
-type threadKey struct{}
-
-// WithThread returns a context that carries t as the calling thread. The harness gives every
-// user call such a context; a driver passes it on (data.Context()) to SendMessage, ReadFile,
-// ...
-func WithThread(ctx context.Context, t *Thread) context.Context {
-	return context.WithValue(ctx, threadKey{}, t)
-}
-
-// CurrentThread emulates PsGetCurrentThread for a goroutine whose context is ctx: the thread
-// the context carries, or nil for a system thread.
-func CurrentThread(ctx context.Context) *Thread {
-	if ctx == nil {
-		return nil
-	}
-	t, _ := ctx.Value(threadKey{}).(*Thread)
-	return t
-}
-
-// CurrentProcess emulates PsGetCurrentProcess: the process of CurrentThread(ctx), nil for the
-// System process.
-func CurrentProcess(ctx context.Context) *kernel.Process {
-	if t := CurrentThread(ctx); t != nil {
-		return t.Process
-	}
-	return nil
-}
-
 // Volume is an opaque filter-manager volume (PFLT_VOLUME).
 type Volume interface {
 	// VolumeName returns the volume's device name, e.g. `\Device\HarddiskVolume1`.

@@ -38,29 +38,25 @@ func InitializeObjectAttributes(name string, attributes uint32, sd *kernel.Secur
 	return ObjectAttributes{ObjectName: name, Attributes: attributes, SecurityDescriptor: sd}
 }
 
-// Caller describes the process that is connecting, as ConnectNotify can see it
-// (PsGetCurrentProcess and its token on Windows).
-type Caller struct {
-	ProcessID uint32
-	ImageName string
-	Token     *kernel.Token
-	Process   *kernel.Process // PsGetCurrentProcess in ConnectNotify: the connecting process
-}
-
-// ConnectNotify is PFLT_CONNECT_NOTIFY. It runs on the connecting goroutine after the access
-// and slot checks. context is a copy that is valid only during the call: keep a copy of what
-// you need. The connection cookie it returns is handed to DisconnectNotify and MessageNotify.
-// A failure status refuses the connection and goes back to the caller (R-CB-1).
-type ConnectNotify func(clientPort Port, serverPortCookie any, context []byte, caller Caller) (connectionCookie any, status kernel.NTSTATUS)
+// ConnectNotify is PFLT_CONNECT_NOTIFY. It runs on the connecting thread after the access and
+// slot checks: ctx is that thread, so CurrentProcess(ctx) is the connecting process, as
+// PsGetCurrentProcess is on Windows (its token, image name and id tell who connects).
+// connectionContext is a copy that is valid only during the call: keep a copy of what you
+// need. The connection cookie it returns is handed to DisconnectNotify and MessageNotify. A
+// failure status refuses the connection and goes back to the caller (R-CB-1).
+type ConnectNotify func(ctx context.Context, clientPort Port, serverPortCookie any, connectionContext []byte) (connectionCookie any, status kernel.NTSTATUS)
 
 // DisconnectNotify is PFLT_DISCONNECT_NOTIFY: called at most once per connection, when the
 // last user handle closes or at unload, never after the filter closed the client port itself.
-// It is expected to call CloseClientPort (R-CB-2).
-type DisconnectNotify func(connectionCookie any)
+// It is expected to call CloseClientPort (R-CB-2). ctx is the thread it runs on: the user's
+// thread that closed the connection, or the thread unloading the filter (a system thread,
+// CurrentProcess nil, when the unload is a service stop).
+type DisconnectNotify func(ctx context.Context, connectionCookie any)
 
-// MessageNotify is PFLT_MESSAGE_NOTIFY: runs on the user's goroutine for each
-// FilterSendMessage. input and output are the user's own buffers, not copies (R-CB-3).
-type MessageNotify func(connectionCookie any, input, output []byte) (returnOutputBufferLength uint32, status kernel.NTSTATUS)
+// MessageNotify is PFLT_MESSAGE_NOTIFY: runs on the user's thread for each FilterSendMessage
+// (ctx is that thread: CurrentProcess(ctx) is the sender's process, whose handles the message
+// may name). input and output are the user's own buffers, not copies (R-CB-3).
+type MessageNotify func(ctx context.Context, connectionCookie any, input, output []byte) (returnOutputBufferLength uint32, status kernel.NTSTATUS)
 
 // ClientPort is the variable in which a driver keeps a client port (a PFLT_PORT). Reading it
 // is race-free, so a driver may test it from any goroutine (the scanner sample does, to skip

@@ -63,19 +63,19 @@ func (d *badDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.Filter
 	return fm.StartFiltering(f)
 }
 
-func (d *badDriver) connect(p driverapi.Port, _ any, _ []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
+func (d *badDriver) connect(_ context.Context, p driverapi.Port, _ any, _ []byte) (any, kernel.NTSTATUS) {
 	cp := &driverapi.ClientPort{}
 	cp.Store(p)
 	d.conns = append(d.conns, cp)
 	return cp, kernel.STATUS_SUCCESS
 }
 
-func (d *badDriver) disconnect(cookie any) {
+func (d *badDriver) disconnect(_ context.Context, cookie any) {
 	d.discs++
 	d.fm.CloseClientPort(d.filter, cookie.(*driverapi.ClientPort))
 }
 
-func (d *badDriver) message(_ any, in, out []byte) (uint32, kernel.NTSTATUS) {
+func (d *badDriver) message(_ context.Context, _ any, in, out []byte) (uint32, kernel.NTSTATUS) {
 	return uint32(copy(out, in)), kernel.STATUS_SUCCESS
 }
 
@@ -162,11 +162,11 @@ func TestBadInputManager(t *testing.T) {
 		p := badProc(t, k, "svc.exe")
 		fp := badProc(t, fk, "foreign.exe")
 
-		conn, st := m.Connect(p, badPortName, nil)
+		conn, st := m.Connect(fltmgr.ThreadContext(p), badPortName, nil)
 		require.Equal(t, kernel.STATUS_SUCCESS, st)
-		_, st = fm.Connect(fp, badPortName, nil)
+		_, st = fm.Connect(fltmgr.ThreadContext(fp), badPortName, nil)
 		require.Equal(t, kernel.STATUS_SUCCESS, st)
-		_, st = m.Connect(p, `\Other`, nil)
+		_, st = m.Connect(fltmgr.ThreadContext(p), `\Other`, nil)
 		require.Equal(t, kernel.STATUS_SUCCESS, st)
 		live, foreignCP, otherCP := d.conns[0], fd.conns[0], other.conns[0]
 		var empty driverapi.ClientPort
@@ -199,8 +199,8 @@ func TestBadInputManager(t *testing.T) {
 			{"load a path", func() any { return m.LoadDriver(`a\b`, &badDriver{}) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"load twice", func() any { return m.LoadDriver("BAD", &badDriver{}) }, fltmgr.STATUS_IMAGE_ALREADY_LOADED, ""},
 			{"loaded empty", func() any { return m.Loaded("") }, false, ""},
-			{"unload unknown", func() any { return m.UnloadFilter("", false) }, kernel.STATUS_FLT_FILTER_NOT_FOUND, ""},
-			{"stop unknown", func() any { return m.UnloadFilter("nope", true) }, kernel.STATUS_FLT_FILTER_NOT_FOUND, ""},
+			{"unload unknown", func() any { return m.UnloadFilter(context.Background(), "", false) }, kernel.STATUS_FLT_FILTER_NOT_FOUND, ""},
+			{"stop unknown", func() any { return m.UnloadFilter(context.Background(), "nope", true) }, kernel.STATUS_FLT_FILTER_NOT_FOUND, ""},
 			{"registry path of nothing", func() any { return fltmgr.RegistryPath("") != "" }, true, ""},
 			{"routines", func() any { return len(fltmgr.Routines()) > 0 }, true, ""},
 			{"no fault hook", func() any { m.SetFaultHook(nil); return true }, true, ""},
@@ -331,18 +331,18 @@ func TestBadInputManager(t *testing.T) {
 			}, badBlocked, ""},
 
 			// FilterConnectCommunicationPort's kernel half (R-MODEL-2).
-			{"connect nil process", func() any { _, st := m.Connect(nil, badPortName, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"connect a foreign process", func() any { _, st := m.Connect(fp, badPortName, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"connect oversized context", func() any { _, st := m.Connect(p, badPortName, big); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"connect empty name", func() any { _, st := m.Connect(p, "", nil); return st }, kernel.STATUS_OBJECT_PATH_SYNTAX_BAD, ""},
-			{"connect in another case", func() any { _, st := m.Connect(p, strings.ToLower(badPortName), nil); return st }, kernel.STATUS_OBJECT_NAME_NOT_FOUND, ""},
-			{"connect in a missing directory", func() any { _, st := m.Connect(p, `\NoSuchDir\Port`, nil); return st }, kernel.STATUS_OBJECT_PATH_NOT_FOUND, ""},
-			{"connect to a directory", func() any { _, st := m.Connect(p, `\Device`, nil); return st }, kernel.STATUS_OBJECT_TYPE_MISMATCH, ""},
-			{"connect unknown name", func() any { _, st := m.Connect(p, `\Nope`, nil); return st }, kernel.STATUS_OBJECT_NAME_NOT_FOUND, ""},
+			{"connect nil process", func() any { _, st := m.Connect(context.Background(), badPortName, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"connect a foreign process", func() any { _, st := m.Connect(fltmgr.ThreadContext(fp), badPortName, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"connect oversized context", func() any { _, st := m.Connect(fltmgr.ThreadContext(p), badPortName, big); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"connect empty name", func() any { _, st := m.Connect(fltmgr.ThreadContext(p), "", nil); return st }, kernel.STATUS_OBJECT_PATH_SYNTAX_BAD, ""},
+			{"connect in another case", func() any { _, st := m.Connect(fltmgr.ThreadContext(p), strings.ToLower(badPortName), nil); return st }, kernel.STATUS_OBJECT_NAME_NOT_FOUND, ""},
+			{"connect in a missing directory", func() any { _, st := m.Connect(fltmgr.ThreadContext(p), `\NoSuchDir\Port`, nil); return st }, kernel.STATUS_OBJECT_PATH_NOT_FOUND, ""},
+			{"connect to a directory", func() any { _, st := m.Connect(fltmgr.ThreadContext(p), `\Device`, nil); return st }, kernel.STATUS_OBJECT_TYPE_MISMATCH, ""},
+			{"connect unknown name", func() any { _, st := m.Connect(fltmgr.ThreadContext(p), `\Nope`, nil); return st }, kernel.STATUS_OBJECT_NAME_NOT_FOUND, ""},
 		})
 
 		// The blocked sends above end when the connection does.
-		conn.CloseUserEndpoint()
+		conn.CloseUserEndpoint(context.Background())
 		synctest.Wait()
 
 		// The double close of a server port (R-VERIFY-4).
@@ -368,7 +368,7 @@ func TestBadInputConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k, m, d := badWorld(t, "")
 		p := badProc(t, k, "svc.exe")
-		c, st := m.Connect(p, badPortName, nil)
+		c, st := m.Connect(fltmgr.ThreadContext(p), badPortName, nil)
 		require.Equal(t, kernel.STATUS_SUCCESS, st)
 		done := &badDone{}
 		info := func() any {
@@ -385,18 +385,18 @@ func TestBadInputConnection(t *testing.T) {
 			{"reply nil", func() any { return c.Reply(nil) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"reply 15 bytes", func() any { return c.Reply(make([]byte, 15)) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"reply unknown id", func() any { return c.Reply(make([]byte, 16)) }, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, ""},
-			{"send nil", func() any { _, st := c.Send(nil, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"send nil output", func() any { n, st := c.Send([]byte("x"), nil); return [2]any{n, st} }, [2]any{uint32(0), kernel.STATUS_SUCCESS}, ""},
+			{"send nil", func() any { _, st := c.Send(context.Background(), nil, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"send nil output", func() any { n, st := c.Send(context.Background(), []byte("x"), nil); return [2]any{n, st} }, [2]any{uint32(0), kernel.STATUS_SUCCESS}, ""},
 			{"info", info, "true \\BadPort true true", ""},
 			{"a pending get", func() any { return c.Get(make([]byte, 64), "tag", done) }, kernel.STATUS_PENDING, ""},
 			{"cancel by a tag that does not match", func() any { return c.CancelGets(func(tag any) bool { return tag == "other" }) }, 0, ""},
 			{"cancel it", func() any { return [3]any{c.CancelGets(nil), done.calls, done.st} }, [3]any{1, 1, kernel.STATUS_CANCELLED}, ""},
-			{"close the user endpoint", func() any { c.CloseUserEndpoint(); return d.discs }, 1, ""},
-			{"close it again: DisconnectNotify at most once", func() any { c.CloseUserEndpoint(); return d.discs }, 1, ""},
+			{"close the user endpoint", func() any { c.CloseUserEndpoint(context.Background()); return d.discs }, 1, ""},
+			{"close it again: DisconnectNotify at most once", func() any { c.CloseUserEndpoint(context.Background()); return d.discs }, 1, ""},
 			{"disconnected", func() any { return c.Disconnected() }, true, ""},
 			{"get after close", func() any { return c.Get(make([]byte, 64), nil, done) }, kernel.STATUS_PORT_DISCONNECTED, ""},
 			{"reply after close", func() any { return c.Reply(make([]byte, 16)) }, kernel.STATUS_PORT_DISCONNECTED, ""},
-			{"send after close", func() any { _, st := c.Send([]byte("x"), nil); return st }, kernel.STATUS_PORT_DISCONNECTED, ""},
+			{"send after close", func() any { _, st := c.Send(context.Background(), []byte("x"), nil); return st }, kernel.STATUS_PORT_DISCONNECTED, ""},
 			{"info after close", info, "true \\BadPort true true", ""},
 			{"send on the closed client port variable", func() any {
 				return m.SendMessage(context.Background(), d.filter, d.conns[0], []byte("x"), nil, nil, nil)

@@ -1,6 +1,7 @@
 package fltmgr
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,7 +24,7 @@ func TestConnectCheckOrderWhileDeleting(t *testing.T) {
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 	user, st := w.CreateProcess("user.exe", kernel.TokenStandardUser(), nil, false)
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
-	first, st := m.Connect(admin, `\TestPort`, nil) // the only slot is taken
+	first, st := m.Connect(ThreadContext(admin), `\TestPort`, nil) // the only slot is taken
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 
 	f := d.Filter.(*filter)
@@ -31,13 +32,13 @@ func TestConnectCheckOrderWhileDeleting(t *testing.T) {
 	f.state = filterUnregistering
 	f.mu.Unlock()
 
-	c, st := m.Connect(admin, `\Missing`, nil)
+	c, st := m.Connect(ThreadContext(admin), `\Missing`, nil)
 	require.Equal(t, kernel.STATUS_OBJECT_NAME_NOT_FOUND, st)
 	require.Nil(t, c)
-	c, st = m.Connect(user, `\TestPort`, nil)
+	c, st = m.Connect(ThreadContext(user), `\TestPort`, nil)
 	require.Equal(t, kernel.STATUS_ACCESS_DENIED, st)
 	require.Nil(t, c)
-	c, st = m.Connect(admin, `\TestPort`, nil)
+	c, st = m.Connect(ThreadContext(admin), `\TestPort`, nil)
 	require.Equal(t, kernel.STATUS_FLT_DELETING_OBJECT, st, "the deleting check comes before the slot check")
 	require.Nil(t, c)
 	require.Equal(t, kernel.HRESULT(0x801F000B), kernel.HResultFromNtStatus(st))
@@ -46,14 +47,14 @@ func TestConnectCheckOrderWhileDeleting(t *testing.T) {
 	f.mu.Lock()
 	f.state = filterRegistered
 	f.mu.Unlock()
-	c, st = m.Connect(admin, `\TestPort`, nil)
+	c, st = m.Connect(ThreadContext(admin), `\TestPort`, nil)
 	require.Equal(t, kernel.STATUS_CONNECTION_COUNT_LIMIT, st)
 	require.Nil(t, c)
 	require.Equal(t, int32(1), d.ConnectCalls.Load())
 
-	first.CloseUserEndpoint()
+	first.CloseUserEndpoint(context.Background())
 	require.Equal(t, int32(1), d.Disconnects.Load())
-	require.Equal(t, kernel.STATUS_SUCCESS, m.UnloadFilter("test", true))
+	require.Equal(t, kernel.STATUS_SUCCESS, m.UnloadFilter(context.Background(), "test", true))
 	require.Empty(t, m.Leftovers())
 	require.Empty(t, w.Verifier().Violations())
 	require.Empty(t, w.Namespace().Names())

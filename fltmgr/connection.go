@@ -1,6 +1,7 @@
 package fltmgr
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -231,10 +232,10 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 }
 
 // Send is the kernel half of FilterSendMessage (R-USER Send): MessageNotify runs on the
-// calling goroutine with the caller's own buffers. It returns STATUS_INVALID_PARAMETER for an
+// calling goroutine, with ctx (the calling user thread) and the caller's own buffers. It returns STATUS_INVALID_PARAMETER for an
 // empty input, STATUS_NOT_SUPPORTED when the port has no MessageNotify,
 // STATUS_PORT_DISCONNECTED once the connection ended, otherwise the callback's results.
-func (c *Connection) Send(in, out []byte) (uint32, kernel.NTSTATUS) {
+func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.NTSTATUS) {
 	if len(in) == 0 {
 		return 0, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -244,7 +245,7 @@ func (c *Connection) Send(in, out []byte) (uint32, kernel.NTSTATUS) {
 	if c.down.Load() || !c.msgs.acquire() {
 		return 0, kernel.STATUS_PORT_DISCONNECTED
 	}
-	n, st := c.port.messageCB(c.cookie, in, out)
+	n, st := c.port.messageCB(ctx, c.cookie, in, out)
 	c.msgs.release() // the last call of a closing connection runs its DisconnectNotify here
 	if n > uint32(len(out)) {
 		c.m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: c.f.name, Object: c.String(),
@@ -265,8 +266,9 @@ func (c *Connection) Send(in, out []byte) (uint32, kernel.NTSTATUS) {
 // unless the filter closed the client port itself (R-CB-2). DisconnectNotify never overlaps a
 // MessageNotify of the same connection, as on Windows (the port's message run-down): it runs
 // on this goroutine before CloseUserEndpoint returns, or, when a MessageNotify is still
-// running, on that call's goroutine right after it returns.
-func (c *Connection) CloseUserEndpoint() {
+// running, on that call's goroutine right after it returns. ctx is the thread closing the last
+// handle; DisconnectNotify receives it.
+func (c *Connection) CloseUserEndpoint(ctx context.Context) {
 	c.disconnect(kernel.STATUS_CANCELLED, "user handle closed")
 	f := c.f
 	f.mu.Lock()
@@ -281,7 +283,7 @@ func (c *Connection) CloseUserEndpoint() {
 	c.msgs.close(func() {
 		if call {
 			c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
-			c.port.disconnectCB(c.cookie)
+			c.port.disconnectCB(ctx, c.cookie)
 		}
 		if held {
 			f.notifyRundown.release()

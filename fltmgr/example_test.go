@@ -1,6 +1,7 @@
 package fltmgr_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fltemu/fltemu/fltmgr"
@@ -19,17 +20,17 @@ func Example() {
 
 	admin, _ := w.CreateProcess("svc.exe", kernel.TokenAdmin(), nil, false)
 	user, _ := w.CreateProcess("user.exe", kernel.TokenStandardUser(), nil, false)
-	_, st := m.Connect(user, minimal.PortName, nil)
+	_, st := m.Connect(fltmgr.ThreadContext(user), minimal.PortName, nil)
 	fmt.Println("standard user:", st)
 
-	conn, st := m.Connect(admin, minimal.PortName, nil)
+	conn, st := m.Connect(fltmgr.ThreadContext(admin), minimal.PortName, nil)
 	fmt.Println("admin:", st)
 	out := make([]byte, 8)
-	n, st := conn.Send([]byte("ping"), out)
+	n, st := conn.Send(fltmgr.ThreadContext(admin), []byte("ping"), out)
 	fmt.Println("MessageNotify:", string(out[:n]), st)
-	conn.CloseUserEndpoint() // the last handle closed: DisconnectNotify runs
+	conn.CloseUserEndpoint(fltmgr.ThreadContext(admin)) // the last handle closed: DisconnectNotify runs
 
-	fmt.Println("unload:", m.UnloadFilter("minimal", false))
+	fmt.Println("unload:", m.UnloadFilter(context.Background(), "minimal", false))
 	fmt.Println("violations:", len(w.Verifier().Violations()))
 	// Output:
 	// load: STATUS_SUCCESS (0x00000000)

@@ -1,6 +1,7 @@
 package fltmgr
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -149,11 +150,12 @@ func (m *Manager) UnregisterFilter(fi driverapi.Filter) {
 	if !ok {
 		return
 	}
-	f.unregister(true)
+	f.unregister(m.unloadingThread(f.driver), true)
 }
 
 // unregister tears the filter down; report says whether open server ports are driver bugs.
-func (f *filter) unregister(report bool) {
+// ctx is the thread doing it, on which DisconnectNotify runs.
+func (f *filter) unregister(ctx context.Context, report bool) {
 	m := f.m
 	f.mu.Lock()
 	if f.state != filterRegistered {
@@ -206,7 +208,7 @@ func (f *filter) unregister(report bool) {
 		<-e.c.msgs.close(nil)
 		if e.notify {
 			m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Driver: f.name, Conn: e.c.id, Detail: "DisconnectNotify (unload)"})
-			e.c.port.disconnectCB(e.c.cookie)
+			e.c.port.disconnectCB(ctx, e.c.cookie)
 		}
 	}
 	// DisconnectNotify calls started by user closes, MessageNotify calls still running on

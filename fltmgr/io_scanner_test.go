@@ -2,6 +2,7 @@ package fltmgr_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"strings"
 	"sync/atomic"
@@ -51,12 +52,12 @@ func (s *miniScanner) DriverEntry(obj *driverapi.DriverObject, fm driverapi.Filt
 	sd, _ := fm.BuildDefaultSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
 	attrs := driverapi.InitializeObjectAttributes(`\ScanPort`, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE, sd)
 	s.server, st = fm.CreateCommunicationPort(f, &attrs, nil,
-		func(p driverapi.Port, _ any, _ []byte, c driverapi.Caller) (any, kernel.NTSTATUS) {
-			s.userPID.Store(c.ProcessID)
+		func(ctx context.Context, p driverapi.Port, _ any, _ []byte) (any, kernel.NTSTATUS) {
+			s.userPID.Store(driverapi.CurrentProcessId(ctx))
 			s.client.Store(p)
 			return nil, kernel.STATUS_SUCCESS
 		},
-		func(any) { fm.CloseClientPort(s.filter, &s.client); s.userPID.Store(0) }, nil, 1)
+		func(context.Context, any) { fm.CloseClientPort(s.filter, &s.client); s.userPID.Store(0) }, nil, 1)
 	if st != kernel.STATUS_SUCCESS {
 		fm.UnregisterFilter(f)
 		return st

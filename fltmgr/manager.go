@@ -1,6 +1,7 @@
 package fltmgr
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sort"
@@ -49,6 +50,20 @@ type loadedDriver struct {
 	obj    *driverapi.DriverObject
 	state  driverState // guarded by Manager.mu
 	filter *filter     // the filter it registered, nil if none; guarded by Manager.mu
+	// unloadCtx is the thread running the driver's FilterUnload (nil otherwise): its
+	// FltUnregisterFilter runs DisconnectNotify there. Guarded by Manager.mu.
+	unloadCtx context.Context
+}
+
+// unloadingThread returns the thread unloading ld, or a system thread when ld is not being
+// unloaded (a driver that unregisters in DriverEntry or on its own).
+func (m *Manager) unloadingThread(ld *loadedDriver) context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ld != nil && ld.unloadCtx != nil {
+		return ld.unloadCtx
+	}
+	return context.Background()
 }
 
 // New makes the filter manager of world w.
@@ -102,7 +117,7 @@ func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
 		if f != nil && !f.isUnregistered() {
 			m.violation(kernel.Violation{Rule: kernel.RuleReg2, Driver: name, Object: "filter",
 				Message: fmt.Sprintf("DriverEntry failed with %v but left its filter registered", st)})
-			f.unregister(false)
+			f.unregister(context.Background(), false)
 		}
 		m.trace(kernel.TraceEvent{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error(), Detail: "DriverEntry failed"})
 		return st
@@ -150,11 +165,16 @@ func (m *Manager) Loaded(name string) bool {
 }
 
 // UnloadFilter handles an unload request for the named filter (R-UNLOAD-3): non-mandatory is
-// `fltmc unload` (FilterUnload), mandatory is a service stop. It returns
+// `fltmc unload` (FilterUnload), mandatory is a service stop. ctx is the unloading thread
+// (context.Background() for a system thread): FilterUnload runs on it, and so does each
+// DisconnectNotify its FltUnregisterFilter causes. It returns
 // STATUS_FLT_FILTER_NOT_FOUND for an unknown, unloaded or unregistered filter and
 // STATUS_FLT_DO_NOT_DETACH when the unload is refused: by the callback, for lack of a callback,
 // or (mandatory) because the filter registered FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP.
-func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
+func (m *Manager) UnloadFilter(ctx context.Context, name string, mandatory bool) kernel.NTSTATUS {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	m.mu.Lock()
 	ld, ok := m.drivers[strings.ToUpper(name)]
 	// A filter the driver already unregistered (in DriverEntry, say) is not found either.
@@ -173,7 +193,13 @@ func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
 		return kernel.STATUS_FLT_DO_NOT_DETACH
 	}
 	ld.state = driverUnloading
+	ld.unloadCtx = ctx
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		ld.unloadCtx = nil
+		m.mu.Unlock()
+	}()
 
 	var flags driverapi.FilterUnloadFlags
 	if mandatory {
@@ -200,7 +226,7 @@ func (m *Manager) UnloadFilter(name string, mandatory bool) kernel.NTSTATUS {
 			Windows: "the driver image is unloaded under a live filter: a bugcheck at its next callback"})
 		// The driver never called FltUnregisterFilter: its open ports are part of this
 		// violation, not R-VERIFY-1 reports of their own.
-		f.unregister(false)
+		f.unregister(ctx, false)
 	}
 	m.mu.Lock()
 	ld.state = driverUnloaded
@@ -234,11 +260,11 @@ func (m *Manager) Shutdown() {
 		if state != driverLoaded {
 			continue
 		}
-		if f != nil && m.UnloadFilter(ld.name, true) == kernel.STATUS_SUCCESS {
+		if f != nil && m.UnloadFilter(context.Background(), ld.name, true) == kernel.STATUS_SUCCESS {
 			continue
 		}
 		if f != nil {
-			f.unregister(false)
+			f.unregister(context.Background(), false)
 		}
 		m.mu.Lock()
 		ld.state = driverUnloaded

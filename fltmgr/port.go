@@ -1,6 +1,7 @@
 package fltmgr
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -118,15 +119,18 @@ const scribble = 0xDB
 // namespace's (STATUS_OBJECT_NAME_NOT_FOUND, STATUS_OBJECT_PATH_NOT_FOUND,
 // STATUS_OBJECT_PATH_SYNTAX_BAD, STATUS_OBJECT_NAME_INVALID, STATUS_OBJECT_TYPE_MISMATCH),
 // STATUS_ACCESS_DENIED, STATUS_FLT_DELETING_OBJECT, STATUS_CONNECTION_COUNT_LIMIT, or
-// ConnectNotify's own status. A context longer than 65511 bytes is STATUS_INVALID_PARAMETER.
-func (m *Manager) Connect(proc *kernel.Process, name string, context []byte) (*Connection, kernel.NTSTATUS) {
-	if proc == nil || proc.World() != m.world || len(context) > driverapi.MaxConnectionContext {
+// ConnectNotify's own status. ctx is the connecting user thread (its process is the caller
+// ConnectNotify sees); a context without a user thread of this world, or a connection context
+// longer than 65511 bytes, is STATUS_INVALID_PARAMETER.
+func (m *Manager) Connect(ctx context.Context, name string, connectionContext []byte) (*Connection, kernel.NTSTATUS) {
+	proc := driverapi.CurrentProcess(ctx)
+	if proc == nil || proc.World() != m.world || len(connectionContext) > driverapi.MaxConnectionContext {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
 	if st := m.fault(RoutineConnect, ""); st != kernel.STATUS_SUCCESS {
 		return nil, st
 	}
-	st := m.connect1(proc, name, context)
+	st := m.connect1(ctx, proc, name, connectionContext)
 	return st.conn, st.status
 }
 
@@ -135,7 +139,7 @@ type connectResult struct {
 	status kernel.NTSTATUS
 }
 
-func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) connectResult {
+func (m *Manager) connect1(ctx context.Context, proc *kernel.Process, name string, connectionContext []byte) connectResult {
 	fail := func(st kernel.NTSTATUS, driver, why string) connectResult {
 		m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: driver, Status: st.Error(),
 			Detail: name + ": " + why})
@@ -175,9 +179,8 @@ func (m *Manager) connect1(proc *kernel.Process, name string, context []byte) co
 	f.users[c] = struct{}{}
 	f.mu.Unlock()
 
-	ctxCopy := append([]byte(nil), context...)
-	caller := driverapi.Caller{ProcessID: proc.ID(), ImageName: proc.ImageName(), Token: proc.Token(), Process: proc}
-	cookie, st := p.connectCB(c, p.cookie, ctxCopy, caller)
+	ctxCopy := append([]byte(nil), connectionContext...)
+	cookie, st := p.connectCB(ctx, c, p.cookie, ctxCopy)
 	for i := range ctxCopy {
 		ctxCopy[i] = scribble
 	}

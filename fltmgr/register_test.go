@@ -1,6 +1,7 @@
 package fltmgr_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -290,6 +291,6 @@ func TestManagerQueriesAndShutdown(t *testing.T) {
 	require.Empty(t, m.Leftovers())
 	m.Shutdown() // twice: nothing more happens
 	require.Equal(t, int32(1), d.Unloads.Load())
-	require.Equal(t, kernel.STATUS_FLT_FILTER_NOT_FOUND, m.UnloadFilter("flt", true))
+	require.Equal(t, kernel.STATUS_FLT_FILTER_NOT_FOUND, m.UnloadFilter(context.Background(), "flt", true))
 	require.Empty(t, w.Verifier().Violations())
 }

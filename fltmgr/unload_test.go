@@ -1,6 +1,7 @@
 package fltmgr_test
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +77,7 @@ func TestUnloadRefusedThenStop(t *testing.T) {
 
 	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("flt"))
 	require.Equal(t, kernel.HRESULT(0x801F0010), w.Unload("flt"))
-	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter("flt", false))
+	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter(context.Background(), "flt", false))
 	require.Equal(t, []driverapi.FilterUnloadFlags{0, 0, 0}, rec.get())
 	require.True(t, w.FilterManager().Loaded("flt"))
 	require.Equal(t, []string{"flt"}, w.FilterManager().Drivers())
@@ -118,7 +119,7 @@ func TestStopIgnoresReturnValue(t *testing.T) {
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h := connect(t, p)
 	require.Equal(t, kernel.S_OK, w.Stop("flt"))
-	require.Equal(t, kernel.STATUS_FLT_FILTER_NOT_FOUND, w.FilterManager().UnloadFilter("flt", true))
+	require.Equal(t, kernel.STATUS_FLT_FILTER_NOT_FOUND, w.FilterManager().UnloadFilter(context.Background(), "flt", true))
 	require.Equal(t, 1, calls)
 	require.False(t, w.FilterManager().Loaded("flt"))
 	require.Equal(t, kernel.E_HANDLE, echo(t, p, h, "x"))
@@ -137,7 +138,7 @@ func TestDoNotSupportServiceStop(t *testing.T) {
 		}}
 	require.Equal(t, kernel.S_OK, w.Load("flt", d))
 	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Stop("flt"))
-	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter("flt", true))
+	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter(context.Background(), "flt", true))
 	require.Empty(t, rec.get(), "the callback is not called for a mandatory unload")
 	require.True(t, w.FilterManager().Loaded("flt"))
 
@@ -155,8 +156,8 @@ func TestNoUnloadCallback(t *testing.T) {
 	h := connect(t, p)
 	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("flt"))
 	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Stop("flt"))
-	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter("flt", false))
-	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter("flt", true))
+	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter(context.Background(), "flt", false))
+	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter(context.Background(), "flt", true))
 	require.True(t, w.FilterManager().Loaded("flt"))
 	require.Equal(t, kernel.S_OK, echo(t, p, h, "ok"))
 	// The refusals are in the trace.
@@ -274,7 +275,7 @@ func TestUnloadUnknownFilter(t *testing.T) {
 	for _, name := range []string{"nosuch", "", `\`, "FLT"} {
 		require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload(name), "%q", name)
 		require.Equal(t, kernel.HRESULT(0x801F0013), w.Stop(name), "%q", name)
-		require.Equal(t, kernel.STATUS_FLT_FILTER_NOT_FOUND, w.FilterManager().UnloadFilter(name, false), "%q", name)
+		require.Equal(t, kernel.STATUS_FLT_FILTER_NOT_FOUND, w.FilterManager().UnloadFilter(context.Background(), name, false), "%q", name)
 	}
 	// Names are case-insensitive, as service names are.
 	require.Equal(t, kernel.S_OK, w.Load("Flt", &testdriver.Driver{}))

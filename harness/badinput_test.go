@@ -46,14 +46,14 @@ func (d *biDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterM
 	d.filter = f
 	attrs := driverapi.InitializeObjectAttributes(biPortName, driverapi.OBJ_KERNEL_HANDLE, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS))
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil,
-		func(p driverapi.Port, _ any, _ []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
+		func(_ context.Context, p driverapi.Port, _ any, _ []byte) (any, kernel.NTSTATUS) {
 			cp := &driverapi.ClientPort{}
 			cp.Store(p)
 			d.conns = append(d.conns, cp) // ConnectNotify runs on the connecting goroutine: the test's
 			return cp, kernel.STATUS_SUCCESS
 		},
-		func(cookie any) { fm.CloseClientPort(f, cookie.(*driverapi.ClientPort)) },
-		func(_ any, in, out []byte) (uint32, kernel.NTSTATUS) {
+		func(_ context.Context, cookie any) { fm.CloseClientPort(f, cookie.(*driverapi.ClientPort)) },
+		func(_ context.Context, _ any, in, out []byte) (uint32, kernel.NTSTATUS) {
 			return uint32(copy(out, in)), kernel.STATUS_SUCCESS
 		},
 		4)

@@ -195,16 +195,16 @@ func (d *echoDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.Filte
 		return st
 	}
 	d.filter = f
-	d.notify = func(_ any, in, out []byte) (uint32, kernel.NTSTATUS) {
+	d.notify = func(_ context.Context, _ any, in, out []byte) (uint32, kernel.NTSTATUS) {
 		return uint32(copy(out, in)), kernel.STATUS_SUCCESS
 	}
 	attrs := driverapi.InitializeObjectAttributes(`\EchoPort`, driverapi.OBJ_KERNEL_HANDLE, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS))
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil,
-		func(p driverapi.Port, _ any, _ []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
+		func(_ context.Context, p driverapi.Port, _ any, _ []byte) (any, kernel.NTSTATUS) {
 			d.client.Store(p)
 			return nil, kernel.STATUS_SUCCESS
 		},
-		func(any) { fm.CloseClientPort(f, &d.client) }, d.notify, 1)
+		func(context.Context, any) { fm.CloseClientPort(f, &d.client) }, d.notify, 1)
 	if st != kernel.STATUS_SUCCESS {
 		fm.UnregisterFilter(f)
 		return st
@@ -241,7 +241,7 @@ func BenchmarkUserToKernel(b *testing.B) {
 	cb := d.notify
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		*n, _ = cb(nil, in, out)
+		*n, _ = cb(context.Background(), nil, in, out)
 	}
 	direct := float64(time.Since(start).Nanoseconds()) / float64(b.N)
 	b.ReportMetric(direct, "direct-ns/op")

@@ -23,7 +23,7 @@ var deadlockScenarios = map[string]func(t *testing.T, w *harness.World){
 	// FltUnregisterFilter from the filter's own MessageNotify waits for that MessageNotify.
 	"unregister-in-message": func(t *testing.T, w *harness.World) {
 		d := &testdriver.Driver{}
-		d.OnMessage = func(*testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+		d.OnMessage = func(context.Context, *testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
 			d.FM.UnregisterFilter(d.Filter)
 			return 0, kernel.STATUS_SUCCESS
 		}
@@ -38,8 +38,8 @@ var deadlockScenarios = map[string]func(t *testing.T, w *harness.World){
 	"message-waits-for-its-close": func(t *testing.T, w *harness.World) {
 		closed := make(chan struct{})
 		d := &testdriver.Driver{}
-		d.OnDisconnect = func(*testdriver.Conn) { close(closed) }
-		d.OnMessage = func(*testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+		d.OnDisconnect = func(context.Context, *testdriver.Conn) { close(closed) }
+		d.OnMessage = func(context.Context, *testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
 			<-closed
 			return 0, kernel.STATUS_SUCCESS
 		}

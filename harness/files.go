@@ -27,11 +27,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
+	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/fsys"
-
-	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -241,26 +239,10 @@ func (w *World) resolvePath(path string) (*fsys.Volume, string, kernel.NTSTATUS)
 
 // ---- the calling thread ----
 
-// exitContext is a context that is done when the process exits: the calls of a process run
-// on a thread that terminates with it.
-type exitContext struct{ p *kernel.Process }
-
-func (c exitContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (c exitContext) Done() <-chan struct{}       { return c.p.Done() }
-func (c exitContext) Value(any) any               { return nil }
-func (c exitContext) Err() error {
-	select {
-	case <-c.p.Done():
-		return context.Canceled
-	default:
-		return nil
-	}
-}
-
 // ThreadContext returns the context of the process's main thread: it carries the thread (for
 // driverapi.CurrentProcess, FltGetRequestorProcess) and is done when the process exits.
 func (p *Process) ThreadContext() context.Context {
-	return driverapi.WithThread(exitContext{p.k}, &driverapi.Thread{Process: p.k, ID: p.k.ID() + 2})
+	return fltmgr.ThreadContext(p.k)
 }
 
 // ---- handles ----

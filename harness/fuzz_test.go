@@ -46,7 +46,7 @@ func (d *fzDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterM
 	d.filter = f
 	attrs := driverapi.InitializeObjectAttributes(fzPortName, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE, kernel.DefaultPortSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS))
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil,
-		func(p driverapi.Port, _ any, ctx []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
+		func(_ context.Context, p driverapi.Port, _ any, ctx []byte) (any, kernel.NTSTATUS) {
 			d.mu.Lock()
 			d.calls++
 			d.context = append([]byte(nil), ctx...)
@@ -54,7 +54,7 @@ func (d *fzDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterM
 			d.client.Store(p)
 			return nil, kernel.STATUS_SUCCESS
 		},
-		func(any) { fm.CloseClientPort(f, &d.client) },
+		func(context.Context, any) { fm.CloseClientPort(f, &d.client) },
 		nil, 1)
 	if st != kernel.STATUS_SUCCESS {
 		fm.UnregisterFilter(f)

@@ -781,7 +781,7 @@ func (d *mdDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterM
 	return fm.StartFiltering(f)
 }
 
-func (d *mdDriver) connect(p driverapi.Port, _ any, ctx []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
+func (d *mdDriver) connect(_ context.Context, p driverapi.Port, _ any, ctx []byte) (any, kernel.NTSTATUS) {
 	if len(ctx) > 0 && ctx[0] == 'R' {
 		return nil, kernel.STATUS_INSUFFICIENT_RESOURCES
 	}
@@ -795,13 +795,13 @@ func (d *mdDriver) connect(p driverapi.Port, _ any, ctx []byte, _ driverapi.Call
 	return c, kernel.STATUS_SUCCESS
 }
 
-func (d *mdDriver) disconnect(cookie any) {
+func (d *mdDriver) disconnect(_ context.Context, cookie any) {
 	c := cookie.(*mdDConn)
 	d.run.note(fmt.Sprintf("disconnect-notify conn#%d", c.idx))
 	d.fm.CloseClientPort(d.filter, &c.port)
 }
 
-func (d *mdDriver) message(_ any, in, out []byte) (uint32, kernel.NTSTATUS) {
+func (d *mdDriver) message(_ context.Context, _ any, in, out []byte) (uint32, kernel.NTSTATUS) {
 	return uint32(copy(out, in)), kernel.STATUS_SUCCESS
 }
 

@@ -464,7 +464,7 @@ func TestUnloadWaitsForMessageNotify(t *testing.T) {
 		// R-UNLOAD-5: FltUnregisterFilter waits for a running MessageNotify to return.
 		entered := make(chan struct{})
 		release := make(chan struct{})
-		d := &testdriver.Driver{OnMessage: func(_ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+		d := &testdriver.Driver{OnMessage: func(_ context.Context, _ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
 			close(entered)
 			<-release
 			return uint32(copy(out, "bye")), kernel.STATUS_SUCCESS
@@ -499,7 +499,7 @@ func TestUnloadWaitsForConnectNotify(t *testing.T) {
 		// user's calls E_HANDLE.
 		entered := make(chan struct{})
 		release := make(chan struct{})
-		d := &testdriver.Driver{OnConnect: func(*testdriver.Conn, []byte) kernel.NTSTATUS {
+		d := &testdriver.Driver{OnConnect: func(context.Context, *testdriver.Conn, []byte) kernel.NTSTATUS {
 			close(entered)
 			<-release
 			return kernel.STATUS_SUCCESS

@@ -206,7 +206,7 @@ func TestModelConnectCheckOrder(t *testing.T) {
 		require.Equal(t, int32(1), d.ConnectCalls.Load())
 
 		// Last in the order: ConnectNotify's own status goes back to the caller.
-		d2 := &testdriver.Driver{PortName: `\Refusing`, OnConnect: func(*testdriver.Conn, []byte) kernel.NTSTATUS {
+		d2 := &testdriver.Driver{PortName: `\Refusing`, OnConnect: func(context.Context, *testdriver.Conn, []byte) kernel.NTSTATUS {
 			return kernel.STATUS_INSUFFICIENT_RESOURCES
 		}}
 		require.Equal(t, kernel.S_OK, w.Load("refusing", d2))
@@ -255,11 +255,11 @@ func TestModelConnectionsAreIndependent(t *testing.T) {
 
 // ---- R-CREATE ----
 
-func noConnect(driverapi.Port, any, []byte, driverapi.Caller) (any, kernel.NTSTATUS) {
+func noConnect(context.Context, driverapi.Port, any, []byte) (any, kernel.NTSTATUS) {
 	return nil, kernel.STATUS_SUCCESS
 }
 
-func noDisconnect(any) {}
+func noDisconnect(context.Context, any) {}
 
 func TestCreateRequiresKernelHandle(t *testing.T) {
 	bubble(t, func(t *testing.T) {
@@ -379,7 +379,7 @@ func TestCreateOnUnregisteringFilterFromDisconnectNotify(t *testing.T) {
 		// there is FLT_DELETING_OBJECT (the filter is being torn down).
 		var st kernel.NTSTATUS = 0xFFFFFFFF
 		d := &testdriver.Driver{}
-		d.OnDisconnect = func(*testdriver.Conn) {
+		d.OnDisconnect = func(context.Context, *testdriver.Conn) {
 			cn, dn, mn := d.Callbacks()
 			var sp driverapi.ServerPort
 			sp, st = d.FM.CreateCommunicationPort(d.Filter, kernelAttrs(`\Late`, nil), nil, cn, dn, mn, 1)
@@ -512,7 +512,7 @@ func TestSecurityDescriptorGrantingUsers(t *testing.T) {
 		require.Equal(t, kernel.S_OK, hr)
 		require.NotEqual(t, kernel.InvalidHandle, h)
 		require.Equal(t, int32(1), d.Connects.Load())
-		require.Equal(t, kernel.TokenStandardUser().User(), d.Conn(0).Caller.Token.User())
+		require.Equal(t, kernel.TokenStandardUser().User(), d.Conn(0).Process.Token().User())
 		// Anonymous is not in BU.
 		_, hr = w.NewProcess("anon.exe", kernel.TokenAnonymous()).FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
 		require.Equal(t, kernel.E_ACCESSDENIED, hr)
@@ -522,12 +522,68 @@ func TestSecurityDescriptorGrantingUsers(t *testing.T) {
 
 // ---- R-CB-1 ----
 
+// TestPortCallbacksRunOnTheCallersThread checks the thread each port callback receives in its
+// ctx: MessageNotify the sender's (R-CB-3), DisconnectNotify at a user close the closing
+// thread, in the process that closed the last handle (R-CB-2, rev 2), so a driver can call the
+// routines that need the current process (FltCreateSectionForDataScan, handle lookups).
+func TestPortCallbacksRunOnTheCallersThread(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		var msgProcs []*kernel.Process
+		var discProc *kernel.Process
+		var discCtx context.Context
+		d := &testdriver.Driver{
+			OnMessage: func(ctx context.Context, _ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+				msgProcs = append(msgProcs, driverapi.CurrentProcess(ctx))
+				return uint32(copy(out, in)), kernel.STATUS_SUCCESS
+			},
+			OnDisconnect: func(ctx context.Context, _ *testdriver.Conn) {
+				discProc, discCtx = driverapi.CurrentProcess(ctx), ctx
+			},
+		}
+		w, _ := load(t, d)
+		owner := adminProc(w, "scanuser.exe")
+		other := w.NewProcess("helper.exe", kernel.TokenStandardUser())
+		h := connect(t, owner)
+		dup, err := owner.DuplicateHandle(h, other, 0, false, kernel.DUPLICATE_SAME_ACCESS)
+		require.NoError(t, err)
+
+		require.Equal(t, kernel.S_OK, owner.FilterSendMessage(h, []byte("a"), make([]byte, 1), nil))
+		require.Equal(t, kernel.S_OK, other.FilterSendMessage(dup, []byte("b"), make([]byte, 1), nil))
+		require.Equal(t, []*kernel.Process{owner.Kernel(), other.Kernel()}, msgProcs)
+
+		require.NoError(t, owner.CloseHandle(h))
+		require.Equal(t, int32(0), d.Disconnects.Load())
+		require.NoError(t, other.CloseHandle(dup)) // the last handle: DisconnectNotify on this thread
+		require.Equal(t, int32(1), d.Disconnects.Load())
+		require.Same(t, other.Kernel(), discProc)
+		require.Equal(t, other.ID(), driverapi.CurrentProcessId(discCtx))
+	})
+}
+
+// TestDisconnectNotifyAtUnloadRunsOnTheUnloadingThread checks R-CB-2 at unload: the
+// DisconnectNotify calls FltUnregisterFilter makes run on the thread unloading the filter, a
+// system thread for a service stop (no current process; PsGetCurrentProcessId is 4).
+func TestDisconnectNotifyAtUnloadRunsOnTheUnloadingThread(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		var discCtx context.Context
+		d := &testdriver.Driver{OnDisconnect: func(ctx context.Context, _ *testdriver.Conn) { discCtx = ctx }}
+		w, _ := load(t, d)
+		connect(t, adminProc(w, "scanuser.exe"))
+		require.Equal(t, kernel.S_OK, w.Stop("test"))
+		require.Equal(t, int32(1), d.Disconnects.Load())
+		require.NotNil(t, discCtx)
+		require.Nil(t, driverapi.CurrentProcess(discCtx))
+		require.Equal(t, driverapi.SystemProcessId, driverapi.CurrentProcessId(discCtx))
+	})
+}
+
 func TestConnectNotifySeesCaller(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-CB-1: ConnectNotify runs on the connecting goroutine and sees the process id,
+		// R-CB-1: ConnectNotify runs on the connecting goroutine, on the connecting thread:
+		// PsGetCurrentProcess (driverapi.CurrentProcess of its ctx) gives the process id,
 		// image name and token. R-USER Connect 4: when S_OK returns it has run and accepted.
 		var g string
-		d := &testdriver.Driver{OnConnect: func(*testdriver.Conn, []byte) kernel.NTSTATUS {
+		d := &testdriver.Driver{OnConnect: func(context.Context, *testdriver.Conn, []byte) kernel.NTSTATUS {
 			g = goid()
 			return kernel.STATUS_SUCCESS
 		}}
@@ -537,9 +593,10 @@ func TestConnectNotifySeesCaller(t *testing.T) {
 		require.Equal(t, int32(1), d.Connects.Load())
 		require.Equal(t, goid(), g)
 		c := d.Conn(0)
-		require.Equal(t, p.ID(), c.Caller.ProcessID)
-		require.Equal(t, "scanuser.exe", c.Caller.ImageName)
-		require.Same(t, p.Kernel().Token(), c.Caller.Token)
+		require.Same(t, p.Kernel(), c.Process)
+		require.Equal(t, p.ID(), c.Process.ID())
+		require.Equal(t, "scanuser.exe", c.Process.ImageName())
+		require.Same(t, p.Kernel().Token(), c.Process.Token())
 	})
 }
 
@@ -548,7 +605,7 @@ func TestConnectNotifyContextIsATemporaryCopy(t *testing.T) {
 		// R-CB-1, R-VERIFY-6: the context is a copy valid during the call only; a driver that
 		// keeps the slice reads 0xDB afterwards. The user's buffer is untouched.
 		var during []byte
-		d := &testdriver.Driver{KeepContext: true, OnConnect: func(_ *testdriver.Conn, ctx []byte) kernel.NTSTATUS {
+		d := &testdriver.Driver{KeepContext: true, OnConnect: func(_ context.Context, _ *testdriver.Conn, ctx []byte) kernel.NTSTATUS {
 			during = append([]byte(nil), ctx...)
 			return kernel.STATUS_SUCCESS
 		}}
@@ -571,7 +628,7 @@ func TestConnectNotifyRefusal(t *testing.T) {
 		// R-CB-1, R-USER Connect 1: a refused connection gives the caller HRESULT(status) and
 		// an invalid handle, DisconnectNotify is never called, and the slot is given back.
 		refuse := true
-		d := &testdriver.Driver{MaxConnections: 1, OnConnect: func(*testdriver.Conn, []byte) kernel.NTSTATUS {
+		d := &testdriver.Driver{MaxConnections: 1, OnConnect: func(context.Context, *testdriver.Conn, []byte) kernel.NTSTATUS {
 			if refuse {
 				return kernel.STATUS_INVALID_PARAMETER_3
 			}

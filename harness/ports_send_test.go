@@ -543,7 +543,7 @@ func TestMessageNotifyUsesCallerGoroutineAndBuffers(t *testing.T) {
 		var g string
 		var inPtr, outPtr *byte
 		var inLen, outLen int
-		d := &testdriver.Driver{OnMessage: func(_ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+		d := &testdriver.Driver{OnMessage: func(_ context.Context, _ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
 			g = goid()
 			inPtr, outPtr = unsafe.SliceData(in), unsafe.SliceData(out)
 			inLen, outLen = len(in), len(out)
@@ -576,7 +576,7 @@ func TestMessageNotifyRunsConcurrently(t *testing.T) {
 		const callers = 8
 		var inside atomic.Int32
 		all := make(chan struct{})
-		d := &testdriver.Driver{OnMessage: func(_ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+		d := &testdriver.Driver{OnMessage: func(_ context.Context, _ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
 			if inside.Add(1) == callers {
 				close(all)
 			}
@@ -612,7 +612,7 @@ func TestMessageNotifyStatusMapping(t *testing.T) {
 		// R-USER Send 4: other statuses map through R-HR, with the byte count reported.
 		var status kernel.NTSTATUS
 		var ret uint32
-		d := &testdriver.Driver{OnMessage: func(_ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
+		d := &testdriver.Driver{OnMessage: func(_ context.Context, _ *testdriver.Conn, in, out []byte) (uint32, kernel.NTSTATUS) {
 			return ret, status
 		}}
 		w, _ := load(t, d)

@@ -166,15 +166,19 @@ func (p *Process) FilterConnectCommunicationPort(portName string, options uint32
 	if i := strings.IndexByte(portName, 0); i >= 0 {
 		portName = portName[:i] // lpPortName is an LPCWSTR: it ends at the first NUL
 	}
-	conn, st := p.w.fm.Connect(p.k, portName, context[:sizeOfContext])
+	thread := p.ThreadContext()
+	conn, st := p.w.fm.Connect(thread, portName, context[:sizeOfContext])
 	if st != kernel.STATUS_SUCCESS {
 		return kernel.InvalidHandle, kernel.HResultFromNtStatus(st)
 	}
 	pf := &portFile{conn: conn, syncOnly: options&driverapi.FLT_PORT_FLAG_SYNC_HANDLE != 0}
-	obj := kernel.NewObject(TypeFilterConnectionPort, conn.PortName(), pf, conn.CloseUserEndpoint)
+	// DisconnectNotify runs on the thread closing the last handle: in the process holding it
+	// (a duplicate may close last in another process).
+	closed := func(closer *kernel.Process) { conn.CloseUserEndpoint(fltmgr.ThreadContext(closer)) }
+	obj := kernel.NewObjectClosedBy(TypeFilterConnectionPort, conn.PortName(), pf, closed)
 	h, st := p.k.InsertHandle(obj, kernel.FLT_PORT_ALL_ACCESS, sa != nil && sa.InheritHandle)
 	if st != kernel.STATUS_SUCCESS {
-		conn.CloseUserEndpoint() // the process died while connecting: no handle ever existed
+		closed(p.k) // the process died while connecting: no handle ever existed
 		return kernel.InvalidHandle, kernel.HResultFromNtStatus(st)
 	}
 	return h, kernel.S_OK
@@ -488,7 +492,7 @@ func (p *Process) FilterSendMessage(h kernel.Handle, in []byte, out []byte, byte
 	if st := p.w.faults.userCall(RoutineFilterSendMessage, p); st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st)
 	}
-	n, st := pf.conn.Send(in, out)
+	n, st := pf.conn.Send(p.ThreadContext(), in, out)
 	if bytesReturned != nil {
 		*bytesReturned = n
 	}

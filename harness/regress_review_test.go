@@ -28,14 +28,14 @@ type blockedMessageDriver struct {
 func newBlockedMessageDriver() *blockedMessageDriver {
 	b := &blockedMessageDriver{entered: make(chan struct{}), release: make(chan struct{})}
 	b.Driver = &testdriver.Driver{
-		OnMessage: func(*testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+		OnMessage: func(context.Context, *testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
 			b.inFlight.Add(1)
 			close(b.entered)
 			<-b.release
 			b.inFlight.Add(-1)
 			return 0, kernel.STATUS_SUCCESS
 		},
-		OnDisconnect: func(*testdriver.Conn) {
+		OnDisconnect: func(context.Context, *testdriver.Conn) {
 			if b.inFlight.Load() > 0 {
 				b.overlapped.Store(true)
 			}
@@ -165,7 +165,7 @@ func TestRegressionExitDeliversToDeadProcess(t *testing.T) {
 		var d *testdriver.Driver
 		var sent atomic.Int32
 		var sendSt kernel.NTSTATUS
-		d = &testdriver.Driver{MaxConnections: 2, OnDisconnect: func(c *testdriver.Conn) {
+		d = &testdriver.Driver{MaxConnections: 2, OnDisconnect: func(_ context.Context, c *testdriver.Conn) {
 			if c == d.Conn(0) && sent.CompareAndSwap(0, 1) {
 				sendSt, _ = d.Send(context.Background(), d.Conn(1), []byte("hello"), nil, driverapi.NoWait())
 			}

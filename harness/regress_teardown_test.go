@@ -1,6 +1,7 @@
 package harness_test
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,7 @@ func TestRegressionCloseClientPortRacesUnload(t *testing.T) {
 		w := harness.NewWorld()
 		var mu sync.Mutex
 		counts := map[*testdriver.Conn]int{}
-		d := &testdriver.Driver{MaxConnections: 4, OnDisconnect: func(c *testdriver.Conn) {
+		d := &testdriver.Driver{MaxConnections: 4, OnDisconnect: func(_ context.Context, c *testdriver.Conn) {
 			mu.Lock()
 			counts[c]++
 			mu.Unlock()

@@ -50,23 +50,23 @@ func (d *secDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.Filter
 	d.filter = f
 	attrs := driverapi.InitializeObjectAttributes(secPortName, driverapi.OBJ_KERNEL_HANDLE, d.sd)
 	d.server, st = fm.CreateCommunicationPort(f, &attrs, nil,
-		func(p driverapi.Port, _ any, _ []byte, c driverapi.Caller) (any, kernel.NTSTATUS) {
+		func(ctx context.Context, p driverapi.Port, _ any, _ []byte) (any, kernel.NTSTATUS) {
 			cp := &driverapi.ClientPort{}
 			cp.Store(p)
 			d.mu.Lock()
 			d.connects++
-			d.callers = append(d.callers, c.Token.Name())
+			d.callers = append(d.callers, driverapi.CurrentProcess(ctx).Token().Name())
 			d.clients = append(d.clients, cp)
 			d.mu.Unlock()
 			return cp, kernel.STATUS_SUCCESS
 		},
-		func(cookie any) {
+		func(_ context.Context, cookie any) {
 			d.mu.Lock()
 			d.disconnects++
 			d.mu.Unlock()
 			fm.CloseClientPort(f, cookie.(*driverapi.ClientPort))
 		},
-		func(_ any, in, out []byte) (uint32, kernel.NTSTATUS) {
+		func(_ context.Context, _ any, in, out []byte) (uint32, kernel.NTSTATUS) {
 			return uint32(copy(out, in)), kernel.STATUS_SUCCESS
 		},
 		16)

@@ -133,7 +133,7 @@ func (d *stressDriver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.Fil
 	return fm.StartFiltering(f)
 }
 
-func (d *stressDriver) connect(p driverapi.Port, _ any, ctx []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
+func (d *stressDriver) connect(_ context.Context, p driverapi.Port, _ any, ctx []byte) (any, kernel.NTSTATUS) {
 	if len(ctx) > 0 && ctx[0] == 'R' {
 		return nil, kernel.STATUS_INSUFFICIENT_RESOURCES // R-CB-1: refused
 	}
@@ -165,7 +165,7 @@ func (c *stressConn) closeClientLocked() {
 	c.d.fm.CloseClientPort(c.d.filter, &c.port)
 }
 
-func (d *stressDriver) disconnect(cookie any) {
+func (d *stressDriver) disconnect(_ context.Context, cookie any) {
 	c := cookie.(*stressConn)
 	c.mu.Lock()
 	c.notifies++
@@ -173,7 +173,7 @@ func (d *stressDriver) disconnect(cookie any) {
 	c.mu.Unlock()
 }
 
-func (d *stressDriver) message(_ any, in, out []byte) (uint32, kernel.NTSTATUS) {
+func (d *stressDriver) message(_ context.Context, _ any, in, out []byte) (uint32, kernel.NTSTATUS) {
 	return uint32(copy(out, in)), kernel.STATUS_SUCCESS
 }
 

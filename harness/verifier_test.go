@@ -204,7 +204,7 @@ func TestVerifyDoubleCloseServerPort(t *testing.T) {
 func TestVerifyClientPortUsedAfterClose(t *testing.T) {
 	w := harness.NewWorld()
 	var stale driverapi.ClientPort
-	d := &testdriver.Driver{OnConnect: func(c *testdriver.Conn, _ []byte) kernel.NTSTATUS {
+	d := &testdriver.Driver{OnConnect: func(_ context.Context, c *testdriver.Conn, _ []byte) kernel.NTSTATUS {
 		stale.Store(c.Port.Load()) // a second copy of the pointer: the bug
 		return kernel.STATUS_SUCCESS
 	}}
@@ -264,7 +264,7 @@ func ptr[T any](v T) *T { return &v }
 // gets the count clamped to its buffer.
 func TestVerifyMessageNotifyOverstatesOutput(t *testing.T) {
 	w := harness.NewWorld()
-	d := &testdriver.Driver{OnMessage: func(_ *testdriver.Conn, _, out []byte) (uint32, kernel.NTSTATUS) {
+	d := &testdriver.Driver{OnMessage: func(_ context.Context, _ *testdriver.Conn, _, out []byte) (uint32, kernel.NTSTATUS) {
 		return uint32(len(out)) + 100, kernel.STATUS_SUCCESS
 	}}
 	require.Equal(t, kernel.S_OK, w.Load("boastful", d))
@@ -321,7 +321,7 @@ func TestVerifyConnectContextKeptPastTheCall(t *testing.T) {
 func TestVerifyConnectContextKeptElsewhereReadsGarbage(t *testing.T) {
 	w := harness.NewWorld()
 	var kept []byte
-	d := &testdriver.Driver{OnConnect: func(_ *testdriver.Conn, ctx []byte) kernel.NTSTATUS {
+	d := &testdriver.Driver{OnConnect: func(_ context.Context, _ *testdriver.Conn, ctx []byte) kernel.NTSTATUS {
 		kept = ctx // kept in a variable of the driver's, not in the cookie
 		return kernel.STATUS_SUCCESS
 	}}

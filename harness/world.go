@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -246,16 +247,18 @@ func (w *World) Load(name string, d driverapi.Driver) kernel.HRESULT {
 }
 
 // Unload asks the filter to unload as `fltmc unload` does (FilterUnload, non-mandatory): the
-// driver may refuse, and the result is ERROR_FLT_DO_NOT_DETACH (0x801F0010) then.
+// driver may refuse, and the result is ERROR_FLT_DO_NOT_DETACH (0x801F0010) then. FilterUnload,
+// and the DisconnectNotify calls its FltUnregisterFilter makes, run on a system thread
+// (driverapi.CurrentProcess is nil there).
 func (w *World) Unload(name string) kernel.HRESULT {
-	return kernel.HResultFromNtStatus(w.fm.UnloadFilter(name, false))
+	return kernel.HResultFromNtStatus(w.fm.UnloadFilter(context.Background(), name, false))
 }
 
 // Stop unloads the filter as a service stop does (mandatory): the unload callback cannot
 // refuse; a filter registered with FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP or without an
 // unload callback gives ERROR_FLT_DO_NOT_DETACH.
 func (w *World) Stop(name string) kernel.HRESULT {
-	return kernel.HResultFromNtStatus(w.fm.UnloadFilter(name, true))
+	return kernel.HResultFromNtStatus(w.fm.UnloadFilter(context.Background(), name, true))
 }
 
 // NewProcess starts a user process with the given image name and token (see the token

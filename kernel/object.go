@@ -13,7 +13,7 @@ type Object struct {
 	typ     string
 	name    string
 	body    any
-	cleanup func()
+	cleanup func(closer *Process)
 
 	mu      sync.Mutex
 	handles int
@@ -23,6 +23,17 @@ type Object struct {
 // NewObject makes an object of the given type ("FilterConnectionPort", "IoCompletion", ...).
 // cleanup may be nil.
 func NewObject(typ, name string, body any, cleanup func()) *Object {
+	o := &Object{typ: typ, name: name, body: body}
+	if cleanup != nil {
+		o.cleanup = func(*Process) { cleanup() }
+	}
+	return o
+}
+
+// NewObjectClosedBy is NewObject with a cleanup hook that learns which process closed the last
+// handle (the thread IRP_MJ_CLEANUP runs on belongs to it): the process calling CloseHandle,
+// or the exiting process.
+func NewObjectClosedBy(typ, name string, body any, cleanup func(closer *Process)) *Object {
 	return &Object{typ: typ, name: name, body: body, cleanup: cleanup}
 }
 
@@ -57,7 +68,7 @@ func (o *Object) addHandle() {
 }
 
 // dropHandle decrements the handle count and, for the last handle, runs the cleanup hook.
-func (o *Object) dropHandle() {
+func (o *Object) dropHandle(closer *Process) {
 	o.mu.Lock()
 	o.handles--
 	last := o.handles == 0 && !o.cleaned
@@ -66,6 +77,6 @@ func (o *Object) dropHandle() {
 	}
 	o.mu.Unlock()
 	if last && o.cleanup != nil {
-		o.cleanup()
+		o.cleanup(closer)
 	}
 }

@@ -189,7 +189,7 @@ func (p *Process) CloseHandle(h Handle) NTSTATUS {
 	if !ok {
 		return STATUS_INVALID_HANDLE
 	}
-	e.obj.dropHandle()
+	e.obj.dropHandle(p)
 	return STATUS_SUCCESS
 }
 

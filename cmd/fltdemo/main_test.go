@@ -24,11 +24,11 @@ func TestDemo(t *testing.T) {
 func TestDemoDiagramIsCurrent(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.NoError(t, run(true, &out, &errOut))
-	doc, err := os.ReadFile("../../../docs/demo-trace.md")
+	doc, err := os.ReadFile("../../docs/demo-trace.md")
 	require.NoError(t, err)
 	require.Equal(t, string(doc), out.String(),
 		"regenerate with: go run ./cmd/fltdemo -mermaid > docs/demo-trace.md")
-	readme, err := os.ReadFile("../../../README.md")
+	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
 	diagram := out.String()[strings.Index(out.String(), "```mermaid"):]
 	require.Contains(t, string(readme), diagram, "copy the diagram of docs/demo-trace.md into README.md")

@@ -15,8 +15,9 @@ import (
 
 // Conn is the driver's state for one connection: the cookie ConnectNotify returns.
 type Conn struct {
-	Port    driverapi.ClientPort
-	Caller  driverapi.Caller
+	Port driverapi.ClientPort
+	// Process is the connecting process: CurrentProcess of ConnectNotify's thread.
+	Process *kernel.Process
 	Context []byte // a copy of the connection context
 	// ServerCookie is the server-port cookie ConnectNotify received (R-CREATE-7).
 	ServerCookie any
@@ -38,10 +39,11 @@ type Driver struct {
 	Cookie         any                        // server-port cookie; nil: the driver itself
 
 	// Hooks; nil means the default behaviour.
-	OnConnect    func(c *Conn, ctx []byte) kernel.NTSTATUS                          // default: accept
-	OnMessage    func(c *Conn, in, out []byte) (uint32, kernel.NTSTATUS)            // default: echo
-	OnUnload     func(d *Driver, flags driverapi.FilterUnloadFlags) kernel.NTSTATUS // default: close port, unregister
-	OnDisconnect func(c *Conn)                                                      // runs before the default close
+	// ctx is the callback's thread.
+	OnConnect    func(ctx context.Context, c *Conn, connectionContext []byte) kernel.NTSTATUS // default: accept
+	OnMessage    func(ctx context.Context, c *Conn, in, out []byte) (uint32, kernel.NTSTATUS) // default: echo
+	OnUnload     func(d *Driver, flags driverapi.FilterUnloadFlags) kernel.NTSTATUS           // default: close port, unregister
+	OnDisconnect func(ctx context.Context, c *Conn)                                           // runs before the default close
 
 	// Bugs.
 	KeepClientPort         bool            // DisconnectNotify does not call FltCloseClientPort (R-VERIFY-2)
@@ -141,15 +143,15 @@ func (d *Driver) Callbacks() (driverapi.ConnectNotify, driverapi.DisconnectNotif
 	return d.connect, d.disconnect, d.message
 }
 
-func (d *Driver) connect(port driverapi.Port, cookie any, ctx []byte, caller driverapi.Caller) (any, kernel.NTSTATUS) {
+func (d *Driver) connect(ctx context.Context, port driverapi.Port, cookie any, connCtx []byte) (any, kernel.NTSTATUS) {
 	d.ConnectCalls.Add(1)
-	c := &Conn{Caller: caller, Context: append([]byte(nil), ctx...), ServerCookie: cookie}
+	c := &Conn{Process: driverapi.CurrentProcess(ctx), Context: append([]byte(nil), connCtx...), ServerCookie: cookie}
 	if d.KeepContext {
-		c.KeptContext = ctx
+		c.KeptContext = connCtx
 	}
 	c.Port.Store(port)
 	if d.OnConnect != nil {
-		if st := d.OnConnect(c, ctx); !st.IsSuccess() {
+		if st := d.OnConnect(ctx, c, connCtx); !st.IsSuccess() {
 			return nil, st
 		}
 	}
@@ -160,22 +162,22 @@ func (d *Driver) connect(port driverapi.Port, cookie any, ctx []byte, caller dri
 	return c, kernel.STATUS_SUCCESS
 }
 
-func (d *Driver) disconnect(cookie any) {
+func (d *Driver) disconnect(ctx context.Context, cookie any) {
 	c := cookie.(*Conn)
 	d.Disconnects.Add(1)
 	if d.OnDisconnect != nil {
-		d.OnDisconnect(c)
+		d.OnDisconnect(ctx, c)
 	}
 	if !d.KeepClientPort {
 		d.FM.CloseClientPort(d.Filter, &c.Port)
 	}
 }
 
-func (d *Driver) message(cookie any, in, out []byte) (uint32, kernel.NTSTATUS) {
+func (d *Driver) message(ctx context.Context, cookie any, in, out []byte) (uint32, kernel.NTSTATUS) {
 	d.Messages.Add(1)
 	c := cookie.(*Conn)
 	if d.OnMessage != nil {
-		return d.OnMessage(c, in, out)
+		return d.OnMessage(ctx, c, in, out)
 	}
 	return uint32(copy(out, in)), kernel.STATUS_SUCCESS
 }

@@ -166,10 +166,10 @@ type Driver struct {
 	}
 }
 
-// connCookie is the connection cookie: the connection's role and the connecting process.
+// connCookie is the connection cookie: the connection's role. (The process a message comes
+// from is the current process of MessageNotify's thread, not remembered here.)
 type connCookie struct {
-	typ     avscanproto.ConnectionType
-	process *kernel.Process
+	typ avscanproto.ConnectionType
 }
 
 // DriverEntry registers the filter, creates the three ports and starts filtering; on a failure

@@ -11,10 +11,10 @@ import (
 // connect is ConnectNotify (AvConnectNotifyCallback), shared by the three ports; the server
 // port cookie is the port's connection type. The context must hold a known type, and (a fix)
 // the type of the port it arrived on.
-func (d *Driver) connect(port driverapi.Port, serverPortCookie any, ctx []byte, caller driverapi.Caller) (any, kernel.NTSTATUS) {
-	cc, err := avscanproto.DecodeConnectionContext(ctx)
+func (d *Driver) connect(ctx context.Context, port driverapi.Port, serverPortCookie any, connectionContext []byte) (any, kernel.NTSTATUS) {
+	cc, err := avscanproto.DecodeConnectionContext(connectionContext)
 	if err != nil {
-		d.dbgPrint("AvConnectNotifyCallback: no connection context from %s", caller.ImageName)
+		d.dbgPrint("AvConnectNotifyCallback: no connection context from process %d", driverapi.CurrentProcessId(ctx))
 		return nil, kernel.STATUS_INVALID_PARAMETER_3
 	}
 	switch cc.Type {
@@ -28,11 +28,11 @@ func (d *Driver) connect(port driverapi.Port, serverPortCookie any, ctx []byte, 
 		return nil, kernel.STATUS_INVALID_PARAMETER_3
 	}
 	d.clients[cc.Type].Store(port)
-	return &connCookie{typ: cc.Type, process: caller.Process}, kernel.STATUS_SUCCESS
+	return &connCookie{typ: cc.Type}, kernel.STATUS_SUCCESS
 }
 
 // disconnect is DisconnectNotify: close the client port of the connection's role.
-func (d *Driver) disconnect(cookie any) {
+func (d *Driver) disconnect(_ context.Context, cookie any) {
 	cc, ok := cookie.(*connCookie)
 	if !ok {
 		return
@@ -42,7 +42,10 @@ func (d *Driver) disconnect(cookie any) {
 
 // message is MessageNotify (AvMessageNotifyCallback): the scanner's CreateSectionForDataScan
 // and CloseSectionForDataScan on the scan connection, IsFileModified on the query connection.
-func (d *Driver) message(cookie any, in, out []byte) (uint32, kernel.NTSTATUS) {
+// ctx is the sending user's thread: the section handle goes into its process, and the file
+// handle of IsFileModified is looked up there (the sample's ObReferenceObjectByHandle in the
+// current process).
+func (d *Driver) message(ctx context.Context, cookie any, in, out []byte) (uint32, kernel.NTSTATUS) {
 	cc, _ := cookie.(*connCookie)
 	cmd, err := avscanproto.DecodeCommand(in)
 	if err != nil || cc == nil {
@@ -63,7 +66,7 @@ func (d *Driver) message(cookie any, in, out []byte) (uint32, kernel.NTSTATUS) {
 		if sc == nil {
 			return 0, kernel.STATUS_NOT_FOUND
 		}
-		h, st := d.handleCreateSection(sc, cc.process)
+		h, st := d.handleCreateSection(ctx, sc)
 		if st != kernel.STATUS_SUCCESS {
 			return 0, st
 		}
@@ -87,7 +90,7 @@ func (d *Driver) message(cookie any, in, out []byte) (uint32, kernel.NTSTATUS) {
 		if len(out) < 1 {
 			return 0, kernel.STATUS_INVALID_PARAMETER
 		}
-		modified, st := d.isFileModified(cc.process, cmd.FileHandle)
+		modified, st := d.isFileModified(driverapi.CurrentProcess(ctx), cmd.FileHandle)
 		if st != kernel.STATUS_SUCCESS {
 			return 0, st
 		}
@@ -107,16 +110,11 @@ func (d *Driver) lookupScan(id int64) *scanContext {
 	return d.scans[id]
 }
 
-// threadIn returns a context whose thread belongs to p: the MessageNotify of a user's
-// FilterSendMessage runs in the user's process (PsGetCurrentProcess is p).
-func threadIn(p *kernel.Process) context.Context {
-	return driverapi.WithThread(context.Background(), &driverapi.Thread{Process: p})
-}
-
 // handleCreateSection answers CreateSectionForDataScan (AvHandleCmdCreateSectionForDataScan):
-// a section for the scanned file, whose handle goes to the worker's process. On a failure the
-// waiting I/O thread is released and the file stays "modified".
-func (d *Driver) handleCreateSection(sc *scanContext, proc *kernel.Process) (kernel.Handle, kernel.NTSTATUS) {
+// a section for the scanned file, whose handle goes to the process of the calling thread ctx
+// (the worker's). On a failure the waiting I/O thread is released and the file stays
+// "modified".
+func (d *Driver) handleCreateSection(ctx context.Context, sc *scanContext) (kernel.Handle, kernel.NTSTATUS) {
 	sctx, st := d.getStreamContext(sc.instance, sc.fileObject)
 	if st != kernel.STATUS_SUCCESS {
 		sc.signal()
@@ -137,7 +135,7 @@ func (d *Driver) handleCreateSection(sc *scanContext, proc *kernel.Process) (ker
 		d.fm.ReleaseContext(secCtx)
 		return fail(kernel.STATUS_CANCELLED)
 	}
-	h, _, _, st := d.fm.CreateSectionForDataScan(threadIn(proc), sc.instance, sc.fileObject, secCtx,
+	h, _, _, st := d.fm.CreateSectionForDataScan(ctx, sc.instance, sc.fileObject, secCtx,
 		driverapi.SECTION_MAP_READ, nil, nil, driverapi.PAGE_READONLY, driverapi.SEC_COMMIT, 0)
 	if st != kernel.STATUS_SUCCESS {
 		d.dbgPrint("AvHandleCmdCreateSectionForDataScan: FltCreateSectionForDataScan: %v", st)
@@ -148,7 +146,7 @@ func (d *Driver) handleCreateSection(sc *scanContext, proc *kernel.Process) (ker
 	if !sc.attachSection(secCtx) {
 		// The I/O thread gave up while the section was being made: undo it, and close the
 		// handle in the worker's process (the sample's NtClose).
-		if proc != nil {
+		if proc := driverapi.CurrentProcess(ctx); proc != nil {
 			proc.CloseHandle(h)
 		}
 		d.closeSection(secCtx)

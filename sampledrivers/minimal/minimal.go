@@ -9,7 +9,6 @@ package minimal
 
 import (
 	"context"
-	"sync"
 
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
@@ -30,9 +29,6 @@ type Driver struct {
 	filter driverapi.Filter
 	server driverapi.ServerPort
 	client driverapi.ClientPort // the one connection's client port
-
-	mu     sync.Mutex
-	caller driverapi.Caller
 }
 
 // DriverEntry registers the filter, creates the port and starts filtering. On any failure it
@@ -79,20 +75,17 @@ func (d *Driver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterMan
 	return kernel.STATUS_SUCCESS
 }
 
-func (d *Driver) connect(port driverapi.Port, _ any, _ []byte, caller driverapi.Caller) (any, kernel.NTSTATUS) {
-	d.mu.Lock()
-	d.caller = caller
-	d.mu.Unlock()
+func (d *Driver) connect(_ context.Context, port driverapi.Port, _ any, _ []byte) (any, kernel.NTSTATUS) {
 	d.client.Store(port)
 	return nil, kernel.STATUS_SUCCESS
 }
 
-func (d *Driver) disconnect(any) {
+func (d *Driver) disconnect(context.Context, any) {
 	d.fm.CloseClientPort(d.filter, &d.client)
 }
 
 // message answers FilterSendMessage: the output receives the input upper-cased.
-func (d *Driver) message(_ any, in, out []byte) (uint32, kernel.NTSTATUS) {
+func (d *Driver) message(_ context.Context, _ any, in, out []byte) (uint32, kernel.NTSTATUS) {
 	if len(out) < len(in) {
 		return 0, kernel.STATUS_BUFFER_TOO_SMALL
 	}

@@ -32,6 +32,7 @@
 package minispy
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -185,19 +186,19 @@ func (d *Driver) queryTeardown(*driverapi.RelatedObjects, driverapi.InstanceQuer
 	return kernel.STATUS_SUCCESS
 }
 
-func (d *Driver) connect(port driverapi.Port, _ any, _ []byte, _ driverapi.Caller) (any, kernel.NTSTATUS) {
+func (d *Driver) connect(_ context.Context, port driverapi.Port, _ any, _ []byte) (any, kernel.NTSTATUS) {
 	d.client.Store(port)
 	return nil, kernel.STATUS_SUCCESS
 }
 
-func (d *Driver) disconnect(any) {
+func (d *Driver) disconnect(context.Context, any) {
 	d.fm.CloseClientPort(d.filter, &d.client)
 }
 
 // ---- commands ----
 
 // message answers FilterSendMessage.
-func (d *Driver) message(_ any, in, out []byte) (uint32, kernel.NTSTATUS) {
+func (d *Driver) message(_ context.Context, _ any, in, out []byte) (uint32, kernel.NTSTATUS) {
 	cmd, ok := minispyproto.CommandOf(in)
 	if !ok {
 		return 0, kernel.STATUS_INVALID_PARAMETER

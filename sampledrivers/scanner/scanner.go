@@ -240,17 +240,23 @@ func (d *Driver) Stats() Stats {
 
 // ---- port callbacks ----
 
-// connect is ConnectNotify: the connecting process becomes the trusted scanner process. With
-// MaxConnections 1 there is no other connection to replace.
-func (d *Driver) connect(port driverapi.Port, _ any, _ []byte, caller driverapi.Caller) (any, kernel.NTSTATUS) {
-	d.userPID.Store(caller.ProcessID)
+// connect is ConnectNotify: the connecting process (PsGetCurrentProcess on the connecting
+// thread) becomes the trusted scanner process. With MaxConnections 1 there is no other
+// connection to replace.
+func (d *Driver) connect(ctx context.Context, port driverapi.Port, _ any, _ []byte) (any, kernel.NTSTATUS) {
+	pid := driverapi.CurrentProcessId(ctx)
+	d.userPID.Store(pid)
 	d.client.Store(port)
-	d.dbgPrint("connected, process %d (%s)", caller.ProcessID, caller.ImageName)
+	name := "System"
+	if p := driverapi.CurrentProcess(ctx); p != nil {
+		name = p.ImageName()
+	}
+	d.dbgPrint("connected, process %d (%s)", pid, name)
 	return nil, kernel.STATUS_SUCCESS
 }
 
 // disconnect is DisconnectNotify: close the client port, then forget the process.
-func (d *Driver) disconnect(any) {
+func (d *Driver) disconnect(context.Context, any) {
 	d.dbgPrint("disconnected")
 	d.fm.CloseClientPort(d.filter, &d.client)
 	d.userPID.Store(0)
