@@ -206,7 +206,7 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 		c.mu.Unlock()
 		if c.m.tracing() {
 			c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
-				Status: kernel.STATUS_FLT_NO_WAITER_FOR_REPLY.Error(), Detail: "no waiter"})
+				Detail: "no waiter"}.WithStatus(kernel.STATUS_FLT_NO_WAITER_FOR_REPLY))
 		}
 		return kernel.STATUS_FLT_NO_WAITER_FOR_REPLY
 	}
@@ -224,8 +224,8 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 		op.rst = status
 	}
 	if c.m.tracing() {
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
-			Status: op.rst.Error(), Detail: fmt.Sprintf("%d reply bytes", op.n)})
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id}.
+			WithStatus(op.rst).WithDetail(traceReplyBytes, kernel.TraceArgs{int64(op.n)}))
 	}
 	op.ch <- struct{}{}
 	return res
@@ -254,8 +254,8 @@ func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.N
 		n = uint32(len(out))
 	}
 	if c.m.tracing() {
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvUserSend, Process: c.procName, Driver: c.f.name, Conn: c.id, Status: st.Error(),
-			Detail: fmt.Sprintf("%d bytes in, %d out", len(in), n)})
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvUserSend, Process: c.procName, Driver: c.f.name, Conn: c.id}.
+			WithStatus(st).WithDetail(traceInOut, kernel.TraceArgs{int64(len(in)), int64(n)}))
 	}
 	return n, st
 }
@@ -343,8 +343,8 @@ func (c *Connection) disconnect(getStatus kernel.NTSTATUS, cause string) {
 
 func (c *Connection) traceDelivered(op *sendOp) {
 	if c.m.tracing() {
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id,
-			Detail: fmt.Sprintf("%d bytes", len(op.msg))})
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id}.
+			WithDetail(traceBytes, kernel.TraceArgs{int64(len(op.msg))}))
 	}
 }
 

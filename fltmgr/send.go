@@ -161,13 +161,14 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 				why = "sending thread terminating"
 			}
 			c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageAbandoned, Process: c.procName, Driver: c.f.name, Conn: c.id,
-				MsgID: op.id, Status: result.Error(), Detail: why})
+				MsgID: op.id, Detail: why}.WithStatus(result))
 		}
 	}()
 	need := driverapi.FilterMessageHeaderSize + len(msg)
 	if c.m.tracing() {
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id,
-			Detail: fmt.Sprintf("%d bytes, reply capacity %d, timeout %s", len(msg), len(reply), timeoutString(timeout))})
+		has, v := traceTimeoutArgs(timeout)
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id}.
+			WithDetail(traceSent, kernel.TraceArgs{int64(len(msg)), int64(len(reply)), has, v}))
 	}
 
 	// Delivery phase (R-SEND-4): pending Gets oldest first.
@@ -319,7 +320,7 @@ func (c *Connection) unwait(op *sendOp) bool {
 func (c *Connection) traceTimeout(op *sendOp, why string) {
 	if c.m.tracing() {
 		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageTimedOut, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id,
-			Status: kernel.STATUS_TIMEOUT.Error(), Detail: why})
+			Detail: why}.WithStatus(kernel.STATUS_TIMEOUT))
 	}
 }
 

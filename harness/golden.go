@@ -26,7 +26,8 @@ const UpdateGoldenEnv = "FLTEMU_UPDATE_GOLDEN"
 // test file to use -update). Review the diff of testdata/golden before committing.
 //
 // For a trace to be stable from run to run, make it inside [Run] (fake time) so that the
-// relative times are the same every time.
+// relative times are the same every time, and with [WithFullTrace] so that a long scenario
+// keeps its first events (the trace keeps only the most recent ones by default).
 func Golden(t testing.TB, name, got string) {
 	t.Helper()
 	path, err := goldenPath(name)

@@ -13,7 +13,8 @@ import (
 // messages going to MessageNotify, disconnects with their cause, unload steps, verifier
 // violations and injected faults (as notes). Failed calls are drawn with a cross. Put the
 // result in a Markdown file inside a ```mermaid block to see the message flow as a picture.
-// The rendering has no times, so it is stable from run to run.
+// The rendering has no times, so it is stable from run to run. The trace keeps only its most
+// recent events by default: make the world with [WithFullTrace] to draw a long scenario whole.
 func Mermaid(events []kernel.TraceEvent) string {
 	r := mermaidRenderer{procs: map[string]string{}, drivers: map[string]string{}, connProc: map[uint64]string{},
 		notified: map[uint64]bool{}}

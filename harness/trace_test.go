@@ -213,7 +213,7 @@ func TestTraceGolden(t *testing.T) {
 		labScenario(t, w)
 		harness.Golden(t, "lab-scenario-table", w.Trace().Table())
 		harness.Golden(t, "lab-scenario-mermaid", harness.Mermaid(w.Trace().Events()))
-	})
+	}, harness.WithFullTrace())
 }
 
 func TestMermaidRendering(t *testing.T) {
@@ -333,4 +333,18 @@ func TestLineDiff(t *testing.T) {
 	require.Equal(t, "  a\n- b\n+ c\n", harness.LineDiff("a\nb", "a\nc"))
 	require.Equal(t, "  a\n+ x\n  b\n", harness.LineDiff("a\nb", "a\nx\nb"))
 	require.Equal(t, "  ... (4 common lines)\n  e\n- f\n", harness.LineDiff("a\nb\nc\nd\ne\nf", "a\nb\nc\nd\ne"))
+}
+
+func TestTraceCapacityOptions(t *testing.T) {
+	require.Equal(t, kernel.DefaultTraceCapacity, harness.New(t).Trace().Capacity())
+	require.Equal(t, 0, harness.New(t, harness.WithFullTrace()).Trace().Capacity())
+	w := harness.New(t, harness.WithTraceCapacity(2))
+	require.Equal(t, 2, w.Trace().Capacity())
+	w.NewProcess("a.exe", kernel.TokenAdmin())
+	w.NewProcess("b.exe", kernel.TokenAdmin())
+	w.NewProcess("c.exe", kernel.TokenAdmin())
+	ev := w.Trace().Events()
+	require.Len(t, ev, 2)
+	require.Contains(t, ev[0].Process, "b.exe")
+	require.Equal(t, 1, w.Trace().Dropped())
 }

@@ -44,9 +44,23 @@ type World struct {
 type Option func(*options)
 
 type options struct {
-	seed    int64
-	seedSet bool
+	seed     int64
+	seedSet  bool
+	traceCap int
+	capSet   bool
 }
+
+// WithTraceCapacity sets how many of the most recent events the world's trace keeps (see
+// [kernel.Trace.SetCapacity]); the default is [kernel.DefaultTraceCapacity]. n <= 0 keeps
+// every event: see [WithFullTrace].
+func WithTraceCapacity(n int) Option {
+	return func(o *options) { o.traceCap, o.capSet = n, true }
+}
+
+// WithFullTrace makes the world's trace keep every event instead of the most recent
+// [kernel.DefaultTraceCapacity]: ask for it when the whole story matters, for a [Golden] file
+// of the trace or a [Mermaid] diagram of a long scenario. Memory then grows with every event.
+func WithFullTrace() Option { return WithTraceCapacity(0) }
 
 // WithSeed sets the fault-injection seed (see [Faults]). Without it the seed comes from the
 // FLTEMU_SEED environment variable, or else is derived from the test's name (New, Run) or is
@@ -124,6 +138,9 @@ func NewWorld(opts ...Option) *World {
 
 func newWorld(o options) *World {
 	k := kernel.New()
+	if o.capSet {
+		k.Trace().SetCapacity(o.traceCap)
+	}
 	w := &World{k: k, fm: fltmgr.New(k)}
 	w.faults = &Faults{w: w, seed: o.seed}
 	w.syncGets.New = func() any { return &syncGet{ch: make(chan getResult, 1)} }

@@ -52,6 +52,11 @@ func EventKinds() []EventKind {
 }
 
 // TraceEvent is one entry of the flight recorder.
+//
+// Hot paths record an event without formatting anything: Process and Driver point at strings
+// that already exist, and the text of Status and Detail can be left to the reader with
+// [TraceEvent.WithStatus] and [TraceEvent.WithDetail]. Events read back from a [Trace] (Events,
+// Filter, the observers of Subscribe) have Status and Detail filled in.
 type TraceEvent struct {
 	Seq     int       // 1, 2, ... in recording order
 	Time    time.Time // the world's clock (the fake clock inside a synctest bubble)
@@ -62,10 +67,49 @@ type TraceEvent struct {
 	MsgID   uint64 // message id, 0 for none (one-way messages have none)
 	Status  string // an NTSTATUS as text, or a rule id for a violation
 	Detail  string
+
+	// Not yet formatted: the status and the detail's renderer and arguments.
+	status    NTSTATUS
+	hasStatus bool
+	render    func(TraceArgs) string
+	args      TraceArgs
+}
+
+// TraceArgs are the numbers an event's detail is made of, kept as numbers until the event is
+// read.
+type TraceArgs [4]int64
+
+// WithStatus returns e whose Status will read as st's text (st.Error()); the text is made
+// only when the event is read, so recording costs no allocation.
+func (e TraceEvent) WithStatus(st NTSTATUS) TraceEvent {
+	e.status, e.hasStatus = st, true
+	return e
+}
+
+// WithDetail returns e whose Detail will read as render(args), called when the event is read
+// (never while it is recorded). render must be a pure function of args, such as a top-level
+// function: a closure capturing state would be called long after the event, and would cost
+// an allocation where a top-level function costs none.
+func (e TraceEvent) WithDetail(render func(TraceArgs) string, args TraceArgs) TraceEvent {
+	e.render, e.args = render, args
+	return e
+}
+
+// resolved returns e with Status and Detail formatted and nothing left to format.
+func (e TraceEvent) resolved() TraceEvent {
+	if e.hasStatus {
+		e.Status = e.status.Error()
+	}
+	if e.render != nil {
+		e.Detail = e.render(e.args)
+	}
+	e.status, e.hasStatus, e.render, e.args = 0, false, nil, TraceArgs{}
+	return e
 }
 
 // String renders the event on one line, without its time.
 func (e TraceEvent) String() string {
+	e = e.resolved()
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%d %s", e.Seq, e.Kind)
 	if e.Process != "" {
@@ -89,17 +133,31 @@ func (e TraceEvent) String() string {
 	return b.String()
 }
 
-// Trace is the flight recorder of one world: every event, in order, with the world's time.
-// Recording can be turned off for benchmarks. Observers (Subscribe) see each event as it is
-// recorded.
+// DefaultTraceCapacity is how many events a trace keeps unless told otherwise
+// ([Trace.SetCapacity]): the most recent ones, older ones are dropped. It is plenty for the
+// story of a failing test; goldens and diagrams of long scenarios ask for every event.
+const DefaultTraceCapacity = 4096
+
+// Trace is the flight recorder of one world: the last events, in order, with the world's
+// time. It keeps the most recent [DefaultTraceCapacity] events unless [Trace.SetCapacity] says
+// otherwise (0 keeps every event), so that a long stress test or a fuzzed driver runs in
+// bounded memory. Recording can be turned off for benchmarks. Observers (Subscribe) see each
+// event as it is recorded, whatever the capacity.
+//
+// Recording copies the event into a ring of values: it formats nothing and, once the ring
+// has grown to its capacity, allocates nothing. The text of an event is made when it is read.
 //
 // Lock order: Trace.mu is a leaf lock; observers run with no lock of the trace held.
 type Trace struct {
-	mu     sync.Mutex
-	events []TraceEvent
-	seq    int
-	off    atomic.Bool
-	start  time.Time
+	mu      sync.Mutex
+	ring    []TraceEvent // in recording order from head, wrapping; grows up to max
+	head    int          // index of the oldest event once the ring is full
+	max     int          // capacity; 0 keeps every event
+	dropped int          // events overwritten
+	seq     int
+	last    time.Duration // the time of the last event stamped, since start
+	off     atomic.Bool
+	start   time.Time
 
 	obsMu sync.Mutex                  // serialises changes of obs
 	obs   atomic.Pointer[[]*observer] // copy on write
@@ -110,7 +168,7 @@ type observer struct {
 	active atomic.Bool
 }
 
-func newTrace() *Trace { return &Trace{start: time.Now()} }
+func newTrace() *Trace { return &Trace{start: time.Now(), max: DefaultTraceCapacity} }
 
 // Start returns the time the trace (and its world) started: the origin of the relative times
 // of Table. Inside a synctest bubble it is the bubble's fake clock at world creation
@@ -120,6 +178,41 @@ func (t *Trace) Start() time.Time { return t.start }
 // SetEnabled turns recording on or off (it is on by default). Observers keep receiving events
 // while recording is off.
 func (t *Trace) SetEnabled(on bool) { t.off.Store(!on) }
+
+// SetCapacity sets how many of the most recent events the trace keeps: n > 0 keeps the last n
+// (the default is [DefaultTraceCapacity]), n <= 0 keeps every event (what a golden file or a
+// Mermaid diagram of a long scenario needs). Lowering the capacity drops the oldest events
+// beyond it at once.
+func (t *Trace) SetCapacity(n int) {
+	if n < 0 {
+		n = 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ev := t.inOrderLocked()
+	if n > 0 && len(ev) > n {
+		t.dropped += len(ev) - n
+		ev = ev[len(ev)-n:]
+	}
+	t.max = n
+	t.ring = append(make([]TraceEvent, 0, min(len(ev), max(n, len(ev)))), ev...)
+	t.head = 0
+}
+
+// Capacity returns how many events the trace keeps (0: every event).
+func (t *Trace) Capacity() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.max
+}
+
+// Dropped returns how many events were recorded and then dropped to keep the trace within
+// its capacity.
+func (t *Trace) Dropped() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dropped
+}
 
 // Enabled reports whether an event would be used: recording is on or an observer is
 // subscribed. Callers on hot paths test it before building an event.
@@ -141,17 +234,29 @@ func (t *Trace) Add(e TraceEvent) {
 	if !rec && (obs == nil || len(*obs) == 0) {
 		return
 	}
+	stamp := e.Time.IsZero()
+	var since time.Duration
+	if stamp {
+		// The start plus the monotonic time since: one clock read where time.Now makes two,
+		// and outside the lock. Inside a synctest bubble time.Since reads the fake clock.
+		since = time.Since(t.start)
+	}
 	t.mu.Lock()
 	t.seq++
 	e.Seq = t.seq
-	if e.Time.IsZero() {
-		e.Time = time.Now()
+	if stamp {
+		// Another goroutine may have read the clock later but locked first: times never go
+		// backwards in recording order.
+		since = max(since, t.last)
+		t.last = since
+		e.Time = t.start.Add(since)
 	}
 	if rec {
-		t.events = append(t.events, e)
+		t.recordLocked(&e)
 	}
 	t.mu.Unlock()
-	if obs != nil {
+	if obs != nil && len(*obs) > 0 {
+		e = e.resolved()
 		for _, o := range *obs {
 			if o.active.Load() {
 				o.fn(e)
@@ -195,36 +300,87 @@ func (t *Trace) Subscribe(fn func(TraceEvent)) (unsubscribe func()) {
 	}
 }
 
-// Events returns a copy of the events, in order.
+func (t *Trace) recordLocked(e *TraceEvent) {
+	switch {
+	case t.max == 0 || len(t.ring) < t.max && len(t.ring) < cap(t.ring):
+		t.ring = append(t.ring, *e)
+	case len(t.ring) < t.max:
+		// Grow by doubling but never past the capacity, so that a full ring holds no slack.
+		grown := make([]TraceEvent, len(t.ring), min(t.max, max(64, 2*cap(t.ring))))
+		copy(grown, t.ring)
+		t.ring = append(grown, *e)
+	default:
+		t.ring[t.head] = *e
+		t.head++
+		if t.head == len(t.ring) {
+			t.head = 0
+		}
+		t.dropped++
+	}
+}
+
+// inOrderLocked returns the kept events, oldest first, unformatted (sharing no memory with
+// the ring).
+func (t *Trace) inOrderLocked() []TraceEvent {
+	out := make([]TraceEvent, 0, len(t.ring))
+	out = append(out, t.ring[t.head:]...)
+	return append(out, t.ring[:t.head]...)
+}
+
+// Events returns a copy of the kept events, oldest first, formatted.
 func (t *Trace) Events() []TraceEvent {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]TraceEvent(nil), t.events...)
-}
-
-// Len returns the number of recorded events.
-func (t *Trace) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.events)
-}
-
-// Filter returns the events of the given kinds, in order.
-func (t *Trace) Filter(kinds ...EventKind) []TraceEvent {
-	var out []TraceEvent
-	for _, e := range t.Events() {
-		for _, k := range kinds {
-			if e.Kind == k {
-				out = append(out, e)
-				break
-			}
-		}
+	out := t.inOrderLocked()
+	t.mu.Unlock()
+	for i := range out {
+		out[i] = out[i].resolved()
 	}
 	return out
 }
 
-// Table renders every event as a readable table, times relative to the world's start.
-func (t *Trace) Table() string { return FormatTable(t.Events(), t.start) }
+// Len returns the number of kept events (at most the capacity).
+func (t *Trace) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.ring)
+}
+
+// Filter returns the kept events of the given kinds, oldest first.
+func (t *Trace) Filter(kinds ...EventKind) []TraceEvent {
+	var out []TraceEvent
+	t.mu.Lock()
+	for _, part := range [2][]TraceEvent{t.ring[t.head:], t.ring[:t.head]} {
+		for i := range part {
+			for _, k := range kinds {
+				if part[i].Kind == k {
+					out = append(out, part[i])
+					break
+				}
+			}
+		}
+	}
+	t.mu.Unlock()
+	for i := range out {
+		out[i] = out[i].resolved()
+	}
+	return out
+}
+
+// Table renders the kept events as a readable table, times relative to the world's start.
+// When events were dropped (see [Trace.SetCapacity]) a first line says how many.
+func (t *Trace) Table() string {
+	t.mu.Lock()
+	ev, dropped := t.inOrderLocked(), t.dropped
+	t.mu.Unlock()
+	for i := range ev {
+		ev[i] = ev[i].resolved()
+	}
+	table := FormatTable(ev, t.start)
+	if dropped > 0 {
+		table = fmt.Sprintf("(%d earlier events dropped: the trace keeps the last %d)\n", dropped, len(ev)) + table
+	}
+	return table
+}
 
 // FormatTable renders events as a table with one row per event: sequence number, time since
 // start, kind, process, driver, connection id, message id, status and detail. Inside a

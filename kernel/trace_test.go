@@ -1,6 +1,7 @@
 package kernel_test
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -135,4 +136,114 @@ func TestEventString(t *testing.T) {
 	e := kernel.TraceEvent{Seq: 3, Kind: kernel.EvMessageReplied, Process: "svc.exe (pid 8)", Driver: "scanner", Conn: 2, MsgID: 7,
 		Status: kernel.STATUS_SUCCESS.Error(), Detail: "5 reply bytes"}
 	require.Equal(t, `#3 message-replied process="svc.exe (pid 8)" driver="scanner" conn=2 msg=7 status=STATUS_SUCCESS (0x00000000) detail="5 reply bytes"`, e.String())
+}
+
+func TestTraceKeepsTheLastEventsByDefault(t *testing.T) {
+	tr := kernel.New().Trace()
+	require.Equal(t, kernel.DefaultTraceCapacity, tr.Capacity())
+	for i := 0; i < kernel.DefaultTraceCapacity+10; i++ {
+		tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageSent})
+	}
+	require.Equal(t, kernel.DefaultTraceCapacity, tr.Len())
+	require.Equal(t, 10, tr.Dropped())
+	ev := tr.Events()
+	require.Len(t, ev, kernel.DefaultTraceCapacity)
+	require.Equal(t, 11, ev[0].Seq, "the oldest kept event")
+	require.Equal(t, kernel.DefaultTraceCapacity+10, ev[len(ev)-1].Seq)
+	tr.SetCapacity(5)
+	require.True(t, strings.HasPrefix(tr.Table(), "(4101 earlier events dropped: the trace keeps the last 5)\n#"), tr.Table())
+}
+
+func TestTraceRingWrapsInOrder(t *testing.T) {
+	tr := kernel.New().Trace()
+	tr.SetCapacity(3)
+	for i := 1; i <= 7; i++ {
+		tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageSent, Conn: uint64(i)})
+		if i == 5 {
+			tr.Add(kernel.TraceEvent{Kind: kernel.EvConnect, Conn: 50})
+		}
+	}
+	conns := func(ev []kernel.TraceEvent) (out []uint64) {
+		for _, e := range ev {
+			out = append(out, e.Conn)
+		}
+		return out
+	}
+	require.Equal(t, []uint64{50, 6, 7}, conns(tr.Events()))
+	require.Equal(t, []uint64{6, 7}, conns(tr.Filter(kernel.EvMessageSent)))
+	require.Equal(t, 5, tr.Dropped())
+	require.Equal(t, 8, tr.Events()[2].Seq)
+
+	// Lowering the capacity drops the oldest at once; raising it keeps what is there.
+	tr.SetCapacity(2)
+	require.Equal(t, []uint64{6, 7}, conns(tr.Events()))
+	require.Equal(t, 6, tr.Dropped())
+	tr.SetCapacity(0) // every event from now on
+	for i := 0; i < 1000; i++ {
+		tr.Add(kernel.TraceEvent{Kind: kernel.EvUserSend})
+	}
+	require.Equal(t, 1002, tr.Len())
+	require.Equal(t, 0, tr.Capacity())
+	require.Equal(t, 6, tr.Dropped())
+	require.Equal(t, uint64(6), tr.Events()[0].Conn)
+}
+
+func TestTraceFormatsStatusAndDetailWhenRead(t *testing.T) {
+	tr := kernel.New().Trace()
+	calls := 0
+	render := func(a kernel.TraceArgs) string {
+		calls++
+		return strings.Repeat("x", int(a[0])) + "|" + string(rune('0'+a[3]))
+	}
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Conn: 1}.
+		WithStatus(kernel.STATUS_BUFFER_OVERFLOW).WithDetail(render, kernel.TraceArgs{3, 0, 0, 7}))
+	require.Equal(t, 0, calls, "nothing is formatted while recording")
+	ev := tr.Events()
+	require.Equal(t, 1, calls)
+	require.Equal(t, kernel.TraceEvent{Seq: 1, Time: ev[0].Time, Kind: kernel.EvMessageReplied, Conn: 1,
+		Status: kernel.STATUS_BUFFER_OVERFLOW.Error(), Detail: "xxx|7"}, ev[0], "read events carry only text")
+	require.Equal(t, ev, tr.Filter(kernel.EvMessageReplied))
+	require.Contains(t, tr.Table(), "STATUS_BUFFER_OVERFLOW (0x80000005)  xxx|7")
+
+	// Observers get the formatted event; String formats an unrecorded one.
+	var seen kernel.TraceEvent
+	tr.Subscribe(func(e kernel.TraceEvent) { seen = e })
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvUserSend}.WithStatus(kernel.STATUS_SUCCESS))
+	require.Equal(t, kernel.STATUS_SUCCESS.Error(), seen.Status)
+	require.Equal(t, `#0 user-send status=STATUS_TIMEOUT (0x00000102) detail="x|0"`,
+		kernel.TraceEvent{Kind: kernel.EvUserSend}.WithStatus(kernel.STATUS_TIMEOUT).WithDetail(render, kernel.TraceArgs{1}).String())
+}
+
+func traceTestDetail(a kernel.TraceArgs) string { return "" }
+
+// Once the ring is full, recording allocates nothing, and a million events take no more
+// memory than the ring.
+func TestTraceSteadyStateIsBoundedAndAllocationFree(t *testing.T) {
+	tr := kernel.New().Trace()
+	proc, drv := "svc.exe (pid 8)", "drv"
+	add := func() {
+		tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Process: proc, Driver: drv, Conn: 1, MsgID: 2}.
+			WithStatus(kernel.STATUS_SUCCESS).WithDetail(traceTestDetail, kernel.TraceArgs{1032}))
+	}
+	for i := 0; i < kernel.DefaultTraceCapacity; i++ {
+		add()
+	}
+	require.Zero(t, testing.AllocsPerRun(1000, add))
+
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	n := 1_000_000
+	if raceEnabled {
+		n = 50_000
+	}
+	for i := 0; i < n; i++ {
+		add()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	require.Equal(t, kernel.DefaultTraceCapacity, tr.Len())
+	grown := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+	require.Less(t, grown, int64(64<<10), "the heap grew by %d bytes over %d events", grown, n)
+	runtime.KeepAlive(tr)
 }

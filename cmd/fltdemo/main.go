@@ -48,7 +48,7 @@ func (c *checker) step(what string, got, want any) {
 // run plays the scenario, writing the steps and the trace to stdout (with mermaid, the steps
 // go to stderr and stdout gets the Markdown page).
 func run(mermaid bool, stdout, stderr io.Writer) error {
-	w := harness.NewWorld()
+	w := harness.NewWorld(harness.WithFullTrace())
 	c := &checker{out: stdout}
 	if mermaid {
 		c.out = stderr
