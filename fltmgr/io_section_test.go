@@ -126,6 +126,7 @@ func TestIOSectionForDataScanErrors(t *testing.T) {
 	_, _, _, st = d.FM.CreateSectionForDataScan(svc.ThreadContext(), d.inst, fo, c, driverapi.SECTION_MAP_READ, &attrs, nil,
 		driverapi.PAGE_READONLY, driverapi.SEC_COMMIT, 0)
 	require.Equal(t, kernel.STATUS_NOT_SUPPORTED, st, "kernel handles are not emulated")
+	//lint:ignore SA1012 a nil ctx is a system thread here
 	_, _, _, st = d.FM.CreateSectionForDataScan(nil, d.inst, fo, c, driverapi.SECTION_MAP_READ, nil, nil,
 		driverapi.PAGE_READONLY, driverapi.SEC_COMMIT, 0)
 	require.Equal(t, kernel.STATUS_NOT_SUPPORTED, st, "a system thread has no user handle table")

@@ -126,7 +126,6 @@ func errv(err error) any {
 }
 
 var (
-	biHrPending  = kernel.HResultFromWin32(kernel.ERROR_IO_PENDING)
 	biHrNotFound = kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND)
 )
 

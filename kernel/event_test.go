@@ -113,7 +113,7 @@ func TestEventWaitContext(t *testing.T) {
 		e.Set()
 		require.NoError(t, e.Wait(ctx))
 
-		//nolint:staticcheck // a nil ctx is bad input that must not panic
+		//lint:ignore SA1012 a nil ctx is bad input that must not panic
 		require.Equal(t, error(kernel.STATUS_INVALID_PARAMETER), e.Wait(nil))
 	})
 }

@@ -288,7 +288,7 @@ func TestCompletionPortContext(t *testing.T) {
 		require.Equal(t, kernel.STATUS_CANCELLED, res.st)
 		require.Equal(t, time.Minute, res.at)
 
-		//nolint:staticcheck // a nil ctx is bad input that must not panic
+		//lint:ignore SA1012 a nil ctx is bad input that must not panic
 		_, st = c.Remove(nil, 0)
 		require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st)
 	})

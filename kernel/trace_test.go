@@ -49,8 +49,7 @@ func TestTraceSubscribeIsSynchronousAndReentrant(t *testing.T) {
 	tr := kernel.New().Trace()
 	var mu sync.Mutex
 	var seen []string
-	var unsub func()
-	unsub = tr.Subscribe(func(e kernel.TraceEvent) {
+	unsub := tr.Subscribe(func(e kernel.TraceEvent) {
 		mu.Lock()
 		seen = append(seen, string(e.Kind))
 		mu.Unlock()

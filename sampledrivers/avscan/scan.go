@@ -193,7 +193,8 @@ func (d *Driver) scanInUser(data *driverapi.CallbackData, objs *driverapi.Relate
 		d.stats.timeouts.Add(1)
 		stAbort := d.sendAbortToUser(tid, sc.id)
 		if stAbort == kernel.STATUS_SUCCESS {
-			stAbort = waitEvent(nil, sc.done, AbortTimeout)
+			// A non-alertable wait: it runs even when the thread is terminating.
+			stAbort = waitEvent(context.Background(), sc.done, AbortTimeout)
 		}
 		if stAbort != kernel.STATUS_SUCCESS {
 			d.stats.abandoned.Add(1)
