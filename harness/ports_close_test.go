@@ -233,12 +233,12 @@ func TestCloseClientPortFreesSlot(t *testing.T) {
 		p := adminProc(w, "svc.exe")
 		old := connect(t, p)
 		_, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
-		require.Equal(t, kernel.HRESULT(0x800704D4), hr)
+		require.Equal(t, kernel.HRESULT(0x800704D6), hr)
 		d.FM.CloseClientPort(d.Filter, &d.Conn(0).Port)
 		h := connect(t, p)
 		require.NotEqual(t, old, h)
 		_, hr = p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
-		require.Equal(t, kernel.HRESULT(0x800704D4), hr)
+		require.Equal(t, kernel.HRESULT(0x800704D6), hr)
 		// The user closing its handle frees it too, through DisconnectNotify's FltCloseClientPort.
 		require.NoError(t, p.CloseHandle(h))
 		connect(t, p)
@@ -249,7 +249,7 @@ func TestCloseClientPortFreesSlot(t *testing.T) {
 func TestLeakedClientPortKeepsSlot(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		// R-CLOSECLI-3: a driver that never calls FltCloseClientPort keeps the slot: later
-		// connects get CONNECTION_COUNT_LIMIT (0x800704D4), and the verifier reports the leak at
+		// connects get CONNECTION_COUNT_LIMIT (0x800704D6), and the verifier reports the leak at
 		// unload (R-VERIFY-2).
 		w, d := load(t, &testdriver.Driver{MaxConnections: 1, KeepClientPort: true})
 		w.ExpectViolation(kernel.RuleVerify2)
@@ -258,7 +258,7 @@ func TestLeakedClientPortKeepsSlot(t *testing.T) {
 		require.NoError(t, p.CloseHandle(h))
 		require.Equal(t, int32(1), d.Disconnects.Load())
 		_, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
-		require.Equal(t, kernel.HRESULT(0x800704D4), hr)
+		require.Equal(t, kernel.HRESULT(0x800704D6), hr)
 		require.Equal(t, int32(1), d.ConnectCalls.Load())
 		require.Empty(t, w.Violations())
 

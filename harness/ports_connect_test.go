@@ -200,7 +200,7 @@ func TestModelConnectCheckOrder(t *testing.T) {
 
 		second := adminProc(w, "second.exe")
 		h, hr = second.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
-		require.Equal(t, kernel.HRESULT(0x800704D4), hr)
+		require.Equal(t, kernel.HRESULT(0x800704D6), hr)
 		require.Equal(t, kernel.InvalidHandle, h)
 		require.Empty(t, second.Kernel().Handles())
 		require.Equal(t, int32(1), d.ConnectCalls.Load())

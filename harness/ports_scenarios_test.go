@@ -142,7 +142,7 @@ func TestScenarioCloseServerPortEarly(t *testing.T) {
 
 func TestScenarioMaxConnections(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-MODEL-2, R-CLOSECLI-3: MaxConnections is enforced (0x800704D4) and the slot comes
+		// R-MODEL-2, R-CLOSECLI-3: MaxConnections is enforced (0x800704D6) and the slot comes
 		// back when the driver closes the client port.
 		w, d := load(t, &testdriver.Driver{MaxConnections: 2})
 		p := adminProc(w, "svc.exe")
@@ -150,14 +150,14 @@ func TestScenarioMaxConnections(t *testing.T) {
 		connect(t, p)
 		for range 2 {
 			h, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
-			require.Equal(t, kernel.HRESULT(0x800704D4), hr)
+			require.Equal(t, kernel.HRESULT(0x800704D6), hr)
 			require.Equal(t, kernel.InvalidHandle, h)
 		}
 		require.Equal(t, int32(2), d.ConnectCalls.Load())
 		d.FM.CloseClientPort(d.Filter, &d.Conn(0).Port)
 		connect(t, p)
 		_, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
-		require.Equal(t, kernel.HRESULT(0x800704D4), hr)
+		require.Equal(t, kernel.HRESULT(0x800704D6), hr)
 		require.Equal(t, int32(3), d.Connects.Load())
 	})
 }

@@ -1,6 +1,12 @@
 package kernel
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+//go:generate go run ./internal/statusgen
 
 // NTSTATUS is a Windows kernel status code. Kernel-side routines return it by value, as the WDK
 // does. It implements error, so it also travels through Go error chains; errors.Is matches it
@@ -36,6 +42,8 @@ const (
 	STATUS_PORT_DISCONNECTED               NTSTATUS = 0xC0000037
 	STATUS_OBJECT_PATH_NOT_FOUND           NTSTATUS = 0xC000003A
 	STATUS_OBJECT_PATH_SYNTAX_BAD          NTSTATUS = 0xC000003B
+	STATUS_IO_TIMEOUT                      NTSTATUS = 0xC00000B5
+	STATUS_CONNECTION_REFUSED              NTSTATUS = 0xC0000236
 	STATUS_SHARING_VIOLATION               NTSTATUS = 0xC0000043
 	STATUS_THREAD_IS_TERMINATING           NTSTATUS = 0xC000004B
 	STATUS_DELETE_PENDING                  NTSTATUS = 0xC0000056
@@ -83,139 +91,10 @@ const (
 	STATUS_FLT_CONTEXT_ALREADY_LINKED       NTSTATUS = 0xC01C001C
 )
 
-// ntstatusName returns the symbolic name of s, or "" when the emulator does not know it.
+// ntstatusName returns the ntstatus.h name of s, or "" when the table does not list it.
 func ntstatusName(s NTSTATUS) string {
-	switch s {
-	case STATUS_SUCCESS:
-		return "STATUS_SUCCESS"
-	case STATUS_ABANDONED_WAIT_0:
-		return "STATUS_ABANDONED_WAIT_0"
-	case STATUS_TIMEOUT:
-		return "STATUS_TIMEOUT"
-	case STATUS_PENDING:
-		return "STATUS_PENDING"
-	case STATUS_DATATYPE_MISALIGNMENT:
-		return "STATUS_DATATYPE_MISALIGNMENT"
-	case STATUS_BUFFER_OVERFLOW:
-		return "STATUS_BUFFER_OVERFLOW"
-	case STATUS_NO_MORE_ENTRIES:
-		return "STATUS_NO_MORE_ENTRIES"
-	case STATUS_UNSUCCESSFUL:
-		return "STATUS_UNSUCCESSFUL"
-	case STATUS_NOT_IMPLEMENTED:
-		return "STATUS_NOT_IMPLEMENTED"
-	case STATUS_INVALID_HANDLE:
-		return "STATUS_INVALID_HANDLE"
-	case STATUS_INVALID_PARAMETER:
-		return "STATUS_INVALID_PARAMETER"
-	case STATUS_INVALID_DEVICE_REQUEST:
-		return "STATUS_INVALID_DEVICE_REQUEST"
-	case STATUS_END_OF_FILE:
-		return "STATUS_END_OF_FILE"
-	case STATUS_NO_MEMORY:
-		return "STATUS_NO_MEMORY"
-	case STATUS_ACCESS_DENIED:
-		return "STATUS_ACCESS_DENIED"
-	case STATUS_BUFFER_TOO_SMALL:
-		return "STATUS_BUFFER_TOO_SMALL"
-	case STATUS_OBJECT_TYPE_MISMATCH:
-		return "STATUS_OBJECT_TYPE_MISMATCH"
-	case STATUS_OBJECT_NAME_INVALID:
-		return "STATUS_OBJECT_NAME_INVALID"
-	case STATUS_OBJECT_NAME_NOT_FOUND:
-		return "STATUS_OBJECT_NAME_NOT_FOUND"
-	case STATUS_OBJECT_NAME_COLLISION:
-		return "STATUS_OBJECT_NAME_COLLISION"
-	case STATUS_PORT_DISCONNECTED:
-		return "STATUS_PORT_DISCONNECTED"
-	case STATUS_OBJECT_PATH_NOT_FOUND:
-		return "STATUS_OBJECT_PATH_NOT_FOUND"
-	case STATUS_OBJECT_PATH_SYNTAX_BAD:
-		return "STATUS_OBJECT_PATH_SYNTAX_BAD"
-	case STATUS_SHARING_VIOLATION:
-		return "STATUS_SHARING_VIOLATION"
-	case STATUS_THREAD_IS_TERMINATING:
-		return "STATUS_THREAD_IS_TERMINATING"
-	case STATUS_DELETE_PENDING:
-		return "STATUS_DELETE_PENDING"
-	case STATUS_PRIVILEGE_NOT_HELD:
-		return "STATUS_PRIVILEGE_NOT_HELD"
-	case STATUS_INSUFFICIENT_RESOURCES:
-		return "STATUS_INSUFFICIENT_RESOURCES"
-	case STATUS_FILE_IS_A_DIRECTORY:
-		return "STATUS_FILE_IS_A_DIRECTORY"
-	case STATUS_NOT_SUPPORTED:
-		return "STATUS_NOT_SUPPORTED"
-	case STATUS_INVALID_PARAMETER_1:
-		return "STATUS_INVALID_PARAMETER_1"
-	case STATUS_INVALID_PARAMETER_2:
-		return "STATUS_INVALID_PARAMETER_2"
-	case STATUS_INVALID_PARAMETER_3:
-		return "STATUS_INVALID_PARAMETER_3"
-	case STATUS_NOT_A_DIRECTORY:
-		return "STATUS_NOT_A_DIRECTORY"
-	case STATUS_PROCESS_IS_TERMINATING:
-		return "STATUS_PROCESS_IS_TERMINATING"
-	case STATUS_IMAGE_ALREADY_LOADED:
-		return "STATUS_IMAGE_ALREADY_LOADED"
-	case STATUS_CANCELLED:
-		return "STATUS_CANCELLED"
-	case STATUS_CANNOT_DELETE:
-		return "STATUS_CANNOT_DELETE"
-	case STATUS_NOT_FOUND:
-		return "STATUS_NOT_FOUND"
-	case STATUS_CONNECTION_COUNT_LIMIT:
-		return "STATUS_CONNECTION_COUNT_LIMIT"
-	case STATUS_VIRUS_INFECTED:
-		return "STATUS_VIRUS_INFECTED"
-	case STATUS_FLT_BUFFER_TOO_SMALL:
-		return "STATUS_FLT_BUFFER_TOO_SMALL"
-	case STATUS_FLT_NOT_INITIALIZED:
-		return "STATUS_FLT_NOT_INITIALIZED"
-	case STATUS_FLT_DELETING_OBJECT:
-		return "STATUS_FLT_DELETING_OBJECT"
-	case STATUS_FLT_DO_NOT_ATTACH:
-		return "STATUS_FLT_DO_NOT_ATTACH"
-	case STATUS_FLT_DO_NOT_DETACH:
-		return "STATUS_FLT_DO_NOT_DETACH"
-	case STATUS_FLT_INSTANCE_ALTITUDE_COLLISION:
-		return "STATUS_FLT_INSTANCE_ALTITUDE_COLLISION"
-	case STATUS_FLT_FILTER_NOT_FOUND:
-		return "STATUS_FLT_FILTER_NOT_FOUND"
-	case STATUS_FLT_NO_WAITER_FOR_REPLY:
-		return "STATUS_FLT_NO_WAITER_FOR_REPLY"
-	case STATUS_ACCESS_VIOLATION:
-		return "STATUS_ACCESS_VIOLATION"
-	case STATUS_NOT_SAME_DEVICE:
-		return "STATUS_NOT_SAME_DEVICE"
-	case STATUS_DIRECTORY_NOT_EMPTY:
-		return "STATUS_DIRECTORY_NOT_EMPTY"
-	case STATUS_FILE_CLOSED:
-		return "STATUS_FILE_CLOSED"
-	case STATUS_FILE_DELETED:
-		return "STATUS_FILE_DELETED"
-	case STATUS_INVALID_DEVICE_STATE:
-		return "STATUS_INVALID_DEVICE_STATE"
-	case STATUS_FLT_CONTEXT_ALREADY_DEFINED:
-		return "STATUS_FLT_CONTEXT_ALREADY_DEFINED"
-	case STATUS_FLT_DISALLOW_FAST_IO:
-		return "STATUS_FLT_DISALLOW_FAST_IO"
-	case STATUS_FLT_INVALID_NAME_REQUEST:
-		return "STATUS_FLT_INVALID_NAME_REQUEST"
-	case STATUS_FLT_NOT_SAFE_TO_POST_OPERATION:
-		return "STATUS_FLT_NOT_SAFE_TO_POST_OPERATION"
-	case STATUS_FLT_INSTANCE_NAME_COLLISION:
-		return "STATUS_FLT_INSTANCE_NAME_COLLISION"
-	case STATUS_FLT_VOLUME_NOT_FOUND:
-		return "STATUS_FLT_VOLUME_NOT_FOUND"
-	case STATUS_FLT_INSTANCE_NOT_FOUND:
-		return "STATUS_FLT_INSTANCE_NOT_FOUND"
-	case STATUS_FLT_CONTEXT_ALLOCATION_NOT_FOUND:
-		return "STATUS_FLT_CONTEXT_ALLOCATION_NOT_FOUND"
-	case STATUS_FLT_INVALID_CONTEXT_REGISTRATION:
-		return "STATUS_FLT_INVALID_CONTEXT_REGISTRATION"
-	case STATUS_FLT_CONTEXT_ALREADY_LINKED:
-		return "STATUS_FLT_CONTEXT_ALREADY_LINKED"
+	if e, ok := lookupNTSTATUS(s); ok {
+		return e.name
 	}
 	return ""
 }
@@ -284,7 +163,9 @@ const (
 	ERROR_IO_PENDING             Win32Error = 997
 	ERROR_NOACCESS               Win32Error = 998
 	ERROR_NOT_FOUND              Win32Error = 1168
-	ERROR_CONNECTION_COUNT_LIMIT Win32Error = 1236
+	ERROR_CONNECTION_COUNT_LIMIT Win32Error = 1238
+	ERROR_SEM_TIMEOUT            Win32Error = 121
+	ERROR_CONNECTION_REFUSED     Win32Error = 1225
 	ERROR_PRIVILEGE_NOT_HELD     Win32Error = 1314
 	ERROR_NO_SYSTEM_RESOURCES    Win32Error = 1450
 )
@@ -293,80 +174,17 @@ const (
 // (STATUS_IMAGE_ALREADY_LOADED).
 const ERROR_SERVICE_ALREADY_RUNNING Win32Error = 1056
 
+// win32Name returns the winerror.h name of e, or "" when the table does not list it. A few
+// statuses map to themselves (STATUS_BREAKPOINT, ...) and some to an HRESULT (ERROR_FLT_*):
+// those carry the name of that status or HRESULT.
 func win32Name(e Win32Error) string {
-	switch e {
-	case ERROR_SUCCESS:
-		return "ERROR_SUCCESS"
-	case ERROR_INVALID_FUNCTION:
-		return "ERROR_INVALID_FUNCTION"
-	case ERROR_FILE_NOT_FOUND:
-		return "ERROR_FILE_NOT_FOUND"
-	case ERROR_PATH_NOT_FOUND:
-		return "ERROR_PATH_NOT_FOUND"
-	case ERROR_BAD_PATHNAME:
-		return "ERROR_BAD_PATHNAME"
-	case ERROR_ACCESS_DENIED:
-		return "ERROR_ACCESS_DENIED"
-	case ERROR_INVALID_HANDLE:
-		return "ERROR_INVALID_HANDLE"
-	case ERROR_NOT_ENOUGH_MEMORY:
-		return "ERROR_NOT_ENOUGH_MEMORY"
-	case ERROR_NOT_SAME_DEVICE:
-		return "ERROR_NOT_SAME_DEVICE"
-	case ERROR_BAD_COMMAND:
-		return "ERROR_BAD_COMMAND"
-	case ERROR_DIR_NOT_EMPTY:
-		return "ERROR_DIR_NOT_EMPTY"
-	case ERROR_GEN_FAILURE:
-		return "ERROR_GEN_FAILURE"
-	case ERROR_SHARING_VIOLATION:
-		return "ERROR_SHARING_VIOLATION"
-	case ERROR_HANDLE_EOF:
-		return "ERROR_HANDLE_EOF"
-	case ERROR_NOT_SUPPORTED:
-		return "ERROR_NOT_SUPPORTED"
-	case ERROR_INVALID_PARAMETER:
-		return "ERROR_INVALID_PARAMETER"
-	case ERROR_INSUFFICIENT_BUFFER:
-		return "ERROR_INSUFFICIENT_BUFFER"
-	case ERROR_INVALID_NAME:
-		return "ERROR_INVALID_NAME"
-	case ERROR_ALREADY_EXISTS:
-		return "ERROR_ALREADY_EXISTS"
-	case ERROR_VIRUS_INFECTED:
-		return "ERROR_VIRUS_INFECTED"
-	case ERROR_MORE_DATA:
-		return "ERROR_MORE_DATA"
-	case ERROR_WAIT_TIMEOUT:
-		return "WAIT_TIMEOUT"
-	case ERROR_NO_MORE_ITEMS:
-		return "ERROR_NO_MORE_ITEMS"
-	case ERROR_DIRECTORY:
-		return "ERROR_DIRECTORY"
-	case ERROR_MR_MID_NOT_FOUND:
-		return "ERROR_MR_MID_NOT_FOUND"
-	case ERROR_ABANDONED_WAIT_0:
-		return "ERROR_ABANDONED_WAIT_0"
-	case ERROR_OPERATION_ABORTED:
-		return "ERROR_OPERATION_ABORTED"
-	case ERROR_IO_INCOMPLETE:
-		return "ERROR_IO_INCOMPLETE"
-	case ERROR_IO_PENDING:
-		return "ERROR_IO_PENDING"
-	case ERROR_NOACCESS:
-		return "ERROR_NOACCESS"
-	case ERROR_SERVICE_ALREADY_RUNNING:
-		return "ERROR_SERVICE_ALREADY_RUNNING"
-	case ERROR_NOT_FOUND:
-		return "ERROR_NOT_FOUND"
-	case ERROR_CONNECTION_COUNT_LIMIT:
-		return "ERROR_CONNECTION_COUNT_LIMIT"
-	case ERROR_PRIVILEGE_NOT_HELD:
-		return "ERROR_PRIVILEGE_NOT_HELD"
-	case ERROR_NO_SYSTEM_RESOURCES:
-		return "ERROR_NO_SYSTEM_RESOURCES"
+	if i, ok := slices.BinarySearchFunc(win32Table[:], e, func(x win32Entry, e Win32Error) int { return cmp.Compare(x.code, e) }); ok {
+		return win32Table[i].name
 	}
-	return ""
+	if n := hresultTableName(HRESULT(e)); n != "" {
+		return n
+	}
+	return ntstatusName(NTSTATUS(e))
 }
 
 // Error prints the name and the decimal code, e.g. "ERROR_INVALID_HANDLE (6)".
@@ -378,81 +196,67 @@ func (e Win32Error) Error() string {
 	return fmt.Sprintf("%s (%d)", name, uint32(e))
 }
 
-// NtStatusToDosError emulates RtlNtStatusToDosError for the statuses the emulator produces.
-// A status it does not know maps to ERROR_MR_MID_NOT_FOUND (317), as Windows does for a status
-// without a Win32 equivalent; it never maps a failure to ERROR_SUCCESS.
+// NtStatusToDosError emulates RtlNtStatusToDosError: the Win32 error of every status of
+// ntstatus.h and fltWinError.h that has one, from the generated table (status_table.go). As
+// ntdll does, a status with the customer bit (0x20000000) is returned unchanged, 0xD… is read
+// as 0xC…, and HRESULT_FROM_WIN32-shaped statuses (0x8007xxxx, 0xC001xxxx, 0xC007xxxx) give
+// their low word. Anything else maps to ERROR_MR_MID_NOT_FOUND (317); a failure never maps to
+// ERROR_SUCCESS (R-HR).
 func NtStatusToDosError(s NTSTATUS) Win32Error {
-	switch s {
-	case STATUS_SUCCESS:
+	if s == STATUS_SUCCESS {
 		return ERROR_SUCCESS
-	case STATUS_PENDING:
-		return ERROR_IO_PENDING
-	case STATUS_TIMEOUT:
-		return ERROR_WAIT_TIMEOUT
-	case STATUS_PORT_DISCONNECTED, STATUS_INVALID_HANDLE, STATUS_OBJECT_TYPE_MISMATCH, STATUS_FILE_CLOSED:
-		return ERROR_INVALID_HANDLE
-	case STATUS_DIRECTORY_NOT_EMPTY:
-		return ERROR_DIR_NOT_EMPTY
-	case STATUS_NOT_SAME_DEVICE:
-		return ERROR_NOT_SAME_DEVICE
-	case STATUS_INVALID_DEVICE_STATE:
-		return ERROR_BAD_COMMAND
-	case STATUS_FILE_DELETED:
-		return ERROR_ACCESS_DENIED
-	case STATUS_OBJECT_NAME_NOT_FOUND:
-		return ERROR_FILE_NOT_FOUND
-	case STATUS_OBJECT_PATH_NOT_FOUND:
-		return ERROR_PATH_NOT_FOUND
-	case STATUS_OBJECT_PATH_SYNTAX_BAD:
-		return ERROR_BAD_PATHNAME
-	case STATUS_ACCESS_DENIED, STATUS_THREAD_IS_TERMINATING, STATUS_FILE_IS_A_DIRECTORY,
-		STATUS_DELETE_PENDING, STATUS_CANNOT_DELETE, STATUS_PROCESS_IS_TERMINATING:
-		return ERROR_ACCESS_DENIED
-	case STATUS_BUFFER_TOO_SMALL:
-		return ERROR_INSUFFICIENT_BUFFER
-	case STATUS_BUFFER_OVERFLOW:
-		return ERROR_MORE_DATA
-	case STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER_1, STATUS_INVALID_PARAMETER_2,
-		STATUS_INVALID_PARAMETER_3:
-		return ERROR_INVALID_PARAMETER
-	case STATUS_CANCELLED:
-		return ERROR_OPERATION_ABORTED
-	case STATUS_CONNECTION_COUNT_LIMIT:
-		return ERROR_CONNECTION_COUNT_LIMIT
-	case STATUS_INSUFFICIENT_RESOURCES:
-		return ERROR_NO_SYSTEM_RESOURCES
-	case STATUS_NO_MEMORY:
-		return ERROR_NOT_ENOUGH_MEMORY
-	case STATUS_NOT_SUPPORTED:
-		return ERROR_NOT_SUPPORTED
-	case STATUS_PRIVILEGE_NOT_HELD:
-		return ERROR_PRIVILEGE_NOT_HELD
-	case STATUS_DATATYPE_MISALIGNMENT, STATUS_ACCESS_VIOLATION:
-		return ERROR_NOACCESS
-	case STATUS_NO_MORE_ENTRIES:
-		return ERROR_NO_MORE_ITEMS
-	case STATUS_NOT_IMPLEMENTED, STATUS_INVALID_DEVICE_REQUEST:
-		return ERROR_INVALID_FUNCTION
-	case STATUS_UNSUCCESSFUL:
-		return ERROR_GEN_FAILURE
-	case STATUS_END_OF_FILE:
-		return ERROR_HANDLE_EOF
-	case STATUS_OBJECT_NAME_INVALID:
-		return ERROR_INVALID_NAME
-	case STATUS_OBJECT_NAME_COLLISION:
-		return ERROR_ALREADY_EXISTS
-	case STATUS_SHARING_VIOLATION:
-		return ERROR_SHARING_VIOLATION
-	case STATUS_NOT_A_DIRECTORY:
-		return ERROR_DIRECTORY
-	case STATUS_NOT_FOUND:
-		return ERROR_NOT_FOUND
-	case STATUS_VIRUS_INFECTED:
-		return ERROR_VIRUS_INFECTED
-	case STATUS_IMAGE_ALREADY_LOADED:
-		return ERROR_SERVICE_ALREADY_RUNNING
+	}
+	if s&0x20000000 != 0 {
+		return Win32Error(s)
+	}
+	if s&0xF0000000 == 0xD0000000 {
+		s &^= 0x10000000
+	}
+	switch uint32(s) >> 16 {
+	case 0x8007, 0xC001, 0xC007:
+		if e := Win32Error(s & 0xFFFF); e != ERROR_SUCCESS {
+			return e
+		}
+		return ERROR_MR_MID_NOT_FOUND
+	}
+	if e, ok := lookupNTSTATUS(s); ok {
+		return e.dos
 	}
 	return ERROR_MR_MID_NOT_FOUND
+}
+
+// ntstatusEntry is a row of the generated ntstatusTable.
+type ntstatusEntry struct {
+	status NTSTATUS
+	dos    Win32Error
+	name   string
+}
+
+// win32Entry is a row of the generated win32Table.
+type win32Entry struct {
+	code Win32Error
+	name string
+}
+
+// hresultEntry is a row of the generated hresultTable.
+type hresultEntry struct {
+	value HRESULT
+	name  string
+}
+
+func lookupNTSTATUS(s NTSTATUS) (ntstatusEntry, bool) {
+	i, ok := slices.BinarySearchFunc(ntstatusTable[:], s, func(x ntstatusEntry, s NTSTATUS) int { return cmp.Compare(x.status, s) })
+	if !ok {
+		return ntstatusEntry{}, false
+	}
+	return ntstatusTable[i], true
+}
+
+func hresultTableName(h HRESULT) string {
+	if i, ok := slices.BinarySearchFunc(hresultTable[:], h, func(x hresultEntry, h HRESULT) int { return cmp.Compare(x.value, h) }); ok {
+		return hresultTable[i].name
+	}
+	return ""
 }
 
 // HRESULT is the result type of the user-mode fltlib functions. It implements error;
@@ -522,35 +326,8 @@ func (h HRESULT) Win32() (Win32Error, bool) {
 }
 
 func hresultName(h HRESULT) string {
-	switch h {
-	case S_OK:
-		return "S_OK"
-	case E_NOTIMPL:
-		return "E_NOTIMPL"
-	case E_POINTER:
-		return "E_POINTER"
-	case E_FAIL:
-		return "E_FAIL"
-	case E_HANDLE:
-		return "E_HANDLE"
-	case E_ACCESSDENIED:
-		return "E_ACCESSDENIED"
-	case E_OUTOFMEMORY:
-		return "E_OUTOFMEMORY"
-	case E_INVALIDARG:
-		return "E_INVALIDARG"
-	case ERROR_FLT_NOT_INITIALIZED:
-		return "ERROR_FLT_NOT_INITIALIZED"
-	case ERROR_FLT_DELETING_OBJECT:
-		return "ERROR_FLT_DELETING_OBJECT"
-	case ERROR_FLT_DO_NOT_ATTACH:
-		return "ERROR_FLT_DO_NOT_ATTACH"
-	case ERROR_FLT_DO_NOT_DETACH:
-		return "ERROR_FLT_DO_NOT_DETACH"
-	case ERROR_FLT_FILTER_NOT_FOUND:
-		return "ERROR_FLT_FILTER_NOT_FOUND"
-	case ERROR_FLT_NO_WAITER_FOR_REPLY:
-		return "ERROR_FLT_NO_WAITER_FOR_REPLY"
+	if n := hresultTableName(h); n != "" {
+		return n
 	}
 	if e, ok := h.Win32(); ok {
 		if n := win32Name(e); n != "" {

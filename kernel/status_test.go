@@ -171,7 +171,7 @@ func TestHResultFromNtStatusTable(t *testing.T) {
 			row{kernel.STATUS_INVALID_PARAMETER, kernel.ERROR_INVALID_PARAMETER, 0x80070057},
 			row{kernel.STATUS_INVALID_PARAMETER_3, kernel.ERROR_INVALID_PARAMETER, 0x80070057},
 			row{kernel.STATUS_CANCELLED, kernel.ERROR_OPERATION_ABORTED, 0x800703E3},
-			row{kernel.STATUS_CONNECTION_COUNT_LIMIT, kernel.ERROR_CONNECTION_COUNT_LIMIT, 0x800704D4},
+			row{kernel.STATUS_CONNECTION_COUNT_LIMIT, kernel.ERROR_CONNECTION_COUNT_LIMIT, 0x800704D6}, // 1238, not 1236 (see TestConnectionCountLimitIs1238)
 			row{kernel.STATUS_INSUFFICIENT_RESOURCES, kernel.ERROR_NO_SYSTEM_RESOURCES, 0x800705AA},
 			row{kernel.STATUS_TIMEOUT, kernel.ERROR_WAIT_TIMEOUT, 0x80070102},
 			row{kernel.STATUS_NOT_SUPPORTED, kernel.ERROR_NOT_SUPPORTED, 0x80070032},
@@ -195,7 +195,7 @@ func TestHResultFromNtStatusTable(t *testing.T) {
 	// R-HR-3 fallback: a status the table does not know maps to
 	// HRESULT_FROM_WIN32(ERROR_MR_MID_NOT_FOUND), never to S_OK.
 	t.Run("R-HR-3-fallback", func(t *testing.T) {
-		for _, st := range []kernel.NTSTATUS{0xC0DE0001, 0xC0000999, 0x80000999, 0x00000001, 0x40000000} {
+		for _, st := range []kernel.NTSTATUS{0xC0DE0001, 0xC0000999, 0x80000999, 0x00000004, 0x40000999} {
 			require.Equal(t, kernel.ERROR_MR_MID_NOT_FOUND, kernel.NtStatusToDosError(st), "%v", st)
 			require.Equal(t, kernel.HRESULT(0x8007013D), kernel.HResultFromNtStatus(st), "%v", st)
 		}

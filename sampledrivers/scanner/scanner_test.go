@@ -194,7 +194,7 @@ func TestScenario5ConnectRefusals(t *testing.T) {
 		require.NoError(t, err)
 		other := w.NewProcess("scanuser2.exe", kernel.TokenAdmin())
 		_, err = scanuser.Start(other, nil)
-		require.Equal(t, kernel.HRESULT(0x800704D4), hresultOf(err), "%v", err)
+		require.Equal(t, kernel.HRESULT(0x800704D6), hresultOf(err), "%v", err)
 
 		require.Equal(t, kernel.HRESULT(0x80070032), svc.FilterSendMessage(sc.Port(), []byte{0}, nil, nil))
 
