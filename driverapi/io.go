@@ -277,7 +277,7 @@ type WriteParameters struct {
 }
 
 // QueryFileInformationParameters are FLT_PARAMETERS.QueryFileInformation. InfoBuffer receives
-// a pointer to the class's structure (*fsys.FileStandardInfo, ...) when the operation
+// a pointer to the class's structure (*fsys.FILE_STANDARD_INFORMATION, ...) when the operation
 // completes; post-operation callbacks may read it.
 type QueryFileInformationParameters struct {
 	Length               uint32
@@ -286,8 +286,8 @@ type QueryFileInformationParameters struct {
 }
 
 // SetFileInformationParameters are FLT_PARAMETERS.SetFileInformation. InfoBuffer is a pointer
-// to the class's structure (*fsys.FileRenameInfo, *fsys.FileDispositionInfo,
-// *fsys.FileEndOfFileInfo, ...). ReplaceIfExists is the union member of renames.
+// to the class's structure (*fsys.FILE_RENAME_INFORMATION, *fsys.FILE_DISPOSITION_INFORMATION,
+// *fsys.FILE_END_OF_FILE_INFORMATION, ...). ReplaceIfExists is the union member of renames.
 // ParentOfTarget is always nil: the emulated I/O manager does not open the target directory
 // of a rename.
 type SetFileInformationParameters struct {
@@ -486,20 +486,10 @@ const (
 	FLT_FSTYPE_REFS    FilesystemType = 28
 )
 
-// DeviceType is DEVICE_TYPE.
-type DeviceType uint32
-
-// Volume device types.
-const (
-	FILE_DEVICE_CD_ROM_FILE_SYSTEM  = DeviceType(fsys.FILE_DEVICE_CD_ROM_FILE_SYSTEM)
-	FILE_DEVICE_DISK_FILE_SYSTEM    = DeviceType(fsys.FILE_DEVICE_DISK_FILE_SYSTEM)
-	FILE_DEVICE_NETWORK_FILE_SYSTEM = DeviceType(fsys.FILE_DEVICE_NETWORK_FILE_SYSTEM)
-)
-
 // InstanceSetupCallback is PFLT_INSTANCE_SETUP_CALLBACK: called before an instance attaches
 // to a volume (automatically or manually). STATUS_FLT_DO_NOT_ATTACH, or any failure, refuses
 // the attachment.
-type InstanceSetupCallback func(fltObjects *RelatedObjects, flags InstanceSetupFlags, volumeDeviceType DeviceType, volumeFilesystemType FilesystemType) kernel.NTSTATUS
+type InstanceSetupCallback func(fltObjects *RelatedObjects, flags InstanceSetupFlags, volumeDeviceType fsys.DeviceType, volumeFilesystemType FilesystemType) kernel.NTSTATUS
 
 // InstanceQueryTeardownCallback is PFLT_INSTANCE_QUERY_TEARDOWN_CALLBACK: asked before a
 // manual detach (FilterDetach, FltDetachVolume); a failure refuses it. Without this callback
@@ -652,7 +642,7 @@ type FileNameInformation struct {
 
 // VolumeProperties is FLT_VOLUME_PROPERTIES.
 type VolumeProperties struct {
-	DeviceType            DeviceType
+	DeviceType            fsys.DeviceType
 	DeviceCharacteristics uint32
 	DeviceObjectFlags     uint32
 	AlignmentRequirement  uint32
@@ -721,7 +711,7 @@ type FileRoutines interface {
 	WriteFile(ctx context.Context, instance Instance, fileObject *fsys.FileObject, byteOffset *int64,
 		length uint32, buffer []byte, flags uint32) (bytesWritten uint32, status kernel.NTSTATUS)
 	// QueryInformationFile emulates FltQueryInformationFile: it returns a pointer to the
-	// class's structure (*fsys.FileStandardInfo, ...).
+	// class's structure (*fsys.FILE_STANDARD_INFORMATION, ...).
 	QueryInformationFile(ctx context.Context, instance Instance, fileObject *fsys.FileObject,
 		class fsys.FileInformationClass) (any, kernel.NTSTATUS)
 	// SetInformationFile emulates FltSetInformationFile; info is a pointer to the class's

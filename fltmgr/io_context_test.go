@@ -206,12 +206,12 @@ func TestIOInstanceContextLifetime(t *testing.T) {
 	d.Reg = driverapi.Registration{Altitude: "300000",
 		ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_INSTANCE_CONTEXT, Size: 4,
 			ContextCleanupCallback: func(c driverapi.Context, _ driverapi.ContextType) { r.add("freed %v", c.Data()) }}},
-		InstanceSetup: func(objs *driverapi.RelatedObjects, _ driverapi.InstanceSetupFlags, dt driverapi.DeviceType, _ driverapi.FilesystemType) kernel.NTSTATUS {
+		InstanceSetup: func(objs *driverapi.RelatedObjects, _ driverapi.InstanceSetupFlags, dt fsys.DeviceType, _ driverapi.FilesystemType) kernel.NTSTATUS {
 			c, _ := d.FM.AllocateContext(d.Filter, driverapi.FLT_INSTANCE_CONTEXT, 4, driverapi.NonPagedPool)
 			c.SetData(objs.Volume.VolumeName())
 			st := d.FM.SetInstanceContext(objs.Instance, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, c, nil)
 			d.FM.ReleaseContext(c)
-			if st != kernel.STATUS_SUCCESS || dt == driverapi.FILE_DEVICE_NETWORK_FILE_SYSTEM {
+			if st != kernel.STATUS_SUCCESS || dt == fsys.FILE_DEVICE_NETWORK_FILE_SYSTEM {
 				return kernel.STATUS_FLT_DO_NOT_ATTACH
 			}
 			return kernel.STATUS_SUCCESS

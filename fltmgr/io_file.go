@@ -297,15 +297,15 @@ func (m *Manager) NtWriteFile(ctx context.Context, fo *fsys.FileObject, data []b
 func infoFor(class fsys.FileInformationClass) (any, uint32) {
 	switch class {
 	case fsys.FileBasicInformation:
-		return &fsys.FileBasicInfo{}, 40
+		return &fsys.FILE_BASIC_INFORMATION{}, 40
 	case fsys.FileStandardInformation:
-		return &fsys.FileStandardInfo{}, 24
+		return &fsys.FILE_STANDARD_INFORMATION{}, 24
 	case fsys.FileInternalInformation:
-		return &fsys.FileInternalInfo{}, 8
+		return &fsys.FILE_INTERNAL_INFORMATION{}, 8
 	case fsys.FilePositionInformation:
-		return &fsys.FilePositionInfo{}, 8
+		return &fsys.FILE_POSITION_INFORMATION{}, 8
 	case fsys.FileNameInformation:
-		return &fsys.FileNameInfo{}, 4 + 2*260
+		return &fsys.FILE_NAME_INFORMATION{}, 4 + 2*260
 	}
 	return nil, 0
 }
@@ -313,7 +313,7 @@ func infoFor(class fsys.FileInformationClass) (any, uint32) {
 func infoLength(class fsys.FileInformationClass, info any) uint32 {
 	switch class {
 	case fsys.FileRenameInformation:
-		if r, ok := info.(*fsys.FileRenameInfo); ok && r != nil {
+		if r, ok := info.(*fsys.FILE_RENAME_INFORMATION); ok && r != nil {
 			return 20 + 2*uint32(len(r.FileName))
 		}
 	case fsys.FileDispositionInformation:
@@ -360,7 +360,7 @@ func (m *Manager) queryInfo(ctx context.Context, fo *fsys.FileObject, class fsys
 }
 
 // NtQueryInformationFile sends an IRP_MJ_QUERY_INFORMATION for class and returns a pointer to the
-// class's structure (*fsys.FileStandardInfo, ...).
+// class's structure (*fsys.FILE_STANDARD_INFORMATION, ...).
 func (m *Manager) NtQueryInformationFile(ctx context.Context, fo *fsys.FileObject, class fsys.FileInformationClass) (any, kernel.NTSTATUS) {
 	info, st := m.queryInfo(ctx, fo, class, nil)
 	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_QUERY_INFORMATION %v class %d", fo, class), st)
@@ -393,14 +393,14 @@ func (m *Manager) setInfo(ctx context.Context, fo *fsys.FileObject, class fsys.F
 	}
 	op := m.newInfoOp(ctx, fv, driverapi.IRP_MJ_SET_INFORMATION, fo, below)
 	p := driverapi.SetFileInformationParameters{Length: infoLength(class, info), FileInformationClass: class, InfoBuffer: info}
-	if r, ok := info.(*fsys.FileRenameInfo); ok {
+	if r, ok := info.(*fsys.FILE_RENAME_INFORMATION); ok {
 		p.ReplaceIfExists = r.ReplaceIfExists
 	}
 	op.data.Iopb.Parameters.SetFileInformation = p
 	op.bottom = func(op *ioOp) {
 		s := &op.data.Iopb.Parameters.SetFileInformation
 		buf := s.InfoBuffer
-		if r, ok := buf.(*fsys.FileRenameInfo); ok && r != nil && r.ReplaceIfExists != s.ReplaceIfExists {
+		if r, ok := buf.(*fsys.FILE_RENAME_INFORMATION); ok && r != nil && r.ReplaceIfExists != s.ReplaceIfExists {
 			c := *r
 			c.ReplaceIfExists = s.ReplaceIfExists
 			buf = &c
@@ -413,7 +413,7 @@ func (m *Manager) setInfo(ctx context.Context, fo *fsys.FileObject, class fsys.F
 }
 
 // NtSetInformationFile sends an IRP_MJ_SET_INFORMATION for class with info, a pointer to the
-// class's structure (*fsys.FileRenameInfo with a volume-relative target, ...).
+// class's structure (*fsys.FILE_RENAME_INFORMATION with a volume-relative target, ...).
 func (m *Manager) NtSetInformationFile(ctx context.Context, fo *fsys.FileObject, class fsys.FileInformationClass, info any) kernel.NTSTATUS {
 	st := m.setInfo(ctx, fo, class, info, nil)
 	m.traceIO(ctx, fmt.Sprintf("IRP_MJ_SET_INFORMATION %v class %d %+v", fo, class, info), st)
@@ -638,7 +638,7 @@ func (m *Manager) SetInformationFile(ctx context.Context, instance driverapi.Ins
 		return st
 	}
 	if class == fsys.FilePositionInformation {
-		if p, ok := info.(*fsys.FilePositionInfo); ok && p != nil {
+		if p, ok := info.(*fsys.FILE_POSITION_INFORMATION); ok && p != nil {
 			return fileObject.SetCurrentByteOffset(p.CurrentByteOffset)
 		}
 		return kernel.STATUS_INVALID_PARAMETER

@@ -438,7 +438,7 @@ func (m *Manager) attach(fio *filterIO, fv *fltVolume, altitude, name string, fl
 	st := kernel.STATUS_SUCCESS
 	if cb := fio.reg.InstanceSetup; cb != nil {
 		objs := &driverapi.RelatedObjects{Filter: fio.f, Volume: fv, Instance: inst}
-		st = cb(objs, flags, driverapi.DeviceType(fv.v.DeviceType()), filesystemType(fv.v.FileSystem()))
+		st = cb(objs, flags, fsys.DeviceType(fv.v.DeviceType()), filesystemType(fv.v.FileSystem()))
 	}
 
 	m.io.mu.Lock()

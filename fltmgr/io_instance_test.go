@@ -17,9 +17,9 @@ import (
 // instanceLog returns instance callbacks that log into r and let setup refuse network volumes.
 func instanceLog(r *recorder, name string) driverapi.Registration {
 	return driverapi.Registration{
-		InstanceSetup: func(objs *driverapi.RelatedObjects, flags driverapi.InstanceSetupFlags, dt driverapi.DeviceType, fs driverapi.FilesystemType) kernel.NTSTATUS {
+		InstanceSetup: func(objs *driverapi.RelatedObjects, flags driverapi.InstanceSetupFlags, dt fsys.DeviceType, fs driverapi.FilesystemType) kernel.NTSTATUS {
 			r.add("%s:setup %s flags=%#x devtype=%#x fstype=%d", name, objs.Volume.VolumeName(), uint32(flags), uint32(dt), uint32(fs))
-			if dt == driverapi.FILE_DEVICE_NETWORK_FILE_SYSTEM {
+			if dt == fsys.FILE_DEVICE_NETWORK_FILE_SYSTEM {
 				return kernel.STATUS_FLT_DO_NOT_ATTACH
 			}
 			return kernel.STATUS_SUCCESS
@@ -158,7 +158,7 @@ func TestIOAltitudeCollision(t *testing.T) {
 	require.Equal(t, kernel.ERROR_FLT_DO_NOT_ATTACH, hr)
 	// A setup refusal reaches the user as its HRESULT.
 	mustLoad(t, w, "refuser", &ioDriver{Reg: driverapi.Registration{Altitude: "310000", InstanceFlags: driverapi.InstanceFlagNoAutomaticAttach,
-		InstanceSetup: func(*driverapi.RelatedObjects, driverapi.InstanceSetupFlags, driverapi.DeviceType, driverapi.FilesystemType) kernel.NTSTATUS {
+		InstanceSetup: func(*driverapi.RelatedObjects, driverapi.InstanceSetupFlags, fsys.DeviceType, driverapi.FilesystemType) kernel.NTSTATUS {
 			return kernel.STATUS_FLT_DO_NOT_ATTACH
 		}}})
 	_, hr = admin.FilterAttach("refuser", "C:", "")

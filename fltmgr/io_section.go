@@ -165,7 +165,7 @@ func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance drivera
 	if st != kernel.STATUS_SUCCESS {
 		return fail(st)
 	}
-	size := info.(*fsys.FileStandardInfo).EndOfFile
+	size := info.(*fsys.FILE_STANDARD_INFORMATION).EndOfFile
 	if size == 0 {
 		return fail(driverapi.STATUS_MAPPED_FILE_SIZE_ZERO)
 	}

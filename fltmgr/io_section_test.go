@@ -26,7 +26,7 @@ func loadScanDriver(t *testing.T, w *harness.World, register bool) *scanDriver {
 	d.Reg = driverapi.Registration{
 		Altitude:            "320000",
 		ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_SECTION_CONTEXT, Size: 8}, {ContextType: driverapi.FLT_STREAM_CONTEXT, Size: 8}},
-		InstanceSetup: func(objs *driverapi.RelatedObjects, _ driverapi.InstanceSetupFlags, _ driverapi.DeviceType, _ driverapi.FilesystemType) kernel.NTSTATUS {
+		InstanceSetup: func(objs *driverapi.RelatedObjects, _ driverapi.InstanceSetupFlags, _ fsys.DeviceType, _ driverapi.FilesystemType) kernel.NTSTATUS {
 			d.inst = objs.Instance
 			if register {
 				return d.FM.RegisterForDataScan(objs.Instance)

@@ -65,7 +65,7 @@ func (m *Manager) GetVolumeProperties(volume driverapi.Volume) (driverapi.Volume
 	}
 	v := fv.v
 	p := driverapi.VolumeProperties{
-		DeviceType:           driverapi.DeviceType(v.DeviceType()),
+		DeviceType:           v.DeviceType(),
 		AlignmentRequirement: 0,
 		SectorSize:           uint16(v.SectorSize()),
 		FileSystemDriverName: `\FileSystem\` + v.FileSystem(),

@@ -1,20 +1,25 @@
 package fsys
 
+// The FILE_*_INFORMATION structures keep their ntifs.h names: the Go-style names would be
+// those of the FILE_INFORMATION_CLASS values (FileBasicInformation) or of winbase.h's
+// FILE_INFO_BY_HANDLE_CLASS values (FileBasicInfo).
+
 import (
 	"strings"
 
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// FileBasicInfo is FILE_BASIC_INFORMATION. Times are not kept by the emulated volumes (they
-// read as zero, and a zero time in a set means "do not change", as on Windows).
-type FileBasicInfo struct {
+// FILE_BASIC_INFORMATION is the structure of the FileBasicInformation class. Times are not
+// kept by the emulated volumes (they read as zero, and a zero time in a set means "do not
+// change", as on Windows).
+type FILE_BASIC_INFORMATION struct {
 	CreationTime, LastAccessTime, LastWriteTime, ChangeTime int64
 	FileAttributes                                          uint32
 }
 
-// FileStandardInfo is FILE_STANDARD_INFORMATION.
-type FileStandardInfo struct {
+// FILE_STANDARD_INFORMATION is the structure of the FileStandardInformation class.
+type FILE_STANDARD_INFORMATION struct {
 	AllocationSize int64
 	EndOfFile      int64
 	NumberOfLinks  uint32
@@ -22,36 +27,39 @@ type FileStandardInfo struct {
 	Directory      bool
 }
 
-// FileInternalInfo is FILE_INTERNAL_INFORMATION: the file id.
-type FileInternalInfo struct{ IndexNumber int64 }
+// FILE_INTERNAL_INFORMATION is the structure of the FileInternalInformation class: the file
+// id.
+type FILE_INTERNAL_INFORMATION struct{ IndexNumber int64 }
 
-// FileNameInfo is FILE_NAME_INFORMATION: the volume-relative path of the file.
-type FileNameInfo struct{ FileName string }
+// FILE_NAME_INFORMATION is the structure of the FileNameInformation class: the
+// volume-relative path of the file.
+type FILE_NAME_INFORMATION struct{ FileName string }
 
-// FileRenameInfo is FILE_RENAME_INFORMATION. FileName is either a volume-relative path
-// (starting with `\`) or a simple name in the same directory.
-type FileRenameInfo struct {
+// FILE_RENAME_INFORMATION is the structure of the FileRenameInformation class. FileName is
+// either a volume-relative path (starting with `\`) or a simple name in the same directory.
+type FILE_RENAME_INFORMATION struct {
 	ReplaceIfExists bool
 	FileName        string
 }
 
-// FileDispositionInfo is FILE_DISPOSITION_INFORMATION.
-type FileDispositionInfo struct{ DeleteFile bool }
+// FILE_DISPOSITION_INFORMATION is the structure of the FileDispositionInformation class.
+type FILE_DISPOSITION_INFORMATION struct{ DeleteFile bool }
 
-// FilePositionInfo is FILE_POSITION_INFORMATION.
-type FilePositionInfo struct{ CurrentByteOffset int64 }
+// FILE_POSITION_INFORMATION is the structure of the FilePositionInformation class.
+type FILE_POSITION_INFORMATION struct{ CurrentByteOffset int64 }
 
-// FileAllocationInfo is FILE_ALLOCATION_INFORMATION.
-type FileAllocationInfo struct{ AllocationSize int64 }
+// FILE_ALLOCATION_INFORMATION is the structure of the FileAllocationInformation class.
+type FILE_ALLOCATION_INFORMATION struct{ AllocationSize int64 }
 
-// FileEndOfFileInfo is FILE_END_OF_FILE_INFORMATION.
-type FileEndOfFileInfo struct{ EndOfFile int64 }
+// FILE_END_OF_FILE_INFORMATION is the structure of the FileEndOfFileInformation class.
+type FILE_END_OF_FILE_INFORMATION struct{ EndOfFile int64 }
 
-// FileValidDataLengthInfo is FILE_VALID_DATA_LENGTH_INFORMATION.
-type FileValidDataLengthInfo struct{ ValidDataLength int64 }
+// FILE_VALID_DATA_LENGTH_INFORMATION is the structure of the FileValidDataLengthInformation
+// class.
+type FILE_VALID_DATA_LENGTH_INFORMATION struct{ ValidDataLength int64 }
 
 // SetInformation is the file system's IRP_MJ_SET_INFORMATION. info must be the pointer type
-// of the class (*FileRenameInfo for FileRenameInformation, ...); a wrong type or an
+// of the class (*FILE_RENAME_INFORMATION for FileRenameInformation, ...); a wrong type or an
 // unsupported class is STATUS_INVALID_PARAMETER. Rename and delete fail as NTFS makes them:
 // STATUS_OBJECT_NAME_COLLISION (target exists, no ReplaceIfExists), STATUS_ACCESS_DENIED
 // (target open or a directory; a directory with open files below), STATUS_DIRECTORY_NOT_EMPTY,
@@ -67,7 +75,7 @@ func (v *Volume) SetInformation(fo *FileObject, class FileInformationClass, info
 	n := s.node
 	switch class {
 	case FileBasicInformation:
-		in, ok := info.(*FileBasicInfo)
+		in, ok := info.(*FILE_BASIC_INFORMATION)
 		if !ok || in == nil {
 			return kernel.STATUS_INVALID_PARAMETER
 		}
@@ -76,7 +84,7 @@ func (v *Volume) SetInformation(fo *FileObject, class FileInformationClass, info
 		}
 		return kernel.STATUS_SUCCESS
 	case FileDispositionInformation:
-		in, ok := info.(*FileDispositionInfo)
+		in, ok := info.(*FILE_DISPOSITION_INFORMATION)
 		if !ok || in == nil {
 			return kernel.STATUS_INVALID_PARAMETER
 		}
@@ -103,12 +111,12 @@ func (v *Volume) SetInformation(fo *FileObject, class FileInformationClass, info
 	case FileEndOfFileInformation, FileAllocationInformation:
 		var size int64
 		switch in := info.(type) {
-		case *FileEndOfFileInfo:
+		case *FILE_END_OF_FILE_INFORMATION:
 			if class != FileEndOfFileInformation || in == nil {
 				return kernel.STATUS_INVALID_PARAMETER
 			}
 			size = in.EndOfFile
-		case *FileAllocationInfo:
+		case *FILE_ALLOCATION_INFORMATION:
 			if class != FileAllocationInformation || in == nil {
 				return kernel.STATUS_INVALID_PARAMETER
 			}
@@ -132,20 +140,20 @@ func (v *Volume) SetInformation(fo *FileObject, class FileInformationClass, info
 		fo.flags.Or(FO_FILE_SIZE_CHANGED | FO_FILE_MODIFIED)
 		return kernel.STATUS_SUCCESS
 	case FileValidDataLengthInformation:
-		in, ok := info.(*FileValidDataLengthInfo)
+		in, ok := info.(*FILE_VALID_DATA_LENGTH_INFORMATION)
 		if !ok || in == nil || n.dir || in.ValidDataLength < 0 || in.ValidDataLength > int64(len(s.data)) {
 			return kernel.STATUS_INVALID_PARAMETER
 		}
 		return kernel.STATUS_SUCCESS
 	case FilePositionInformation:
-		in, ok := info.(*FilePositionInfo)
+		in, ok := info.(*FILE_POSITION_INFORMATION)
 		if !ok || in == nil || in.CurrentByteOffset < 0 {
 			return kernel.STATUS_INVALID_PARAMETER
 		}
 		fo.pos = in.CurrentByteOffset
 		return kernel.STATUS_SUCCESS
 	case FileRenameInformation:
-		in, ok := info.(*FileRenameInfo)
+		in, ok := info.(*FILE_RENAME_INFORMATION)
 		if !ok || in == nil {
 			return kernel.STATUS_INVALID_PARAMETER
 		}
@@ -154,7 +162,7 @@ func (v *Volume) SetInformation(fo *FileObject, class FileInformationClass, info
 	return kernel.STATUS_INVALID_PARAMETER
 }
 
-func (v *Volume) renameLocked(fo *FileObject, in *FileRenameInfo) kernel.NTSTATUS {
+func (v *Volume) renameLocked(fo *FileObject, in *FILE_RENAME_INFORMATION) kernel.NTSTATUS {
 	s := fo.stream
 	n := s.node
 	if s.name != "" || n == v.root || in.FileName == "" {
@@ -228,22 +236,22 @@ func (v *Volume) QueryInformation(fo *FileObject, class FileInformationClass) (a
 		if a == 0 {
 			a = FILE_ATTRIBUTE_NORMAL
 		}
-		return &FileBasicInfo{FileAttributes: a}, kernel.STATUS_SUCCESS
+		return &FILE_BASIC_INFORMATION{FileAttributes: a}, kernel.STATUS_SUCCESS
 	case FileStandardInformation:
 		size := int64(len(s.data))
 		alloc := (size + int64(v.sectorSize) - 1) / int64(v.sectorSize) * int64(v.sectorSize)
-		return &FileStandardInfo{AllocationSize: alloc, EndOfFile: size, NumberOfLinks: 1,
+		return &FILE_STANDARD_INFORMATION{AllocationSize: alloc, EndOfFile: size, NumberOfLinks: 1,
 			DeletePending: n.deleting || s.delete, Directory: n.dir}, kernel.STATUS_SUCCESS
 	case FileInternalInformation:
-		return &FileInternalInfo{IndexNumber: n.id}, kernel.STATUS_SUCCESS
+		return &FILE_INTERNAL_INFORMATION{IndexNumber: n.id}, kernel.STATUS_SUCCESS
 	case FilePositionInformation:
-		return &FilePositionInfo{CurrentByteOffset: fo.pos}, kernel.STATUS_SUCCESS
+		return &FILE_POSITION_INFORMATION{CurrentByteOffset: fo.pos}, kernel.STATUS_SUCCESS
 	case FileNameInformation:
 		p := n.path()
 		if s.name != "" {
 			p += ":" + s.name
 		}
-		return &FileNameInfo{FileName: p}, kernel.STATUS_SUCCESS
+		return &FILE_NAME_INFORMATION{FileName: p}, kernel.STATUS_SUCCESS
 	}
 	return nil, kernel.STATUS_INVALID_PARAMETER
 }

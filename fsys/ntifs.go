@@ -75,17 +75,21 @@ const (
 	FILE_USE_FILE_POINTER_POSITION int64 = -2 // use the file object's current byte offset
 )
 
-// Device types (DEVICE_TYPE) of file-system volumes.
+// DeviceType is DEVICE_TYPE: what a device object is (the high 16 bits of an I/O control
+// code).
+type DeviceType uint32
+
+// Device types of file-system volumes.
 const (
-	FILE_DEVICE_CD_ROM_FILE_SYSTEM  uint32 = 0x03
-	FILE_DEVICE_DISK_FILE_SYSTEM    uint32 = 0x08
-	FILE_DEVICE_FILE_SYSTEM         uint32 = 0x09
-	FILE_DEVICE_NETWORK_FILE_SYSTEM uint32 = 0x14
+	FILE_DEVICE_CD_ROM_FILE_SYSTEM  DeviceType = 0x03
+	FILE_DEVICE_DISK_FILE_SYSTEM    DeviceType = 0x08
+	FILE_DEVICE_FILE_SYSTEM         DeviceType = 0x09
+	FILE_DEVICE_NETWORK_FILE_SYSTEM DeviceType = 0x14
 )
 
 // CTL_CODE builds an I/O control code: device type, function, method and required access.
-func CTL_CODE(deviceType, function, method, access uint32) uint32 {
-	return deviceType<<16 | access<<14 | function<<2 | method
+func CTL_CODE(deviceType DeviceType, function, method, access uint32) uint32 {
+	return uint32(deviceType)<<16 | access<<14 | function<<2 | method
 }
 
 // I/O control code methods and access.

@@ -186,7 +186,7 @@ func (v *Volume) Share() string {
 }
 
 // DeviceType returns FILE_DEVICE_DISK_FILE_SYSTEM or FILE_DEVICE_NETWORK_FILE_SYSTEM.
-func (v *Volume) DeviceType() uint32 {
+func (v *Volume) DeviceType() DeviceType {
 	if v.kind == VolumeNetwork {
 		return FILE_DEVICE_NETWORK_FILE_SYSTEM
 	}

@@ -201,17 +201,17 @@ func TestVolumeDeleteRenameSecurity(t *testing.T) {
 	v := newVol(t, map[string][]byte{`a\b\c.txt`: nil, `f.txt`: nil, `f.txt:s`: []byte("s")})
 	// Deleting a named stream leaves the file.
 	s, _, _ := open(v, `\f.txt:s`, kernel.DELETE, fsys.FILE_SHARE_DELETE, fsys.FILE_OPEN, 0)
-	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(s, fsys.FileDispositionInformation, &fsys.FileDispositionInfo{DeleteFile: true}))
+	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(s, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: true}))
 	closeFO(t, v, s)
 	require.True(t, v.Exists(`f.txt`))
 	require.False(t, v.Exists(`f.txt:s`))
 
 	// A directory cannot move into itself.
 	a, _, _ := open(v, `\a`, kernel.DELETE, 0, fsys.FILE_OPEN, fsys.FILE_DIRECTORY_FILE)
-	require.Equal(t, kernel.STATUS_INVALID_PARAMETER, v.SetInformation(a, fsys.FileRenameInformation, &fsys.FileRenameInfo{FileName: `\a\b\a`}))
-	require.Equal(t, kernel.STATUS_DIRECTORY_NOT_EMPTY, v.SetInformation(a, fsys.FileDispositionInformation, &fsys.FileDispositionInfo{DeleteFile: true}))
-	require.Equal(t, kernel.STATUS_INVALID_PARAMETER, v.SetInformation(a, fsys.FileRenameInformation, &fsys.FileDispositionInfo{}))
-	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(a, fsys.FileRenameInformation, &fsys.FileRenameInfo{FileName: "A2"}))
+	require.Equal(t, kernel.STATUS_INVALID_PARAMETER, v.SetInformation(a, fsys.FileRenameInformation, &fsys.FILE_RENAME_INFORMATION{FileName: `\a\b\a`}))
+	require.Equal(t, kernel.STATUS_DIRECTORY_NOT_EMPTY, v.SetInformation(a, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: true}))
+	require.Equal(t, kernel.STATUS_INVALID_PARAMETER, v.SetInformation(a, fsys.FileRenameInformation, &fsys.FILE_DISPOSITION_INFORMATION{}))
+	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(a, fsys.FileRenameInformation, &fsys.FILE_RENAME_INFORMATION{FileName: "A2"}))
 	require.True(t, v.Exists(`a2\b\c.txt`))
 	p, st := a.Path()
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
@@ -221,15 +221,15 @@ func TestVolumeDeleteRenameSecurity(t *testing.T) {
 
 	// The root cannot be deleted.
 	root, _, _ := open(v, `\`, kernel.DELETE, fsys.FILE_SHARE_DELETE|fsys.FILE_SHARE_READ|fsys.FILE_SHARE_WRITE, fsys.FILE_OPEN, 0)
-	require.Equal(t, kernel.STATUS_CANNOT_DELETE, v.SetInformation(root, fsys.FileDispositionInformation, &fsys.FileDispositionInfo{DeleteFile: true}))
+	require.Equal(t, kernel.STATUS_CANNOT_DELETE, v.SetInformation(root, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: true}))
 	closeFO(t, v, root)
 
 	// A delete can be undone before the last handle closes.
 	f, _, _ := open(v, `\f.txt`, kernel.DELETE, 0, fsys.FILE_OPEN, 0)
-	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(f, fsys.FileDispositionInformation, &fsys.FileDispositionInfo{DeleteFile: true}))
+	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(f, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: true}))
 	info, _ := v.QueryInformation(f, fsys.FileStandardInformation)
-	require.True(t, info.(*fsys.FileStandardInfo).DeletePending)
-	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(f, fsys.FileDispositionInformation, &fsys.FileDispositionInfo{DeleteFile: false}))
+	require.True(t, info.(*fsys.FILE_STANDARD_INFORMATION).DeletePending)
+	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(f, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: false}))
 	closeFO(t, v, f)
 	require.True(t, v.Exists(`f.txt`))
 

@@ -84,11 +84,11 @@ type FileInfoByHandleClass uint32
 
 // Classes SetFileInformationByHandle accepts, with the structure each takes.
 const (
-	FileBasicInfo       FileInfoByHandleClass = 0 // *fsys.FileBasicInfo
-	FileRenameInfo      FileInfoByHandleClass = 3 // *fsys.FileRenameInfo (FileName: a path or a simple name)
-	FileDispositionInfo FileInfoByHandleClass = 4 // *fsys.FileDispositionInfo
-	FileAllocationInfo  FileInfoByHandleClass = 5 // *fsys.FileAllocationInfo
-	FileEndOfFileInfo   FileInfoByHandleClass = 6 // *fsys.FileEndOfFileInfo
+	FileBasicInfo       FileInfoByHandleClass = 0 // *fsys.FILE_BASIC_INFORMATION
+	FileRenameInfo      FileInfoByHandleClass = 3 // *fsys.FILE_RENAME_INFORMATION (FileName: a path or a simple name)
+	FileDispositionInfo FileInfoByHandleClass = 4 // *fsys.FILE_DISPOSITION_INFORMATION
+	FileAllocationInfo  FileInfoByHandleClass = 5 // *fsys.FILE_ALLOCATION_INFORMATION
+	FileEndOfFileInfo   FileInfoByHandleClass = 6 // *fsys.FILE_END_OF_FILE_INFORMATION
 )
 
 // win32Error maps a file operation's status to the Win32 error kernel32 reports.
@@ -471,7 +471,7 @@ func (p *Process) MappedWrite(h kernel.Handle, offset int64, data []byte) error 
 	if st != kernel.STATUS_SUCCESS {
 		return win32Error(st)
 	}
-	size := info.(*fsys.FileStandardInfo).EndOfFile
+	size := info.(*fsys.FILE_STANDARD_INFORMATION).EndOfFile
 	if offset < 0 || offset+int64(len(data)) > size {
 		return kernel.ERROR_NOACCESS
 	}
@@ -534,7 +534,7 @@ func (p *Process) GetFileSizeEx(h kernel.Handle) (int64, error) {
 	if st != kernel.STATUS_SUCCESS {
 		return 0, win32Error(st)
 	}
-	return info.(*fsys.FileStandardInfo).EndOfFile, nil
+	return info.(*fsys.FILE_STANDARD_INFORMATION).EndOfFile, nil
 }
 
 // SetEndOfFile emulates SetEndOfFile: the end of file moves to the file pointer
@@ -544,7 +544,7 @@ func (p *Process) SetEndOfFile(h kernel.Handle) error {
 	if st != kernel.STATUS_SUCCESS {
 		return win32Error(st)
 	}
-	return p.SetFileInformationByHandle(h, FileEndOfFileInfo, &fsys.FileEndOfFileInfo{EndOfFile: fh.fo.CurrentByteOffset()})
+	return p.SetFileInformationByHandle(h, FileEndOfFileInfo, &fsys.FILE_END_OF_FILE_INFORMATION{EndOfFile: fh.fo.CurrentByteOffset()})
 }
 
 // SetFileInformationByHandle emulates SetFileInformationByHandle for FileBasicInfo,
@@ -564,26 +564,26 @@ func (p *Process) SetFileInformationByHandle(h kernel.Handle, class FileInfoByHa
 	ok := false
 	switch class {
 	case FileBasicInfo:
-		_, ok = info.(*fsys.FileBasicInfo)
+		_, ok = info.(*fsys.FILE_BASIC_INFORMATION)
 		ntClass, need = fsys.FileBasicInformation, kernel.FILE_WRITE_ATTRIBUTES
 	case FileRenameInfo:
-		var r *fsys.FileRenameInfo
-		if r, ok = info.(*fsys.FileRenameInfo); ok && r != nil {
+		var r *fsys.FILE_RENAME_INFORMATION
+		if r, ok = info.(*fsys.FILE_RENAME_INFORMATION); ok && r != nil {
 			target, st := p.renameTarget(fh.fo, r.FileName)
 			if st != kernel.STATUS_SUCCESS {
 				return win32Error(st)
 			}
-			info = &fsys.FileRenameInfo{ReplaceIfExists: r.ReplaceIfExists, FileName: target}
+			info = &fsys.FILE_RENAME_INFORMATION{ReplaceIfExists: r.ReplaceIfExists, FileName: target}
 		}
 		ntClass, need = fsys.FileRenameInformation, kernel.DELETE
 	case FileDispositionInfo:
-		_, ok = info.(*fsys.FileDispositionInfo)
+		_, ok = info.(*fsys.FILE_DISPOSITION_INFORMATION)
 		ntClass, need = fsys.FileDispositionInformation, kernel.DELETE
 	case FileAllocationInfo:
-		_, ok = info.(*fsys.FileAllocationInfo)
+		_, ok = info.(*fsys.FILE_ALLOCATION_INFORMATION)
 		ntClass, need = fsys.FileAllocationInformation, kernel.FILE_WRITE_DATA
 	case FileEndOfFileInfo:
-		_, ok = info.(*fsys.FileEndOfFileInfo)
+		_, ok = info.(*fsys.FILE_END_OF_FILE_INFORMATION)
 		ntClass, need = fsys.FileEndOfFileInformation, kernel.FILE_WRITE_DATA
 	}
 	if !ok {
@@ -620,7 +620,7 @@ func (p *Process) renameTarget(fo *fsys.FileObject, name string) (string, kernel
 func (p *Process) DeleteFile(name string) error {
 	return p.openAndDo(name, kernel.DELETE|kernel.FILE_READ_ATTRIBUTES, fsys.FILE_NON_DIRECTORY_FILE|fsys.FILE_OPEN_REPARSE_POINT,
 		func(fo *fsys.FileObject) kernel.NTSTATUS {
-			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, fsys.FileDispositionInformation, &fsys.FileDispositionInfo{DeleteFile: true})
+			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: true})
 		})
 }
 
@@ -645,7 +645,7 @@ func (p *Process) MoveFileEx(existing, newName string, flags uint32) error {
 				return kernel.STATUS_OBJECT_NAME_INVALID
 			}
 			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, fsys.FileRenameInformation,
-				&fsys.FileRenameInfo{ReplaceIfExists: flags&MOVEFILE_REPLACE_EXISTING != 0, FileName: target})
+				&fsys.FILE_RENAME_INFORMATION{ReplaceIfExists: flags&MOVEFILE_REPLACE_EXISTING != 0, FileName: target})
 		})
 }
 
@@ -666,7 +666,7 @@ func (p *Process) CreateDirectory(name string, sa *SecurityAttributes) error {
 func (p *Process) RemoveDirectory(name string) error {
 	return p.openAndDo(name, kernel.DELETE|kernel.FILE_READ_ATTRIBUTES, fsys.FILE_DIRECTORY_FILE|fsys.FILE_OPEN_FOR_BACKUP_INTENT|fsys.FILE_OPEN_REPARSE_POINT,
 		func(fo *fsys.FileObject) kernel.NTSTATUS {
-			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, fsys.FileDispositionInformation, &fsys.FileDispositionInfo{DeleteFile: true})
+			return p.w.fm.NtSetInformationFile(p.ThreadContext(), fo, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: true})
 		})
 }
 
@@ -687,7 +687,7 @@ func (p *Process) DeviceIoControl(h kernel.Handle, code uint32, in, out []byte) 
 		return 0, kernel.ERROR_ACCESS_DENIED
 	}
 	var n uint32
-	if code>>16 == fsys.FILE_DEVICE_FILE_SYSTEM {
+	if fsys.DeviceType(code>>16) == fsys.FILE_DEVICE_FILE_SYSTEM {
 		n, st = p.w.fm.NtFsControlFile(p.ThreadContext(), fh.fo, code, in, out)
 	} else {
 		n, st = p.w.fm.NtDeviceIoControlFile(p.ThreadContext(), fh.fo, code, in, out)

@@ -227,15 +227,15 @@ func TestFilesEndOfFile(t *testing.T) {
 	size, err := p.GetFileSizeEx(h)
 	require.NoError(t, err)
 	require.Equal(t, int64(3), size)
-	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &fsys.FileEndOfFileInfo{EndOfFile: 5}))
+	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &fsys.FILE_END_OF_FILE_INFORMATION{EndOfFile: 5}))
 	data, _ := w.FileData(`C:\e.txt`)
 	require.Equal(t, "123\x00\x00", string(data))
-	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileAllocationInfo, &fsys.FileAllocationInfo{AllocationSize: 1}))
+	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileAllocationInfo, &fsys.FILE_ALLOCATION_INFORMATION{AllocationSize: 1}))
 	data, _ = w.FileData(`C:\e.txt`)
 	require.Equal(t, "1", string(data), "an allocation below the end of file truncates")
-	require.Equal(t, kernel.ERROR_INVALID_PARAMETER, p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &fsys.FileDispositionInfo{}))
-	require.Equal(t, kernel.ERROR_INVALID_PARAMETER, p.SetFileInformationByHandle(h, 42, &fsys.FileEndOfFileInfo{}))
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, p.SetFileInformationByHandle(h, harness.FileDispositionInfo, &fsys.FileDispositionInfo{DeleteFile: true}),
+	require.Equal(t, kernel.ERROR_INVALID_PARAMETER, p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &fsys.FILE_DISPOSITION_INFORMATION{}))
+	require.Equal(t, kernel.ERROR_INVALID_PARAMETER, p.SetFileInformationByHandle(h, 42, &fsys.FILE_END_OF_FILE_INFORMATION{}))
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, p.SetFileInformationByHandle(h, harness.FileDispositionInfo, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: true}),
 		"no DELETE access")
 	require.NoError(t, p.CloseHandle(h))
 	ro := mustOpen(t, p, `C:\e.txt`, kernel.GENERIC_READ)
@@ -280,7 +280,7 @@ func TestFilesRename(t *testing.T) {
 
 	// By handle, with a simple name.
 	h := mustOpen(t, p, `C:\sub2\a2.txt`, kernel.DELETE)
-	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileRenameInfo, &fsys.FileRenameInfo{FileName: "c.txt"}))
+	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileRenameInfo, &fsys.FILE_RENAME_INFORMATION{FileName: "c.txt"}))
 	require.NoError(t, p.CloseHandle(h))
 	require.Equal(t, []string{`\busy.txt`, `\sub2\`, `\sub2\c.txt`}, w.Volume("C:").Paths())
 }

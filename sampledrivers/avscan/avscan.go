@@ -73,6 +73,7 @@ import (
 	"time"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fsys"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/avscan/avscanproto"
 )
@@ -286,8 +287,8 @@ func (d *Driver) dbgPrint(format string, args ...any) {
 	}
 }
 
-func (d *Driver) scanTimeout(deviceType driverapi.DeviceType) time.Duration {
-	if deviceType == driverapi.FILE_DEVICE_NETWORK_FILE_SYSTEM {
+func (d *Driver) scanTimeout(deviceType fsys.DeviceType) time.Duration {
+	if deviceType == fsys.FILE_DEVICE_NETWORK_FILE_SYSTEM {
 		if d.Config.NetworkScanTimeout > 0 {
 			return d.Config.NetworkScanTimeout
 		}

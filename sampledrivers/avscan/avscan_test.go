@@ -157,7 +157,7 @@ func TestRescanAfterModification(t *testing.T) {
 			return p.MappedWrite(h, 0, []byte("message to be found"))
 		}, true},
 		{"SetEndOfFile", func(p *harness.Process, h kernel.Handle) error {
-			return p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &fsys.FileEndOfFileInfo{EndOfFile: 4})
+			return p.SetFileInformationByHandle(h, harness.FileEndOfFileInfo, &fsys.FILE_END_OF_FILE_INFORMATION{EndOfFile: 4})
 		}, false},
 		{"FSCTL_SET_ZERO_DATA", func(p *harness.Process, h kernel.Handle) error {
 			_, err := p.DeviceIoControl(h, fsys.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(0, 4), nil)

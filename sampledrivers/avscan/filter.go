@@ -66,8 +66,8 @@ func supportsCache(t driverapi.FilesystemType) bool {
 // instanceSetup (AvInstanceSetup): no network volumes; an instance context with the cache;
 // registration for data scans.
 func (d *Driver) instanceSetup(objs *driverapi.RelatedObjects, _ driverapi.InstanceSetupFlags,
-	deviceType driverapi.DeviceType, fsType driverapi.FilesystemType) kernel.NTSTATUS {
-	if deviceType == driverapi.FILE_DEVICE_NETWORK_FILE_SYSTEM {
+	deviceType fsys.DeviceType, fsType driverapi.FilesystemType) kernel.NTSTATUS {
+	if deviceType == fsys.FILE_DEVICE_NETWORK_FILE_SYSTEM {
 		return kernel.STATUS_FLT_DO_NOT_ATTACH
 	}
 	c, st := d.fm.AllocateContext(d.filter, driverapi.FLT_INSTANCE_CONTEXT, instanceContextSize, driverapi.NonPagedPoolNx)
@@ -169,7 +169,7 @@ func (d *Driver) findOrCreateStreamContext(data *driverapi.CallbackData, objs *d
 	sctx = &streamContext{ctx: c, sem: make(chan struct{}, 1), st: stateModified}
 	if info, st := d.fm.QueryInformationFile(data.Context(), objs.Instance, objs.FileObject,
 		fsys.FileInternalInformation); st == kernel.STATUS_SUCCESS {
-		sctx.fileID, sctx.hasID = info.(*fsys.FileInternalInfo).IndexNumber, true
+		sctx.fileID, sctx.hasID = info.(*fsys.FILE_INTERNAL_INFORMATION).IndexNumber, true
 		d.withCache(objs.Instance, func(cache map[int64]fileState) {
 			if cached, ok := cache[sctx.fileID]; ok {
 				sctx.st = cached

@@ -111,7 +111,7 @@ func waitEvent(ctx context.Context, ev <-chan struct{}, timeout time.Duration) k
 func (d *Driver) scan(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, major driverapi.MajorFunction,
 	sctx *streamContext) kernel.NTSTATUS {
 	if info, st := d.fm.QueryInformationFile(data.Context(), objs.Instance, objs.FileObject,
-		fsys.FileStandardInformation); st == kernel.STATUS_SUCCESS && info.(*fsys.FileStandardInfo).EndOfFile == 0 {
+		fsys.FileStandardInformation); st == kernel.STATUS_SUCCESS && info.(*fsys.FILE_STANDARD_INFORMATION).EndOfFile == 0 {
 		sctx.setState(stateNotInfected) // as if the empty file had been scanned
 		d.stats.empty.Add(1)
 		return kernel.STATUS_SUCCESS
@@ -130,7 +130,7 @@ func (d *Driver) scan(data *driverapi.CallbackData, objs *driverapi.RelatedObjec
 	if !sctx.needsScan() { // scanned meanwhile
 		return kernel.STATUS_SUCCESS
 	}
-	deviceType := driverapi.FILE_DEVICE_NETWORK_FILE_SYSTEM
+	deviceType := fsys.FILE_DEVICE_NETWORK_FILE_SYSTEM
 	if props, st := d.fm.GetVolumeProperties(objs.Volume); st == kernel.STATUS_SUCCESS {
 		deviceType = props.DeviceType
 	}
@@ -145,7 +145,7 @@ func (d *Driver) scan(data *driverapi.CallbackData, objs *driverapi.RelatedObjec
 // the worker's thread id; then the wait for the verdict, as long again; on a timeout an
 // AbortScanning to the worker, one more second, and the filter finishes the scan itself.
 func (d *Driver) scanInUser(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, major driverapi.MajorFunction,
-	deviceType driverapi.DeviceType, sctx *streamContext) kernel.NTSTATUS {
+	deviceType fsys.DeviceType, sctx *streamContext) kernel.NTSTATUS {
 	sc := &scanContext{instance: objs.Instance, fileObject: objs.FileObject, major: major, done: make(chan struct{})}
 	d.mu.Lock()
 	if d.unloading {

@@ -266,8 +266,8 @@ func (d *Driver) disconnect(context.Context, any) {
 
 // instanceSetup refuses network volumes, as the sample does.
 func (d *Driver) instanceSetup(_ *driverapi.RelatedObjects, _ driverapi.InstanceSetupFlags,
-	deviceType driverapi.DeviceType, _ driverapi.FilesystemType) kernel.NTSTATUS {
-	if deviceType == driverapi.FILE_DEVICE_NETWORK_FILE_SYSTEM {
+	deviceType fsys.DeviceType, _ driverapi.FilesystemType) kernel.NTSTATUS {
+	if deviceType == fsys.FILE_DEVICE_NETWORK_FILE_SYSTEM {
 		return kernel.STATUS_FLT_DO_NOT_ATTACH
 	}
 	return kernel.STATUS_SUCCESS
