@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -71,7 +72,7 @@ func Example_driver() {
 	fmt.Println("load:", w.Load("verdict", d))
 
 	svc := w.NewProcess("service.exe", kernel.TokenAdmin())
-	conn, err := harness.Dial(context.Background(), svc, `\VerdictPort`, nil)
+	conn, err := fltlib.Dial(context.Background(), svc, `\VerdictPort`, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -166,7 +167,7 @@ func TestBadInputProcess(t *testing.T) {
 
 		big := make([]byte, driverapi.MaxConnectionContext+1)
 		buf := func(n int) []byte { return make([]byte, n) }
-		ov := func() *harness.Overlapped { return &harness.Overlapped{} }
+		ov := func() *fltlib.Overlapped { return &fltlib.Overlapped{} }
 		bad := []kernel.Handle{0, kernel.InvalidHandle, closedH, hOther, hForeign, hDead, 0x7FFFFFFF}
 
 		cases := []biCase{
@@ -315,27 +316,27 @@ func TestBadInputDialConn(t *testing.T) {
 
 		errIs := func(err, target error) bool { return errors.Is(err, target) }
 		biRun(t, []biCase{
-			{"dial nil process", func() any { _, err := harness.Dial(bg, nil, biPortName, nil); return errIs(err, kernel.E_INVALIDARG) }, true},
-			{"dial cancelled", func() any { _, err := harness.Dial(cancelled, p, biPortName, nil); return errIs(err, context.Canceled) }, true},
+			{"dial nil process", func() any { _, err := fltlib.Dial(bg, nil, biPortName, nil); return errIs(err, kernel.E_INVALIDARG) }, true},
+			{"dial cancelled", func() any { _, err := fltlib.Dial(cancelled, p, biPortName, nil); return errIs(err, context.Canceled) }, true},
 			{"dial negative MaxMessageSize", func() any {
-				_, err := harness.Dial(bg, p, biPortName, &harness.DialOptions{MaxMessageSize: -1})
+				_, err := fltlib.Dial(bg, p, biPortName, &fltlib.DialOptions{MaxMessageSize: -1})
 				return errIs(err, kernel.E_INVALIDARG)
 			}, true},
 			{"dial oversized context", func() any {
-				_, err := harness.Dial(bg, p, biPortName, &harness.DialOptions{Context: make([]byte, 70000)})
+				_, err := fltlib.Dial(bg, p, biPortName, &fltlib.DialOptions{Context: make([]byte, 70000)})
 				return errIs(err, kernel.E_INVALIDARG)
 			}, true},
-			{"dial empty name", func() any { _, err := harness.Dial(bg, p, "", nil); return errIs(err, kernel.HRESULT(0x800700A1)) }, true},
-			{"dial unknown port", func() any { _, err := harness.Dial(bg, p, `\Nope`, nil); return errIs(err, biHrNotFound) }, true},
+			{"dial empty name", func() any { _, err := fltlib.Dial(bg, p, "", nil); return errIs(err, kernel.HRESULT(0x800700A1)) }, true},
+			{"dial unknown port", func() any { _, err := fltlib.Dial(bg, p, `\Nope`, nil); return errIs(err, biHrNotFound) }, true},
 		})
 
-		c, err := harness.Dial(bg, p, biPortName, nil)
+		c, err := fltlib.Dial(bg, p, biPortName, nil)
 		require.NoError(t, err)
 		biRun(t, []biCase{
 			{"receive cancelled", func() any { _, err := c.Receive(cancelled); return errIs(err, context.Canceled) }, true},
 			{"reply nil message", func() any { return errIs(c.Reply(nil, 0, nil), kernel.E_INVALIDARG) }, true},
 			{"reply unknown message", func() any {
-				return errIs(c.Reply(&harness.Message{ID: 42}, 0, nil), kernel.ERROR_FLT_NO_WAITER_FOR_REPLY)
+				return errIs(c.Reply(&fltlib.Message{ID: 42}, 0, nil), kernel.ERROR_FLT_NO_WAITER_FOR_REPLY)
 			}, true},
 			{"send nil", func() any { _, err := c.Send(bg, nil, nil); return errIs(err, kernel.E_INVALIDARG) }, true},
 			{"send cancelled", func() any { _, err := c.Send(cancelled, []byte("x"), nil); return errIs(err, context.Canceled) }, true},
@@ -346,13 +347,13 @@ func TestBadInputDialConn(t *testing.T) {
 		biRun(t, []biCase{
 			{"receive after unload", func() any { _, err := c.Receive(bg); return errIs(err, kernel.E_HANDLE) }, true},
 			{"send after unload", func() any { _, err := c.Send(bg, []byte("x"), nil); return errIs(err, kernel.E_HANDLE) }, true},
-			{"reply after unload", func() any { return errIs(c.Reply(&harness.Message{ID: 1}, 0, nil), kernel.E_HANDLE) }, true},
+			{"reply after unload", func() any { return errIs(c.Reply(&fltlib.Message{ID: 1}, 0, nil), kernel.E_HANDLE) }, true},
 			{"close after unload", func() any { return errv(c.Close()) }, nil},
 			// After Close: ErrClosed everywhere.
-			{"receive after close", func() any { _, err := c.Receive(bg); return errIs(err, harness.ErrClosed) }, true},
-			{"send after close", func() any { _, err := c.Send(bg, []byte("x"), nil); return errIs(err, harness.ErrClosed) }, true},
-			{"reply after close", func() any { return errIs(c.Reply(&harness.Message{ID: 1}, 0, nil), harness.ErrClosed) }, true},
-			{"close twice", func() any { return errIs(c.Close(), harness.ErrClosed) }, true},
+			{"receive after close", func() any { _, err := c.Receive(bg); return errIs(err, fltlib.ErrClosed) }, true},
+			{"send after close", func() any { _, err := c.Send(bg, []byte("x"), nil); return errIs(err, fltlib.ErrClosed) }, true},
+			{"reply after close", func() any { return errIs(c.Reply(&fltlib.Message{ID: 1}, 0, nil), fltlib.ErrClosed) }, true},
+			{"close twice", func() any { return errIs(c.Close(), fltlib.ErrClosed) }, true},
 		})
 	})
 }

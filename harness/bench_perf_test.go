@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -65,10 +66,10 @@ func throughputEmu(b *testing.B, k, workers, m int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bufs := make(map[*harness.Overlapped][]byte, workers*m)
-	var ovs []*harness.Overlapped
+	bufs := make(map[*fltlib.Overlapped][]byte, workers*m)
+	var ovs []*fltlib.Overlapped
 	for i := 0; i < workers*m; i++ {
-		ov := &harness.Overlapped{}
+		ov := &fltlib.Overlapped{}
 		bufs[ov] = make([]byte, 16+rtMessageSize)
 		ovs = append(ovs, ov)
 	}
@@ -84,7 +85,7 @@ func throughputEmu(b *testing.B, k, workers, m int) float64 {
 			defer wg.Done()
 			reply := make([]byte, 16+rtReplySize)
 			for {
-				_, _, ov, err := p.GetQueuedCompletionStatus(port, harness.INFINITE)
+				_, _, ov, err := p.GetQueuedCompletionStatus(port, fltlib.INFINITE)
 				if err != nil || ov == nil {
 					return // E_HANDLE at unload, or the port closed
 				}

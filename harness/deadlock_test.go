@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -44,7 +45,7 @@ var deadlockScenarios = map[string]func(t *testing.T, w *harness.World){
 			return 0, kernel.STATUS_SUCCESS
 		}
 		require.Equal(t, kernel.S_OK, w.Load("test", d))
-		c, err := harness.Dial(context.Background(), w.NewProcess("svc.exe", kernel.TokenAdmin()), `\TestPort`, nil)
+		c, err := fltlib.Dial(context.Background(), w.NewProcess("svc.exe", kernel.TokenAdmin()), `\TestPort`, nil)
 		require.NoError(t, err)
 		go c.Send(context.Background(), []byte("x"), nil)
 		synctest.Wait() // the MessageNotify is running

@@ -5,14 +5,15 @@
 // processes with access tokens ([World.NewProcess] with kernel.TokenAdmin(),
 // kernel.TokenStandardUser(), ...), and makes the calls a user-mode service makes, shaped like
 // fltlib and kernel32 so that C code ports line by line: [Process.FilterConnectCommunicationPort],
-// [Process.FilterGetMessage] (synchronous, or overlapped with an [Overlapped]),
+// [Process.FilterGetMessage] (synchronous, or overlapped with a fltlib.Overlapped),
 // [Process.FilterReplyMessage], [Process.FilterSendMessage], [Process.CloseHandle],
 // [Process.DuplicateHandle], [Process.CancelIoEx], [Process.CreateIoCompletionPort] and
 // [Process.GetQueuedCompletionStatus]. Buffers carry the real 16-byte FILTER_MESSAGE_HEADER
 // and FILTER_REPLY_HEADER; results are the real HRESULTs and Win32 errors.
 //
-// [Dial] and [Conn] are an idiomatic client built on those calls: Receive with a context,
-// Reply, Send, Close; errors wrap HRESULTs so errors.Is(err, kernel.E_HANDLE) works.
+// A *Process is the emulator's fltlib.Backend: fltlib.Dial(ctx, p, port, opts) gives the
+// idiomatic client (Receive with a context, Reply, Send, Close) that a service also uses on
+// Windows.
 //
 // At the end of the test the world is torn down: every process exits, every driver gets a
 // mandatory unload, and the test fails for anything left over and for each verifier

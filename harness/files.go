@@ -30,6 +30,8 @@ import (
 
 	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/fsys"
+
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -283,7 +285,7 @@ func (p *Process) FileObject(h kernel.Handle) (*fsys.FileObject, error) {
 // ones: ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, ERROR_FILE_EXISTS (CREATE_NEW),
 // ERROR_SHARING_VIOLATION, ERROR_ACCESS_DENIED (a filter denied the open, the file's security
 // or read-only attribute, a delete pending), ERROR_INVALID_NAME, ERROR_INVALID_PARAMETER.
-func (p *Process) CreateFile(name string, desiredAccess kernel.AccessMask, shareMode uint32, sa *SecurityAttributes,
+func (p *Process) CreateFile(name string, desiredAccess kernel.AccessMask, shareMode uint32, sa *fltlib.SecurityAttributes,
 	disposition uint32, flagsAndAttributes uint32) (kernel.Handle, error) {
 	var ntDisp uint32
 	switch disposition {
@@ -651,7 +653,7 @@ func (p *Process) MoveFileEx(existing, newName string, flags uint32) error {
 
 // CreateDirectory emulates CreateDirectoryW: an existing name is ERROR_ALREADY_EXISTS, a
 // missing parent ERROR_PATH_NOT_FOUND.
-func (p *Process) CreateDirectory(name string, sa *SecurityAttributes) error {
+func (p *Process) CreateDirectory(name string, sa *fltlib.SecurityAttributes) error {
 	h, _, st := p.ntCreate(name, kernel.FILE_LIST_DIRECTORY|kernel.SYNCHRONIZE, fsys.FILE_ATTRIBUTE_NORMAL, fsys.FILE_SHARE_READ|fsys.FILE_SHARE_WRITE,
 		fsys.FILE_CREATE, fsys.FILE_DIRECTORY_FILE|fsys.FILE_SYNCHRONOUS_IO_NONALERT|fsys.FILE_OPEN_FOR_BACKUP_INTENT, sa != nil && sa.InheritHandle)
 	if st != kernel.STATUS_SUCCESS {

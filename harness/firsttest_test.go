@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/minimal"
@@ -23,11 +24,11 @@ func TestMinimalDriverAsksTheService(t *testing.T) {
 
 		// Only SYSTEM and administrators may connect to the default descriptor.
 		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
-		_, err := harness.Dial(context.Background(), user, minimal.PortName, nil)
+		_, err := fltlib.Dial(context.Background(), user, minimal.PortName, nil)
 		require.ErrorIs(t, err, kernel.E_ACCESSDENIED)
 
 		svc := w.NewProcess("service.exe", kernel.TokenAdmin())
-		conn, err := harness.Dial(context.Background(), svc, minimal.PortName, nil)
+		conn, err := fltlib.Dial(context.Background(), svc, minimal.PortName, nil)
 		require.NoError(t, err)
 
 		// Nobody answers: after 30 (fake) seconds the driver gets STATUS_TIMEOUT, a success code.

@@ -19,6 +19,7 @@ import (
 	"testing/synctest"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -221,7 +222,7 @@ func fzFraming(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 	ch := fzSend(d, msg, capacity)
 	need := 16 + payloadLen
 	buf := bytes.Repeat([]byte{fzSentinel}, bufLen)
-	ov := &harness.Overlapped{}
+	ov := &fltlib.Overlapped{}
 	hr = p.FilterGetMessage(h, buf, ov)
 	if bufLen < 16 {
 		if hr != kernel.E_INVALIDARG { // R-USER Get 1
@@ -304,7 +305,7 @@ func fzFraming(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 
 func fzFramingConn(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 	w, d, p := fzLoad(t)
-	conn, err := harness.Dial(context.Background(), p, fzPortName, &harness.DialOptions{MaxMessageSize: bufLen})
+	conn, err := fltlib.Dial(context.Background(), p, fzPortName, &fltlib.DialOptions{MaxMessageSize: bufLen})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +389,7 @@ func FuzzConnectContext(f *testing.F) {
 				}
 			}
 			// Dial: the context is the whole slice (nil when empty).
-			conn, err := harness.Dial(context.Background(), p, fzPortName, &harness.DialOptions{Context: ctx})
+			conn, err := fltlib.Dial(context.Background(), p, fzPortName, &fltlib.DialOptions{Context: ctx})
 			if len(ctx) > driverapi.MaxConnectionContext {
 				if !errors.Is(err, kernel.E_INVALIDARG) {
 					t.Fatalf("Dial with a %d-byte context: %v", len(ctx), err)

@@ -36,6 +36,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -827,7 +828,7 @@ type mdSendDone struct {
 }
 
 type mdRGet struct {
-	ov   *harness.Overlapped
+	ov   *fltlib.Overlapped
 	ch   chan kernel.HRESULT
 	buf  []byte
 	done bool
@@ -1013,7 +1014,7 @@ func (r *mdReal) apply1(st mdStep) string {
 		return "ok"
 	case mdGetOv:
 		p, h := hd()
-		g := &mdRGet{buf: make([]byte, st.size), ov: &harness.Overlapped{}}
+		g := &mdRGet{buf: make([]byte, st.size), ov: &fltlib.Overlapped{}}
 		hr := p.FilterGetMessage(h, g.buf, g.ov)
 		if hr != kernel.HResultFromWin32(kernel.ERROR_IO_PENDING) {
 			return hr.Error()
@@ -1028,7 +1029,7 @@ func (r *mdReal) apply1(st mdStep) string {
 		return fmt.Sprintf("get#%d", len(r.gets)-1)
 	case mdCancelIo:
 		p, h := hd()
-		var ov *harness.Overlapped
+		var ov *fltlib.Overlapped
 		if st.get >= 0 {
 			ov = r.gets[st.get].ov
 		}

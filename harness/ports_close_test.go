@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -213,7 +214,7 @@ func TestCloseClientPortDisconnects(t *testing.T) {
 		d.FM.CloseClientPort(d.Filter, &d.Conn(0).Port)
 		require.Equal(t, kernel.E_HANDLE, <-g)
 		require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(h, make([]byte, 64), nil))
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(h, make([]byte, 64), ov))
 		require.Equal(t, kernel.E_HANDLE, p.FilterSendMessage(h, []byte("x"), make([]byte, 4), nil))
 		require.Equal(t, kernel.E_HANDLE, reply(p, h, kernel.STATUS_SUCCESS, 1, nil))
@@ -342,7 +343,7 @@ func TestHandlesBelongToOneProcess(t *testing.T) {
 		h := connect(t, p1)
 		buf := make([]byte, 64)
 		require.Equal(t, kernel.E_HANDLE, p2.FilterGetMessage(h, buf, nil))
-		require.Equal(t, kernel.E_HANDLE, p2.FilterGetMessage(h, buf, &harness.Overlapped{}))
+		require.Equal(t, kernel.E_HANDLE, p2.FilterGetMessage(h, buf, &fltlib.Overlapped{}))
 		require.Equal(t, kernel.E_HANDLE, reply(p2, h, kernel.STATUS_SUCCESS, 1, nil))
 		require.Equal(t, kernel.E_HANDLE, p2.FilterSendMessage(h, []byte("x"), nil, nil))
 		require.Equal(t, kernel.ERROR_INVALID_HANDLE, p2.CancelIoEx(h, nil))
@@ -368,7 +369,7 @@ func TestClosedHandle(t *testing.T) {
 		require.NoError(t, p.CloseHandle(h))
 		require.Equal(t, int32(1), d.Disconnects.Load())
 		require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(h, make([]byte, 64), nil))
-		require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(h, make([]byte, 64), &harness.Overlapped{}))
+		require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(h, make([]byte, 64), &fltlib.Overlapped{}))
 		require.Equal(t, kernel.E_HANDLE, reply(p, h, kernel.STATUS_SUCCESS, 1, nil))
 		require.Equal(t, kernel.E_HANDLE, p.FilterSendMessage(h, []byte("x"), nil, nil))
 		require.Equal(t, kernel.ERROR_INVALID_HANDLE, p.CancelIoEx(h, nil))
@@ -388,7 +389,7 @@ func TestWrongHandleType(t *testing.T) {
 		port, err := p.CreateIoCompletionPort(kernel.InvalidHandle, 0, 0, 0)
 		require.NoError(t, err)
 		require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(port, make([]byte, 64), nil))
-		require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(port, make([]byte, 64), &harness.Overlapped{}))
+		require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(port, make([]byte, 64), &fltlib.Overlapped{}))
 		require.Equal(t, kernel.E_HANDLE, reply(p, port, kernel.STATUS_SUCCESS, 1, nil))
 		require.Equal(t, kernel.E_HANDLE, p.FilterSendMessage(port, []byte("x"), nil, nil))
 		require.Equal(t, kernel.ERROR_INVALID_HANDLE, p.CancelIoEx(port, nil))
@@ -421,7 +422,7 @@ func TestUnloadEndsEveryConnection(t *testing.T) {
 		getMessage(t, p1, h0, 64)
 		g0 := getAsync(p1, h0, make([]byte, 64))
 		// Connection 1: an overlapped Get pending.
-		ov1 := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov1 := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		require.Equal(t, hrPending, p1.FilterGetMessage(h1, make([]byte, 64), ov1))
 		// Connection 2: a sender waiting for a receiver.
 		r2 := sendAsync(context.Background(), d, d.Conn(2), []byte("m"), nil, nil)

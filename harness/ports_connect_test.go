@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -719,7 +720,7 @@ func TestConnectOptions(t *testing.T) {
 		require.Equal(t, "sync", string(buf[16:20]))
 		// An OVERLAPPED on it is not an error: the call waits, and ov gets the status and the
 		// byte count the plain synchronous form does not report.
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		ovDone := make(chan kernel.HRESULT, 1)
 		go func() { ovDone <- p.FilterGetMessage(h, buf, ov) }()
 		synctest.Wait()
@@ -741,9 +742,9 @@ func TestConnectInheritableHandle(t *testing.T) {
 		// connection lasts until the last of the two handles closes.
 		w, d := load(t, &testdriver.Driver{MaxConnections: 2})
 		parent := adminProc(w, "parent.exe")
-		hi, hr := parent.FilterConnectCommunicationPort(testPort, 0, nil, 0, &harness.SecurityAttributes{InheritHandle: true})
+		hi, hr := parent.FilterConnectCommunicationPort(testPort, 0, nil, 0, &fltlib.SecurityAttributes{InheritHandle: true})
 		require.Equal(t, kernel.S_OK, hr)
-		hn, hr := parent.FilterConnectCommunicationPort(testPort, 0, nil, 0, &harness.SecurityAttributes{InheritHandle: false})
+		hn, hr := parent.FilterConnectCommunicationPort(testPort, 0, nil, 0, &fltlib.SecurityAttributes{InheritHandle: false})
 		require.Equal(t, kernel.S_OK, hr)
 
 		noInherit, err := parent.Spawn("child1.exe", false)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -32,7 +33,7 @@ func TestGetBufferArgument(t *testing.T) {
 		h := connect(t, p)
 		require.Equal(t, kernel.HRESULT(0x80070057), p.FilterGetMessage(h, nil, nil))
 		require.Equal(t, kernel.E_INVALIDARG, p.FilterGetMessage(h, make([]byte, 15), nil))
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		require.Equal(t, kernel.E_INVALIDARG, p.FilterGetMessage(h, nil, ov))
 		require.Equal(t, kernel.E_INVALIDARG, p.FilterGetMessage(h, make([]byte, 15), ov))
 		require.False(t, ov.Event.Signaled())
@@ -111,7 +112,7 @@ func TestGetOverlappedCompletesThroughEvent(t *testing.T) {
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		buf := make([]byte, 64)
 		require.Equal(t, hrPending, p.FilterGetMessage(h, buf, ov))
 		n, err := p.GetOverlappedResult(h, ov, false)
@@ -151,10 +152,10 @@ func TestGetOverlappedSeveralOutstanding(t *testing.T) {
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
 		const n = 4
-		ovs := make([]*harness.Overlapped, n)
+		ovs := make([]*fltlib.Overlapped, n)
 		bufs := make([][]byte, n)
 		for i := range n {
-			ovs[i] = &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+			ovs[i] = &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 			bufs[i] = make([]byte, 32)
 			require.Equal(t, hrPending, p.FilterGetMessage(h, bufs[i], ovs[i]))
 		}
@@ -179,8 +180,8 @@ func TestGetCancelIoEx(t *testing.T) {
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
-		a := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
-		b := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		a := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
+		b := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		bufB := make([]byte, 32)
 		require.Equal(t, hrPending, p.FilterGetMessage(h, make([]byte, 32), a))
 		require.Equal(t, hrPending, p.FilterGetMessage(h, bufB, b))
@@ -215,8 +216,8 @@ func TestGetOverlappedEndings(t *testing.T) {
 		p := adminProc(w, "svc.exe")
 		h1 := connect(t, p)
 		h2 := connect(t, p)
-		ov1 := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
-		ov2 := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov1 := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov2 := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		require.Equal(t, hrPending, p.FilterGetMessage(h1, make([]byte, 32), ov1))
 		require.Equal(t, hrPending, p.FilterGetMessage(h2, make([]byte, 32), ov2))
 

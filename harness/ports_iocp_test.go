@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -23,7 +24,7 @@ import (
 type gqcsResult struct {
 	n   uint32
 	key uintptr
-	ov  *harness.Overlapped
+	ov  *fltlib.Overlapped
 	err error
 }
 
@@ -55,20 +56,20 @@ func TestIOCPAssociation(t *testing.T) {
 		require.Equal(t, kernel.ERROR_INVALID_PARAMETER, err)
 		require.Len(t, p.Kernel().Handles(), 3, "a failed association leaves no new port behind")
 
-		ov1, ov2 := &harness.Overlapped{}, &harness.Overlapped{}
+		ov1, ov2 := &fltlib.Overlapped{}, &fltlib.Overlapped{}
 		b1, b2 := make([]byte, 64), make([]byte, 64)
 		require.Equal(t, hrPending, p.FilterGetMessage(h1, b1, ov1))
 		require.Equal(t, hrPending, p.FilterGetMessage(h2, b2, ov2))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(1), []byte("two"), nil, nil))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("one!"), nil, nil))
 
-		n, key, ov, err := p.GetQueuedCompletionStatus(port, harness.INFINITE)
+		n, key, ov, err := p.GetQueuedCompletionStatus(port, fltlib.INFINITE)
 		require.NoError(t, err)
 		require.Equal(t, uint32(19), n)
 		require.Equal(t, uintptr(0x52), key)
 		require.Same(t, ov2, ov)
 		require.Equal(t, "two", string(b2[16:19]))
-		n, key, ov, err = p.GetQueuedCompletionStatus(port, harness.INFINITE)
+		n, key, ov, err = p.GetQueuedCompletionStatus(port, fltlib.INFINITE)
 		require.NoError(t, err)
 		require.Equal(t, uint32(20), n)
 		require.Equal(t, uintptr(0x51), key)
@@ -86,8 +87,8 @@ func TestIOCPCompletionOrder(t *testing.T) {
 		h := connect(t, p)
 		port, err := p.CreateIoCompletionPort(h, 0, 7, 0)
 		require.NoError(t, err)
-		a, b, c := &harness.Overlapped{}, &harness.Overlapped{}, &harness.Overlapped{}
-		for _, ov := range []*harness.Overlapped{a, b, c} {
+		a, b, c := &fltlib.Overlapped{}, &fltlib.Overlapped{}, &fltlib.Overlapped{}
+		for _, ov := range []*fltlib.Overlapped{a, b, c} {
 			require.Equal(t, hrPending, p.FilterGetMessage(h, make([]byte, 32), ov))
 		}
 		require.NoError(t, p.CancelIoEx(h, b))
@@ -121,14 +122,14 @@ func TestIOCPDisconnectThroughPort(t *testing.T) {
 		require.NoError(t, err)
 		_, err = p.CreateIoCompletionPort(h2, port, 2, 0)
 		require.NoError(t, err)
-		ov1, ov2 := &harness.Overlapped{}, &harness.Overlapped{}
+		ov1, ov2 := &fltlib.Overlapped{}, &fltlib.Overlapped{}
 		require.Equal(t, hrPending, p.FilterGetMessage(h1, make([]byte, 32), ov1))
 		require.Equal(t, hrPending, p.FilterGetMessage(h2, make([]byte, 32), ov2))
 		d.FM.CloseClientPort(d.Filter, &d.Conn(0).Port)
 		require.NoError(t, p.CloseHandle(h2))
-		r := <-gqcsAsync(p, port, harness.INFINITE)
+		r := <-gqcsAsync(p, port, fltlib.INFINITE)
 		require.Equal(t, gqcsResult{0, 1, ov1, kernel.ERROR_INVALID_HANDLE}, r)
-		r = <-gqcsAsync(p, port, harness.INFINITE)
+		r = <-gqcsAsync(p, port, fltlib.INFINITE)
 		require.Equal(t, gqcsResult{0, 2, ov2, kernel.ERROR_OPERATION_ABORTED}, r)
 	})
 }
@@ -155,10 +156,10 @@ func TestIOCPTimeout(t *testing.T) {
 		require.Equal(t, gqcsResult{0, 0, nil, kernel.ERROR_WAIT_TIMEOUT}, <-r)
 		require.Equal(t, 5*time.Second, time.Since(start))
 
-		r = gqcsAsync(p, port, harness.INFINITE)
+		r = gqcsAsync(p, port, fltlib.INFINITE)
 		time.Sleep(1000 * time.Hour)
 		requireBlocked(t, r)
-		ov = &harness.Overlapped{}
+		ov = &fltlib.Overlapped{}
 		require.NoError(t, p.PostQueuedCompletionStatus(port, 3, 9, ov))
 		require.Equal(t, gqcsResult{3, 9, ov, nil}, <-r)
 	})
@@ -174,7 +175,7 @@ func TestIOCPCloseWakesWaiters(t *testing.T) {
 		h := connect(t, p)
 		port, err := p.CreateIoCompletionPort(h, 0, 1, 0)
 		require.NoError(t, err)
-		w1 := gqcsAsync(p, port, harness.INFINITE)
+		w1 := gqcsAsync(p, port, fltlib.INFINITE)
 		w2 := gqcsAsync(p, port, time.Hour)
 		requireBlocked(t, w1)
 		requireBlocked(t, w2)
@@ -185,7 +186,7 @@ func TestIOCPCloseWakesWaiters(t *testing.T) {
 		require.Equal(t, kernel.ERROR_INVALID_HANDLE, err)
 		require.Equal(t, kernel.ERROR_INVALID_HANDLE, p.PostQueuedCompletionStatus(port, 0, 0, nil))
 
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		require.Equal(t, hrPending, p.FilterGetMessage(h, make([]byte, 32), ov))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("x"), nil, nil))
 		n, err := p.GetOverlappedResult(h, ov, true)
@@ -208,9 +209,9 @@ func TestIOCPScannerPattern(t *testing.T) {
 		require.NoError(t, err)
 
 		// One buffer per outstanding request, found again from its OVERLAPPED.
-		bufs := make(map[*harness.Overlapped][]byte)
+		bufs := make(map[*fltlib.Overlapped][]byte)
 		for range workers * perWorker {
-			ov := &harness.Overlapped{}
+			ov := &fltlib.Overlapped{}
 			bufs[ov] = make([]byte, 16+1032)
 			require.Equal(t, hrPending, p.FilterGetMessage(h, bufs[ov], ov))
 		}
@@ -221,7 +222,7 @@ func TestIOCPScannerPattern(t *testing.T) {
 		for range workers {
 			wg.Go(func() {
 				for {
-					n, _, ov, err := p.GetQueuedCompletionStatus(port, harness.INFINITE)
+					n, _, ov, err := p.GetQueuedCompletionStatus(port, fltlib.INFINITE)
 					if err != nil {
 						stopped <- err
 						return

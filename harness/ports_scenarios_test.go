@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -256,7 +257,7 @@ func TestScenarioMessageTooBigIsNotLost(t *testing.T) {
 		for i := range msg {
 			msg[i] = byte(i % 251)
 		}
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		require.Equal(t, hrPending, p.FilterGetMessage(h, make([]byte, 1024), ov))
 		r := sendAsync(context.Background(), d, d.Conn(0), msg, make([]byte, 8), driverapi.RelativeTimeout(time.Minute))
 		need, err := p.GetOverlappedResult(h, ov, true)
@@ -306,7 +307,7 @@ func TestBadInput(t *testing.T) {
 			{"connect unknown options", func() any { return second(p.FilterConnectCommunicationPort(testPort, 0xFFFFFFFE, nil, 0, nil)) }, kernel.E_INVALIDARG},
 			// Get (R-USER Get 1) and handles (R-USER Handles 1).
 			{"get nil buffer", func() any { return p.FilterGetMessage(h, nil, nil) }, kernel.E_INVALIDARG},
-			{"get short buffer", func() any { return p.FilterGetMessage(h, make([]byte, 8), &harness.Overlapped{}) }, kernel.E_INVALIDARG},
+			{"get short buffer", func() any { return p.FilterGetMessage(h, make([]byte, 8), &fltlib.Overlapped{}) }, kernel.E_INVALIDARG},
 			{"get invalid handle", func() any { return p.FilterGetMessage(kernel.InvalidHandle, make([]byte, 64), nil) }, kernel.E_HANDLE},
 			{"get zero handle", func() any { return p.FilterGetMessage(0, make([]byte, 64), nil) }, kernel.E_HANDLE},
 			{"get closed handle", func() any { return p.FilterGetMessage(closed, make([]byte, 64), nil) }, kernel.E_HANDLE},
@@ -325,7 +326,7 @@ func TestBadInput(t *testing.T) {
 			// Handle routines.
 			{"close invalid handle", func() any { return p.CloseHandle(kernel.InvalidHandle) }, kernel.ERROR_INVALID_HANDLE},
 			{"close closed handle", func() any { return p.CloseHandle(closed) }, kernel.ERROR_INVALID_HANDLE},
-			{"cancel with nothing pending", func() any { return p.CancelIoEx(h, &harness.Overlapped{}) }, kernel.ERROR_NOT_FOUND},
+			{"cancel with nothing pending", func() any { return p.CancelIoEx(h, &fltlib.Overlapped{}) }, kernel.ERROR_NOT_FOUND},
 			{"GetOverlappedResult nil", func() any { return second(p.GetOverlappedResult(h, nil, true)) }, kernel.ERROR_INVALID_PARAMETER},
 			{"GQCS invalid handle", func() any { return fourth(p.GetQueuedCompletionStatus(kernel.InvalidHandle, 0)) }, kernel.ERROR_INVALID_HANDLE},
 			{"associate closed handle", func() any { return second(p.CreateIoCompletionPort(closed, port, 0, 0)) }, kernel.ERROR_INVALID_HANDLE},

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -197,8 +198,8 @@ func TestSendSkipsGetsTooSmallOverlapped(t *testing.T) {
 		for i := range msg {
 			msg[i] = byte(i)
 		}
-		ovSmall := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
-		ovLarge := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ovSmall := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
+		ovLarge := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		large := make([]byte, 200)
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, make([]byte, 64), ovSmall))
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, large, ovLarge))
@@ -233,7 +234,7 @@ func TestSendWaitsForALargeEnoughGet(t *testing.T) {
 		requireBlocked(t, r)
 		// A new Get that is still too small is told so at once; the sender still waits.
 		require.Equal(t, kernel.HRESULT(0x8007007A), p.FilterGetMessage(h, make([]byte, 55), nil))
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, make([]byte, 16), ov))
 		n, err := p.GetOverlappedResult(h, ov, true)
 		require.Equal(t, kernel.ERROR_INSUFFICIENT_BUFFER, err)
@@ -260,7 +261,7 @@ func TestSendDeliveryPhaseTimeoutNeverDelivers(t *testing.T) {
 			<-sendAsync(context.Background(), d, d.Conn(0), []byte("first"), make([]byte, 4), driverapi.RelativeTimeout(2*time.Second)))
 		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0},
 			<-sendAsync(context.Background(), d, d.Conn(0), []byte("one-way"), nil, driverapi.RelativeTimeout(time.Second)))
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		buf := make([]byte, 64)
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, buf, ov))
 		time.Sleep(time.Minute)
@@ -343,7 +344,7 @@ func TestSendFastReply(t *testing.T) {
 				require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
 			} else {
 				// The Get waits; the sender completes it and the user replies at once.
-				ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+				ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 				require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, buf, ov))
 				r = sendAsync(context.Background(), d, d.Conn(0), []byte("m"), make([]byte, 8), nil)
 				require.NoError(t, ov.Event.Wait(context.Background()))

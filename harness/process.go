@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -17,14 +18,6 @@ const (
 	TypeFilterConnectionPort = "FilterConnectionPort"
 	TypeIoCompletion         = "IoCompletion"
 )
-
-// INFINITE is the timeout that never expires, for GetQueuedCompletionStatus.
-const INFINITE time.Duration = -1
-
-// SecurityAttributes is SECURITY_ATTRIBUTES: only bInheritHandle matters here.
-type SecurityAttributes struct {
-	InheritHandle bool
-}
 
 // Process is a user process of a harness world: it owns handles and makes the fltlib and
 // Win32 calls a user-mode service makes. Its methods return HRESULTs (fltlib) or Win32 errors
@@ -157,7 +150,7 @@ func (p *Process) portFile(h kernel.Handle) (*portFile, kernel.NTSTATUS) {
 // NUL, as an LPCWSTR does; an empty name or one not starting with `\` is 0x800700A1, a missing
 // directory 0x80070003, a missing port 0x80070002 (R-USER connect 5).
 func (p *Process) FilterConnectCommunicationPort(portName string, options uint32, context []byte, sizeOfContext int,
-	sa *SecurityAttributes) (kernel.Handle, kernel.HRESULT) {
+	sa *fltlib.SecurityAttributes) (kernel.Handle, kernel.HRESULT) {
 	if options&^driverapi.FLT_PORT_FLAG_SYNC_HANDLE != 0 ||
 		(context == nil) != (sizeOfContext == 0) || sizeOfContext < 0 || sizeOfContext > len(context) ||
 		sizeOfContext > driverapi.MaxConnectionContext {
@@ -184,49 +177,29 @@ func (p *Process) FilterConnectCommunicationPort(portName string, options uint32
 	return h, kernel.S_OK
 }
 
-// Overlapped is an OVERLAPPED: it carries an optional event that is set when the request
-// completes, and, once completed, the status (Internal) and byte count (InternalHigh). Reuse
-// it for a new request only after the previous one completed.
-type Overlapped struct {
-	Event *kernel.KEvent
-
-	mu     sync.Mutex
-	status kernel.NTSTATUS
-	bytes  uint32
-	file   *portFile
-	issuer *Process
-}
-
 // request is what the harness tags each pending Get with, so CancelIoEx can find the
 // requests a process issued on a handle.
 type request interface{ issuedBy() *Process }
 
-func (o *Overlapped) issuedBy() *Process {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.issuer
+// ovRequest is the emulator's record of a Get issued with an OVERLAPPED: the completion the
+// filter manager calls and the tag CancelIoEx matches.
+type ovRequest struct {
+	ov     *fltlib.Overlapped
+	file   *portFile
+	issuer *Process
+	done   chan struct{} // closed on completion: GetOverlappedResult waits on it
 }
 
-// Result returns the request's status and byte count: STATUS_PENDING while in flight.
-func (o *Overlapped) Result() (kernel.NTSTATUS, uint32) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.status, o.bytes
-}
+func (r *ovRequest) issuedBy() *Process { return r.issuer }
 
 // GetCompleted is called by the filter manager when the request completes: it records the
-// result, sets the event and queues a packet to the completion port the handle is
-// associated with.
-func (o *Overlapped) GetCompleted(st kernel.NTSTATUS, n uint32) {
-	o.mu.Lock()
-	o.status, o.bytes = st, n
-	f := o.file
-	o.mu.Unlock()
-	if o.Event != nil {
-		o.Event.Set()
-	}
-	if a := f.assoc.Load(); a != nil {
-		a.port.Post(kernel.CompletionPacket{Key: a.key, Bytes: n, Overlapped: o, Status: st})
+// result in the OVERLAPPED, sets its event and queues a packet to the completion port the
+// handle is associated with.
+func (r *ovRequest) GetCompleted(st kernel.NTSTATUS, n uint32) {
+	r.ov.Complete(st, n)
+	close(r.done)
+	if a := r.file.assoc.Load(); a != nil {
+		a.port.Post(kernel.CompletionPacket{Key: a.key, Bytes: n, Overlapped: r.ov, Status: st})
 	}
 }
 
@@ -254,13 +227,13 @@ func (s *syncGet) GetCompleted(st kernel.NTSTATUS, n uint32) { s.ch <- getResult
 // returns HRESULT_FROM_WIN32(ERROR_IO_PENDING) at once and completes through ov's event and the
 // handle's completion port; on a FLT_PORT_FLAG_SYNC_HANDLE handle it waits like the synchronous
 // form and also writes the result (status, byte count) into ov (R-USER connect 3).
-func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) kernel.HRESULT {
+func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *fltlib.Overlapped) kernel.HRESULT {
 	hr, _ := p.getMessage(h, buf, ov)
 	return hr
 }
 
 // getMessage is FilterGetMessage that also returns the byte count of a synchronous Get.
-func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *Overlapped) (kernel.HRESULT, uint32) {
+func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *fltlib.Overlapped) (kernel.HRESULT, uint32) {
 	if ov == nil {
 		sg := p.w.syncGets.Get().(*syncGet)
 		hr, n := p.syncGetMessage(h, buf, sg, nil)
@@ -274,19 +247,14 @@ func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *Overlapped) (kerne
 	if pf.syncOnly {
 		return p.syncGetOverlapped(pf, buf, ov, nil)
 	}
-	ov.mu.Lock()
-	ov.status, ov.bytes, ov.file, ov.issuer = kernel.STATUS_PENDING, 0, pf, p
-	ov.mu.Unlock()
-	if ov.Event != nil {
-		ov.Event.Reset()
-	}
-	if st := pf.conn.Get(buf, ov, ov); st != kernel.STATUS_PENDING {
-		ov.mu.Lock()
-		ov.status = st
-		ov.mu.Unlock()
+	r := &ovRequest{ov: ov, file: pf, issuer: p, done: make(chan struct{})}
+	ov.Begin(r)
+	if st := pf.conn.Get(buf, r, r); st != kernel.STATUS_PENDING {
+		ov.Complete(st, 0)
+		close(r.done)
 		return kernel.HResultFromNtStatus(st), 0
 	}
-	p.cancelIfExited(pf, ov)
+	p.cancelIfExited(pf, r)
 	return kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), 0
 }
 
@@ -346,30 +314,23 @@ func (p *Process) syncGet(pf *portFile, buf []byte, sg *syncGet, t *Thread, tag 
 // completion packet is queued (such a handle cannot be associated with a completion port).
 // That is how a service learns the size of a message received on a synchronous handle, which
 // the plain synchronous call does not report.
-func (p *Process) syncGetOverlapped(pf *portFile, buf []byte, ov *Overlapped, t *Thread) (kernel.HRESULT, uint32) {
-	ov.mu.Lock()
-	ov.status, ov.bytes, ov.file, ov.issuer = kernel.STATUS_PENDING, 0, pf, p
-	ov.mu.Unlock()
-	if ov.Event != nil {
-		ov.Event.Reset()
-	}
+func (p *Process) syncGetOverlapped(pf *portFile, buf []byte, ov *fltlib.Overlapped, t *Thread) (kernel.HRESULT, uint32) {
+	r := &ovRequest{ov: ov, file: pf, issuer: p, done: make(chan struct{})}
+	ov.Begin(r)
 	// A request a thread may cancel gets its own completion: a pooled one could be reused by
 	// another call while a CancelSynchronousIo still holds it.
 	sg := &syncGet{ch: make(chan getResult, 1)}
-	st, n := p.syncGet(pf, buf, sg, t, ov)
-	ov.mu.Lock()
-	ov.status, ov.bytes = st, n
-	ov.mu.Unlock()
-	if ov.Event != nil {
-		ov.Event.Set()
-	}
+	st, n := p.syncGet(pf, buf, sg, t, r)
+	ov.Complete(st, n)
+	close(r.done)
 	return kernel.HResultFromNtStatus(st), n
 }
 
-// Thread is a thread of a user process, the unit CancelSynchronousIo works on. Windows names
-// the thread that blocks in a synchronous call implicitly (the caller's); a goroutine has no
-// such identity, so a call that another goroutine may need to cancel is made through a Thread:
-// t.FilterGetMessage is Process.FilterGetMessage issued by t. A Thread makes one call at a time.
+// Thread is a thread of a user process, the unit CancelSynchronousIo works on (the emulator's
+// fltlib.Thread). Windows names the thread that blocks in a synchronous call implicitly (the
+// caller's); a goroutine has no such identity, so a call that another goroutine may need to
+// cancel is made through a Thread: t.FilterGetMessage is Process.FilterGetMessage issued by t.
+// A Thread makes one call at a time.
 type Thread struct {
 	p *Process
 
@@ -377,13 +338,13 @@ type Thread struct {
 	req *syncGet // guarded by mu: the synchronous request t is blocked in, if any
 }
 
-// NewThread returns a new thread of p (CreateThread, for the calls a goroutine makes on it).
-func (p *Process) NewThread() *Thread { return &Thread{p: p} }
+// NewThread returns a new thread of p (a *Thread), for the calls a goroutine makes on it.
+func (p *Process) NewThread() fltlib.Thread { return &Thread{p: p} }
 
 // FilterGetMessage emulates FilterGetMessage issued by thread t: the same call as
 // Process.FilterGetMessage, except that while it blocks (the synchronous form, or any form on a
 // FLT_PORT_FLAG_SYNC_HANDLE handle) CancelSynchronousIo(t) cancels it.
-func (t *Thread) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) kernel.HRESULT {
+func (t *Thread) FilterGetMessage(h kernel.Handle, buf []byte, ov *fltlib.Overlapped) kernel.HRESULT {
 	p := t.p
 	if ov == nil {
 		hr, _ := p.syncGetMessage(h, buf, &syncGet{ch: make(chan getResult, 1)}, t)
@@ -406,7 +367,8 @@ func (t *Thread) FilterGetMessage(h kernel.Handle, buf []byte, ov *Overlapped) k
 // HRESULT_FROM_WIN32(ERROR_OPERATION_ABORTED). It returns ERROR_NOT_FOUND when t is not
 // blocked in a cancellable call (it has not entered it yet, or has already returned: a caller
 // that races the call retries), ERROR_INVALID_HANDLE for a thread of another process.
-func (p *Process) CancelSynchronousIo(t *Thread) error {
+func (p *Process) CancelSynchronousIo(th fltlib.Thread) error {
+	t, _ := th.(*Thread)
 	if t == nil || t.p != p {
 		return kernel.ERROR_INVALID_HANDLE
 	}
@@ -426,24 +388,19 @@ func (p *Process) CancelSynchronousIo(t *Thread) error {
 // GetOverlappedResult emulates GetOverlappedResult for a Get issued on h: with wait it blocks
 // on the overlapped's event until the request completes. It returns the byte count and nil, or
 // the Win32 error of the request (ERROR_IO_INCOMPLETE while pending without wait).
-func (p *Process) GetOverlappedResult(h kernel.Handle, ov *Overlapped, wait bool) (uint32, error) {
+func (p *Process) GetOverlappedResult(h kernel.Handle, ov *fltlib.Overlapped, wait bool) (uint32, error) {
 	if ov == nil {
 		return 0, kernel.ERROR_INVALID_PARAMETER
 	}
-	ov.mu.Lock()
-	issued := ov.file != nil
-	ov.mu.Unlock()
-	// Like Windows, a request already issued can be waited for through its event even after
-	// its handle closed.
+	r, _ := ov.Request().(*ovRequest)
+	issued := r != nil
+	// Like Windows, a request already issued can be waited for even after its handle closed.
 	if _, st := p.portFile(h); st != kernel.STATUS_SUCCESS && !(st == kernel.STATUS_INVALID_HANDLE && issued) {
 		return 0, kernel.NtStatusToDosError(st)
 	}
 	st, n := ov.Result()
-	if st == kernel.STATUS_PENDING && wait {
-		if ov.Event == nil {
-			return 0, kernel.ERROR_INVALID_PARAMETER
-		}
-		_ = ov.Event.Wait(context.Background())
+	if st == kernel.STATUS_PENDING && wait && r != nil {
+		<-r.done
 		st, n = ov.Result()
 	}
 	if st == kernel.STATUS_PENDING {
@@ -531,14 +488,18 @@ func (p *Process) DuplicateHandle(h kernel.Handle, target *Process, access kerne
 // on the connection with ov (all of them when ov is nil, synchronous ones included) complete
 // with ERROR_OPERATION_ABORTED. Requests other processes issued through duplicates are not
 // touched. It returns ERROR_NOT_FOUND when there was nothing to cancel.
-func (p *Process) CancelIoEx(h kernel.Handle, ov *Overlapped) error {
+func (p *Process) CancelIoEx(h kernel.Handle, ov *fltlib.Overlapped) error {
 	pf, st := p.portFile(h)
 	if st != kernel.STATUS_SUCCESS {
 		return kernel.NtStatusToDosError(st)
 	}
 	match := func(tag any) bool {
 		r, ok := tag.(request)
-		return ok && r.issuedBy() == p && (ov == nil || tag == any(ov))
+		if !ok || r.issuedBy() != p {
+			return false
+		}
+		or, _ := tag.(*ovRequest)
+		return ov == nil || (or != nil && or.ov == ov)
 	}
 	if pf.conn.CancelGets(match) == 0 {
 		return kernel.ERROR_NOT_FOUND
@@ -590,7 +551,7 @@ func (p *Process) CreateIoCompletionPort(file kernel.Handle, existing kernel.Han
 // the request's Win32 error (ERROR_OPERATION_ABORTED, ERROR_INVALID_HANDLE, ...) for a failed
 // one; with ov nil and WAIT_TIMEOUT when the time runs out, ERROR_ABANDONED_WAIT_0 when the
 // port is closed while waiting, ERROR_INVALID_HANDLE for a handle that is not a port.
-func (p *Process) GetQueuedCompletionStatus(port kernel.Handle, timeout time.Duration) (uint32, uintptr, *Overlapped, error) {
+func (p *Process) GetQueuedCompletionStatus(port kernel.Handle, timeout time.Duration) (uint32, uintptr, *fltlib.Overlapped, error) {
 	b, st := p.lookup(port, TypeIoCompletion)
 	if st != kernel.STATUS_SUCCESS {
 		return 0, 0, nil, kernel.NtStatusToDosError(st)
@@ -605,7 +566,7 @@ func (p *Process) GetQueuedCompletionStatus(port kernel.Handle, timeout time.Dur
 	default:
 		return 0, 0, nil, kernel.NtStatusToDosError(st)
 	}
-	ov, _ := pkt.Overlapped.(*Overlapped)
+	ov, _ := pkt.Overlapped.(*fltlib.Overlapped)
 	if pkt.Status != kernel.STATUS_SUCCESS {
 		return pkt.Bytes, pkt.Key, ov, kernel.NtStatusToDosError(pkt.Status)
 	}
@@ -613,7 +574,7 @@ func (p *Process) GetQueuedCompletionStatus(port kernel.Handle, timeout time.Dur
 }
 
 // PostQueuedCompletionStatus emulates PostQueuedCompletionStatus.
-func (p *Process) PostQueuedCompletionStatus(port kernel.Handle, bytes uint32, key uintptr, ov *Overlapped) error {
+func (p *Process) PostQueuedCompletionStatus(port kernel.Handle, bytes uint32, key uintptr, ov *fltlib.Overlapped) error {
 	b, st := p.lookup(port, TypeIoCompletion)
 	if st != kernel.STATUS_SUCCESS {
 		return kernel.NtStatusToDosError(st)
@@ -623,3 +584,5 @@ func (p *Process) PostQueuedCompletionStatus(port kernel.Handle, bytes uint32, k
 	}
 	return nil
 }
+
+var _ fltlib.Backend = (*Process)(nil)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -95,7 +96,7 @@ func TestRegressionConnCloseRaceReceiveHangs(t *testing.T) {
 		w, _ := load(t, &testdriver.Driver{MaxConnections: 1})
 		p := adminProc(w, "svc.exe")
 		q := adminProc(w, "other.exe")
-		c, err := harness.Dial(context.Background(), p, testPort, nil)
+		c, err := fltlib.Dial(context.Background(), p, testPort, nil)
 		require.NoError(t, err)
 		_, err = p.DuplicateHandle(c.Handle(), q, 0, false, kernel.DUPLICATE_SAME_ACCESS)
 		require.NoError(t, err)
@@ -119,7 +120,7 @@ func TestRegressionConnCloseRaceReceiveHangs(t *testing.T) {
 		synctest.Wait()
 		select {
 		case err := <-res:
-			require.ErrorIs(t, err, harness.ErrClosed)
+			require.ErrorIs(t, err, fltlib.ErrClosed)
 		default:
 			t.Errorf("Receive still blocked one minute after its 1s ctx expired and Close returned")
 			w.Faults().Clear()
@@ -135,7 +136,7 @@ func TestRegressionSyncConnCancelHitsOtherReceive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w, _ := load(t, nil)
 		p := adminProc(w, "svc.exe")
-		c, err := harness.Dial(context.Background(), p, testPort, &harness.DialOptions{SyncHandle: true})
+		c, err := fltlib.Dial(context.Background(), p, testPort, &fltlib.DialOptions{SyncHandle: true})
 		require.NoError(t, err)
 		ctx1, cancel1 := context.WithCancel(context.Background())
 		r1 := make(chan error, 1)
@@ -178,7 +179,7 @@ func TestRegressionExitDeliversToDeadProcess(t *testing.T) {
 		require.Less(t, hA, hB)
 		hQ, err := p.DuplicateHandle(hB, q, 0, false, kernel.DUPLICATE_SAME_ACCESS)
 		require.NoError(t, err)
-		ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(hB, make([]byte, 64), ov))
 		p.Exit(0)
 		st, n := ov.Result()

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -140,7 +141,7 @@ func TestSecurityHandleValuesArePerProcess(t *testing.T) {
 		require.NoError(t, err)
 
 		// Every call of another process with the owner's values fails as an invalid handle.
-		require.Equal(t, kernel.E_HANDLE, thief.FilterGetMessage(h, make([]byte, 64), &harness.Overlapped{}))
+		require.Equal(t, kernel.E_HANDLE, thief.FilterGetMessage(h, make([]byte, 64), &fltlib.Overlapped{}))
 		require.Equal(t, kernel.E_HANDLE, thief.FilterGetMessage(h, make([]byte, 64), nil))
 		require.Equal(t, kernel.E_HANDLE, thief.FilterReplyMessage(h, driverapi.NewFilterReply(0, 1, nil)))
 		require.Equal(t, kernel.E_HANDLE, thief.FilterSendMessage(h, []byte("x"), nil, nil))
@@ -204,7 +205,7 @@ func TestSecurityDeniedTokenNeverReachesConnectNotify(t *testing.T) {
 				conns, discs := d.counts()
 				require.Equal(t, 0, conns, "ConnectNotify ran for a denied caller")
 				require.Equal(t, 0, discs)
-				_, err := harness.Dial(context.Background(), p, secPortName, nil)
+				_, err := fltlib.Dial(context.Background(), p, secPortName, nil)
 				require.ErrorIs(t, err, kernel.E_ACCESSDENIED)
 				conns, _ = d.counts()
 				require.Equal(t, 0, conns)
@@ -393,7 +394,7 @@ func TestSecurityDuplicatedHandleKeepsWorking(t *testing.T) {
 		require.Equal(t, 1, discs)
 
 		// Inheritance: an inheritable handle reaches a child running as the standard user.
-		h, hr = admin.FilterConnectCommunicationPort(secPortName, 0, nil, 0, &harness.SecurityAttributes{InheritHandle: true})
+		h, hr = admin.FilterConnectCommunicationPort(secPortName, 0, nil, 0, &fltlib.SecurityAttributes{InheritHandle: true})
 		require.Equal(t, kernel.S_OK, hr)
 		child, err := w.StartProcess("child.exe", kernel.TokenStandardUser(), admin, true)
 		require.NoError(t, err)

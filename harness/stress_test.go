@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -253,7 +254,7 @@ type stressRun struct {
 	ops   atomic.Int64
 	done  atomic.Bool
 
-	issued sync.Map // *harness.Overlapped → *harness.Process that issued it, while not yet collected
+	issued sync.Map // *fltlib.Overlapped → *harness.Process that issued it, while not yet collected
 
 	holders [stressHolders]atomic.Pointer[harness.Process]
 	procs   [stressWorkers]atomic.Pointer[harness.Process]
@@ -382,7 +383,7 @@ func (s *stressRun) sender(idx int) {
 type stressGet struct {
 	h   kernel.Handle
 	buf []byte
-	ov  *harness.Overlapped
+	ov  *fltlib.Overlapped
 }
 
 type stressHandle struct {
@@ -402,7 +403,7 @@ type stressWorker struct {
 	proc    *harness.Process
 	iocp    kernel.Handle
 	handles []stressHandle
-	gets    map[*harness.Overlapped]*stressGet
+	gets    map[*fltlib.Overlapped]*stressGet
 	dups    []stressDup
 	replies []stressReply
 	deliv   []uint64
@@ -513,7 +514,7 @@ func (wk *stressWorker) issueGet() {
 	if wk.r.IntN(5) == 0 {
 		size = 16 + wk.r.IntN(30) // often too small: R-SEND-4
 	}
-	g := &stressGet{h: hd.h, buf: make([]byte, size), ov: &harness.Overlapped{Event: kernel.NewEvent(true, false)}}
+	g := &stressGet{h: hd.h, buf: make([]byte, size), ov: &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}}
 	wk.op()
 	switch hr := wk.proc.FilterGetMessage(hd.h, g.buf, g.ov); {
 	case hr == stressHrPending:
@@ -653,7 +654,7 @@ func (wk *stressWorker) cancel() {
 	if !ok {
 		return
 	}
-	var ov *harness.Overlapped
+	var ov *fltlib.Overlapped
 	if wk.r.IntN(2) == 0 {
 		for o := range wk.gets {
 			ov = o
@@ -730,7 +731,7 @@ func (wk *stressWorker) closeDup() {
 
 func (wk *stressWorker) run() {
 	wk.r = rand.New(rand.NewPCG(wk.s.seed, uint64(200+wk.idx)))
-	wk.gets = make(map[*harness.Overlapped]*stressGet)
+	wk.gets = make(map[*fltlib.Overlapped]*stressGet)
 	for wk.s.more() {
 		if !wk.alive() {
 			wk.newProcess()
@@ -869,7 +870,7 @@ func (s *stressRun) chaos() {
 func (s *stressRun) checkExited(p *harness.Process) {
 	s.issued.Range(func(k, v any) bool {
 		if v.(*harness.Process) == p {
-			if st, _ := k.(*harness.Overlapped).Result(); st == kernel.STATUS_PENDING {
+			if st, _ := k.(*fltlib.Overlapped).Result(); st == kernel.STATUS_PENDING {
 				s.bug("a Get issued by %v is still pending after the process exited", p)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -441,7 +442,7 @@ func TestLeftoversListEachKindWithOwner(t *testing.T) {
 		// Connection 1: a pending Get. Connection 2: a blocked sender. Connection 3: a reply
 		// waiter (its message was delivered, nobody replied).
 		buf := make([]byte, 64)
-		ov1 := &harness.Overlapped{}
+		ov1 := &fltlib.Overlapped{}
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(hGet, buf, ov1))
 		done := make(chan kernel.NTSTATUS, 2)
 		go func() { st, _ := d.Send(context.Background(), d.Conn(1), []byte("m"), nil, nil); done <- st }()
@@ -450,7 +451,7 @@ func TestLeftoversListEachKindWithOwner(t *testing.T) {
 			done <- st
 		}()
 		synctest.Wait()
-		ov3 := &harness.Overlapped{}
+		ov3 := &fltlib.Overlapped{}
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(hWait, make([]byte, 64), ov3))
 		synctest.Wait()
 
@@ -518,14 +519,14 @@ func TestTeardownReportsWhatSurvivesIt(t *testing.T) {
 			h1 := labConnect(t, p, `\LatePort`, nil)
 			labConnect(t, p, `\LatePort`, nil)
 			h3 := labConnect(t, p, `\LatePort`, nil)
-			require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h1, make([]byte, 64), &harness.Overlapped{}))
+			require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h1, make([]byte, 64), &fltlib.Overlapped{}))
 			go func() { st, _ := late.Send(context.Background(), late.Conn(1), []byte("m"), nil, nil); done <- st }()
 			go func() {
 				st, _ := late.Send(context.Background(), late.Conn(2), []byte("m"), make([]byte, 4), nil)
 				done <- st
 			}()
 			synctest.Wait()
-			require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h3, make([]byte, 64), &harness.Overlapped{}))
+			require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h3, make([]byte, 64), &fltlib.Overlapped{}))
 			synctest.Wait()
 			return d.DefaultUnload()
 		}}

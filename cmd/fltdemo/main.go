@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/minimal"
@@ -100,7 +101,7 @@ func run(mermaid bool, stdout, stderr io.Writer) error {
 
 	// Unload ends the connection: a pending Get fails with E_HANDLE.
 	getDone := make(chan kernel.HRESULT, 1)
-	ov := &harness.Overlapped{Event: kernel.NewEvent(true, false)}
+	ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 	c.step("overlapped FilterGetMessage", admin.FilterGetMessage(h, buf, ov), kernel.HResultFromWin32(kernel.ERROR_IO_PENDING))
 	go func() {
 		_, err := admin.GetOverlappedResult(h, ov, true)

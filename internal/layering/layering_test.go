@@ -2,7 +2,9 @@
 // From the floor up: kernel (NT primitives) imports nothing of the project; fsys (the emulated
 // file system) imports kernel; driverapi imports fsys and kernel; fltmgr imports driverapi, fsys
 // and kernel; harness may import all four; a sample driver imports only driverapi, fsys, kernel
-// and its own protocol package (its user-mode program and its tests may import harness).
+// and its own protocol package; fltlib (the user-mode API) imports kernel, fsys and driverapi; its
+// conformance suite adds fltlib; a sample's user-mode program imports fltlib and the shared
+// layouts, so that it builds for Windows (its tests may import harness).
 package layering
 
 import (
@@ -35,6 +37,12 @@ func allowed(pkg string) ([]string, bool) {
 		return []string{"kernel", "fsys"}, true
 	case "fltmgr":
 		return []string{"kernel", "fsys", "driverapi"}, true
+	case "fltlib":
+		if len(parts) == 1 {
+			return []string{"kernel", "fsys", "driverapi"}, true
+		}
+		// its conformance suite
+		return []string{"kernel", "fsys", "driverapi", "fltlib"}, true
 	case "sampledrivers":
 		if len(parts) < 2 {
 			return nil, false
@@ -46,8 +54,8 @@ func allowed(pkg string) ([]string, bool) {
 		if strings.HasSuffix(parts[len(parts)-1], "proto") {
 			return []string{"kernel", "fsys", "driverapi"}, true
 		}
-		// a user-mode program: everything but the filter manager's internals
-		return []string{"kernel", "fsys", "driverapi", "harness", sample}, true
+		// a user-mode program: fltlib and the shared layouts, so that it builds for Windows
+		return []string{"kernel", "fsys", "driverapi", "fltlib", "harness", sample}, true
 	}
 	return nil, false
 }

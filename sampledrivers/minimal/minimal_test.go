@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/minimal"
@@ -28,11 +29,11 @@ func TestMinimalTemplate(t *testing.T) {
 
 		// The default descriptor refuses a standard user (R-SD).
 		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
-		_, err := harness.Dial(context.Background(), user, minimal.PortName, nil)
+		_, err := fltlib.Dial(context.Background(), user, minimal.PortName, nil)
 		require.ErrorIs(t, err, kernel.E_ACCESSDENIED)
 
 		svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
-		c, err := harness.Dial(context.Background(), svc, minimal.PortName, nil)
+		c, err := fltlib.Dial(context.Background(), svc, minimal.PortName, nil)
 		require.NoError(t, err)
 		require.True(t, d.Connected())
 
@@ -45,7 +46,7 @@ func TestMinimalTemplate(t *testing.T) {
 		require.ErrorIs(t, err, kernel.HResultFromWin32(kernel.ERROR_INSUFFICIENT_BUFFER))
 
 		// MaxConnections 1: a second client waits for the slot (R-MODEL-2).
-		_, err = harness.Dial(context.Background(), svc, minimal.PortName, nil)
+		_, err = fltlib.Dial(context.Background(), svc, minimal.PortName, nil)
 		require.ErrorIs(t, err, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT))
 
 		// The server port closes early: the connection keeps working (R-CLOSESRV-2).
@@ -71,7 +72,7 @@ func TestMinimalTemplateSDDL(t *testing.T) {
 		d := &minimal.Driver{PortName: `\Custom`, SDDL: "D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;GA;;;BU)"}
 		require.Equal(t, kernel.S_OK, w.Load("custom", d))
 		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
-		c, err := harness.Dial(context.Background(), user, `\Custom`, nil)
+		c, err := fltlib.Dial(context.Background(), user, `\Custom`, nil)
 		require.NoError(t, err)
 		require.NoError(t, c.Close())
 
@@ -87,7 +88,7 @@ func Example() {
 	d := &minimal.Driver{}
 	w.Load("minimal", d)
 	svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	c, _ := harness.Dial(context.Background(), svc, minimal.PortName, nil)
+	c, _ := fltlib.Dial(context.Background(), svc, minimal.PortName, nil)
 	go func() {
 		if m, err := c.Receive(context.Background()); err == nil {
 			c.Reply(m, kernel.STATUS_SUCCESS, []byte("yes"))

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/fsys"
 
 	"github.com/stretchr/testify/require"
@@ -136,12 +137,12 @@ func hresultOf(err error) kernel.HRESULT {
 	return 0
 }
 
-// rawService is a hand-written scanner service built on harness.Conn: it shows each
+// rawService is a hand-written scanner service built on fltlib.Conn: it shows each
 // notification to answer, which returns the reply's status and payload, until the connection
 // ends. It returns the connection; close it to stop the service, then wait on done.
-func rawService(t *testing.T, p *harness.Process, answer func(n scannerproto.Notification, payloadLen int) (kernel.NTSTATUS, []byte)) (conn *harness.Conn, done <-chan struct{}) {
+func rawService(t *testing.T, p *harness.Process, answer func(n scannerproto.Notification, payloadLen int) (kernel.NTSTATUS, []byte)) (conn *fltlib.Conn, done <-chan struct{}) {
 	t.Helper()
-	c, err := harness.Dial(context.Background(), p, scannerproto.PortName, &harness.DialOptions{MaxMessageSize: scannerproto.NotificationSize})
+	c, err := fltlib.Dial(context.Background(), p, scannerproto.PortName, &fltlib.DialOptions{MaxMessageSize: scannerproto.NotificationSize})
 	require.NoError(t, err)
 	ch := make(chan struct{})
 	go func() {

@@ -55,6 +55,7 @@ import (
 	"time"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/avscan/avscanproto"
@@ -144,7 +145,7 @@ func (w *worker) abort() {
 // message is SCANNER_MESSAGE: a Get's buffer and its OVERLAPPED.
 type message struct {
 	buf []byte
-	ov  *harness.Overlapped
+	ov  *fltlib.Overlapped
 }
 
 // Scanner is a running scanner service.
@@ -157,7 +158,7 @@ type Scanner struct {
 	abortPort  atomic.Uint64 // kernel.Handle of the abort connection, 0 if none or closed
 	stopping   atomic.Bool
 	workers    []*worker
-	msgs       map[*harness.Overlapped]*message
+	msgs       map[*fltlib.Overlapped]*message
 
 	mu        sync.Mutex // the cancellation lock: finalized and the re-arming of Gets
 	finalized bool
@@ -185,7 +186,7 @@ func Start(p *harness.Process, opts Options) (*Scanner, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
 	}
-	s := &Scanner{p: p, opts: opts, msgs: make(map[*harness.Overlapped]*message),
+	s := &Scanner{p: p, opts: opts, msgs: make(map[*fltlib.Overlapped]*message),
 		listener: make(chan struct{}), done: make(chan struct{}), held: make(map[int64]heldVerdict)}
 	ctx := avscanproto.ConnectionContext{Type: avscanproto.ForScan}.Encode()
 	h, hr := p.FilterConnectCommunicationPort(avscanproto.ScanPortName, 0, ctx, len(ctx), nil)
@@ -201,7 +202,7 @@ func Start(p *harness.Process, opts Options) (*Scanner, error) {
 	s.completion = cp
 	for i := range opts.Workers {
 		s.workers = append(s.workers, &worker{tid: p.ID()<<12 | uint32(4*(i+1)), wake: make(chan struct{}, 1)})
-		m := &message{buf: make([]byte, avscanproto.MessageSize), ov: &harness.Overlapped{}}
+		m := &message{buf: make([]byte, avscanproto.MessageSize), ov: &fltlib.Overlapped{}}
 		s.msgs[m.ov] = m
 	}
 	if opts.NoAbortListener {
@@ -306,7 +307,7 @@ func (s *Scanner) sendVerdict(cmd avscanproto.CommandMessage, reason avscanproto
 func (s *Scanner) work(w *worker) {
 	defer s.wg.Done()
 	for {
-		_, _, ov, err := s.p.GetQueuedCompletionStatus(s.completion, harness.INFINITE)
+		_, _, ov, err := s.p.GetQueuedCompletionStatus(s.completion, fltlib.INFINITE)
 		if err != nil {
 			return // E_HANDLE: the filter is unloading; aborted: we are stopping; abandoned: the port closed
 		}

@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannerproto"
@@ -78,7 +79,7 @@ type Stats struct {
 // and its OVERLAPPED.
 type message struct {
 	buf []byte
-	ov  harness.Overlapped
+	ov  fltlib.Overlapped
 }
 
 // Scanner is a running scanner service.
@@ -89,7 +90,7 @@ type Scanner struct {
 	scan       func([]byte) bool
 	// messages maps an OVERLAPPED back to its message (CONTAINING_RECORD in C). Written
 	// before the workers start, read-only afterwards.
-	messages map[*harness.Overlapped]*message
+	messages map[*fltlib.Overlapped]*message
 
 	closePort sync.Once
 	stopping  atomic.Bool
@@ -135,7 +136,7 @@ func Start(p *harness.Process, opts *Options) (*Scanner, error) {
 		return nil, fmt.Errorf("scanuser: creating the completion port: %w", err)
 	}
 	s := &Scanner{p: p, port: port, completion: completion, scan: o.Scan,
-		messages: make(map[*harness.Overlapped]*message, o.Threads*o.Requests), done: make(chan struct{})}
+		messages: make(map[*fltlib.Overlapped]*message, o.Threads*o.Requests), done: make(chan struct{})}
 	msgs := make([]*message, o.Threads*o.Requests)
 	for i := range msgs {
 		m := &message{buf: make([]byte, scannerproto.MessageSize)}
@@ -172,7 +173,7 @@ func Start(p *harness.Process, opts *Options) (*Scanner, error) {
 func (s *Scanner) worker() {
 	p := s.p
 	for {
-		n, _, ov, err := p.GetQueuedCompletionStatus(s.completion, harness.INFINITE)
+		n, _, ov, err := p.GetQueuedCompletionStatus(s.completion, fltlib.INFINITE)
 		if err != nil {
 			s.stopped(err)
 			return

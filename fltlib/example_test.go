@@ -1,4 +1,4 @@
-package harness_test
+package fltlib_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/minimal"
@@ -19,7 +20,7 @@ func ExampleDial() {
 	w.Load("minimal", drv)
 
 	svc := w.NewProcess("service.exe", kernel.TokenAdmin())
-	conn, err := harness.Dial(context.Background(), svc, minimal.PortName, nil)
+	conn, err := fltlib.Dial(context.Background(), svc, minimal.PortName, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

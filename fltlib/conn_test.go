@@ -1,4 +1,4 @@
-package harness_test
+package fltlib_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -26,7 +27,7 @@ func TestClientDialReceiveReply(t *testing.T) {
 	d := &testdriver.Driver{}
 	w := loadTestDriver(t, d)
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	c, err := harness.Dial(context.Background(), p, `\TestPort`, &harness.DialOptions{Context: []byte("ctx")})
+	c, err := fltlib.Dial(context.Background(), p, `\TestPort`, &fltlib.DialOptions{Context: []byte("ctx")})
 	require.NoError(t, err)
 	require.Equal(t, []byte("ctx"), d.Conn(0).Context)
 
@@ -60,7 +61,7 @@ func TestClientDialReceiveReply(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "echo", string(out[:n]))
 	require.NoError(t, c.Close())
-	require.ErrorIs(t, c.Close(), harness.ErrClosed)
+	require.ErrorIs(t, c.Close(), fltlib.ErrClosed)
 	require.Equal(t, int32(1), d.Disconnects.Load())
 }
 
@@ -68,26 +69,26 @@ func TestClientDialErrors(t *testing.T) {
 	d := &testdriver.Driver{}
 	w := loadTestDriver(t, d)
 	user := w.NewProcess("user.exe", kernel.TokenStandardUser())
-	_, err := harness.Dial(context.Background(), user, `\TestPort`, nil)
+	_, err := fltlib.Dial(context.Background(), user, `\TestPort`, nil)
 	require.ErrorIs(t, err, kernel.E_ACCESSDENIED) // R-MODEL-2
 	require.ErrorIs(t, err, kernel.ERROR_ACCESS_DENIED)
-	var oe *harness.OpError
+	var oe *fltlib.OpError
 	require.True(t, errors.As(err, &oe))
 	require.Equal(t, "dial", oe.Op)
 	require.Equal(t, int32(0), d.Connects.Load())
 
 	admin := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	_, err = harness.Dial(context.Background(), admin, `\NoSuchPort`, nil)
+	_, err = fltlib.Dial(context.Background(), admin, `\NoSuchPort`, nil)
 	require.ErrorIs(t, err, kernel.ERROR_FILE_NOT_FOUND)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = harness.Dial(ctx, admin, `\TestPort`, nil)
+	_, err = fltlib.Dial(ctx, admin, `\TestPort`, nil)
 	require.ErrorIs(t, err, context.Canceled)
 
-	_, err = harness.Dial(context.Background(), admin, `\TestPort`, &harness.DialOptions{MaxMessageSize: -1})
+	_, err = fltlib.Dial(context.Background(), admin, `\TestPort`, &fltlib.DialOptions{MaxMessageSize: -1})
 	require.ErrorIs(t, err, kernel.E_INVALIDARG)
-	_, err = harness.Dial(context.Background(), nil, `\TestPort`, nil)
+	_, err = fltlib.Dial(context.Background(), nil, `\TestPort`, nil)
 	require.ErrorIs(t, err, kernel.E_INVALIDARG)
 }
 
@@ -97,7 +98,7 @@ func TestClientCloseUnblocksReceive(t *testing.T) {
 			d := &testdriver.Driver{}
 			w := loadTestDriver(t, d)
 			p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-			c, err := harness.Dial(context.Background(), p, `\TestPort`, &harness.DialOptions{SyncHandle: syncHandle})
+			c, err := fltlib.Dial(context.Background(), p, `\TestPort`, &fltlib.DialOptions{SyncHandle: syncHandle})
 			require.NoError(t, err)
 			errc := make(chan error, 1)
 			go func() {
@@ -106,9 +107,9 @@ func TestClientCloseUnblocksReceive(t *testing.T) {
 			}()
 			synctest.Wait() // the Receive is blocked in its Get
 			require.NoError(t, c.Close())
-			require.ErrorIs(t, <-errc, harness.ErrClosed)
+			require.ErrorIs(t, <-errc, fltlib.ErrClosed)
 			_, err = c.Receive(context.Background())
-			require.ErrorIs(t, err, harness.ErrClosed)
+			require.ErrorIs(t, err, fltlib.ErrClosed)
 		}
 	})
 }
@@ -119,7 +120,7 @@ func TestClientReceiveContextCancel(t *testing.T) {
 			d := &testdriver.Driver{}
 			w := loadTestDriver(t, d)
 			p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-			c, err := harness.Dial(context.Background(), p, `\TestPort`, &harness.DialOptions{SyncHandle: syncHandle})
+			c, err := fltlib.Dial(context.Background(), p, `\TestPort`, &fltlib.DialOptions{SyncHandle: syncHandle})
 			require.NoError(t, err)
 			ctx, cancel := context.WithCancel(context.Background())
 			errc := make(chan error, 1)
@@ -140,7 +141,7 @@ func TestClientReceiveGrows(t *testing.T) {
 	d := &testdriver.Driver{}
 	w := loadTestDriver(t, d)
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	c, err := harness.Dial(context.Background(), p, `\TestPort`, &harness.DialOptions{MaxMessageSize: 8})
+	c, err := fltlib.Dial(context.Background(), p, `\TestPort`, &fltlib.DialOptions{MaxMessageSize: 8})
 	require.NoError(t, err)
 	big := make([]byte, 1000)
 	for i := range big {
@@ -165,7 +166,7 @@ func TestClientReceiveUnload(t *testing.T) {
 		d := &testdriver.Driver{}
 		w := loadTestDriver(t, d)
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-		c, err := harness.Dial(context.Background(), p, `\TestPort`, nil)
+		c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
 		require.NoError(t, err)
 		errc := make(chan error, 1)
 		go func() {
@@ -188,13 +189,13 @@ func TestClientReceiveKeepsTheGetHResult(t *testing.T) {
 		d := &testdriver.Driver{}
 		w := loadTestDriver(t, d)
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-		c, err := harness.Dial(context.Background(), p, `\TestPort`, &harness.DialOptions{SyncHandle: syncHandle})
+		c, err := fltlib.Dial(context.Background(), p, `\TestPort`, &fltlib.DialOptions{SyncHandle: syncHandle})
 		require.NoError(t, err)
 		require.NoError(t, w.Faults().FailNth(harness.RoutineFilterGetMessage, 1, kernel.STATUS_INSUFFICIENT_RESOURCES))
 		_, err = c.Receive(context.Background())
 		require.ErrorIs(t, err, kernel.HRESULT(0x800705AA))
 		require.ErrorIs(t, err, kernel.HResultFromWin32(kernel.ERROR_NO_SYSTEM_RESOURCES))
-		var oe *harness.OpError
+		var oe *fltlib.OpError
 		require.True(t, errors.As(err, &oe))
 		require.Equal(t, "receive", oe.Op)
 		require.Equal(t, `\TestPort`, oe.Port)
@@ -208,16 +209,16 @@ func TestClientClosedErrors(t *testing.T) {
 	d := &testdriver.Driver{}
 	w := loadTestDriver(t, d)
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	c, err := harness.Dial(context.Background(), p, `\TestPort`, nil)
+	c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
 	_, errRecv := c.Receive(context.Background())
 	_, errSend := c.Send(context.Background(), []byte("x"), nil)
-	errReply := c.Reply(&harness.Message{ID: 1}, 0, nil)
+	errReply := c.Reply(&fltlib.Message{ID: 1}, 0, nil)
 	errClose := c.Close()
 	for op, err := range map[string]error{"receive": errRecv, "send": errSend, "reply": errReply, "close": errClose} {
 		require.ErrorIs(t, err, net.ErrClosed, op)
-		var oe *harness.OpError
+		var oe *fltlib.OpError
 		require.True(t, errors.As(err, &oe), op)
 		require.Equal(t, op, oe.Op)
 		require.Equal(t, `\TestPort`, oe.Port)

@@ -1,4 +1,4 @@
-package harness
+package fltlib
 
 import (
 	"context"
@@ -41,8 +41,8 @@ type DialOptions struct {
 	MaxMessageSize int
 }
 
-// Conn is an idiomatic client of a communication port, built only on the fltlib-shaped calls of
-// Process: FilterConnectCommunicationPort, FilterGetMessage with an OVERLAPPED (on a Thread
+// Conn is an idiomatic client of a communication port, built only on the calls of its
+// Backend: FilterConnectCommunicationPort, FilterGetMessage with an OVERLAPPED (on a Thread
 // for a synchronous handle), CancelIoEx, CancelSynchronousIo, FilterReplyMessage,
 // FilterSendMessage, CloseHandle. Its methods may be called from several goroutines at once.
 //
@@ -50,7 +50,7 @@ type DialOptions struct {
 // value could otherwise be reused for another object): each call holds a reference while it
 // is inside a call on the handle, and the last reference closes it.
 type Conn struct {
-	p       *Process
+	b       Backend
 	h       kernel.Handle
 	port    string
 	sync    bool
@@ -76,12 +76,12 @@ type Message struct {
 // WantsReply reports whether the sender waits for a reply.
 func (m *Message) WantsReply() bool { return m.ID != 0 }
 
-// Dial connects process p to the named port (FilterConnectCommunicationPort). ctx is checked
+// Dial connects to the named port through backend b (FilterConnectCommunicationPort). ctx is checked
 // before connecting: ConnectNotify runs synchronously and cannot be interrupted. Errors wrap
 // the HRESULT, e.g. errors.Is(err, kernel.E_ACCESSDENIED) for a token the port's descriptor
 // refuses, or HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) for a port that does not exist.
-func Dial(ctx context.Context, p *Process, portName string, opts *DialOptions) (*Conn, error) {
-	if p == nil {
+func Dial(ctx context.Context, b Backend, portName string, opts *DialOptions) (*Conn, error) {
+	if b == nil {
 		return nil, &OpError{Op: "dial", Port: portName, Err: kernel.E_INVALIDARG}
 	}
 	if err := ctx.Err(); err != nil {
@@ -109,18 +109,19 @@ func Dial(ctx context.Context, p *Process, portName string, opts *DialOptions) (
 	if len(o.Context) > 0 {
 		ctxBytes = o.Context
 	}
-	h, hr := p.FilterConnectCommunicationPort(portName, options, ctxBytes, len(ctxBytes), sa)
+	h, hr := b.FilterConnectCommunicationPort(portName, options, ctxBytes, len(ctxBytes), sa)
 	if hr != kernel.S_OK {
 		return nil, &OpError{Op: "dial", Port: portName, Err: hr}
 	}
-	return &Conn{p: p, h: h, port: portName, sync: o.SyncHandle, size: o.MaxMessageSize, closing: make(chan struct{})}, nil
+	return &Conn{b: b, h: h, port: portName, sync: o.SyncHandle, size: o.MaxMessageSize, closing: make(chan struct{})}, nil
 }
 
-// Handle returns the connection's handle in its process, for the fltlib-shaped calls.
+// Handle returns the connection's handle, for the faithful calls of the backend. It is valid
+// until Close.
 func (c *Conn) Handle() kernel.Handle { return c.h }
 
-// Process returns the process that owns the connection.
-func (c *Conn) Process() *Process { return c.p }
+// Backend returns the backend the connection was dialed through.
+func (c *Conn) Backend() Backend { return c.b }
 
 // acquire takes a reference on the handle for a call; false once Close was called.
 func (c *Conn) acquire() bool {
@@ -140,7 +141,7 @@ func (c *Conn) release() error {
 	last := c.closed && c.refs == 0
 	c.mu.Unlock()
 	if last {
-		return c.p.CloseHandle(c.h)
+		return c.b.CloseHandle(c.h)
 	}
 	return nil
 }
@@ -206,10 +207,10 @@ func (c *Conn) get(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, err
 		return c.syncGet(ctx, buf)
 	}
 	ov := &Overlapped{Event: kernel.NewEvent(true, false)}
-	hr := c.p.FilterGetMessage(c.h, buf, ov)
+	hr := c.b.FilterGetMessage(c.h, buf, ov)
 	if hr == hrPending && c.isClosed() {
 		// Close ran while the Get was being queued: its CancelIoEx may have missed it.
-		_ = c.p.CancelIoEx(c.h, ov)
+		_ = c.b.CancelIoEx(c.h, ov)
 	}
 	_ = c.release()
 	if hr != hrPending {
@@ -217,7 +218,7 @@ func (c *Conn) get(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, err
 	}
 	if ov.Event.Wait(ctx) != nil {
 		if c.acquire() { // after Close, Close's own CancelIoEx took care of it
-			_ = c.p.CancelIoEx(c.h, ov)
+			_ = c.b.CancelIoEx(c.h, ov)
 			_ = c.release()
 		}
 		_ = ov.Event.Wait(context.Background()) // the cancellation or the message completes it
@@ -230,7 +231,7 @@ func (c *Conn) get(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, err
 // (woken by ctx or Close) cancels with CancelSynchronousIo until the call returns. The
 // OVERLAPPED is there for the byte count the synchronous form does not report.
 func (c *Conn) syncGet(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, error) {
-	th := c.p.NewThread()
+	th := c.b.NewThread()
 	returned := make(chan struct{})
 	cancelled := make(chan struct{})
 	go func() {
@@ -242,7 +243,7 @@ func (c *Conn) syncGet(ctx context.Context, buf []byte) (kernel.HRESULT, uint32,
 		case <-c.closing:
 		}
 		// CancelSynchronousIo finds nothing before the thread has entered the call: retry.
-		for c.p.CancelSynchronousIo(th) != nil {
+		for c.b.CancelSynchronousIo(th) != nil {
 			select {
 			case <-returned:
 				return
@@ -270,7 +271,7 @@ func (c *Conn) Reply(m *Message, status kernel.NTSTATUS, payload []byte) error {
 	if !c.acquire() {
 		return c.opError("reply", ErrClosed)
 	}
-	hr := c.p.FilterReplyMessage(c.h, driverapi.NewFilterReply(status, m.ID, payload))
+	hr := c.b.FilterReplyMessage(c.h, driverapi.NewFilterReply(status, m.ID, payload))
 	_ = c.release()
 	if hr != kernel.S_OK {
 		return c.opError("reply", hr)
@@ -290,7 +291,7 @@ func (c *Conn) Send(ctx context.Context, in, out []byte) (int, error) {
 		return 0, c.opError("send", ErrClosed)
 	}
 	var n uint32
-	hr := c.p.FilterSendMessage(c.h, in, out, &n)
+	hr := c.b.FilterSendMessage(c.h, in, out, &n)
 	_ = c.release()
 	if hr != kernel.S_OK {
 		return int(n), c.opError("send", hr)
@@ -313,7 +314,7 @@ func (c *Conn) Close() error {
 	c.refs++
 	c.mu.Unlock()
 	close(c.closing)
-	_ = c.p.CancelIoEx(c.h, nil)
+	_ = c.b.CancelIoEx(c.h, nil)
 	if err := c.release(); err != nil {
 		return c.opError("close", err)
 	}
