@@ -28,7 +28,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/fsys"
 
 	"github.com/fltemu/fltemu/fltlib"
@@ -243,9 +242,7 @@ func (w *World) resolvePath(path string) (*fsys.Volume, string, kernel.NTSTATUS)
 
 // ThreadContext returns the context of the process's main thread: it carries the thread (for
 // driverapi.CurrentProcess, FltGetRequestorProcess) and is done when the process exits.
-func (p *Process) ThreadContext() context.Context {
-	return fltmgr.ThreadContext(p.k)
-}
+func (p *Process) ThreadContext() context.Context { return p.thread }
 
 // ---- handles ----
 

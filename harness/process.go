@@ -23,8 +23,9 @@ const (
 // Win32 calls a user-mode service makes. Its methods return HRESULTs (fltlib) or Win32 errors
 // (kernel32) exactly as the real functions do, so C user-mode code ports line by line.
 type Process struct {
-	w *World
-	k *kernel.Process
+	w      *World
+	k      *kernel.Process
+	thread context.Context // the main thread's: made once, as every call needs it
 
 	ioMu    sync.Mutex
 	ioFiles map[*portFile]struct{} // connections this process issued Gets on, for Exit

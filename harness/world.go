@@ -301,7 +301,7 @@ func (w *World) StartProcess(image string, tok *kernel.Token, parent *Process, i
 	if st != kernel.STATUS_SUCCESS {
 		return nil, fmt.Errorf("harness: cannot start %q: %w", image, st)
 	}
-	p := &Process{w: w, k: k}
+	p := &Process{w: w, k: k, thread: fltmgr.ThreadContext(k)}
 	w.mu.Lock()
 	w.procs = append(w.procs, p)
 	w.mu.Unlock()
