@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -263,19 +264,13 @@ func (p *sddlParser) parseACE(dacl bool) (ACE, error) {
 
 	var ace ACE
 	// Type.
-	switch fields[0] {
-	case "A":
-		ace.Type = ACCESS_ALLOWED_ACE_TYPE
-	case "D":
-		ace.Type = ACCESS_DENIED_ACE_TYPE
-	case "AU":
-		ace.Type = SYSTEM_AUDIT_ACE_TYPE
-	case "ML":
-		ace.Type = SYSTEM_MANDATORY_LABEL_ACE_TYPE
-	case "OA", "OD", "OU", "OL", "AL", "XA", "XD", "XU", "ZA", "RA", "SP", "TL", "FL":
-		return ACE{}, p.errAt(offs[0], fields[0], "unsupported ACE type")
-	case "":
+	switch t, ok := sddlACEType(fields[0]); {
+	case ok:
+		ace.Type = t
+	case fields[0] == "":
 		return ACE{}, p.errAt(offs[0], "", "missing ACE type")
+	case slices.Contains([]string{"OA", "OD", "OU", "OL", "AL", "XA", "XD", "XU", "ZA", "RA", "SP", "TL", "FL"}, fields[0]):
+		return ACE{}, p.errAt(offs[0], fields[0], "unsupported ACE type")
 	default:
 		return ACE{}, p.errAt(offs[0], fields[0], "unknown ACE type")
 	}
@@ -294,23 +289,8 @@ func (p *sddlParser) parseACE(dacl bool) (ACE, error) {
 			return ACE{}, p.errAt(offs[1]+i, f[i:], "unknown ACE flag")
 		}
 		code := f[i : i+2]
-		var flag ACEFlags
-		switch code {
-		case "OI":
-			flag = OBJECT_INHERIT_ACE
-		case "CI":
-			flag = CONTAINER_INHERIT_ACE
-		case "NP":
-			flag = NO_PROPAGATE_INHERIT_ACE
-		case "IO":
-			flag = INHERIT_ONLY_ACE
-		case "ID":
-			flag = INHERITED_ACE
-		case "SA":
-			flag = SUCCESSFUL_ACCESS_ACE_FLAG
-		case "FA":
-			flag = FAILED_ACCESS_ACE_FLAG
-		default:
+		flag := sddlACEFlag(code)
+		if flag == 0 {
 			return ACE{}, p.errAt(offs[1]+i, code, "unknown ACE flag")
 		}
 		if ace.Flags&flag != 0 {
@@ -400,80 +380,84 @@ func (p *sddlParser) parseRights(r string, off int, label bool) (AccessMask, err
 	return mask, nil
 }
 
+// The SDDL codes the emulator reads and writes, one table each; parsing looks a code up,
+// printing walks the same table in its order.
+var (
+	sddlACETypes = [...]struct {
+		code string
+		typ  ACEType
+	}{{"A", ACCESS_ALLOWED_ACE_TYPE}, {"D", ACCESS_DENIED_ACE_TYPE}, {"AU", SYSTEM_AUDIT_ACE_TYPE},
+		{"ML", SYSTEM_MANDATORY_LABEL_ACE_TYPE}}
+
+	sddlACEFlags = [...]struct {
+		code string
+		flag ACEFlags
+	}{{"OI", OBJECT_INHERIT_ACE}, {"CI", CONTAINER_INHERIT_ACE}, {"NP", NO_PROPAGATE_INHERIT_ACE},
+		{"IO", INHERIT_ONLY_ACE}, {"ID", INHERITED_ACE}, {"SA", SUCCESSFUL_ACCESS_ACE_FLAG}, {"FA", FAILED_ACCESS_ACE_FLAG}}
+
+	// sddlRights: the composite codes first (printed only for their exact mask; KX, equal to KR,
+	// never is), then the single bits in printing order.
+	sddlRights = [...]struct {
+		code      string
+		mask      AccessMask
+		composite bool
+	}{
+		{"FA", FILE_ALL_ACCESS, true}, {"FR", FILE_GENERIC_READ, true}, {"FW", FILE_GENERIC_WRITE, true},
+		{"FX", FILE_GENERIC_EXECUTE, true}, {"KA", KEY_ALL_ACCESS, true}, {"KR", KEY_READ, true},
+		{"KW", KEY_WRITE, true}, {"KX", KEY_EXECUTE, true},
+		{"GA", GENERIC_ALL, false}, {"GR", GENERIC_READ, false}, {"GW", GENERIC_WRITE, false},
+		{"GX", GENERIC_EXECUTE, false}, {"RC", READ_CONTROL, false}, {"SD", DELETE, false},
+		{"WD", WRITE_DAC, false}, {"WO", WRITE_OWNER, false},
+		{"CC", 0x0001, false}, // create child; FLT_PORT_CONNECT, FILE_READ_DATA
+		{"DC", 0x0002, false}, {"LC", 0x0004, false}, {"SW", 0x0008, false}, {"RP", 0x0010, false},
+		{"WP", 0x0020, false}, {"DT", 0x0040, false}, {"LO", 0x0080, false}, {"CR", 0x0100, false},
+	}
+
+	sddlLabelRights = [...]struct {
+		code string
+		mask AccessMask
+	}{{"NW", SYSTEM_MANDATORY_LABEL_NO_WRITE_UP}, {"NR", SYSTEM_MANDATORY_LABEL_NO_READ_UP},
+		{"NX", SYSTEM_MANDATORY_LABEL_NO_EXECUTE_UP}}
+)
+
+// sddlACEType maps an ACE type code to its type.
+func sddlACEType(code string) (ACEType, bool) {
+	for _, t := range sddlACETypes {
+		if t.code == code {
+			return t.typ, true
+		}
+	}
+	return 0, false
+}
+
+// sddlACEFlag maps a two-letter ACE flag code to its flag, or 0.
+func sddlACEFlag(code string) ACEFlags {
+	for _, f := range sddlACEFlags {
+		if f.code == code {
+			return f.flag
+		}
+	}
+	return 0
+}
+
 // sddlRight maps a two-letter SDDL rights code to its mask, or 0.
 func sddlRight(code string) AccessMask {
-	switch code {
-	case "GA":
-		return GENERIC_ALL
-	case "GR":
-		return GENERIC_READ
-	case "GW":
-		return GENERIC_WRITE
-	case "GX":
-		return GENERIC_EXECUTE
-	case "RC":
-		return READ_CONTROL
-	case "SD":
-		return DELETE
-	case "WD":
-		return WRITE_DAC
-	case "WO":
-		return WRITE_OWNER
-	case "FA":
-		return FILE_ALL_ACCESS
-	case "FR":
-		return FILE_GENERIC_READ
-	case "FW":
-		return FILE_GENERIC_WRITE
-	case "FX":
-		return FILE_GENERIC_EXECUTE
-	case "KA":
-		return KEY_ALL_ACCESS
-	case "KR":
-		return KEY_READ
-	case "KW":
-		return KEY_WRITE
-	case "KX":
-		return KEY_EXECUTE
-	case "CC":
-		return 0x0001 // create child; FLT_PORT_CONNECT, FILE_READ_DATA
-	case "DC":
-		return 0x0002
-	case "LC":
-		return 0x0004
-	case "SW":
-		return 0x0008
-	case "RP":
-		return 0x0010
-	case "WP":
-		return 0x0020
-	case "DT":
-		return 0x0040
-	case "LO":
-		return 0x0080
-	case "CR":
-		return 0x0100
+	for _, r := range sddlRights {
+		if r.code == code {
+			return r.mask
+		}
 	}
 	return 0
 }
 
 // sddlLabelRight maps the mandatory label policy codes.
 func sddlLabelRight(code string) AccessMask {
-	switch code {
-	case "NW":
-		return SYSTEM_MANDATORY_LABEL_NO_WRITE_UP
-	case "NR":
-		return SYSTEM_MANDATORY_LABEL_NO_READ_UP
-	case "NX":
-		return SYSTEM_MANDATORY_LABEL_NO_EXECUTE_UP
+	for _, r := range sddlLabelRights {
+		if r.code == code {
+			return r.mask
+		}
 	}
 	return 0
-}
-
-// sddlSingleBitCodes is the order in which single-bit rights codes are printed.
-func sddlSingleBitCodes() []string {
-	return []string{"GA", "GR", "GW", "GX", "RC", "SD", "WD", "WO",
-		"CC", "DC", "LC", "SW", "RP", "WP", "DT", "LO", "CR"}
 }
 
 // rightsSDDL prints a rights mask canonically.
@@ -486,24 +470,24 @@ func rightsSDDL(t ACEType, mask AccessMask) string {
 			return fmt.Sprintf("0x%x", uint32(mask))
 		}
 		var b strings.Builder
-		for _, c := range []string{"NW", "NR", "NX"} {
-			if mask&sddlLabelRight(c) != 0 {
-				b.WriteString(c)
+		for _, r := range sddlLabelRights {
+			if mask&r.mask != 0 {
+				b.WriteString(r.code)
 			}
 		}
 		return b.String()
 	}
-	for _, c := range []string{"FA", "FR", "FW", "FX", "KA", "KR", "KW"} {
-		if mask == sddlRight(c) {
-			return c
+	for _, r := range sddlRights {
+		if r.composite && mask == r.mask {
+			return r.code
 		}
 	}
 	var b strings.Builder
 	rest := mask
-	for _, c := range sddlSingleBitCodes() {
-		if bit := sddlRight(c); rest&bit != 0 {
-			b.WriteString(c)
-			rest &^= bit
+	for _, r := range sddlRights {
+		if !r.composite && rest&r.mask != 0 {
+			b.WriteString(r.code)
+			rest &^= r.mask
 		}
 	}
 	if rest != 0 {
@@ -516,24 +500,15 @@ func rightsSDDL(t ACEType, mask AccessMask) string {
 func aceSDDL(a ACE) string {
 	var b strings.Builder
 	b.WriteByte('(')
-	switch a.Type {
-	case ACCESS_ALLOWED_ACE_TYPE:
-		b.WriteString("A")
-	case ACCESS_DENIED_ACE_TYPE:
-		b.WriteString("D")
-	case SYSTEM_AUDIT_ACE_TYPE:
-		b.WriteString("AU")
-	case SYSTEM_MANDATORY_LABEL_ACE_TYPE:
-		b.WriteString("ML")
-	default:
-		fmt.Fprintf(&b, "0x%x", uint8(a.Type)) // not valid SDDL: ParseSDDL rejects it
+	typ := fmt.Sprintf("0x%x", uint8(a.Type)) // not valid SDDL: ParseSDDL rejects it
+	for _, t := range sddlACETypes {
+		if t.typ == a.Type {
+			typ = t.code
+		}
 	}
+	b.WriteString(typ)
 	b.WriteByte(';')
-	for _, f := range []struct {
-		code string
-		flag ACEFlags
-	}{{"OI", OBJECT_INHERIT_ACE}, {"CI", CONTAINER_INHERIT_ACE}, {"NP", NO_PROPAGATE_INHERIT_ACE},
-		{"IO", INHERIT_ONLY_ACE}, {"ID", INHERITED_ACE}, {"SA", SUCCESSFUL_ACCESS_ACE_FLAG}, {"FA", FAILED_ACCESS_ACE_FLAG}} {
+	for _, f := range sddlACEFlags {
 		if a.Flags&f.flag != 0 {
 			b.WriteString(f.code)
 		}

@@ -226,177 +226,71 @@ func (s SID) sdString() string {
 	return s.String()
 }
 
+// sidAliases is the one table of the SDDL SID aliases the emulator knows: ParseSID reads it one
+// way, SID.Alias the other. Domain-relative aliases (DA, DU, …) are not listed: the emulated
+// machine has no domain.
+var sidAliases = [...]struct {
+	alias string
+	sid   string
+}{
+	{"WD", "S-1-1-0"},      // Everyone
+	{"CO", "S-1-3-0"},      // CREATOR OWNER
+	{"CG", "S-1-3-1"},      // CREATOR GROUP
+	{"OW", "S-1-3-4"},      // OWNER RIGHTS
+	{"NU", "S-1-5-2"},      // NETWORK
+	{"IU", "S-1-5-4"},      // INTERACTIVE
+	{"SU", "S-1-5-6"},      // SERVICE
+	{"AN", "S-1-5-7"},      // ANONYMOUS LOGON
+	{"ED", "S-1-5-9"},      // ENTERPRISE DOMAIN CONTROLLERS
+	{"PS", "S-1-5-10"},     // PRINCIPAL SELF
+	{"AU", "S-1-5-11"},     // Authenticated Users
+	{"RC", "S-1-5-12"},     // RESTRICTED
+	{"SY", "S-1-5-18"},     // LocalSystem
+	{"LS", "S-1-5-19"},     // LOCAL SERVICE
+	{"NS", "S-1-5-20"},     // NETWORK SERVICE
+	{"WR", "S-1-5-33"},     // WRITE RESTRICTED
+	{"BA", "S-1-5-32-544"}, // BUILTIN\Administrators
+	{"BU", "S-1-5-32-545"}, // BUILTIN\Users
+	{"BG", "S-1-5-32-546"}, // BUILTIN\Guests
+	{"PU", "S-1-5-32-547"}, // Power Users
+	{"AO", "S-1-5-32-548"}, // Account Operators
+	{"SO", "S-1-5-32-549"}, // Server Operators
+	{"PO", "S-1-5-32-550"}, // Print Operators
+	{"BO", "S-1-5-32-551"}, // Backup Operators
+	{"RE", "S-1-5-32-552"}, // Replicator
+	{"RU", "S-1-5-32-554"}, // Pre-Windows 2000 Compatible Access
+	{"RD", "S-1-5-32-555"}, // Remote Desktop Users
+	{"NO", "S-1-5-32-556"}, // Network Configuration Operators
+	{"MU", "S-1-5-32-558"}, // Performance Monitor Users
+	{"LU", "S-1-5-32-559"}, // Performance Log Users
+	{"IS", "S-1-5-32-568"}, // IIS_IUSRS
+	{"CY", "S-1-5-32-569"}, // Cryptographic Operators
+	{"ER", "S-1-5-32-573"}, // Event Log Readers
+	{"RM", "S-1-5-32-580"}, // Remote Management Users
+	{"AC", "S-1-15-2-1"},   // ALL APPLICATION PACKAGES
+	{"LW", "S-1-16-4096"},  // Low mandatory level
+	{"ME", "S-1-16-8192"},  // Medium mandatory level
+	{"MP", "S-1-16-8448"},  // Medium Plus mandatory level
+	{"HI", "S-1-16-12288"}, // High mandatory level
+	{"SI", "S-1-16-16384"}, // System mandatory level
+}
+
 // sidForAlias maps an SDDL SID alias to the canonical SID string, or "" when alias is unknown.
-// Domain-relative aliases (DA, DU, …) are not supported: the emulated machine has no domain.
 func sidForAlias(alias string) string {
-	switch alias {
-	case "WD":
-		return "S-1-1-0" // Everyone
-	case "CO":
-		return "S-1-3-0" // CREATOR OWNER
-	case "CG":
-		return "S-1-3-1" // CREATOR GROUP
-	case "OW":
-		return "S-1-3-4" // OWNER RIGHTS
-	case "NU":
-		return "S-1-5-2" // NETWORK
-	case "IU":
-		return "S-1-5-4" // INTERACTIVE
-	case "SU":
-		return "S-1-5-6" // SERVICE
-	case "AN":
-		return "S-1-5-7" // ANONYMOUS LOGON
-	case "ED":
-		return "S-1-5-9" // ENTERPRISE DOMAIN CONTROLLERS
-	case "PS":
-		return "S-1-5-10" // PRINCIPAL SELF
-	case "AU":
-		return "S-1-5-11" // Authenticated Users
-	case "RC":
-		return "S-1-5-12" // RESTRICTED
-	case "SY":
-		return "S-1-5-18" // LocalSystem
-	case "LS":
-		return "S-1-5-19" // LOCAL SERVICE
-	case "NS":
-		return "S-1-5-20" // NETWORK SERVICE
-	case "WR":
-		return "S-1-5-33" // WRITE RESTRICTED
-	case "BA":
-		return "S-1-5-32-544" // BUILTIN\Administrators
-	case "BU":
-		return "S-1-5-32-545" // BUILTIN\Users
-	case "BG":
-		return "S-1-5-32-546" // BUILTIN\Guests
-	case "PU":
-		return "S-1-5-32-547" // Power Users
-	case "AO":
-		return "S-1-5-32-548" // Account Operators
-	case "SO":
-		return "S-1-5-32-549" // Server Operators
-	case "PO":
-		return "S-1-5-32-550" // Print Operators
-	case "BO":
-		return "S-1-5-32-551" // Backup Operators
-	case "RE":
-		return "S-1-5-32-552" // Replicator
-	case "RU":
-		return "S-1-5-32-554" // Pre-Windows 2000 Compatible Access
-	case "RD":
-		return "S-1-5-32-555" // Remote Desktop Users
-	case "NO":
-		return "S-1-5-32-556" // Network Configuration Operators
-	case "MU":
-		return "S-1-5-32-558" // Performance Monitor Users
-	case "LU":
-		return "S-1-5-32-559" // Performance Log Users
-	case "IS":
-		return "S-1-5-32-568" // IIS_IUSRS
-	case "CY":
-		return "S-1-5-32-569" // Cryptographic Operators
-	case "ER":
-		return "S-1-5-32-573" // Event Log Readers
-	case "RM":
-		return "S-1-5-32-580" // Remote Management Users
-	case "AC":
-		return "S-1-15-2-1" // ALL APPLICATION PACKAGES
-	case "LW":
-		return "S-1-16-4096" // Low mandatory level
-	case "ME":
-		return "S-1-16-8192" // Medium mandatory level
-	case "MP":
-		return "S-1-16-8448" // Medium Plus mandatory level
-	case "HI":
-		return "S-1-16-12288" // High mandatory level
-	case "SI":
-		return "S-1-16-16384" // System mandatory level
+	for _, a := range sidAliases {
+		if a.alias == alias {
+			return a.sid
+		}
 	}
 	return ""
 }
 
-// aliasForSID is the inverse of sidForAlias.
+// aliasForSID maps a canonical SID string to its SDDL alias, or "" when it has none.
 func aliasForSID(canon string) string {
-	switch canon {
-	case "S-1-1-0":
-		return "WD"
-	case "S-1-3-0":
-		return "CO"
-	case "S-1-3-1":
-		return "CG"
-	case "S-1-3-4":
-		return "OW"
-	case "S-1-5-2":
-		return "NU"
-	case "S-1-5-4":
-		return "IU"
-	case "S-1-5-6":
-		return "SU"
-	case "S-1-5-7":
-		return "AN"
-	case "S-1-5-9":
-		return "ED"
-	case "S-1-5-10":
-		return "PS"
-	case "S-1-5-11":
-		return "AU"
-	case "S-1-5-12":
-		return "RC"
-	case "S-1-5-18":
-		return "SY"
-	case "S-1-5-19":
-		return "LS"
-	case "S-1-5-20":
-		return "NS"
-	case "S-1-5-33":
-		return "WR"
-	case "S-1-5-32-544":
-		return "BA"
-	case "S-1-5-32-545":
-		return "BU"
-	case "S-1-5-32-546":
-		return "BG"
-	case "S-1-5-32-547":
-		return "PU"
-	case "S-1-5-32-548":
-		return "AO"
-	case "S-1-5-32-549":
-		return "SO"
-	case "S-1-5-32-550":
-		return "PO"
-	case "S-1-5-32-551":
-		return "BO"
-	case "S-1-5-32-552":
-		return "RE"
-	case "S-1-5-32-554":
-		return "RU"
-	case "S-1-5-32-555":
-		return "RD"
-	case "S-1-5-32-556":
-		return "NO"
-	case "S-1-5-32-558":
-		return "MU"
-	case "S-1-5-32-559":
-		return "LU"
-	case "S-1-5-32-568":
-		return "IS"
-	case "S-1-5-32-569":
-		return "CY"
-	case "S-1-5-32-573":
-		return "ER"
-	case "S-1-5-32-580":
-		return "RM"
-	case "S-1-15-2-1":
-		return "AC"
-	case "S-1-16-4096":
-		return "LW"
-	case "S-1-16-8192":
-		return "ME"
-	case "S-1-16-8448":
-		return "MP"
-	case "S-1-16-12288":
-		return "HI"
-	case "S-1-16-16384":
-		return "SI"
+	for _, a := range sidAliases {
+		if a.sid == canon {
+			return a.alias
+		}
 	}
 	return ""
 }
