@@ -206,8 +206,8 @@ const (
 	UserMode   ProcessorMode = 1
 )
 
-// Volume is an opaque filter-manager volume (PFLT_VOLUME).
-type Volume interface {
+// FltVolume is an opaque filter-manager volume (PFLT_VOLUME).
+type FltVolume interface {
 	// VolumeName returns the volume's device name, e.g. `\Device\HarddiskVolume1`.
 	VolumeName() string
 }
@@ -225,7 +225,7 @@ type Instance interface {
 // Transaction is always nil (transactions are not emulated).
 type RelatedObjects struct {
 	Filter      Filter
-	Volume      Volume
+	Volume      FltVolume
 	Instance    Instance
 	FileObject  *fsys.FileObject
 	Transaction any
@@ -555,7 +555,7 @@ const FLTFL_CONTEXT_REGISTRATION_NO_EXACT_SIZE_MATCH uint16 = 0x0001
 
 // ContextCleanupCallback is PFLT_CONTEXT_CLEANUP_CALLBACK: called once, when the last
 // reference to a context is released, before it is freed.
-type ContextCleanupCallback func(c Context, contextType ContextType)
+type ContextCleanupCallback func(c FltContext, contextType ContextType)
 
 // ContextRegistration is FLT_CONTEXT_REGISTRATION.
 type ContextRegistration struct {
@@ -585,12 +585,12 @@ const (
 	FLT_SET_CONTEXT_KEEP_IF_EXISTS    SetContextOperation = 1
 )
 
-// Context is a minifilter context (PFLT_CONTEXT). In C a context is a block of memory the
+// FltContext is a minifilter context (PFLT_CONTEXT). In C a context is a block of memory the
 // driver casts to its own structure; here the driver stores its own value in it with SetData
 // after AllocateContext and reads it back with Data. The filter manager counts references:
 // AllocateContext, GetXxxContext and ReferenceContext add one, ReleaseContext drops one,
 // and a context set on an object holds one while it is linked.
-type Context interface {
+type FltContext interface {
 	// ContextType returns the type the context was allocated as.
 	ContextType() ContextType
 	// Data returns the driver's value (nil until SetData).
@@ -623,12 +623,12 @@ const (
 	FLTFL_FILE_NAME_PARSED_PARENT_DIR      uint32 = 0x0008
 )
 
-// FileNameInformation is FLT_FILE_NAME_INFORMATION. GetFileNameInformation fills Format, Name
+// FltFileNameInformation is FLT_FILE_NAME_INFORMATION. GetFileNameInformation fills Format, Name
 // and Volume; ParseFileNameInformation fills the rest. For
 // `\Device\HarddiskVolume1\Docs\a.txt:s1`: Volume `\Device\HarddiskVolume1`, ParentDir
 // `\Docs\`, FinalComponent `a.txt:s1`, Extension `txt`, Stream `:s1`. Share is `\server\share`
 // on a network volume. Release it with ReleaseFileNameInformation.
-type FileNameInformation struct {
+type FltFileNameInformation struct {
 	NamesParsed    uint32
 	Format         uint32
 	Name           string
@@ -727,63 +727,63 @@ type FileRoutines interface {
 	IsDirectory(fileObject *fsys.FileObject, instance Instance) (bool, kernel.NTSTATUS)
 
 	// GetFileNameInformation emulates FltGetFileNameInformation.
-	GetFileNameInformation(data *CallbackData, nameOptions uint32) (*FileNameInformation, kernel.NTSTATUS)
+	GetFileNameInformation(data *CallbackData, nameOptions uint32) (*FltFileNameInformation, kernel.NTSTATUS)
 	// GetFileNameInformationUnsafe emulates FltGetFileNameInformationUnsafe.
-	GetFileNameInformationUnsafe(fileObject *fsys.FileObject, instance Instance, nameOptions uint32) (*FileNameInformation, kernel.NTSTATUS)
+	GetFileNameInformationUnsafe(fileObject *fsys.FileObject, instance Instance, nameOptions uint32) (*FltFileNameInformation, kernel.NTSTATUS)
 	// ReferenceFileNameInformation emulates FltReferenceFileNameInformation.
-	ReferenceFileNameInformation(info *FileNameInformation)
+	ReferenceFileNameInformation(info *FltFileNameInformation)
 	// ReleaseFileNameInformation emulates FltReleaseFileNameInformation.
-	ReleaseFileNameInformation(info *FileNameInformation)
+	ReleaseFileNameInformation(info *FltFileNameInformation)
 	// ParseFileNameInformation emulates FltParseFileNameInformation.
-	ParseFileNameInformation(info *FileNameInformation) kernel.NTSTATUS
+	ParseFileNameInformation(info *FltFileNameInformation) kernel.NTSTATUS
 
 	// AllocateContext emulates FltAllocateContext. The context has one reference.
-	AllocateContext(filter Filter, contextType ContextType, size uintptr, poolType PoolType) (Context, kernel.NTSTATUS)
+	AllocateContext(filter Filter, contextType ContextType, size uintptr, poolType PoolType) (FltContext, kernel.NTSTATUS)
 	// ReferenceContext emulates FltReferenceContext.
-	ReferenceContext(c Context)
+	ReferenceContext(c FltContext)
 	// ReleaseContext emulates FltReleaseContext.
-	ReleaseContext(c Context)
+	ReleaseContext(c FltContext)
 	// DeleteContext emulates FltDeleteContext: it unlinks the context from its object.
-	DeleteContext(c Context)
+	DeleteContext(c FltContext)
 	// SetStreamHandleContext emulates FltSetStreamHandleContext. oldContext, if not nil,
 	// receives (referenced) the context already set (KEEP_IF_EXISTS fails with
 	// STATUS_FLT_CONTEXT_ALREADY_DEFINED) or replaced (REPLACE_IF_EXISTS).
 	SetStreamHandleContext(instance Instance, fileObject *fsys.FileObject, operation SetContextOperation,
-		newContext Context, oldContext *Context) kernel.NTSTATUS
+		newContext FltContext, oldContext *FltContext) kernel.NTSTATUS
 	// GetStreamHandleContext emulates FltGetStreamHandleContext (STATUS_NOT_FOUND if none).
-	GetStreamHandleContext(instance Instance, fileObject *fsys.FileObject) (Context, kernel.NTSTATUS)
+	GetStreamHandleContext(instance Instance, fileObject *fsys.FileObject) (FltContext, kernel.NTSTATUS)
 	// DeleteStreamHandleContext emulates FltDeleteStreamHandleContext.
-	DeleteStreamHandleContext(instance Instance, fileObject *fsys.FileObject, oldContext *Context) kernel.NTSTATUS
+	DeleteStreamHandleContext(instance Instance, fileObject *fsys.FileObject, oldContext *FltContext) kernel.NTSTATUS
 	// SetStreamContext emulates FltSetStreamContext.
 	SetStreamContext(instance Instance, fileObject *fsys.FileObject, operation SetContextOperation,
-		newContext Context, oldContext *Context) kernel.NTSTATUS
+		newContext FltContext, oldContext *FltContext) kernel.NTSTATUS
 	// GetStreamContext emulates FltGetStreamContext.
-	GetStreamContext(instance Instance, fileObject *fsys.FileObject) (Context, kernel.NTSTATUS)
+	GetStreamContext(instance Instance, fileObject *fsys.FileObject) (FltContext, kernel.NTSTATUS)
 	// DeleteStreamContext emulates FltDeleteStreamContext.
-	DeleteStreamContext(instance Instance, fileObject *fsys.FileObject, oldContext *Context) kernel.NTSTATUS
+	DeleteStreamContext(instance Instance, fileObject *fsys.FileObject, oldContext *FltContext) kernel.NTSTATUS
 	// SetInstanceContext emulates FltSetInstanceContext.
-	SetInstanceContext(instance Instance, operation SetContextOperation, newContext Context, oldContext *Context) kernel.NTSTATUS
+	SetInstanceContext(instance Instance, operation SetContextOperation, newContext FltContext, oldContext *FltContext) kernel.NTSTATUS
 	// GetInstanceContext emulates FltGetInstanceContext.
-	GetInstanceContext(instance Instance) (Context, kernel.NTSTATUS)
+	GetInstanceContext(instance Instance) (FltContext, kernel.NTSTATUS)
 	// DeleteInstanceContext emulates FltDeleteInstanceContext.
-	DeleteInstanceContext(instance Instance, oldContext *Context) kernel.NTSTATUS
+	DeleteInstanceContext(instance Instance, oldContext *FltContext) kernel.NTSTATUS
 
 	// GetVolumeFromInstance emulates FltGetVolumeFromInstance; release the volume with
 	// ObjectDereference.
-	GetVolumeFromInstance(instance Instance) (Volume, kernel.NTSTATUS)
+	GetVolumeFromInstance(instance Instance) (FltVolume, kernel.NTSTATUS)
 	// GetVolumeFromFileObject emulates FltGetVolumeFromFileObject; release with
 	// ObjectDereference.
-	GetVolumeFromFileObject(filter Filter, fileObject *fsys.FileObject) (Volume, kernel.NTSTATUS)
+	GetVolumeFromFileObject(filter Filter, fileObject *fsys.FileObject) (FltVolume, kernel.NTSTATUS)
 	// GetVolumeFromName emulates FltGetVolumeFromName: name is a device name
 	// (`\Device\HarddiskVolume1`) or a drive (`\??\C:`, `C:`); release with ObjectDereference.
-	GetVolumeFromName(filter Filter, name string) (Volume, kernel.NTSTATUS)
+	GetVolumeFromName(filter Filter, name string) (FltVolume, kernel.NTSTATUS)
 	// GetVolumeProperties emulates FltGetVolumeProperties.
-	GetVolumeProperties(volume Volume) (VolumeProperties, kernel.NTSTATUS)
+	GetVolumeProperties(volume FltVolume) (VolumeProperties, kernel.NTSTATUS)
 	// GetVolumeName emulates FltGetVolumeName: the device name.
-	GetVolumeName(volume Volume) (string, kernel.NTSTATUS)
+	GetVolumeName(volume FltVolume) (string, kernel.NTSTATUS)
 	// GetVolumeGuidName emulates FltGetVolumeGuidName: `\??\Volume{GUID}` for a local
 	// volume, STATUS_INVALID_DEVICE_REQUEST for a network one.
-	GetVolumeGuidName(volume Volume) (string, kernel.NTSTATUS)
+	GetVolumeGuidName(volume FltVolume) (string, kernel.NTSTATUS)
 	// GetFilterFromInstance emulates FltGetFilterFromInstance; release with ObjectDereference.
 	GetFilterFromInstance(instance Instance) (Filter, kernel.NTSTATUS)
 	// ObjectReference emulates FltObjectReference on a Filter, Instance or Volume.
@@ -791,9 +791,9 @@ type FileRoutines interface {
 	// ObjectDereference emulates FltObjectDereference.
 	ObjectDereference(object any)
 	// AttachVolume emulates FltAttachVolume: instanceName "" is the default instance.
-	AttachVolume(filter Filter, volume Volume, instanceName string) (Instance, kernel.NTSTATUS)
+	AttachVolume(filter Filter, volume FltVolume, instanceName string) (Instance, kernel.NTSTATUS)
 	// DetachVolume emulates FltDetachVolume.
-	DetachVolume(filter Filter, volume Volume, instanceName string) kernel.NTSTATUS
+	DetachVolume(filter Filter, volume FltVolume, instanceName string) kernel.NTSTATUS
 
 	DataScanRoutines // FltRegisterForDataScan, FltCreate/CloseSectionForDataScan (io_section.go)
 }

@@ -52,14 +52,14 @@ type DataScanRoutines interface {
 	// filter allocated; the section holds a reference to it until CloseSectionForDataScan.
 	// maximumSize is reserved (ignored). It returns the handle, the section object (opaque,
 	// PVOID) and the file size when the section was made.
-	CreateSectionForDataScan(ctx context.Context, instance Instance, fileObject *fsys.FileObject, sectionContext Context,
+	CreateSectionForDataScan(ctx context.Context, instance Instance, fileObject *fsys.FileObject, sectionContext FltContext,
 		desiredAccess kernel.AccessMask, objectAttributes *ObjectAttributes, maximumSize *int64,
 		sectionPageProtection, allocationAttributes, flags uint32) (sectionHandle kernel.Handle, sectionObject any,
 		sectionFileSize int64, status kernel.NTSTATUS)
 	// CloseSectionForDataScan emulates FltCloseSectionForDataScan: it closes the section
 	// the context describes and drops the section's reference to the context. The handle the
 	// section was returned through stays valid until its owner closes it.
-	CloseSectionForDataScan(sectionContext Context) kernel.NTSTATUS
+	CloseSectionForDataScan(sectionContext FltContext) kernel.NTSTATUS
 }
 
 // IoFileObjectType is the object type name of file handles (*IoFileObjectType).

@@ -64,7 +64,7 @@ func (c *fltContext) String() string {
 	return fmt.Sprintf("%v #%d of %q", c.typ, c.id, c.fio.f.name)
 }
 
-func (m *Manager) asContext(c driverapi.Context) (*fltContext, bool) {
+func (m *Manager) asContext(c driverapi.FltContext) (*fltContext, bool) {
 	fc, ok := c.(*fltContext)
 	if !ok || fc == nil || fc.fio.f.m != m {
 		return nil, false
@@ -77,7 +77,7 @@ func (m *Manager) asContext(c driverapi.Context) (*fltContext, bool) {
 // FLTFL_CONTEXT_REGISTRATION_NO_EXACT_SIZE_MATCH, or any with FLT_VARIABLE_SIZED_CONTEXTS),
 // else STATUS_FLT_CONTEXT_ALLOCATION_NOT_FOUND. A filter being unregistered gets
 // STATUS_FLT_DELETING_OBJECT.
-func (m *Manager) AllocateContext(fi driverapi.Filter, contextType driverapi.ContextType, size uintptr, poolType driverapi.PoolType) (driverapi.Context, kernel.NTSTATUS) {
+func (m *Manager) AllocateContext(fi driverapi.Filter, contextType driverapi.ContextType, size uintptr, poolType driverapi.PoolType) (driverapi.FltContext, kernel.NTSTATUS) {
 	f, ok := m.asFilter(fi)
 	if !ok || size == 0 {
 		return nil, kernel.STATUS_INVALID_PARAMETER
@@ -110,7 +110,7 @@ func (m *Manager) AllocateContext(fi driverapi.Filter, contextType driverapi.Con
 }
 
 // ReferenceContext emulates FltReferenceContext.
-func (m *Manager) ReferenceContext(ci driverapi.Context) {
+func (m *Manager) ReferenceContext(ci driverapi.FltContext) {
 	c, ok := m.asContext(ci)
 	if !ok {
 		m.badContext(ci, "FltReferenceContext on something that is not a context")
@@ -131,7 +131,7 @@ func (m *Manager) ReferenceContext(ci driverapi.Context) {
 
 // ReleaseContext emulates FltReleaseContext. Releasing more references than were taken is
 // reported (R-IO-VERIFY-8).
-func (m *Manager) ReleaseContext(ci driverapi.Context) {
+func (m *Manager) ReleaseContext(ci driverapi.FltContext) {
 	c, ok := m.asContext(ci)
 	if !ok {
 		m.badContext(ci, "FltReleaseContext on something that is not a context")
@@ -140,7 +140,7 @@ func (m *Manager) ReleaseContext(ci driverapi.Context) {
 	m.release(c)
 }
 
-func (m *Manager) badContext(ci driverapi.Context, msg string) {
+func (m *Manager) badContext(ci driverapi.FltContext, msg string) {
 	m.violation(kernel.Violation{Rule: kernel.RuleIOVerify8, Driver: "?", Object: fmt.Sprintf("%v", ci), Message: msg, Windows: "a bugcheck"})
 }
 
@@ -215,7 +215,7 @@ func (m *Manager) contextTarget(instance driverapi.Instance, fo *fsys.FileObject
 }
 
 func (m *Manager) setContext(instance driverapi.Instance, fo *fsys.FileObject, kind driverapi.ContextType,
-	op driverapi.SetContextOperation, newContext driverapi.Context, oldContext *driverapi.Context) kernel.NTSTATUS {
+	op driverapi.SetContextOperation, newContext driverapi.FltContext, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	if oldContext != nil {
 		*oldContext = nil
 	}
@@ -273,7 +273,7 @@ func (m *Manager) setContext(instance driverapi.Instance, fo *fsys.FileObject, k
 	return kernel.STATUS_SUCCESS
 }
 
-func (m *Manager) getContext(instance driverapi.Instance, fo *fsys.FileObject, kind driverapi.ContextType) (driverapi.Context, kernel.NTSTATUS) {
+func (m *Manager) getContext(instance driverapi.Instance, fo *fsys.FileObject, kind driverapi.ContextType) (driverapi.FltContext, kernel.NTSTATUS) {
 	inst, key, st := m.contextTarget(instance, fo, kind)
 	if st != kernel.STATUS_SUCCESS {
 		return nil, st
@@ -289,7 +289,7 @@ func (m *Manager) getContext(instance driverapi.Instance, fo *fsys.FileObject, k
 	return c, kernel.STATUS_SUCCESS
 }
 
-func (m *Manager) deleteContextAt(instance driverapi.Instance, fo *fsys.FileObject, kind driverapi.ContextType, oldContext *driverapi.Context) kernel.NTSTATUS {
+func (m *Manager) deleteContextAt(instance driverapi.Instance, fo *fsys.FileObject, kind driverapi.ContextType, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	if oldContext != nil {
 		*oldContext = nil
 	}
@@ -317,7 +317,7 @@ func (m *Manager) deleteContextAt(instance driverapi.Instance, fo *fsys.FileObje
 
 // DeleteContext emulates FltDeleteContext: the context is unlinked from its object and the
 // link's reference dropped; a context that is not linked is left alone.
-func (m *Manager) DeleteContext(ci driverapi.Context) {
+func (m *Manager) DeleteContext(ci driverapi.FltContext) {
 	c, ok := m.asContext(ci)
 	if !ok {
 		m.badContext(ci, "FltDeleteContext on something that is not a context")
@@ -350,51 +350,51 @@ func (m *Manager) DeleteContext(ci driverapi.Context) {
 // SetStreamHandleContext emulates FltSetStreamHandleContext (R-IO-CTX-2). The file object
 // must be open on the instance's volume (in a pre-create it is not: STATUS_NOT_SUPPORTED).
 func (m *Manager) SetStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject, operation driverapi.SetContextOperation,
-	newContext driverapi.Context, oldContext *driverapi.Context) kernel.NTSTATUS {
+	newContext driverapi.FltContext, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.setContext(instance, fileObject, driverapi.FLT_STREAMHANDLE_CONTEXT, operation, newContext, oldContext)
 }
 
 // GetStreamHandleContext emulates FltGetStreamHandleContext: the context, referenced, or
 // STATUS_NOT_FOUND.
-func (m *Manager) GetStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.Context, kernel.NTSTATUS) {
+func (m *Manager) GetStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.FltContext, kernel.NTSTATUS) {
 	return m.getContext(instance, fileObject, driverapi.FLT_STREAMHANDLE_CONTEXT)
 }
 
 // DeleteStreamHandleContext emulates FltDeleteStreamHandleContext.
-func (m *Manager) DeleteStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.Context) kernel.NTSTATUS {
+func (m *Manager) DeleteStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.deleteContextAt(instance, fileObject, driverapi.FLT_STREAMHANDLE_CONTEXT, oldContext)
 }
 
 // SetStreamContext emulates FltSetStreamContext (R-IO-CTX-3): one context per instance and
 // stream, shared by every file object open on the stream.
 func (m *Manager) SetStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject, operation driverapi.SetContextOperation,
-	newContext driverapi.Context, oldContext *driverapi.Context) kernel.NTSTATUS {
+	newContext driverapi.FltContext, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.setContext(instance, fileObject, driverapi.FLT_STREAM_CONTEXT, operation, newContext, oldContext)
 }
 
 // GetStreamContext emulates FltGetStreamContext.
-func (m *Manager) GetStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.Context, kernel.NTSTATUS) {
+func (m *Manager) GetStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.FltContext, kernel.NTSTATUS) {
 	return m.getContext(instance, fileObject, driverapi.FLT_STREAM_CONTEXT)
 }
 
 // DeleteStreamContext emulates FltDeleteStreamContext.
-func (m *Manager) DeleteStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.Context) kernel.NTSTATUS {
+func (m *Manager) DeleteStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.deleteContextAt(instance, fileObject, driverapi.FLT_STREAM_CONTEXT, oldContext)
 }
 
 // SetInstanceContext emulates FltSetInstanceContext (it may be called from InstanceSetup).
 func (m *Manager) SetInstanceContext(instance driverapi.Instance, operation driverapi.SetContextOperation,
-	newContext driverapi.Context, oldContext *driverapi.Context) kernel.NTSTATUS {
+	newContext driverapi.FltContext, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.setContext(instance, nil, driverapi.FLT_INSTANCE_CONTEXT, operation, newContext, oldContext)
 }
 
 // GetInstanceContext emulates FltGetInstanceContext.
-func (m *Manager) GetInstanceContext(instance driverapi.Instance) (driverapi.Context, kernel.NTSTATUS) {
+func (m *Manager) GetInstanceContext(instance driverapi.Instance) (driverapi.FltContext, kernel.NTSTATUS) {
 	return m.getContext(instance, nil, driverapi.FLT_INSTANCE_CONTEXT)
 }
 
 // DeleteInstanceContext emulates FltDeleteInstanceContext.
-func (m *Manager) DeleteInstanceContext(instance driverapi.Instance, oldContext *driverapi.Context) kernel.NTSTATUS {
+func (m *Manager) DeleteInstanceContext(instance driverapi.Instance, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.deleteContextAt(instance, nil, driverapi.FLT_INSTANCE_CONTEXT, oldContext)
 }
 

@@ -20,7 +20,7 @@ func ctxDriver(r *recorder) *ioDriver {
 	d := &ioDriver{}
 	d.Reg = driverapi.Registration{Altitude: "265000",
 		ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_STREAMHANDLE_CONTEXT, Size: 8,
-			ContextCleanupCallback: func(c driverapi.Context, typ driverapi.ContextType) {
+			ContextCleanupCallback: func(c driverapi.FltContext, typ driverapi.ContextType) {
 				r.add("cleanup-callback %v %+v", typ, c.Data())
 			}}},
 		OperationRegistration: []driverapi.OperationRegistration{
@@ -111,7 +111,7 @@ func TestIOSetContextKeepReplace(t *testing.T) {
 	d.Reg = driverapi.Registration{Altitude: "300000",
 		ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_STREAMHANDLE_CONTEXT, Size: 16,
 			Flags:                  driverapi.FLTFL_CONTEXT_REGISTRATION_NO_EXACT_SIZE_MATCH,
-			ContextCleanupCallback: func(c driverapi.Context, _ driverapi.ContextType) { r.add("freed %v", c.Data()) }}},
+			ContextCleanupCallback: func(c driverapi.FltContext, _ driverapi.ContextType) { r.add("freed %v", c.Data()) }}},
 		OperationRegistration: []driverapi.OperationRegistration{{MajorFunction: driverapi.IRP_MJ_CREATE,
 			PostOperation: func(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, _ any, _ driverapi.PostOperationFlags) driverapi.PostopCallbackStatus {
 				fm, inst, fo := d.FM, objs.Instance, objs.FileObject
@@ -125,7 +125,7 @@ func TestIOSetContextKeepReplace(t *testing.T) {
 				second.SetData("second")
 				r.add("set first: %v", fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, first, nil))
 				r.add("link twice: %s", hexst(fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, first, nil)))
-				var old driverapi.Context
+				var old driverapi.FltContext
 				st = fm.SetStreamHandleContext(inst, fo, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, second, &old)
 				r.add("keep: %s old=%v", hexst(st), old.Data())
 				fm.ReleaseContext(old)
@@ -168,7 +168,7 @@ func TestIOStreamContextSharedAndFreedAtLastClose(t *testing.T) {
 	d := &ioDriver{}
 	d.Reg = driverapi.Registration{Altitude: "300000",
 		ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_STREAM_CONTEXT, Size: driverapi.FLT_VARIABLE_SIZED_CONTEXTS,
-			ContextCleanupCallback: func(c driverapi.Context, _ driverapi.ContextType) { r.add("freed %v", c.Data()) }}},
+			ContextCleanupCallback: func(c driverapi.FltContext, _ driverapi.ContextType) { r.add("freed %v", c.Data()) }}},
 		OperationRegistration: []driverapi.OperationRegistration{{MajorFunction: driverapi.IRP_MJ_CREATE,
 			PostOperation: func(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, _ any, _ driverapi.PostOperationFlags) driverapi.PostopCallbackStatus {
 				c, st := d.FM.GetStreamContext(objs.Instance, objs.FileObject)
@@ -205,7 +205,7 @@ func TestIOInstanceContextLifetime(t *testing.T) {
 	d := &ioDriver{}
 	d.Reg = driverapi.Registration{Altitude: "300000",
 		ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_INSTANCE_CONTEXT, Size: 4,
-			ContextCleanupCallback: func(c driverapi.Context, _ driverapi.ContextType) { r.add("freed %v", c.Data()) }}},
+			ContextCleanupCallback: func(c driverapi.FltContext, _ driverapi.ContextType) { r.add("freed %v", c.Data()) }}},
 		InstanceSetup: func(objs *driverapi.RelatedObjects, _ driverapi.InstanceSetupFlags, dt fsys.DeviceType, _ driverapi.FilesystemType) kernel.NTSTATUS {
 			c, _ := d.FM.AllocateContext(d.Filter, driverapi.FLT_INSTANCE_CONTEXT, 4, driverapi.NonPagedPool)
 			c.SetData(objs.Volume.VolumeName())
@@ -266,11 +266,11 @@ func TestIOContextLeakReported(t *testing.T) {
 	w.ExpectViolation(kernel.RuleIOVerify8).Containing("leaky", "FLT_STREAMHANDLE_CONTEXT", "FltReleaseContext is missing").Times(1)
 	w.ExpectViolation(kernel.RuleIOVerify8).Containing("leaky", "released too often").Times(1)
 	d := &ioDriver{}
-	var leaked driverapi.Context
+	var leaked driverapi.FltContext
 	var r recorder
 	d.Reg = driverapi.Registration{Altitude: "300000",
 		ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_STREAMHANDLE_CONTEXT, Size: 1,
-			ContextCleanupCallback: func(driverapi.Context, driverapi.ContextType) { r.add("cleanup") }}},
+			ContextCleanupCallback: func(driverapi.FltContext, driverapi.ContextType) { r.add("cleanup") }}},
 		OperationRegistration: []driverapi.OperationRegistration{{MajorFunction: driverapi.IRP_MJ_CREATE,
 			PostOperation: func(data *driverapi.CallbackData, objs *driverapi.RelatedObjects, _ any, _ driverapi.PostOperationFlags) driverapi.PostopCallbackStatus {
 				c, _ := d.FM.AllocateContext(d.Filter, driverapi.FLT_STREAMHANDLE_CONTEXT, 1, driverapi.PagedPool)

@@ -32,7 +32,7 @@ type ioState struct {
 	filters  map[*filter]*filterIO
 	nextDisk int
 	seq      uint64
-	names    map[*driverapi.FileNameInformation]*nameRef
+	names    map[*driverapi.FltFileNameInformation]*nameRef
 	creates  sync.Map // *fsys.FileObject → *ioOp: creates in flight, for FltCancelFileOpen
 
 	sections sectionTable // FltRegisterForDataScan, FltCreateSectionForDataScan (io_section.go)

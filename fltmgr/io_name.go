@@ -25,7 +25,7 @@ type nameRef struct {
 // directory: STATUS_OBJECT_PATH_NOT_FOUND). Names cannot be queried in IRP_MJ_CLOSE
 // (STATUS_FLT_INVALID_NAME_REQUEST). There is no name cache: every query method asks the file
 // system. The result must be released with ReleaseFileNameInformation (R-IO-VERIFY-9).
-func (m *Manager) GetFileNameInformation(data *driverapi.CallbackData, nameOptions uint32) (*driverapi.FileNameInformation, kernel.NTSTATUS) {
+func (m *Manager) GetFileNameInformation(data *driverapi.CallbackData, nameOptions uint32) (*driverapi.FltFileNameInformation, kernel.NTSTATUS) {
 	if data == nil || data.Iopb == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -41,7 +41,7 @@ func (m *Manager) GetFileNameInformation(data *driverapi.CallbackData, nameOptio
 
 // GetFileNameInformationUnsafe emulates FltGetFileNameInformationUnsafe: the same, for a
 // file object and instance outside an operation.
-func (m *Manager) GetFileNameInformationUnsafe(fileObject *fsys.FileObject, instance driverapi.Instance, nameOptions uint32) (*driverapi.FileNameInformation, kernel.NTSTATUS) {
+func (m *Manager) GetFileNameInformationUnsafe(fileObject *fsys.FileObject, instance driverapi.Instance, nameOptions uint32) (*driverapi.FltFileNameInformation, kernel.NTSTATUS) {
 	inst, ok := m.asInstance(instance)
 	if !ok || fileObject == nil || fileObject.Volume() != inst.vol.v {
 		return nil, kernel.STATUS_INVALID_PARAMETER
@@ -49,7 +49,7 @@ func (m *Manager) GetFileNameInformationUnsafe(fileObject *fsys.FileObject, inst
 	return m.nameInfo(inst, fileObject, nameOptions)
 }
 
-func (m *Manager) nameInfo(inst *instance, fo *fsys.FileObject, opts uint32) (*driverapi.FileNameInformation, kernel.NTSTATUS) {
+func (m *Manager) nameInfo(inst *instance, fo *fsys.FileObject, opts uint32) (*driverapi.FltFileNameInformation, kernel.NTSTATUS) {
 	format := opts & 0xFF
 	method := opts & 0xFF00
 	if method == 0 || method > driverapi.FLT_FILE_NAME_QUERY_ALWAYS_ALLOW_CACHE_LOOKUP ||
@@ -78,10 +78,10 @@ func (m *Manager) nameInfo(inst *instance, fo *fsys.FileObject, opts uint32) (*d
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
 	v := fo.Volume()
-	info := &driverapi.FileNameInformation{Format: format, Volume: v.DeviceName(), Name: v.DeviceName() + v.Share() + path}
+	info := &driverapi.FltFileNameInformation{Format: format, Volume: v.DeviceName(), Name: v.DeviceName() + v.Share() + path}
 	m.io.mu.Lock()
 	if m.io.names == nil {
-		m.io.names = make(map[*driverapi.FileNameInformation]*nameRef)
+		m.io.names = make(map[*driverapi.FltFileNameInformation]*nameRef)
 	}
 	m.io.names[info] = &nameRef{fio: inst.fio, refs: 1}
 	m.io.mu.Unlock()
@@ -89,7 +89,7 @@ func (m *Manager) nameInfo(inst *instance, fo *fsys.FileObject, opts uint32) (*d
 }
 
 // ReferenceFileNameInformation emulates FltReferenceFileNameInformation.
-func (m *Manager) ReferenceFileNameInformation(info *driverapi.FileNameInformation) {
+func (m *Manager) ReferenceFileNameInformation(info *driverapi.FltFileNameInformation) {
 	m.io.mu.Lock()
 	r := m.io.names[info]
 	if r != nil {
@@ -105,7 +105,7 @@ func (m *Manager) ReferenceFileNameInformation(info *driverapi.FileNameInformati
 
 // ReleaseFileNameInformation emulates FltReleaseFileNameInformation. Releasing more often
 // than referenced is reported (R-IO-VERIFY-9).
-func (m *Manager) ReleaseFileNameInformation(info *driverapi.FileNameInformation) {
+func (m *Manager) ReleaseFileNameInformation(info *driverapi.FltFileNameInformation) {
 	m.io.mu.Lock()
 	r := m.io.names[info]
 	if r != nil {
@@ -144,7 +144,7 @@ func (m *Manager) namesOf(fio *filterIO) []string {
 // ParseFileNameInformation emulates FltParseFileNameInformation (R-IO-NAME-2): it fills
 // Share (network volumes), ParentDir, FinalComponent, Extension and Stream from Name and
 // Volume, and sets NamesParsed.
-func (m *Manager) ParseFileNameInformation(info *driverapi.FileNameInformation) kernel.NTSTATUS {
+func (m *Manager) ParseFileNameInformation(info *driverapi.FltFileNameInformation) kernel.NTSTATUS {
 	if info == nil || !strings.HasPrefix(info.Name, info.Volume) || info.Volume == "" {
 		return kernel.STATUS_INVALID_PARAMETER
 	}

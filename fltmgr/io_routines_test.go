@@ -125,7 +125,7 @@ func TestIOFileNameAfterRenameAndOnNetwork(t *testing.T) {
 		`cleanup \Device\Mup\srv\pub\n.doc`,
 	}, r.take())
 	// A double release is reported.
-	info := &driverapi.FileNameInformation{Name: "x"}
+	info := &driverapi.FltFileNameInformation{Name: "x"}
 	w.ExpectViolation(kernel.RuleIOVerify9).Containing("already released")
 	d.FM.ReleaseFileNameInformation(info)
 }

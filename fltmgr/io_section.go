@@ -134,7 +134,7 @@ func (m *Manager) RegisterForDataScan(in driverapi.Instance) kernel.NTSTATUS {
 // CreateSectionForDataScan emulates FltCreateSectionForDataScan (see DataScanRoutines and the
 // decisions at the top of this file).
 func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
-	sectionContext driverapi.Context, desiredAccess kernel.AccessMask, objectAttributes *driverapi.ObjectAttributes,
+	sectionContext driverapi.FltContext, desiredAccess kernel.AccessMask, objectAttributes *driverapi.ObjectAttributes,
 	_ *int64, sectionPageProtection, allocationAttributes, flags uint32) (kernel.Handle, any, int64, kernel.NTSTATUS) {
 	fail := func(st kernel.NTSTATUS) (kernel.Handle, any, int64, kernel.NTSTATUS) {
 		m.traceIO(ctx, fmt.Sprintf("FltCreateSectionForDataScan %v", fileObject), st)
@@ -217,7 +217,7 @@ func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance drivera
 
 // CloseSectionForDataScan emulates FltCloseSectionForDataScan: STATUS_INVALID_PARAMETER for a
 // context no section was made with, STATUS_NOT_FOUND for a section already closed.
-func (m *Manager) CloseSectionForDataScan(sectionContext driverapi.Context) kernel.NTSTATUS {
+func (m *Manager) CloseSectionForDataScan(sectionContext driverapi.FltContext) kernel.NTSTATUS {
 	sc, ok := m.asContext(sectionContext)
 	if !ok {
 		return kernel.STATUS_INVALID_PARAMETER

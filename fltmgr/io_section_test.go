@@ -38,14 +38,14 @@ func loadScanDriver(t *testing.T, w *harness.World, register bool) *scanDriver {
 	return d
 }
 
-func (d *scanDriver) sectionContext(t *testing.T) driverapi.Context {
+func (d *scanDriver) sectionContext(t *testing.T) driverapi.FltContext {
 	t.Helper()
 	c, st := d.FM.AllocateContext(d.Filter, driverapi.FLT_SECTION_CONTEXT, 8, driverapi.PagedPool)
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 	return c
 }
 
-func (d *scanDriver) create(svc *harness.Process, fo *fsys.FileObject, c driverapi.Context) (kernel.Handle, int64, kernel.NTSTATUS) {
+func (d *scanDriver) create(svc *harness.Process, fo *fsys.FileObject, c driverapi.FltContext) (kernel.Handle, int64, kernel.NTSTATUS) {
 	h, obj, size, st := d.FM.CreateSectionForDataScan(svc.ThreadContext(), d.inst, fo, c, driverapi.SECTION_MAP_READ|driverapi.SECTION_QUERY,
 		nil, nil, driverapi.PAGE_READONLY, driverapi.SEC_COMMIT, 0)
 	if st == kernel.STATUS_SUCCESS && obj == nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-func (m *Manager) asVolume(v driverapi.Volume) (*fltVolume, bool) {
+func (m *Manager) asVolume(v driverapi.FltVolume) (*fltVolume, bool) {
 	fv, ok := v.(*fltVolume)
 	if !ok || fv == nil || fv.m != m {
 		return nil, false
@@ -20,7 +20,7 @@ func (m *Manager) asVolume(v driverapi.Volume) (*fltVolume, bool) {
 
 // GetVolumeFromInstance emulates FltGetVolumeFromInstance: the instance's volume, with a
 // reference the caller drops with ObjectDereference.
-func (m *Manager) GetVolumeFromInstance(instance driverapi.Instance) (driverapi.Volume, kernel.NTSTATUS) {
+func (m *Manager) GetVolumeFromInstance(instance driverapi.Instance) (driverapi.FltVolume, kernel.NTSTATUS) {
 	inst, ok := m.asInstance(instance)
 	if !ok {
 		return nil, kernel.STATUS_INVALID_PARAMETER
@@ -30,7 +30,7 @@ func (m *Manager) GetVolumeFromInstance(instance driverapi.Instance) (driverapi.
 }
 
 // GetVolumeFromFileObject emulates FltGetVolumeFromFileObject (with a reference).
-func (m *Manager) GetVolumeFromFileObject(fi driverapi.Filter, fileObject *fsys.FileObject) (driverapi.Volume, kernel.NTSTATUS) {
+func (m *Manager) GetVolumeFromFileObject(fi driverapi.Filter, fileObject *fsys.FileObject) (driverapi.FltVolume, kernel.NTSTATUS) {
 	if _, ok := m.asFilter(fi); !ok || fileObject == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -44,7 +44,7 @@ func (m *Manager) GetVolumeFromFileObject(fi driverapi.Filter, fileObject *fsys.
 
 // GetVolumeFromName emulates FltGetVolumeFromName (with a reference). An unknown name is
 // STATUS_FLT_VOLUME_NOT_FOUND.
-func (m *Manager) GetVolumeFromName(fi driverapi.Filter, name string) (driverapi.Volume, kernel.NTSTATUS) {
+func (m *Manager) GetVolumeFromName(fi driverapi.Filter, name string) (driverapi.FltVolume, kernel.NTSTATUS) {
 	if _, ok := m.asFilter(fi); !ok || name == "" {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -58,7 +58,7 @@ func (m *Manager) GetVolumeFromName(fi driverapi.Filter, name string) (driverapi
 
 // GetVolumeProperties emulates FltGetVolumeProperties (R-IO-VOL-2): device type (disk or
 // network file system), sector size, and the device and file-system names.
-func (m *Manager) GetVolumeProperties(volume driverapi.Volume) (driverapi.VolumeProperties, kernel.NTSTATUS) {
+func (m *Manager) GetVolumeProperties(volume driverapi.FltVolume) (driverapi.VolumeProperties, kernel.NTSTATUS) {
 	fv, ok := m.asVolume(volume)
 	if !ok {
 		return driverapi.VolumeProperties{}, kernel.STATUS_INVALID_PARAMETER
@@ -82,7 +82,7 @@ func (m *Manager) GetVolumeProperties(volume driverapi.Volume) (driverapi.Volume
 }
 
 // GetVolumeName emulates FltGetVolumeName: the volume's device name.
-func (m *Manager) GetVolumeName(volume driverapi.Volume) (string, kernel.NTSTATUS) {
+func (m *Manager) GetVolumeName(volume driverapi.FltVolume) (string, kernel.NTSTATUS) {
 	fv, ok := m.asVolume(volume)
 	if !ok {
 		return "", kernel.STATUS_INVALID_PARAMETER
@@ -93,7 +93,7 @@ func (m *Manager) GetVolumeName(volume driverapi.Volume) (string, kernel.NTSTATU
 // GetVolumeGuidName emulates FltGetVolumeGuidName: the volume's name in GUID form,
 // `\??\Volume{GUID}` (the mount manager's form). A network volume has none:
 // STATUS_INVALID_DEVICE_REQUEST.
-func (m *Manager) GetVolumeGuidName(volume driverapi.Volume) (string, kernel.NTSTATUS) {
+func (m *Manager) GetVolumeGuidName(volume driverapi.FltVolume) (string, kernel.NTSTATUS) {
 	fv, ok := m.asVolume(volume)
 	if !ok {
 		return "", kernel.STATUS_INVALID_PARAMETER
@@ -204,7 +204,7 @@ func (m *Manager) ObjectDereference(object any) {
 // AttachVolume emulates FltAttachVolume: the filter attaches to the volume at its
 // registration's altitude as instanceName ("" for the default instance), with
 // FLTFL_INSTANCE_SETUP_MANUAL_ATTACHMENT.
-func (m *Manager) AttachVolume(fi driverapi.Filter, volume driverapi.Volume, instanceName string) (driverapi.Instance, kernel.NTSTATUS) {
+func (m *Manager) AttachVolume(fi driverapi.Filter, volume driverapi.FltVolume, instanceName string) (driverapi.Instance, kernel.NTSTATUS) {
 	f, ok := m.asFilter(fi)
 	fv, okv := m.asVolume(volume)
 	if !ok || !okv {
@@ -225,7 +225,7 @@ func (m *Manager) AttachVolume(fi driverapi.Filter, volume driverapi.Volume, ins
 }
 
 // DetachVolume emulates FltDetachVolume: as FilterDetach, InstanceQueryTeardown decides.
-func (m *Manager) DetachVolume(fi driverapi.Filter, volume driverapi.Volume, instanceName string) kernel.NTSTATUS {
+func (m *Manager) DetachVolume(fi driverapi.Filter, volume driverapi.FltVolume, instanceName string) kernel.NTSTATUS {
 	f, ok := m.asFilter(fi)
 	fv, okv := m.asVolume(volume)
 	if !ok || !okv {

@@ -176,7 +176,7 @@ func (d *Driver) handleCloseSection(sc *scanContext, result avscanproto.ScanResu
 
 // closeSection closes a section and drops the scan's reference to its context
 // (AvFinalizeSectionContext).
-func (d *Driver) closeSection(secCtx driverapi.Context) kernel.NTSTATUS {
+func (d *Driver) closeSection(secCtx driverapi.FltContext) kernel.NTSTATUS {
 	st := d.fm.CloseSectionForDataScan(secCtx)
 	if st != kernel.STATUS_SUCCESS {
 		d.dbgPrint("AvFinalizeSectionContext: FltCloseSectionForDataScan: %v", st)

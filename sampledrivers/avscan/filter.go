@@ -12,7 +12,7 @@ import (
 // streamContext is AV_STREAM_CONTEXT (without its transaction state): the file's state while
 // it is open, and the lock that serializes its scans.
 type streamContext struct {
-	ctx    driverapi.Context // the filter-manager context this is the data of
+	ctx    driverapi.FltContext // the filter-manager context this is the data of
 	sem    chan struct{}     // ScanSynchronizationEvent: capacity 1, held while scanning
 	fileID int64
 	hasID  bool
@@ -51,7 +51,7 @@ func (s *streamContext) needsScan() bool { return s.state() == stateModified }
 // of volumes whose file ids are stable.
 type instanceContext struct {
 	instance driverapi.Instance
-	volume   driverapi.Volume
+	volume   driverapi.FltVolume
 	fsType   driverapi.FilesystemType
 
 	mu    sync.Mutex
@@ -177,7 +177,7 @@ func (d *Driver) findOrCreateStreamContext(data *driverapi.CallbackData, objs *d
 		})
 	}
 	c.SetData(sctx)
-	var old driverapi.Context
+	var old driverapi.FltContext
 	st = d.fm.SetStreamContext(objs.Instance, objs.FileObject, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, c, &old)
 	if st == driverapi.STATUS_FLT_CONTEXT_ALREADY_DEFINED && old != nil {
 		d.fm.ReleaseContext(c) // another open set one first: use it

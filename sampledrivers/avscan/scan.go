@@ -26,7 +26,7 @@ type scanContext struct {
 
 	mu       sync.Mutex
 	threadID uint32
-	section  driverapi.Context // the section context, once the worker asked for the section
+	section  driverapi.FltContext // the section context, once the worker asked for the section
 	finished bool              // finalized: no section may be attached any more
 }
 
@@ -40,7 +40,7 @@ func (sc *scanContext) isFinished() bool {
 }
 
 // attachSection records the scan's section unless the scan was finalized meanwhile.
-func (sc *scanContext) attachSection(c driverapi.Context) bool {
+func (sc *scanContext) attachSection(c driverapi.FltContext) bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.finished {

@@ -291,7 +291,7 @@ func (d *Driver) log(r *record) {
 
 // deviceID stands for the volume's device object: a number per volume, in the order the
 // driver first saw them (1, 2, ...).
-func (d *Driver) deviceID(v driverapi.Volume) uint64 {
+func (d *Driver) deviceID(v driverapi.FltVolume) uint64 {
 	if v == nil {
 		return 0
 	}
