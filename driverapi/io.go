@@ -378,7 +378,7 @@ func (p *IoParameterBlock) Arguments() [6]uint64 {
 }
 
 // CallbackData is FLT_CALLBACK_DATA: one operation as the minifilters see it. The filter
-// manager makes it (NewCallbackData); a driver reads and changes Iopb and IoStatus as in C.
+// manager makes it; a driver reads and changes Iopb and IoStatus as in C.
 type CallbackData struct {
 	Flags         uint32
 	Thread        *Thread
@@ -390,16 +390,6 @@ type CallbackData struct {
 	owner any
 }
 
-// NewCallbackData is for filter-manager implementations: it makes the callback data of an
-// operation running on the thread whose context is ctx (nil: context.Background()). owner is
-// the implementation's own state, returned by Owner.
-func NewCallbackData(ctx context.Context, owner any) *CallbackData {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return &CallbackData{ctx: ctx, owner: owner, Thread: CurrentThread(ctx), Iopb: &IoParameterBlock{}}
-}
-
 // Context returns the context of the thread the operation runs on: pass it to SendMessage,
 // ReadFile and the other routines that take one. It is done when the requestor's process
 // exits (the thread terminates).
@@ -409,9 +399,6 @@ func (d *CallbackData) Context() context.Context {
 	}
 	return d.ctx
 }
-
-// Owner returns the state the filter-manager implementation attached (see NewCallbackData).
-func (d *CallbackData) Owner() any { return d.owner }
 
 // IsFastIoOperation is FLT_IS_FASTIO_OPERATION.
 func (d *CallbackData) IsFastIoOperation() bool {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fltemu/fltemu/fsys"
 
+	"github.com/fltemu/fltemu/internal/drvhost"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -65,12 +66,6 @@ type DataScanRoutines interface {
 // IoFileObjectType is the object type name of file handles (*IoFileObjectType).
 const IoFileObjectType = "File"
 
-// FileObjectBody is implemented by the body of a file handle's object: what
-// ReferenceFileObjectByHandle reads.
-type FileObjectBody interface {
-	FileObject() *fsys.FileObject
-}
-
 // ReferenceFileObjectByHandle emulates ObReferenceObjectByHandle(Handle, 0, *IoFileObjectType,
 // KernelMode, ...) for a handle of process p (the process a MessageNotify runs for): it
 // returns the file object behind a file handle. A handle p does not own is
@@ -84,7 +79,7 @@ func ReferenceFileObjectByHandle(p *kernel.Process, h kernel.Handle) (*fsys.File
 	if st != kernel.STATUS_SUCCESS {
 		return nil, st
 	}
-	b, ok := obj.Body().(FileObjectBody)
+	b, ok := obj.Body().(drvhost.FileObjectBody)
 	if !ok || obj.Type() != IoFileObjectType || b.FileObject() == nil {
 		return nil, kernel.STATUS_OBJECT_TYPE_MISMATCH
 	}

@@ -3,6 +3,7 @@ package driverapi
 import (
 	"context"
 
+	"github.com/fltemu/fltemu/internal/drvhost"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -19,23 +20,10 @@ type Thread struct {
 	ID      uint32
 }
 
-type threadKey struct{}
-
-// WithThread returns a context that carries t as the calling thread. The harness gives every
-// user call such a context; a driver passes it on (data.Context()) to SendMessage, ReadFile,
-// ...
-func WithThread(ctx context.Context, t *Thread) context.Context {
-	return context.WithValue(ctx, threadKey{}, t)
-}
-
 // CurrentThread emulates PsGetCurrentThread for a goroutine whose context is ctx: the thread
 // the context carries, or nil for a system thread.
 func CurrentThread(ctx context.Context) *Thread {
-	if ctx == nil {
-		return nil
-	}
-	t, _ := ctx.Value(threadKey{}).(*Thread)
-	return t
+	return drvhost.ThreadOf[Thread](ctx)
 }
 
 // CurrentProcess emulates PsGetCurrentProcess: the process of CurrentThread(ctx), nil for the

@@ -10,6 +10,7 @@ import (
 	"github.com/fltemu/fltemu/fsys"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/internal/drvhost"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -59,7 +60,7 @@ type postEntry struct {
 
 func (m *Manager) newOp(ctx context.Context, fv *fltVolume, major driverapi.MajorFunction, fo *fsys.FileObject, mode driverapi.ProcessorMode) *ioOp {
 	op := &ioOp{m: m, vol: fv, major: major, fo: fo, seq: m.nextSeq()}
-	op.data = driverapi.NewCallbackData(ctx, op)
+	op.data = newCallbackData(ctx, op)
 	op.data.RequestorMode = mode
 	op.data.Flags = driverapi.FLTFL_CALLBACK_DATA_IRP_OPERATION
 	op.data.Iopb.MajorFunction = major
@@ -384,7 +385,7 @@ func (pe *postEntry) run() {
 // the callback data with the parameters the instance saw and no completion status.
 func (pe *postEntry) call(flags driverapi.PostOperationFlags) {
 	op := pe.op
-	d := driverapi.NewCallbackData(op.data.Context(), op)
+	d := newCallbackData(op.data.Context(), op)
 	d.Flags = pe.flags
 	d.RequestorMode = op.data.RequestorMode
 	params := pe.params
@@ -518,11 +519,16 @@ func driverOf(data *driverapi.CallbackData) string {
 	return "?"
 }
 
+// newCallbackData makes the FLT_CALLBACK_DATA of op, on the thread of ctx.
+func newCallbackData(ctx context.Context, op *ioOp) *driverapi.CallbackData {
+	return drvhost.NewCallbackData(ctx, op).(*driverapi.CallbackData)
+}
+
 func (m *Manager) opOf(data *driverapi.CallbackData) (*ioOp, bool) {
 	if data == nil {
 		return nil, false
 	}
-	op, ok := data.Owner().(*ioOp)
+	op, ok := drvhost.CallbackDataOwner(data).(*ioOp)
 	if !ok || op == nil || op.m != m {
 		return nil, false
 	}

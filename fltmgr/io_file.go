@@ -33,7 +33,7 @@ func (m *Manager) traceIO(ctx context.Context, what string, st kernel.NTSTATUS) 
 }
 
 // NtCreateFile sends an IRP_MJ_CREATE for fileName (volume-relative: `\dir\a.txt`) down the
-// volume's stack for the thread ctx carries (driverapi.WithThread; a user thread makes a
+// volume's stack for the thread ctx carries (ThreadContext; a user thread makes a
 // user-mode request checked against its token). It returns the opened file object and the create result (fsys.FILE_OPENED, ...),
 // or the failure: the file system's, a filter's, or STATUS_OBJECT_PATH_NOT_FOUND for a
 // volume that is not mounted.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/internal/drvhost"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -17,7 +18,7 @@ func ThreadContext(p *kernel.Process) context.Context {
 	if p == nil {
 		return context.Background()
 	}
-	return driverapi.WithThread(exitContext{p}, &driverapi.Thread{Process: p, ID: p.ID() + 2})
+	return drvhost.WithThread(exitContext{p}, &driverapi.Thread{Process: p, ID: p.ID() + 2})
 }
 
 // exitContext is a context that is done when the process exits.

@@ -1,8 +1,10 @@
 // Package layering checks the import rule of DESIGN.md: imports go down the layers only.
 // From the floor up: kernel (NT primitives) imports nothing of the project; fsys (the emulated
-// file system) imports kernel; driverapi imports fsys and kernel; fltmgr imports driverapi, fsys
-// and kernel; harness may import all four; a sample driver imports only driverapi, fsys, kernel
-// and its own protocol package; fltlib (the user-mode API) imports kernel, fsys and driverapi; its
+// file system) imports kernel; internal/drvhost (the host-only hooks of the driver API) imports
+// fsys and kernel; driverapi imports drvhost, fsys and kernel; fltmgr imports driverapi,
+// drvhost, fsys and kernel; harness may import all of them; a sample driver imports only
+// driverapi, fsys, kernel and its own protocol package, never drvhost (the host's hooks are not
+// a driver's to call); fltlib (the user-mode API) imports kernel, fsys and driverapi; its
 // conformance suite adds fltlib; a sample's user-mode program imports fltlib and the shared
 // layouts, so that it builds for Windows (its tests may import harness).
 package layering
@@ -33,10 +35,15 @@ func allowed(pkg string) ([]string, bool) {
 		return nil, true
 	case "fsys":
 		return []string{"kernel"}, true
+	case "internal":
+		if pkg == "internal/drvhost" {
+			return []string{"kernel", "fsys"}, true
+		}
+		return nil, false
 	case "driverapi":
-		return []string{"kernel", "fsys"}, true
+		return []string{"kernel", "fsys", "internal/drvhost"}, true
 	case "fltmgr":
-		return []string{"kernel", "fsys", "driverapi"}, true
+		return []string{"kernel", "fsys", "internal/drvhost", "driverapi"}, true
 	case "fltlib":
 		if len(parts) == 1 {
 			return []string{"kernel", "fsys", "driverapi"}, true

@@ -1,0 +1,49 @@
+// Package drvhost holds what only a filter-manager host does to the objects a driver sees:
+// give a context its calling thread, make the FLT_CALLBACK_DATA of an operation and find the
+// host's state behind it, and recognise the body of a file handle. A driver imports driverapi,
+// which cannot offer these without showing them to every driver; an internal package keeps them
+// importable by fltmgr and the harness only.
+//
+// driverapi imports this package, so this package cannot name driverapi's types: the thread is
+// a type parameter, and driverapi installs the callback-data constructors when it is
+// initialized (it alone can set CallbackData's unexported fields). Those two function values
+// are written once, by driverapi's init, and only read afterwards.
+package drvhost
+
+import (
+	"context"
+
+	"github.com/fltemu/fltemu/fsys"
+)
+
+type threadKey struct{}
+
+// WithThread returns a context that carries t as the calling thread (a *driverapi.Thread):
+// what driverapi.CurrentThread finds in it.
+func WithThread[T any](ctx context.Context, t *T) context.Context {
+	return context.WithValue(ctx, threadKey{}, t)
+}
+
+// ThreadOf returns the thread ctx carries, nil for none (a system thread).
+func ThreadOf[T any](ctx context.Context) *T {
+	if ctx == nil {
+		return nil
+	}
+	t, _ := ctx.Value(threadKey{}).(*T)
+	return t
+}
+
+// NewCallbackData makes the *driverapi.CallbackData of an operation that runs on the thread
+// of ctx (nil: context.Background()); owner is the host's state of the operation, returned
+// by CallbackDataOwner. Installed by driverapi.
+var NewCallbackData func(ctx context.Context, owner any) any
+
+// CallbackDataOwner returns the owner a *driverapi.CallbackData was made with, nil for a
+// callback data the host did not make. Installed by driverapi.
+var CallbackDataOwner func(data any) any
+
+// FileObjectBody is implemented by the body of a file handle's object (the host's): what
+// driverapi.ReferenceFileObjectByHandle reads.
+type FileObjectBody interface {
+	FileObject() *fsys.FileObject
+}
