@@ -11,6 +11,7 @@ type World struct {
 	ns       *Namespace
 	trace    *Trace
 	verifier *Verifier
+	irqls    IRQLs
 
 	mu      sync.Mutex
 	procs   map[uint32]*Process
@@ -38,6 +39,9 @@ func (w *World) Trace() *Trace { return w.trace }
 
 // Verifier returns the world's verifier.
 func (w *World) Verifier() *Verifier { return w.verifier }
+
+// IRQLs returns the IRQL of the world's goroutines (R-IRQL).
+func (w *World) IRQLs() *IRQLs { return &w.irqls }
 
 // CreateProcess starts a process with the given image name and token. With a parent and
 // inheritHandles, the parent's inheritable handles are copied into the child with the same
