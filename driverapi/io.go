@@ -688,6 +688,17 @@ type FileRoutines interface {
 	// CompletePendedPostOperation emulates FltCompletePendedPostOperation for an operation a
 	// post-operation callback returned FLT_POSTOP_MORE_PROCESSING_REQUIRED for.
 	CompletePendedPostOperation(data *CallbackData)
+	// DoCompletionProcessingWhenSafe emulates FltDoCompletionProcessingWhenSafe: from a
+	// post-operation callback (which may run at DISPATCH_LEVEL), it runs safePostCallback at
+	// PASSIVE_LEVEL, where the routines that wait may be called (R-IRQL-2). It returns the
+	// callback's status and true, or false without calling it for paging I/O, fast I/O or a
+	// draining instance. IRQL: at most DISPATCH_LEVEL.
+	DoCompletionProcessingWhenSafe(data *CallbackData, fltObjects *RelatedObjects, completionContext any,
+		flags PostOperationFlags, safePostCallback PostOperationCallback) (PostopCallbackStatus, bool)
+	// GetCurrentIrql emulates KeGetCurrentIrql: the IRQL the calling goroutine runs at.
+	// Post-operation callbacks other than IRP_MJ_CREATE's run at DISPATCH_LEVEL in the
+	// emulator, everything else at PASSIVE_LEVEL (R-IRQL).
+	GetCurrentIrql() kernel.KIRQL
 
 	// ReadFile emulates FltReadFile: it reads length bytes into buffer at *byteOffset (nil:
 	// the current byte offset) through the instances below instance. flags are

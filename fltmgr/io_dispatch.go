@@ -348,7 +348,9 @@ func (pe *postEntry) run() {
 	}
 	iopb := op.data.Iopb
 	op.beginCallback(inst, true)
+	restore := op.m.world.IRQLs().Raise(postOpIRQL(op.major))
 	st := pe.cb(op.data, op.objects(inst), pe.cctx, 0)
+	restore()
 	op.keepIopb(inst, iopb)
 	if _, pended := op.endCallback(inst, st == driverapi.FLT_POSTOP_MORE_PROCESSING_REQUIRED); pended {
 		st = driverapi.FLT_POSTOP_FINISHED_PROCESSING
@@ -390,7 +392,9 @@ func (pe *postEntry) call(flags driverapi.PostOperationFlags) {
 	d.RequestorMode = op.data.RequestorMode
 	params := pe.params
 	d.Iopb = &params
+	restore := op.m.world.IRQLs().Raise(postOpIRQL(op.major))
 	st := pe.cb(d, op.objects(pe.inst), pe.cctx, flags)
+	restore()
 	if st != driverapi.FLT_POSTOP_FINISHED_PROCESSING {
 		op.violation(pe.inst, kernel.RuleIOVerify6, fmt.Sprintf("draining post-operation callback for %v returned %v", op.major, st),
 			"a draining post-operation callback must return FLT_POSTOP_FINISHED_PROCESSING")

@@ -559,6 +559,11 @@ func (m *Manager) kernelRW(ctx context.Context, major driverapi.MajorFunction, i
 	if st != kernel.STATUS_SUCCESS {
 		return 0, st
 	}
+	routine := "FltReadFile"
+	if major == driverapi.IRP_MJ_WRITE {
+		routine = "FltWriteFile"
+	}
+	m.checkIRQL(routine, maxIRQLReadWriteFile, inst.fio.f.name)
 	const known = driverapi.FLTFL_IO_OPERATION_NON_CACHED | driverapi.FLTFL_IO_OPERATION_PAGING |
 		driverapi.FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET | driverapi.FLTFL_IO_OPERATION_SYNCHRONOUS_PAGING
 	if flags&^known != 0 {

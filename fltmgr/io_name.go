@@ -33,6 +33,7 @@ func (m *Manager) GetFileNameInformation(data *driverapi.CallbackData, nameOptio
 	if !ok || data.Iopb.TargetFileObject == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
+	m.checkIRQL("FltGetFileNameInformation", maxIRQLFileNameInformation, inst.fio.f.name)
 	if data.Iopb.MajorFunction == driverapi.IRP_MJ_CLOSE {
 		return nil, driverapi.STATUS_FLT_INVALID_NAME_REQUEST
 	}
@@ -46,6 +47,7 @@ func (m *Manager) GetFileNameInformationUnsafe(fileObject *fsys.FileObject, inst
 	if !ok || fileObject == nil || fileObject.Volume() != inst.vol.v {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
+	m.checkIRQL("FltGetFileNameInformationUnsafe", maxIRQLFileNameInformation, inst.fio.f.name)
 	return m.nameInfo(inst, fileObject, nameOptions)
 }
 

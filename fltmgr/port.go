@@ -50,6 +50,7 @@ func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 		}
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
+	m.checkIRQL("FltCreateCommunicationPort", maxIRQLCreateCommunicationPort, f.name)
 	if st := m.fault(RoutineCreateCommunicationPort, f.name); st != kernel.STATUS_SUCCESS {
 		return nil, st
 	}
@@ -85,6 +86,7 @@ func (m *Manager) CloseCommunicationPort(sp driverapi.ServerPort) {
 			Message: "FltCloseCommunicationPort was given something that is not a server port of this world"})
 		return
 	}
+	m.checkIRQL("FltCloseCommunicationPort", maxIRQLCloseCommunicationPort, p.f.name)
 	if !p.close() {
 		m.violation(kernel.Violation{Rule: kernel.RuleVerify4, Driver: p.f.name, Object: fmt.Sprintf("server port %q", p.name),
 			Message: "FltCloseCommunicationPort called on a port that was already closed"})

@@ -20,6 +20,7 @@ func (m *Manager) CloseClientPort(fi driverapi.Filter, clientPort *driverapi.Cli
 			Message: "called with a nil or foreign filter, or a nil client-port pointer"})
 		return
 	}
+	m.checkIRQL("FltCloseClientPort", maxIRQLCloseClientPort, f.name)
 	// Unregister waits for a close in flight before it looks for leaked client ports.
 	if f.notifyRundown.acquire() {
 		defer f.notifyRundown.release()
@@ -69,6 +70,7 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 			Message: "called with a nil or foreign filter, or a nil client-port pointer"})
 		return kernel.STATUS_INVALID_PARAMETER
 	}
+	m.checkIRQL("FltSendMessage", maxIRQLSendMessage, f.name)
 	if replyBuffer != nil && (replyLength == nil || capacity == 0 || int(capacity) > len(replyBuffer)) ||
 		replyBuffer == nil && capacity != 0 {
 		obj := "FltSendMessage"
