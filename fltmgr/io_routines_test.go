@@ -75,7 +75,7 @@ func TestIOFileNameInformation(t *testing.T) {
 		`short 0xC00000BB`, // STATUS_NOT_SUPPORTED
 		`close 0xC01C0005`, // STATUS_FLT_INVALID_NAME_REQUEST
 	}, r.take())
-	require.True(t, w.Volume("C:").Exists(`Docs\Report.TXT:s1`), "OPEN_ALWAYS created the stream")
+	require.True(t, w.Volume("C:").TestAccess().Exists(`Docs\Report.TXT:s1`), "OPEN_ALWAYS created the stream")
 }
 
 // R-IO-NAME-1: the normalized name follows a rename; names on a network volume carry the
@@ -218,7 +218,7 @@ func TestIOCancelFileOpen(t *testing.T) {
 	require.Equal(t, kernel.ERROR_VIRUS_INFECTED, err)
 	require.Equal(t, []string{"low:pre IRP_MJ_CLEANUP", "low:post IRP_MJ_CLEANUP", "low:pre IRP_MJ_CLOSE", "low:post IRP_MJ_CLOSE",
 		"top post-create STATUS_VIRUS_INFECTED (0xC0000906)"}, r.take())
-	require.Equal(t, 0, w.Volume("C:").OpenFileObjects())
+	require.Equal(t, 0, w.Volume("C:").TestAccess().OpenFileObjects())
 
 	// Outside a post-create it is a driver bug, and nothing happens.
 	w.ExpectViolation(kernel.RuleIOVerify5).Containing("outside the instance's post-create")
@@ -236,7 +236,7 @@ func TestIOPostCreateFailWithoutCancel(t *testing.T) {
 	})})
 	_, err := p.CreateFile(`C:\a.txt`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, 0)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
-	require.Equal(t, 0, w.Volume("C:").OpenFileObjects())
+	require.Equal(t, 0, w.Volume("C:").TestAccess().OpenFileObjects())
 }
 
 // R-IO-RW-5: FltWriteFile, FltQueryInformationFile and FltSetInformationFile go to the file

@@ -229,7 +229,7 @@ func TestIOSendFromCallbackEndsWithRequestorProcess(t *testing.T) {
 		synctest.Wait() // the post-create is blocked in FltSendMessage
 		app.Exit(1)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, <-done) // STATUS_PROCESS_IS_TERMINATING
-		require.Equal(t, 0, w.Volume("C:").OpenFileObjects())
+		require.Equal(t, 0, w.Volume("C:").TestAccess().OpenFileObjects())
 		var abandoned bool
 		for _, e := range w.Trace().Filter(kernel.EvMessageAbandoned) {
 			abandoned = abandoned || strings.Contains(e.Status, "STATUS_THREAD_IS_TERMINATING")

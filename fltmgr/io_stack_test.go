@@ -70,7 +70,7 @@ func TestIOPreCompleteStopsLowerFilters(t *testing.T) {
 	require.Equal(t, kernel.InvalidHandle, h)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
 	require.Equal(t, []string{"top:pre IRP_MJ_CREATE", "mid:pre IRP_MJ_CREATE", "top:post IRP_MJ_CREATE"}, r.take())
-	require.False(t, w.Volume("C:").Exists(`new.txt`), "the file system never saw the create")
+	require.False(t, w.Volume("C:").TestAccess().Exists(`new.txt`), "the file system never saw the create")
 }
 
 // R-IO-STACK-5: a pre-operation that swaps the write buffer and calls FltSetCallbackDataDirty

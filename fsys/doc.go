@@ -9,7 +9,8 @@
 // files, named data streams, share access, delete-on-close and rename, which sits at the
 // bottom of every I/O stack. The filter manager calls it after the last minifilter's
 // pre-operation callback (Create, Read, Write, SetInformation, QueryInformation, FsControl,
-// Cleanup, Close); tests seed it and read it back directly, bypassing the filters.
+// Cleanup, Close); tests seed it and read it back directly through [Volume.TestAccess],
+// bypassing the filters.
 //
 // Decisions (NTFS behaviour, simplified):
 //   - Names are compared case-insensitively and stored with the case they were created with.

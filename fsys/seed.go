@@ -9,6 +9,16 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
+// TestAccess is a test's direct access to the files of a volume: seeding it, changing
+// attributes and security, and reading back what reached the disk. It bypasses the filters,
+// share access and access checks, which no Windows caller can do; drivers and the emulated
+// I/O path never use it.
+type TestAccess struct{ v *Volume }
+
+// TestAccess returns the test's direct access to the volume's files.
+func (v *Volume) TestAccess() TestAccess { return TestAccess{v} }
+
+// testPath makes a test's path (`dir/a.txt`, `\dir\a.txt`) volume-relative.
 func testPath(p string) string {
 	p = strings.ReplaceAll(p, "/", `\`)
 	if !strings.HasPrefix(p, `\`) {
@@ -18,7 +28,8 @@ func testPath(p string) string {
 }
 
 // MkdirAll creates the directory path and its missing parents, bypassing the filters.
-func (v *Volume) MkdirAll(path string) error {
+func (t TestAccess) MkdirAll(path string) error {
+	v := t.v
 	pn, st := parseName(testPath(path))
 	if st != kernel.STATUS_SUCCESS || pn.stream != "" {
 		return fmt.Errorf("fsys: %s: bad directory path %q", v.name, path)
@@ -48,7 +59,8 @@ func (v *Volume) mkdirAllLocked(comps []string) (*fsNode, error) {
 // WriteFileData creates or replaces the file at path (volume-relative, `dir\a.txt` or
 // `a.txt:stream`) with a copy of data, creating missing parent directories. It bypasses the
 // filters and share access: it is for seeding a test.
-func (v *Volume) WriteFileData(path string, data []byte) error {
+func (t TestAccess) WriteFileData(path string, data []byte) error {
+	v := t.v
 	pn, st := parseName(testPath(path))
 	if st != kernel.STATUS_SUCCESS || len(pn.comps) == 0 {
 		return fmt.Errorf("fsys: %s: bad file path %q", v.name, path)
@@ -79,7 +91,8 @@ func (v *Volume) WriteFileData(path string, data []byte) error {
 
 // FileData returns a copy of the contents of the file (or stream) at path, and whether it
 // exists and is a file. It is for asserting what reached the disk.
-func (v *Volume) FileData(path string) ([]byte, bool) {
+func (t TestAccess) FileData(path string) ([]byte, bool) {
+	v := t.v
 	pn, st := parseName(testPath(path))
 	if st != kernel.STATUS_SUCCESS || len(pn.comps) == 0 {
 		return nil, false
@@ -94,7 +107,8 @@ func (v *Volume) FileData(path string) ([]byte, bool) {
 }
 
 // Exists reports whether a file, stream or directory exists at path.
-func (v *Volume) Exists(path string) bool {
+func (t TestAccess) Exists(path string) bool {
+	v := t.v
 	pn, st := parseName(testPath(path))
 	if st != kernel.STATUS_SUCCESS {
 		return false
@@ -106,7 +120,8 @@ func (v *Volume) Exists(path string) bool {
 }
 
 // IsDirectory reports whether path is a directory.
-func (v *Volume) IsDirectory(path string) bool {
+func (t TestAccess) IsDirectory(path string) bool {
+	v := t.v
 	pn, st := parseName(testPath(path))
 	if st != kernel.STATUS_SUCCESS || pn.stream != "" {
 		return false
@@ -119,13 +134,15 @@ func (v *Volume) IsDirectory(path string) bool {
 
 // SetAttributes sets the attributes of the file or directory at path (FILE_ATTRIBUTE_READONLY,
 // ...), bypassing the filters.
-func (v *Volume) SetAttributes(path string, attrs uint32) error {
+func (t TestAccess) SetAttributes(path string, attrs uint32) error {
+	v := t.v
 	return v.withNode(path, func(n *fsNode) { n.attrs = attrs &^ FILE_ATTRIBUTE_DIRECTORY })
 }
 
 // SetSecurity gives the file or directory at path a security descriptor (a copy); nil
 // removes it (everything is granted).
-func (v *Volume) SetSecurity(path string, sd *kernel.SecurityDescriptor) error {
+func (t TestAccess) SetSecurity(path string, sd *kernel.SecurityDescriptor) error {
+	v := t.v
 	return v.withNode(path, func(n *fsNode) { n.sd = sd.Clone() })
 }
 
@@ -146,7 +163,8 @@ func (v *Volume) withNode(path string, f func(*fsNode)) error {
 
 // Paths lists every directory (with a trailing `\`), file and named stream (`a.txt:s`) of
 // the volume, sorted, the root excluded.
-func (v *Volume) Paths() []string {
+func (t TestAccess) Paths() []string {
+	v := t.v
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var out []string
@@ -175,7 +193,7 @@ func (v *Volume) Paths() []string {
 // SeedFS copies the tree of src under root (a directory of src, "." for all) into the
 // volume's root, bypassing the filters: directories become directories, regular files
 // files.
-func (v *Volume) SeedFS(src fs.FS, root string) error {
+func (t TestAccess) SeedFS(src fs.FS, root string) error {
 	return fs.WalkDir(src, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -185,7 +203,7 @@ func (v *Volume) SeedFS(src fs.FS, root string) error {
 			return nil
 		}
 		if d.IsDir() {
-			return v.MkdirAll(rel)
+			return t.MkdirAll(rel)
 		}
 		if !d.Type().IsRegular() {
 			return nil
@@ -194,13 +212,14 @@ func (v *Volume) SeedFS(src fs.FS, root string) error {
 		if err != nil {
 			return err
 		}
-		return v.WriteFileData(rel, data)
+		return t.WriteFileData(rel, data)
 	})
 }
 
 // OpenFileObjects returns the number of file objects of the volume not yet closed, for leak
 // checks.
-func (v *Volume) OpenFileObjects() int {
+func (t TestAccess) OpenFileObjects() int {
+	v := t.v
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	c := 0

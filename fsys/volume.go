@@ -139,9 +139,9 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 	for _, p := range paths {
 		var err error
 		if strings.HasSuffix(p, `\`) || strings.HasSuffix(p, "/") {
-			err = v.MkdirAll(p)
+			err = v.TestAccess().MkdirAll(p)
 		} else {
-			err = v.WriteFileData(p, cfg.Files[p])
+			err = v.TestAccess().WriteFileData(p, cfg.Files[p])
 		}
 		if err != nil {
 			return nil, err

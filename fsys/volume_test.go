@@ -41,7 +41,7 @@ func TestVolumeConfig(t *testing.T) {
 	require.Equal(t, "NTFS", v.FileSystem())
 	require.Equal(t, fsys.FILE_DEVICE_DISK_FILE_SYSTEM, v.DeviceType())
 	require.Equal(t, "", v.Share())
-	require.Equal(t, []string{`\a\`, `\a\b.txt`, `\d\`, `\x.txt`, `\x.txt:ads`}, v.Paths())
+	require.Equal(t, []string{`\a\`, `\a\b.txt`, `\d\`, `\x.txt`, `\x.txt:ads`}, v.TestAccess().Paths())
 	n, err := fsys.NewVolume(fsys.VolumeConfig{Name: "Z:", Kind: fsys.VolumeNetwork})
 	require.NoError(t, err)
 	require.Equal(t, `\server\z`, n.Share())
@@ -54,8 +54,8 @@ func TestVolumeConfig(t *testing.T) {
 	}
 	fsys := fstest.MapFS{"root/x/y.txt": {Data: []byte("y")}, "root/z.bin": {Data: []byte{1}}}
 	s := newVol(t, nil)
-	require.NoError(t, s.SeedFS(fsys, "root"))
-	require.Equal(t, []string{`\x\`, `\x\y.txt`, `\z.bin`}, s.Paths())
+	require.NoError(t, s.TestAccess().SeedFS(fsys, "root"))
+	require.Equal(t, []string{`\x\`, `\x\y.txt`, `\z.bin`}, s.TestAccess().Paths())
 }
 
 // The FSCTL codes are CTL_CODE's.
@@ -105,9 +105,9 @@ func TestVolumeCreate(t *testing.T) {
 			closeFO(t, v, fo)
 		}
 	}
-	data, _ := v.FileData(`dir\f.txt`)
+	data, _ := v.TestAccess().FileData(`dir\f.txt`)
 	require.Empty(t, data, "overwritten")
-	require.False(t, v.Exists(`dir\f.txt:s1`), "overwriting the default stream drops named streams nobody has open")
+	require.False(t, v.TestAccess().Exists(`dir\f.txt:s1`), "overwriting the default stream drops named streams nobody has open")
 }
 
 // R-IO-CREATE-3: share access follows IoCheckShareAccess and is released at cleanup.
@@ -179,7 +179,7 @@ func TestVolumeReadWrite(t *testing.T) {
 	_, st = v.Write(fo, []byte("?"), fsys.IORequest{Offset: 13})
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 	require.Equal(t, int64(14), fo.CurrentByteOffset())
-	data, _ := v.FileData(`f`)
+	data, _ := v.TestAccess().FileData(`f`)
 	require.Equal(t, "01234567ab!\x00\x00?", string(data))
 	require.NotZero(t, fo.Flags()&fsys.FO_FILE_SIZE_CHANGED)
 
@@ -203,8 +203,8 @@ func TestVolumeDeleteRenameSecurity(t *testing.T) {
 	s, _, _ := open(v, `\f.txt:s`, kernel.DELETE, fsys.FILE_SHARE_DELETE, fsys.FILE_OPEN, 0)
 	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(s, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: true}))
 	closeFO(t, v, s)
-	require.True(t, v.Exists(`f.txt`))
-	require.False(t, v.Exists(`f.txt:s`))
+	require.True(t, v.TestAccess().Exists(`f.txt`))
+	require.False(t, v.TestAccess().Exists(`f.txt:s`))
 
 	// A directory cannot move into itself.
 	a, _, _ := open(v, `\a`, kernel.DELETE, 0, fsys.FILE_OPEN, fsys.FILE_DIRECTORY_FILE)
@@ -212,7 +212,7 @@ func TestVolumeDeleteRenameSecurity(t *testing.T) {
 	require.Equal(t, kernel.STATUS_DIRECTORY_NOT_EMPTY, v.SetInformation(a, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: true}))
 	require.Equal(t, kernel.STATUS_INVALID_PARAMETER, v.SetInformation(a, fsys.FileRenameInformation, &fsys.FILE_DISPOSITION_INFORMATION{}))
 	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(a, fsys.FileRenameInformation, &fsys.FILE_RENAME_INFORMATION{FileName: "A2"}))
-	require.True(t, v.Exists(`a2\b\c.txt`))
+	require.True(t, v.TestAccess().Exists(`a2\b\c.txt`))
 	p, st := a.Path()
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 	require.Equal(t, `\A2`, p)
@@ -231,7 +231,7 @@ func TestVolumeDeleteRenameSecurity(t *testing.T) {
 	require.True(t, info.(*fsys.FILE_STANDARD_INFORMATION).DeletePending)
 	require.Equal(t, kernel.STATUS_SUCCESS, v.SetInformation(f, fsys.FileDispositionInformation, &fsys.FILE_DISPOSITION_INFORMATION{DeleteFile: false}))
 	closeFO(t, v, f)
-	require.True(t, v.Exists(`f.txt`))
+	require.True(t, v.TestAccess().Exists(`f.txt`))
 
 	// FILE_DELETE_ON_CLOSE needs DELETE access.
 	_, _, st = open(v, `\f.txt`, kernel.FILE_READ_DATA, 0, fsys.FILE_OPEN, fsys.FILE_DELETE_ON_CLOSE)
@@ -240,7 +240,7 @@ func TestVolumeDeleteRenameSecurity(t *testing.T) {
 	// A descriptor protects a file: a user without the right is denied, a kernel open is not.
 	sd, err := kernel.ParseSDDL("D:P(A;;FR;;;WD)")
 	require.NoError(t, err)
-	require.NoError(t, v.SetSecurity(`f.txt`, sd))
+	require.NoError(t, v.TestAccess().SetSecurity(`f.txt`, sd))
 	fo := v.NewFileObject(`\f.txt`, 0)
 	_, st = v.Create(fo, fsys.CreateRequest{DesiredAccess: kernel.GENERIC_WRITE, Disposition: fsys.FILE_OPEN}, kernel.TokenStandardUser())
 	require.Equal(t, kernel.STATUS_ACCESS_DENIED, st)

@@ -141,7 +141,7 @@ func (w *World) AddVolumeFromDir(cfg fsys.VolumeConfig, dir string) (*fsys.Volum
 	if err != nil {
 		return nil, err
 	}
-	if err := v.SeedFS(os.DirFS(dir), "."); err != nil {
+	if err := v.TestAccess().SeedFS(os.DirFS(dir), "."); err != nil {
 		return nil, fmt.Errorf("harness: seeding %s from %s: %w", v.Name(), dir, err)
 	}
 	if st := w.fm.AddVolume(v); st != kernel.STATUS_SUCCESS {
@@ -163,7 +163,7 @@ func (w *World) FileData(path string) ([]byte, bool) {
 	if st != kernel.STATUS_SUCCESS {
 		return nil, false
 	}
-	return v.FileData(rel)
+	return v.TestAccess().FileData(rel)
 }
 
 // Instances lists the instances attached to a volume, highest altitude first, as

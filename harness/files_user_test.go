@@ -24,7 +24,7 @@ func fileWorld(t *testing.T, files map[string][]byte) (*harness.World, *harness.
 // R-IO-USER-1: CreateFile's errors are the Win32 ones.
 func TestFilesCreateFileErrors(t *testing.T) {
 	w, p := fileWorld(t, map[string][]byte{`dir\a.txt`: []byte("a"), `ro.txt`: []byte("r")})
-	require.NoError(t, w.Volume("C:").SetAttributes(`ro.txt`, fsys.FILE_ATTRIBUTE_READONLY))
+	require.NoError(t, w.Volume("C:").TestAccess().SetAttributes(`ro.txt`, fsys.FILE_ATTRIBUTE_READONLY))
 	for _, tc := range []struct {
 		name   string
 		path   string
@@ -258,7 +258,7 @@ func TestFilesRename(t *testing.T) {
 	data, ok := w.FileData(`C:\sub\a2.txt`)
 	require.True(t, ok)
 	require.Equal(t, "a", string(data))
-	require.False(t, w.Volume("C:").Exists(`a.txt`))
+	require.False(t, w.Volume("C:").TestAccess().Exists(`a.txt`))
 
 	require.Equal(t, kernel.ERROR_ALREADY_EXISTS, p.MoveFile(`C:\b.txt`, `C:\sub\a2.txt`))
 	require.NoError(t, p.MoveFileEx(`C:\b.txt`, `C:\sub\a2.txt`, harness.MOVEFILE_REPLACE_EXISTING))
@@ -282,7 +282,7 @@ func TestFilesRename(t *testing.T) {
 	h := mustOpen(t, p, `C:\sub2\a2.txt`, kernel.DELETE)
 	require.NoError(t, p.SetFileInformationByHandle(h, harness.FileRenameInfo, &fsys.FILE_RENAME_INFORMATION{FileName: "c.txt"}))
 	require.NoError(t, p.CloseHandle(h))
-	require.Equal(t, []string{`\busy.txt`, `\sub2\`, `\sub2\c.txt`}, w.Volume("C:").Paths())
+	require.Equal(t, []string{`\busy.txt`, `\sub2\`, `\sub2\c.txt`}, w.Volume("C:").TestAccess().Paths())
 }
 
 // R-IO-USER-3: deletes take effect when the last handle closes; a directory must be empty;
@@ -290,34 +290,34 @@ func TestFilesRename(t *testing.T) {
 func TestFilesDelete(t *testing.T) {
 	w, p := fileWorld(t, map[string][]byte{`d.txt`: []byte("d"), `dir\inner.txt`: nil, `ro.txt`: nil, `empty\`: nil})
 	vol := w.Volume("C:")
-	require.NoError(t, vol.SetAttributes(`ro.txt`, fsys.FILE_ATTRIBUTE_READONLY))
+	require.NoError(t, vol.TestAccess().SetAttributes(`ro.txt`, fsys.FILE_ATTRIBUTE_READONLY))
 
 	h := mustOpen(t, p, `C:\d.txt`, kernel.GENERIC_READ)
 	require.NoError(t, p.DeleteFile(`C:\d.txt`))
-	require.True(t, vol.Exists(`d.txt`), "still open")
+	require.True(t, vol.TestAccess().Exists(`d.txt`), "still open")
 	_, err := p.CreateFile(`C:\d.txt`, kernel.GENERIC_READ, shareAll, nil, harness.OPEN_EXISTING, 0)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err, "STATUS_DELETE_PENDING")
 	require.NoError(t, p.CloseHandle(h))
-	require.False(t, vol.Exists(`d.txt`))
+	require.False(t, vol.TestAccess().Exists(`d.txt`))
 	require.Equal(t, kernel.ERROR_FILE_NOT_FOUND, p.DeleteFile(`C:\d.txt`))
 
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, p.DeleteFile(`C:\dir`), "DeleteFile on a directory")
 	require.Equal(t, harness.ERROR_DIR_NOT_EMPTY, p.RemoveDirectory(`C:\dir`))
 	require.Equal(t, kernel.ERROR_DIRECTORY, p.RemoveDirectory(`C:\dir\inner.txt`))
 	require.NoError(t, p.RemoveDirectory(`C:\empty`))
-	require.False(t, vol.Exists(`empty`))
+	require.False(t, vol.TestAccess().Exists(`empty`))
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, p.DeleteFile(`C:\ro.txt`))
 
 	h, err = p.CreateFile(`C:\tmp.txt`, kernel.GENERIC_WRITE, 0, nil, harness.CREATE_NEW, harness.FILE_FLAG_DELETE_ON_CLOSE)
 	require.NoError(t, err)
-	require.True(t, vol.Exists(`tmp.txt`))
+	require.True(t, vol.TestAccess().Exists(`tmp.txt`))
 	require.NoError(t, p.CloseHandle(h))
-	require.False(t, vol.Exists(`tmp.txt`))
+	require.False(t, vol.TestAccess().Exists(`tmp.txt`))
 
 	require.NoError(t, p.CreateDirectory(`C:\newdir`, nil))
 	require.Equal(t, kernel.ERROR_ALREADY_EXISTS, p.CreateDirectory(`C:\newdir`, nil))
 	require.Equal(t, kernel.ERROR_PATH_NOT_FOUND, p.CreateDirectory(`C:\x\y`, nil))
-	require.True(t, vol.IsDirectory(`newdir`))
+	require.True(t, vol.TestAccess().IsDirectory(`newdir`))
 }
 
 // R-IO-USER-4: DeviceIoControl sends FSCTLs to the file system and checks the access bits of
@@ -351,10 +351,10 @@ func TestFilesHandlesAcrossProcesses(t *testing.T) {
 	dup, err := p.DuplicateHandle(h, other, 0, false, kernel.DUPLICATE_SAME_ACCESS)
 	require.NoError(t, err)
 	require.NoError(t, p.CloseHandle(h))
-	require.True(t, vol.Exists(`h.txt`), "the duplicate keeps it open")
+	require.True(t, vol.TestAccess().Exists(`h.txt`), "the duplicate keeps it open")
 	other.Exit(0)
-	require.False(t, vol.Exists(`h.txt`))
-	require.Equal(t, 0, vol.OpenFileObjects())
+	require.False(t, vol.TestAccess().Exists(`h.txt`))
+	require.Equal(t, 0, vol.TestAccess().OpenFileObjects())
 	_, err = p.FileObject(dup)
 	require.Equal(t, kernel.ERROR_INVALID_HANDLE, err)
 }
@@ -368,8 +368,8 @@ func TestFilesVolumeSeeding(t *testing.T) {
 	data, ok := w.FileData(`E:\docs\report.txt`)
 	require.True(t, ok)
 	require.Equal(t, "quarterly numbers\n", string(data))
-	require.True(t, v.IsDirectory(`empty`))
-	require.True(t, v.Exists(`extra.txt`))
+	require.True(t, v.TestAccess().IsDirectory(`empty`))
+	require.True(t, v.TestAccess().Exists(`extra.txt`))
 	require.Equal(t, `\Device\HarddiskVolume1`, v.DeviceName())
 	_, err = w.AddVolume(fsys.VolumeConfig{Name: "e:"})
 	require.Error(t, err)

@@ -193,6 +193,6 @@ func TestRequestorExitAbortsTheScan(t *testing.T) {
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, <-done)
 		require.Equal(t, int64(1), d.Stats().AbortsSent)
 		require.Len(t, stats(s).Aborts, 1)
-		require.Equal(t, 0, w.Volume("C:").OpenFileObjects())
+		require.Equal(t, 0, w.Volume("C:").TestAccess().OpenFileObjects())
 	})
 }

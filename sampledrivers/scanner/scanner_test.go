@@ -34,7 +34,7 @@ func TestScenario1FoulTextDeniedOnlyWhileScannerRuns(t *testing.T) {
 		require.Equal(t, l.svc.ID(), l.d.ScannerProcessID())
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
 		require.NoError(t, l.open(`C:\clean.txt`))
-		require.Equal(t, 0, w.Volume("C:").OpenFileObjects(), "the cancelled open left nothing open")
+		require.Equal(t, 0, w.Volume("C:").TestAccess().OpenFileObjects(), "the cancelled open left nothing open")
 		require.Equal(t, scanuser.Stats{Messages: 2, Foul: 1, MaxBytesToScan: 1024}, sc.Stats())
 		require.Equal(t, int64(1), l.d.Stats().OpensDenied)
 		require.Equal(t, 1, l.log.count("foul language detected in postcreate"))
