@@ -87,6 +87,7 @@ func Example_driver() {
 	fmt.Println("verdict:", v, st)
 
 	fmt.Println("unload:", w.Unload("verdict"))
+	_ = conn.Close() // the service closes its handle; a handle left open fails the teardown
 	fmt.Println("teardown:", w.Close())
 	// Output:
 	// load: S_OK (0x00000000)

@@ -46,10 +46,18 @@ func refusingDriver(rec *unloadFlags) *testdriver.Driver {
 		}}
 }
 
+// connect connects p to \TestPort; the handle is closed at the end of the test, before the
+// world's teardown checks, unless the test closed it or p exited (handle values are never
+// reused in a process).
 func connect(t *testing.T, p *harness.Process) kernel.Handle {
 	t.Helper()
 	h, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 	require.Equal(t, kernel.S_OK, hr)
+	t.Cleanup(func() {
+		if !p.Kernel().Exited() {
+			p.CloseHandle(h)
+		}
+	})
 	return h
 }
 
@@ -337,6 +345,7 @@ func TestShutdownUnloadsRefusingDriver(t *testing.T) {
 	require.Equal(t, kernel.S_OK, w.Load("flt", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	connect(t, p)
+	p.AllowOpenHandles() // the teardown, not the test, ends the connection
 	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("flt"))
 	require.NoError(t, w.Close())
 	require.Equal(t, []driverapi.FilterUnloadFlags{0, driverapi.FLTFL_FILTER_UNLOAD_MANDATORY}, rec.get())
@@ -357,6 +366,7 @@ func TestShutdownTearsDownUnstoppableDrivers(t *testing.T) {
 		_, hr := p.FilterConnectCommunicationPort(name, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
 	}
+	p.AllowOpenHandles() // the connections are left to the teardown on purpose
 	require.NoError(t, w.Close())
 	require.Equal(t, int32(0), noUnload.Unloads.Load())
 	require.Equal(t, int32(0), noStop.Unloads.Load())

@@ -161,6 +161,7 @@ func TestBadInputProcess(t *testing.T) {
 		require.Equal(t, kernel.S_OK, hr)
 		iocp, err := p.CreateIoCompletionPort(kernel.InvalidHandle, 0, 0, 0)
 		require.NoError(t, err)
+		closeAtEnd(t, p, iocp)
 		closedH, hr := p.FilterConnectCommunicationPort(biPortName, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
 		require.NoError(t, p.CloseHandle(closedH))

@@ -15,9 +15,12 @@
 // idiomatic client (Receive with a context, Reply, Send, Close) that a service also uses on
 // Windows.
 //
-// At the end of the test the world is torn down: every process exits, every driver gets a
-// mandatory unload, and the test fails for anything left over and for each verifier
-// violation it did not declare with [World.ExpectViolation]. A failing test logs the trace.
+// At the end of the test the world is torn down: a handle still open in a process the test
+// did not exit fails the test (a leak; [World.AllowOpenHandles] and
+// [Process.AllowOpenHandles] opt out), every process exits, every driver gets a mandatory
+// unload, and the test fails for anything left over and for each verifier violation it did
+// not declare with [World.ExpectViolation] (the rules are in docs/rules.md). A failing test
+// logs the trace.
 //
 // File operations go through the emulated filter stack: [World.AddVolume] seeds a volume,
 // and a process's [Process.CreateFile], [Process.ReadFile], [Process.WriteFile],

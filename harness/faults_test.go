@@ -52,8 +52,11 @@ func TestFaultSendAndConnect(t *testing.T) {
 	require.NoError(t, w.Faults().FailNth(fltmgr.RoutineSendMessage, 3, kernel.STATUS_PORT_DISCONNECTED))
 	var hrs []kernel.HRESULT
 	for i := 0; i < 4; i++ {
-		_, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
+		h, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 		hrs = append(hrs, hr)
+		if hr == kernel.S_OK {
+			defer p.CloseHandle(h)
+		}
 	}
 	require.Equal(t, []kernel.HRESULT{kernel.S_OK, kernel.S_OK, kernel.HRESULT(0x800705AA), kernel.S_OK}, hrs)
 	require.Equal(t, int32(3), d.ConnectCalls.Load(), "the failed connect never reached ConnectNotify")
@@ -108,6 +111,7 @@ func TestFaultUserRoutines(t *testing.T) {
 			"FilterReplyMessage by svc.exe (pid 8)"}, procs)
 		require.Equal(t, "FilterSendMessage call 1 by svc.exe (pid 8) failed with STATUS_NOT_SUPPORTED (0xC00000BB) (FailNth)",
 			f.Injected()[0].String())
+		require.NoError(t, p.CloseHandle(h))
 	})
 }
 
@@ -131,6 +135,7 @@ func TestFaultRandomIsReproducible(t *testing.T) {
 			st, _ := d.Send(context.Background(), d.Conn(0), []byte("m"), nil, driverapi.NoWait())
 			out = append(out, st == kernel.STATUS_INSUFFICIENT_RESOURCES)
 		}
+		require.NoError(t, p.CloseHandle(h))
 		require.NoError(t, w.Close())
 		return out
 	}

@@ -49,13 +49,27 @@ func adminProc(w *harness.World, image string) *harness.Process {
 	return w.NewProcess(image, kernel.TokenAdmin())
 }
 
-// connect connects p to the test port with no context and requires S_OK.
+// connect connects p to the test port with no context and requires S_OK. The handle is
+// closed at the end of the test if the test did not close it (see closeAtEnd).
 func connect(t *testing.T, p *harness.Process) kernel.Handle {
 	t.Helper()
 	h, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
 	require.Equal(t, kernel.S_OK, hr)
 	require.NotEqual(t, kernel.InvalidHandle, h)
+	closeAtEnd(t, p, h)
 	return h
+}
+
+// closeAtEnd closes h at the end of the test, before the world's teardown checks (cleanups
+// run last-registered first, and the world registered its own before), unless the test
+// closed it itself or p exited. Handle values are never reused in a process, so a handle the
+// test already closed cannot stand for another object by then.
+func closeAtEnd(t testing.TB, p *harness.Process, h kernel.Handle) {
+	t.Cleanup(func() {
+		if !p.Kernel().Exited() {
+			p.CloseHandle(h)
+		}
+	})
 }
 
 type sendResult struct {
@@ -166,6 +180,7 @@ func TestModelConnectPathErrors(t *testing.T) {
 		// lpPortName is an LPCWSTR: it ends at the first NUL.
 		h, hr := p.FilterConnectCommunicationPort(testPort+"\x00garbage", 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, p, h)
 		require.NoError(t, p.CloseHandle(h))
 		require.Equal(t, int32(1), d.ConnectCalls.Load())
 	})
@@ -418,6 +433,7 @@ func TestCreateCapturesSecurityDescriptor(t *testing.T) {
 		open.DACL.ACEs[1].Mask = 0
 		h, hr := user.FilterConnectCommunicationPort(`\OpenPort`, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, user, h)
 		require.NotEqual(t, kernel.InvalidHandle, h)
 		require.Equal(t, int32(1), d2.Connects.Load())
 		// The admin is still granted by the captured copy.
@@ -493,6 +509,7 @@ func TestDefaultSecurityDescriptor(t *testing.T) {
 				if tc.want == kernel.S_OK {
 					require.NotEqual(t, kernel.InvalidHandle, h)
 					require.Equal(t, int32(1), d.ConnectCalls.Load())
+					require.NoError(t, p.CloseHandle(h))
 					return
 				}
 				require.Equal(t, kernel.InvalidHandle, h)
@@ -511,6 +528,7 @@ func TestSecurityDescriptorGrantingUsers(t *testing.T) {
 		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
 		h, hr := user.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, user, h)
 		require.NotEqual(t, kernel.InvalidHandle, h)
 		require.Equal(t, int32(1), d.Connects.Load())
 		require.Equal(t, kernel.TokenStandardUser().User(), d.Conn(0).Process.Token().User())
@@ -613,8 +631,10 @@ func TestConnectNotifyContextIsATemporaryCopy(t *testing.T) {
 		w, _ := load(t, d)
 		w.ExpectViolation(kernel.RuleVerify6)
 		ctx := []byte{1, 2, 3, 4, 5, 6, 7, 8}
-		h, hr := adminProc(w, "svc.exe").FilterConnectCommunicationPort(testPort, 0, ctx, len(ctx), nil)
+		p := adminProc(w, "svc.exe")
+		h, hr := p.FilterConnectCommunicationPort(testPort, 0, ctx, len(ctx), nil)
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, p, h)
 		require.NotEqual(t, kernel.InvalidHandle, h)
 		c := d.Conn(0)
 		require.Equal(t, ctx, during)
@@ -687,11 +707,13 @@ func TestConnectContextRules(t *testing.T) {
 		}
 		h, hr := p.FilterConnectCommunicationPort(testPort, 0, big, 65511, nil)
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, p, h)
 		require.NotEqual(t, kernel.InvalidHandle, h)
 		require.Equal(t, big[:65511], d.Conn(0).Context)
 		// A size shorter than the slice sends only that many bytes.
-		_, hr = p.FilterConnectCommunicationPort(testPort, 0, []byte("abcdef"), 3, nil)
+		h, hr = p.FilterConnectCommunicationPort(testPort, 0, []byte("abcdef"), 3, nil)
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, p, h)
 		require.Equal(t, []byte("abc"), d.Conn(1).Context)
 	})
 }
@@ -711,6 +733,7 @@ func TestConnectOptions(t *testing.T) {
 
 		h, hr := p.FilterConnectCommunicationPort(testPort, driverapi.FLT_PORT_FLAG_SYNC_HANDLE, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, p, h)
 		// The synchronous form works on it.
 		buf := make([]byte, 64)
 		g := getAsync(p, h, buf)
@@ -744,8 +767,10 @@ func TestConnectInheritableHandle(t *testing.T) {
 		parent := adminProc(w, "parent.exe")
 		hi, hr := parent.FilterConnectCommunicationPort(testPort, 0, nil, 0, &fltlib.SecurityAttributes{InheritHandle: true})
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, parent, hi)
 		hn, hr := parent.FilterConnectCommunicationPort(testPort, 0, nil, 0, &fltlib.SecurityAttributes{InheritHandle: false})
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, parent, hn)
 
 		noInherit, err := parent.Spawn("child1.exe", false)
 		require.NoError(t, err)

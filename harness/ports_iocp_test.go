@@ -47,6 +47,7 @@ func TestIOCPAssociation(t *testing.T) {
 		h1, h2 := connect(t, p), connect(t, p)
 		port, err := p.CreateIoCompletionPort(h1, 0, 0x51, 0)
 		require.NoError(t, err)
+		closeAtEnd(t, p, port)
 		port2, err := p.CreateIoCompletionPort(h2, port, 0x52, 0)
 		require.NoError(t, err)
 		require.Equal(t, port, port2)
@@ -87,6 +88,7 @@ func TestIOCPCompletionOrder(t *testing.T) {
 		h := connect(t, p)
 		port, err := p.CreateIoCompletionPort(h, 0, 7, 0)
 		require.NoError(t, err)
+		closeAtEnd(t, p, port)
 		a, b, c := &fltlib.Overlapped{}, &fltlib.Overlapped{}, &fltlib.Overlapped{}
 		for _, ov := range []*fltlib.Overlapped{a, b, c} {
 			require.Equal(t, hrPending, p.FilterGetMessage(h, make([]byte, 32), ov))
@@ -120,6 +122,7 @@ func TestIOCPDisconnectThroughPort(t *testing.T) {
 		h1, h2 := connect(t, p), connect(t, p)
 		port, err := p.CreateIoCompletionPort(h1, 0, 1, 0)
 		require.NoError(t, err)
+		closeAtEnd(t, p, port)
 		_, err = p.CreateIoCompletionPort(h2, port, 2, 0)
 		require.NoError(t, err)
 		ov1, ov2 := &fltlib.Overlapped{}, &fltlib.Overlapped{}
@@ -142,6 +145,7 @@ func TestIOCPTimeout(t *testing.T) {
 		p := adminProc(w, "svc.exe")
 		port, err := p.CreateIoCompletionPort(kernel.InvalidHandle, 0, 0, 0)
 		require.NoError(t, err)
+		closeAtEnd(t, p, port)
 
 		start := time.Now()
 		_, _, ov, err := p.GetQueuedCompletionStatus(port, 0)
@@ -175,6 +179,7 @@ func TestIOCPCloseWakesWaiters(t *testing.T) {
 		h := connect(t, p)
 		port, err := p.CreateIoCompletionPort(h, 0, 1, 0)
 		require.NoError(t, err)
+		closeAtEnd(t, p, port)
 		w1 := gqcsAsync(p, port, fltlib.INFINITE)
 		w2 := gqcsAsync(p, port, time.Hour)
 		requireBlocked(t, w1)
@@ -207,6 +212,7 @@ func TestIOCPScannerPattern(t *testing.T) {
 		h := connect(t, p)
 		port, err := p.CreateIoCompletionPort(h, 0, 0, workers)
 		require.NoError(t, err)
+		closeAtEnd(t, p, port)
 
 		// One buffer per outstanding request, found again from its OVERLAPPED.
 		bufs := make(map[*fltlib.Overlapped][]byte)

@@ -77,6 +77,7 @@ func TestScenarioStandardUser(t *testing.T) {
 		out := make([]byte, 4)
 		require.Equal(t, kernel.S_OK, user.FilterSendMessage(h, []byte("abc"), out, nil))
 		require.Equal(t, "ABC", string(out[:3]))
+		require.NoError(t, user.CloseHandle(h))
 	})
 }
 
@@ -114,6 +115,7 @@ func TestScenarioCloseServerPortEarly(t *testing.T) {
 		p := adminProc(w, "svc.exe")
 		h, hr := p.FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
+		closeAtEnd(t, p, h)
 		d.ServerPortClose()
 
 		_, hr = adminProc(w, "late.exe").FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
@@ -133,9 +135,11 @@ func TestScenarioCloseServerPortEarly(t *testing.T) {
 		// The name is free: another driver takes it.
 		other := &testdriver.Driver{PortName: minimal.PortName}
 		require.Equal(t, kernel.S_OK, w.Load("other", other))
-		connect2, hr := adminProc(w, "new.exe").FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
+		newcomer := adminProc(w, "new.exe")
+		connect2, hr := newcomer.FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
 		require.NotEqual(t, kernel.InvalidHandle, connect2)
+		closeAtEnd(t, newcomer, connect2)
 		require.Equal(t, int32(1), other.Connects.Load())
 		require.True(t, d.Connected())
 	})
@@ -287,6 +291,7 @@ func TestBadInput(t *testing.T) {
 		other := adminProc(w, "other.exe")
 		port, err := p.CreateIoCompletionPort(kernel.InvalidHandle, 0, 0, 0)
 		require.NoError(t, err)
+		closeAtEnd(t, p, port)
 		closed := connectAndClose(t, w, p)
 
 		msg := []byte("the message that must not be lost")

@@ -98,8 +98,9 @@ func TestRegressionConnCloseRaceReceiveHangs(t *testing.T) {
 		q := adminProc(w, "other.exe")
 		c, err := fltlib.Dial(context.Background(), p, testPort, nil)
 		require.NoError(t, err)
-		_, err = p.DuplicateHandle(c.Handle(), q, 0, false, kernel.DUPLICATE_SAME_ACCESS)
+		dup, err := p.DuplicateHandle(c.Handle(), q, 0, false, kernel.DUPLICATE_SAME_ACCESS)
 		require.NoError(t, err)
+		defer func() { require.NoError(t, q.CloseHandle(dup)) }()
 		var once atomic.Bool
 		// The predicate runs between the handle lookup and the queuing of the Get: exactly the
 		// window a concurrent Close can hit.

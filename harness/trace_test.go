@@ -86,6 +86,7 @@ func labScenario(t *testing.T, w *harness.World) {
 	d.Server = nil
 	usr.Exit(0)
 	require.Equal(t, kernel.S_OK, w.Unload("drv"))
+	require.NoError(t, svc.CloseHandle(h))
 }
 
 // Every event kind of the flight recorder is recorded, with the fake-clock time, the process
@@ -266,7 +267,8 @@ func TestRunFakeTime(t *testing.T) {
 		d := &testdriver.Driver{}
 		require.Equal(t, kernel.S_OK, w.Load("drv", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-		labConnect(t, p, `\TestPort`, nil)
+		h := labConnect(t, p, `\TestPort`, nil)
+		defer p.CloseHandle(h)
 		start := time.Now()
 		st, _ := d.Send(context.Background(), d.Conn(0), []byte("m"), make([]byte, 1), driverapi.RelativeTimeout(time.Hour))
 		require.Equal(t, kernel.STATUS_TIMEOUT, st)

@@ -142,6 +142,7 @@ func TestVerifyClientPortLeakedAtUnload(t *testing.T) {
 	labConnect(t, p, `\TestPort`, nil)
 	labConnect(t, p, `\TestPort`, nil)
 	require.Equal(t, kernel.S_OK, w.Stop("leaky"))
+	p.Exit(0)
 	w.ExpectViolation(kernel.RuleVerify2).Containing("connection 1 ").Times(1)
 	w.ExpectViolation(kernel.RuleVerify2).Containing("connection 2 ").Times(1)
 	require.NoError(t, w.Close())
@@ -247,9 +248,10 @@ func TestVerifyBadSendArguments(t *testing.T) {
 			d := &testdriver.Driver{}
 			require.Equal(t, kernel.S_OK, w.Load("careless", d))
 			p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-			labConnect(t, p, `\TestPort`, nil)
+			h := labConnect(t, p, `\TestPort`, nil)
 			st := d.FM.SendMessage(context.Background(), d.Filter, &d.Conn(0).Port, []byte("x"), tc.reply, tc.length, nil)
 			require.Equal(t, tc.wantCall, st)
+			require.NoError(t, p.CloseHandle(h))
 			v := labOne(t, w, kernel.RuleVerify5)
 			require.Equal(t, "careless", v.Driver)
 			require.Equal(t, tc.object, v.Object)
@@ -274,6 +276,7 @@ func TestVerifyMessageNotifyOverstatesOutput(t *testing.T) {
 	var n uint32
 	require.Equal(t, kernel.S_OK, p.FilterSendMessage(h, []byte("q"), make([]byte, 16), &n))
 	require.Equal(t, uint32(16), n)
+	require.NoError(t, p.CloseHandle(h))
 
 	v := labOne(t, w, kernel.RuleVerify5)
 	require.Equal(t, "boastful", v.Driver)
@@ -328,8 +331,9 @@ func TestVerifyConnectContextKeptElsewhereReadsGarbage(t *testing.T) {
 	}}
 	require.Equal(t, kernel.S_OK, w.Load("hoarder", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	labConnect(t, p, `\TestPort`, []byte{1, 2, 3})
+	h := labConnect(t, p, `\TestPort`, []byte{1, 2, 3})
 	require.Equal(t, []byte{0xDB, 0xDB, 0xDB}, kept)
+	require.NoError(t, p.CloseHandle(h))
 	require.NoError(t, w.Close())
 	require.Empty(t, w.Violations())
 }
@@ -340,8 +344,10 @@ func TestVerifyConnectContextCopiedIsFine(t *testing.T) {
 	d := &testdriver.Driver{MaxConnections: 2}
 	require.Equal(t, kernel.S_OK, w.Load("good", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	labConnect(t, p, `\TestPort`, []byte("ctx"))
-	labConnect(t, p, `\TestPort`, nil)
+	h1 := labConnect(t, p, `\TestPort`, []byte("ctx"))
+	defer p.CloseHandle(h1)
+	h2 := labConnect(t, p, `\TestPort`, nil)
+	defer p.CloseHandle(h2)
 	require.Equal(t, []byte("ctx"), d.Conn(0).Context)
 }
 
@@ -370,7 +376,8 @@ func TestExpectationMatching(t *testing.T) {
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		labConnect(t, p, `\TestPort`, nil)
 		labConnect(t, p, `\TestPort`, nil)
-		return w // two R-VERIFY-2 reports come at teardown
+		p.AllowOpenHandles() // the connections must live until the teardown's unload
+		return w             // two R-VERIFY-2 reports come at teardown
 	}
 
 	w := newLeaky()
@@ -498,6 +505,9 @@ func TestTeardownReportsQueuedCompletionPackets(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, p.PostQueuedCompletionStatus(port, 0, 1, nil))
 	require.NoError(t, p.PostQueuedCompletionStatus(port, 0, 2, nil))
+	// The port is left to the teardown on purpose: its packets are what the check reports.
+	p.AllowOpenHandles()
+	child.AllowOpenHandles()
 	err = w.Close()
 	require.EqualError(t, err, fmt.Sprintf("harness: world teardown:\n\tleftover at teardown: svc.exe (pid 8) (handle %#x), "+
 		"worker.exe (pid 12) (handle %#x): 2 completion packet(s) queued in an I/O completion port and never dequeued", uintptr(port), uintptr(dup)))
@@ -578,8 +588,79 @@ func TestCloseCleanWorld(t *testing.T) {
 	require.Equal(t, kernel.S_OK, w.Load("good", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	labConnect(t, p, `\TestPort`, nil) // closed by the process exit at teardown
+	p.AllowOpenHandles()
 	require.NoError(t, w.Close())
 	require.NoError(t, w.Close())
+	require.Equal(t, int32(1), d.Disconnects.Load())
+	require.Empty(t, w.Leftovers())
+}
+
+// A handle the test leaves open in a process it did not exit fails the test, with the
+// handle, its process and its object; the process exit at teardown does not hide it. A test
+// that means it says so: per process, or for the whole world. A process the test exited, or
+// a handle it closed, is not reported.
+func TestLeakedUserHandleFailsTheTest(t *testing.T) {
+	hint := "(close the handles, or Exit the process; a test that means to leave them open says so with World.AllowOpenHandles or Process.AllowOpenHandles)"
+	run := func(body func(w *harness.World, svc, tray *harness.Process)) []string {
+		ft := &labTB{TB: t}
+		w := harness.New(ft)
+		d := &testdriver.Driver{MaxConnections: 4}
+		require.Equal(t, kernel.S_OK, w.Load("drv", d))
+		svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		tray := w.NewProcess("tray.exe", kernel.TokenAdmin())
+		body(w, svc, tray)
+		ft.finish()
+		return ft.errs
+	}
+
+	errs := run(func(w *harness.World, svc, tray *harness.Process) {
+		labConnect(t, svc, `\TestPort`, nil)
+		port, err := tray.CreateIoCompletionPort(kernel.InvalidHandle, 0, 0, 0)
+		require.NoError(t, err)
+		require.Equal(t, kernel.Handle(0xc0004), port)
+	})
+	require.Equal(t, []string{"harness: world teardown:\n" +
+		"\tleftover at teardown: svc.exe (pid 8): handle 0x80004 to FilterConnectionPort \"\\\\TestPort\" still open\n" +
+		"\tleftover at teardown: tray.exe (pid 12): handle 0xc0004 to IoCompletion still open\n" +
+		"\t" + hint}, errs)
+
+	// Closed, exited, or allowed: nothing to report.
+	require.Empty(t, run(func(w *harness.World, svc, tray *harness.Process) {
+		require.NoError(t, svc.CloseHandle(labConnect(t, svc, `\TestPort`, nil)))
+		labConnect(t, tray, `\TestPort`, nil)
+		tray.Exit(0)
+	}))
+	require.Empty(t, run(func(w *harness.World, svc, tray *harness.Process) {
+		labConnect(t, svc, `\TestPort`, nil)
+		svc.AllowOpenHandles()
+		h := labConnect(t, tray, `\TestPort`, nil)
+		require.NoError(t, tray.CloseHandle(h))
+	}))
+	require.Empty(t, run(func(w *harness.World, svc, tray *harness.Process) {
+		labConnect(t, svc, `\TestPort`, nil)
+		labConnect(t, tray, `\TestPort`, nil)
+		w.AllowOpenHandles()
+	}))
+
+	// Allowing one process does not allow the others.
+	errs = run(func(w *harness.World, svc, tray *harness.Process) {
+		labConnect(t, svc, `\TestPort`, nil)
+		svc.AllowOpenHandles()
+		labConnect(t, tray, `\TestPort`, nil)
+	})
+	require.Len(t, errs, 1)
+	require.NotContains(t, errs[0], "svc.exe")
+	require.Contains(t, errs[0], `tray.exe (pid 12): handle 0xc0004 to FilterConnectionPort "\\TestPort" still open`)
+
+	// The leaked handle is reported before the teardown closes it: the teardown still ran (the
+	// connection ended, the driver unloaded) and nothing survived it.
+	ft := &labTB{TB: t}
+	w := harness.New(ft)
+	d := &testdriver.Driver{}
+	require.Equal(t, kernel.S_OK, w.Load("drv", d))
+	labConnect(t, w.NewProcess("svc.exe", kernel.TokenAdmin()), `\TestPort`, nil)
+	ft.finish()
+	require.Len(t, ft.errs, 1)
 	require.Equal(t, int32(1), d.Disconnects.Load())
 	require.Empty(t, w.Leftovers())
 }

@@ -32,10 +32,11 @@ type World struct {
 	fm     *fltmgr.Manager
 	faults *Faults
 
-	mu       sync.Mutex
-	procs    []*Process
-	expected []*Expectation
-	closed   bool
+	mu        sync.Mutex
+	procs     []*Process
+	expected  []*Expectation
+	closed    bool
+	allowOpen bool // AllowOpenHandles: handles open at teardown are not reported
 
 	syncGets sync.Pool // *syncGet
 }
@@ -372,13 +373,46 @@ func (w *World) queuedPackets() []kernel.Leftover {
 	return out
 }
 
+// AllowOpenHandles lets the test end with user handles still open in its processes: the
+// teardown's process exits close them without a report. Use it where leaving the handles to
+// the process exit is the point of the test; [Process.AllowOpenHandles] allows it for one
+// process only.
+func (w *World) AllowOpenHandles() {
+	w.mu.Lock()
+	w.allowOpen = true
+	w.mu.Unlock()
+}
+
+// leakedHandles lists the user handles still open in the processes the harness started and
+// the test neither exited nor allowed to keep them.
+func (w *World) leakedHandles(procs []*Process) []kernel.Leftover {
+	w.mu.Lock()
+	allowed := w.allowOpen
+	w.mu.Unlock()
+	if allowed {
+		return nil
+	}
+	var out []kernel.Leftover
+	for _, p := range procs {
+		if p.allowOpen.Load() || p.k.Exited() {
+			continue
+		}
+		for _, h := range p.k.Handles() {
+			out = append(out, handleLeftover(h))
+		}
+	}
+	return out
+}
+
 // Close tears the world down and checks that nothing is left. In order:
 //
 //  0. Fault injection stops: the teardown itself runs without injected faults or kills.
 //  1. Completion packets still queued in a completion port whose handle is open are
 //     reported (a completion the program never processed: a message never answered, an
 //     error never seen). Decision: this check runs before teardown, since process exit
-//     closes the ports and drops their packets.
+//     closes the ports and drops their packets. So is every user handle still open in a
+//     process the test did not Exit (a handle the program leaked), unless the test allowed
+//     it with [World.AllowOpenHandles] or [Process.AllowOpenHandles].
 //  2. Every process the harness started exits (closing its handles: connections end,
 //     DisconnectNotify runs).
 //  3. Every loaded driver gets a mandatory unload (a driver that cannot be unloaded is torn
@@ -405,6 +439,12 @@ func (w *World) Close() error {
 	var problems []string
 	for _, l := range w.queuedPackets() {
 		problems = append(problems, "leftover at teardown: "+l.String())
+	}
+	if leaked := w.leakedHandles(procs); len(leaked) > 0 {
+		for _, l := range leaked {
+			problems = append(problems, "leftover at teardown: "+l.String())
+		}
+		problems = append(problems, "(close the handles, or Exit the process; a test that means to leave them open says so with World.AllowOpenHandles or Process.AllowOpenHandles)")
 	}
 	for _, p := range procs {
 		p.Exit(0)

@@ -42,11 +42,14 @@ func load(t *testing.T, w *harness.World, cfg avscan.Config) *avscan.Driver {
 	return d
 }
 
-// startScanner starts the user scanner in a new administrator process.
+// startScanner starts the user scanner in a new administrator process. The scanner is
+// stopped (UserScanFinalize: its handles closed) at the end of the test, before the world's
+// teardown checks, unless it stopped before.
 func startScanner(t *testing.T, w *harness.World, opts avscanuser.Options) *avscanuser.Scanner {
 	t.Helper()
 	s, err := avscanuser.Start(w.NewProcess("avscan.exe", kernel.TokenAdmin()), opts)
 	require.NoError(t, err)
+	t.Cleanup(s.Stop)
 	return s
 }
 
