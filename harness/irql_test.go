@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/fsys"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
@@ -123,7 +124,7 @@ func irqlWrite(t *testing.T, w *harness.World, d *irqlDriver) {
 	w.MustAddVolume(fsys.VolumeConfig{Name: "C:"})
 	require.Equal(t, kernel.S_OK, w.Load("irql", d))
 	svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	c, err := harness.Dial(context.Background(), svc, `\IrqlPort`, nil)
+	c, err := fltlib.Dial(context.Background(), svc, `\IrqlPort`, nil)
 	require.NoError(t, err)
 	go c.Receive(context.Background()) // takes the one-way message, if one is sent
 	p := w.NewProcess("app.exe", kernel.TokenStandardUser())
