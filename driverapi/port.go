@@ -15,12 +15,10 @@ const (
 	OBJ_KERNEL_HANDLE    = 0x00000200
 )
 
-// Port access rights and connect options.
-const (
-	FLT_PORT_CONNECT          = kernel.FLT_PORT_CONNECT
-	FLT_PORT_ALL_ACCESS       = kernel.FLT_PORT_ALL_ACCESS
-	FLT_PORT_FLAG_SYNC_HANDLE = 0x1
-)
+// FLT_PORT_FLAG_SYNC_HANDLE is the connect option that makes the user's handle synchronous.
+// The port access rights (FLT_PORT_CONNECT, FLT_PORT_ALL_ACCESS) are in package kernel, beside
+// the port's generic mapping and the access check that uses them.
+const FLT_PORT_FLAG_SYNC_HANDLE = 0x1
 
 // MaxConnectionContext is the largest connection context FilterConnectCommunicationPort
 // accepts, in bytes.

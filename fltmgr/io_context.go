@@ -101,7 +101,7 @@ func (m *Manager) AllocateContext(fi driverapi.Filter, contextType driverapi.Con
 		}
 	}
 	if reg == nil {
-		return nil, driverapi.STATUS_FLT_CONTEXT_ALLOCATION_NOT_FOUND
+		return nil, kernel.STATUS_FLT_CONTEXT_ALLOCATION_NOT_FOUND
 	}
 	c := &fltContext{fio: fio, typ: contextType, reg: reg, id: m.nextSeq()}
 	c.refs.Store(1)
@@ -243,7 +243,7 @@ func (m *Manager) setContext(instance driverapi.Instance, fo *fsys.FileObject, k
 	c.mu.Unlock()
 	if linked {
 		inst.mu.Unlock()
-		return driverapi.STATUS_FLT_CONTEXT_ALREADY_LINKED
+		return kernel.STATUS_FLT_CONTEXT_ALREADY_LINKED
 	}
 	get, put, del := inst.ctxMapLocked(kind)
 	existing := get(key)
@@ -253,7 +253,7 @@ func (m *Manager) setContext(instance driverapi.Instance, fo *fsys.FileObject, k
 			*oldContext = existing
 		}
 		inst.mu.Unlock()
-		return driverapi.STATUS_FLT_CONTEXT_ALREADY_DEFINED
+		return kernel.STATUS_FLT_CONTEXT_ALREADY_DEFINED
 	}
 	if existing != nil {
 		del(key)

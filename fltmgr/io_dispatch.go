@@ -209,7 +209,7 @@ func (op *ioOp) handlePre(inst *instance, reg *driverapi.OperationRegistration, 
 	case driverapi.FLT_PREOP_DISALLOW_FASTIO:
 		if op.data.IsFastIoOperation() {
 			op.fastIODisallowed = true
-			op.data.IoStatus = driverapi.IoStatusBlock{Status: driverapi.STATUS_FLT_DISALLOW_FAST_IO}
+			op.data.IoStatus = driverapi.IoStatusBlock{Status: kernel.STATUS_FLT_DISALLOW_FAST_IO}
 			return true
 		}
 		op.violation(inst, kernel.RuleIOVerify1, fmt.Sprintf("pre-operation callback returned FLT_PREOP_DISALLOW_FASTIO for an IRP-based %v", op.major),

@@ -29,7 +29,7 @@ func (m *Manager) traceIO(ctx context.Context, what string, st kernel.NTSTATUS) 
 		return
 	}
 	_, _, proc := requestor(ctx)
-	m.trace(kernel.TraceEvent{Kind: EvFileIO, Process: proc, Status: st.Error(), Detail: what})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvFileIO, Process: proc, Status: st.Error(), Detail: what})
 }
 
 // NtCreateFile sends an IRP_MJ_CREATE for fileName (volume-relative: `\dir\a.txt`) down the
@@ -222,7 +222,7 @@ func (m *Manager) readWrite(ctx context.Context, fv *fltVolume, fo *fsys.FileObj
 	}
 	op.run()
 	if op.fastIODisallowed {
-		return 0, driverapi.STATUS_FLT_DISALLOW_FAST_IO, true
+		return 0, kernel.STATUS_FLT_DISALLOW_FAST_IO, true
 	}
 	return uint32(op.data.IoStatus.Information), op.data.IoStatus.Status, false
 }

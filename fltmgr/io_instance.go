@@ -13,14 +13,6 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// Trace event kinds of the I/O model (defined in kernel with the others).
-const (
-	EvVolumeMounted    = kernel.EvVolumeMounted
-	EvInstanceAttached = kernel.EvInstanceAttached
-	EvInstanceDetached = kernel.EvInstanceDetached
-	EvFileIO           = kernel.EvFileIO
-)
-
 // ioState is the I/O half of the filter manager: the volumes and, per filter, its
 // registration tables and instances. The zero value is ready.
 //
@@ -212,10 +204,10 @@ func validateIORegistration(reg *driverapi.Registration) kernel.NTSTATUS {
 			driverapi.FLT_STREAM_CONTEXT, driverapi.FLT_STREAMHANDLE_CONTEXT, driverapi.FLT_TRANSACTION_CONTEXT,
 			driverapi.FLT_SECTION_CONTEXT:
 		default:
-			return driverapi.STATUS_FLT_INVALID_CONTEXT_REGISTRATION
+			return kernel.STATUS_FLT_INVALID_CONTEXT_REGISTRATION
 		}
 		if c.Size == 0 || c.Flags&^driverapi.FLTFL_CONTEXT_REGISTRATION_NO_EXACT_SIZE_MATCH != 0 {
-			return driverapi.STATUS_FLT_INVALID_CONTEXT_REGISTRATION
+			return kernel.STATUS_FLT_INVALID_CONTEXT_REGISTRATION
 		}
 	}
 	if reg.Altitude != "" {
@@ -296,7 +288,7 @@ func (m *Manager) AddVolume(v *fsys.Volume) kernel.NTSTATUS {
 		started = append(started, fio)
 	}
 	m.io.mu.Unlock()
-	m.trace(kernel.TraceEvent{Kind: EvVolumeMounted, Detail: fmt.Sprintf("%s %s %s sector %d %s", v.Name(), v.DeviceName(), v.Kind(), v.SectorSize(), v.FileSystem())})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvVolumeMounted, Detail: fmt.Sprintf("%s %s %s sector %d %s", v.Name(), v.DeviceName(), v.Kind(), v.SectorSize(), v.FileSystem())})
 	sort.Slice(started, func(a, b int) bool { return started[a].f.name < started[b].f.name })
 	for _, fio := range started {
 		m.autoAttach(fio, fv, driverapi.FLTFL_INSTANCE_SETUP_AUTOMATIC_ATTACHMENT|driverapi.FLTFL_INSTANCE_SETUP_NEWLY_MOUNTED_VOLUME)
@@ -406,7 +398,7 @@ func (m *Manager) attach(fio *filterIO, fv *fltVolume, altitude, name string, fl
 		posts: map[*postEntry]struct{}{}, pends: map[*ioOp]struct{}{},
 		shCtx: map[*fsys.FileObject]*fltContext{}, sCtx: map[*fsys.Stream]*fltContext{}}
 	fail := func(st kernel.NTSTATUS, why string) (*instance, kernel.NTSTATUS) {
-		m.trace(kernel.TraceEvent{Kind: EvInstanceAttached, Driver: fio.f.name, Status: st.Error(),
+		m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceAttached, Driver: fio.f.name, Status: st.Error(),
 			Detail: fmt.Sprintf("%q on %s at %s: %s", name, fv.v.Name(), altitude, why)})
 		return nil, st
 	}
@@ -425,7 +417,7 @@ func (m *Manager) attach(fio *filterIO, fv *fltVolume, altitude, name string, fl
 	for _, o := range fv.all {
 		if o.fio == fio && strings.EqualFold(o.name, name) {
 			m.io.mu.Unlock()
-			return fail(driverapi.STATUS_FLT_INSTANCE_NAME_COLLISION, "instance name in use")
+			return fail(kernel.STATUS_FLT_INSTANCE_NAME_COLLISION, "instance name in use")
 		}
 		if o.alt == alt {
 			m.io.mu.Unlock()
@@ -467,7 +459,7 @@ func (m *Manager) attach(fio *filterIO, fv *fltVolume, altitude, name string, fl
 		}
 		return fail(st, "InstanceSetup refused")
 	}
-	m.trace(kernel.TraceEvent{Kind: EvInstanceAttached, Driver: fio.f.name, Status: kernel.STATUS_SUCCESS.Error(),
+	m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceAttached, Driver: fio.f.name, Status: kernel.STATUS_SUCCESS.Error(),
 		Detail: fmt.Sprintf("%q on %s at %s", name, fv.v.Name(), altitude)})
 	return inst, kernel.STATUS_SUCCESS
 }
@@ -545,7 +537,7 @@ func (m *Manager) AttachFilter(proc *kernel.Process, filterName, volumeName, alt
 	}
 	fv := m.findVolume(volumeName)
 	if fv == nil {
-		return "", driverapi.STATUS_FLT_VOLUME_NOT_FOUND
+		return "", kernel.STATUS_FLT_VOLUME_NOT_FOUND
 	}
 	if fio.reg.InstanceFlags&driverapi.InstanceFlagNoManualAttach != 0 {
 		return "", kernel.STATUS_FLT_DO_NOT_ATTACH
@@ -583,7 +575,7 @@ func (m *Manager) DetachFilter(proc *kernel.Process, filterName, volumeName, ins
 	}
 	fv := m.findVolume(volumeName)
 	if fv == nil {
-		return driverapi.STATUS_FLT_VOLUME_NOT_FOUND
+		return kernel.STATUS_FLT_VOLUME_NOT_FOUND
 	}
 	return m.detach(fio, fv, instanceName)
 }
@@ -601,19 +593,19 @@ func (m *Manager) detach(fio *filterIO, fv *fltVolume, instanceName string) kern
 	}
 	fio.mu.Unlock()
 	if inst == nil {
-		return driverapi.STATUS_FLT_INSTANCE_NOT_FOUND
+		return kernel.STATUS_FLT_INSTANCE_NOT_FOUND
 	}
 	cb := fio.reg.InstanceQueryTeardown
 	if cb == nil {
 		return kernel.STATUS_FLT_DO_NOT_DETACH
 	}
 	if !inst.enter() {
-		return driverapi.STATUS_FLT_INSTANCE_NOT_FOUND
+		return kernel.STATUS_FLT_INSTANCE_NOT_FOUND
 	}
 	st := cb(&driverapi.RelatedObjects{Filter: fio.f, Volume: fv, Instance: inst}, 0)
 	inst.leave()
 	if !st.IsSuccess() {
-		m.trace(kernel.TraceEvent{Kind: EvInstanceDetached, Driver: fio.f.name, Status: st.Error(),
+		m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceDetached, Driver: fio.f.name, Status: st.Error(),
 			Detail: fmt.Sprintf("%q on %s: InstanceQueryTeardown refused", inst.name, fv.v.Name())})
 		return st
 	}
@@ -756,7 +748,7 @@ func (m *Manager) teardownInstance(inst *instance, reason driverapi.InstanceTear
 			Message: fmt.Sprintf("%d FltObjectReference reference(s) to the instance were never released", refs),
 			Windows: "instance teardown waits for the references forever"})
 	}
-	m.trace(kernel.TraceEvent{Kind: EvInstanceDetached, Driver: fio.f.name,
+	m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceDetached, Driver: fio.f.name,
 		Detail: fmt.Sprintf("%q on %s (%s)", inst.name, fv.v.Name(), teardownReason(reason))})
 }
 

@@ -138,7 +138,7 @@ func TestIOAltitudeCollision(t *testing.T) {
 	mustLoad(t, w, "two", &ioDriver{Reg: driverapi.Registration{Altitude: "360000.0"}})
 	require.Equal(t, []string{"one/one Instance@360000"}, w.Instances("C:"))
 	var why string
-	for _, e := range w.Trace().Filter(fltmgr.EvInstanceAttached) {
+	for _, e := range w.Trace().Filter(kernel.EvInstanceAttached) {
 		if e.Driver == "two" {
 			why = e.Status
 		}
@@ -182,8 +182,8 @@ func TestIORegistrationValidation(t *testing.T) {
 		{driverapi.Registration{OperationRegistration: []driverapi.OperationRegistration{{MajorFunction: driverapi.IRP_MJ_READ, Flags: 0x100}}}, kernel.STATUS_INVALID_PARAMETER},
 		{driverapi.Registration{OperationRegistration: []driverapi.OperationRegistration{
 			{MajorFunction: driverapi.IRP_MJ_READ, PreOperation: pre}, {MajorFunction: driverapi.IRP_MJ_READ, PreOperation: pre}}}, kernel.STATUS_INVALID_PARAMETER},
-		{driverapi.Registration{ContextRegistration: []driverapi.ContextRegistration{{ContextType: 0x3, Size: 8}}}, driverapi.STATUS_FLT_INVALID_CONTEXT_REGISTRATION},
-		{driverapi.Registration{ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_STREAM_CONTEXT}}}, driverapi.STATUS_FLT_INVALID_CONTEXT_REGISTRATION},
+		{driverapi.Registration{ContextRegistration: []driverapi.ContextRegistration{{ContextType: 0x3, Size: 8}}}, kernel.STATUS_FLT_INVALID_CONTEXT_REGISTRATION},
+		{driverapi.Registration{ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_STREAM_CONTEXT}}}, kernel.STATUS_FLT_INVALID_CONTEXT_REGISTRATION},
 		// Entries after the END markers are not read.
 		{driverapi.Registration{Altitude: "1", OperationRegistration: []driverapi.OperationRegistration{{MajorFunction: driverapi.IRP_MJ_OPERATION_END}, {MajorFunction: 0x40}},
 			ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_CONTEXT_END}, {ContextType: 0x3}}}, kernel.STATUS_SUCCESS},
@@ -212,7 +212,7 @@ func TestIOKernelAttachDetach(t *testing.T) {
 	d := &ioDriver{Reg: reg}
 	mustLoad(t, w, "k", d)
 	_, st := d.FM.GetVolumeFromName(d.Filter, `\Device\HarddiskVolume9`)
-	require.Equal(t, driverapi.STATUS_FLT_VOLUME_NOT_FOUND, st)
+	require.Equal(t, kernel.STATUS_FLT_VOLUME_NOT_FOUND, st)
 	vol, st := d.FM.GetVolumeFromName(d.Filter, `\??\C:`)
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 	name, _ := d.FM.GetVolumeName(vol)
@@ -222,9 +222,9 @@ func TestIOKernelAttachDetach(t *testing.T) {
 	require.Equal(t, "k Instance", inst.InstanceName())
 	require.Equal(t, "330000", inst.Altitude())
 	_, st = d.FM.AttachVolume(d.Filter, vol, "")
-	require.Equal(t, driverapi.STATUS_FLT_INSTANCE_NAME_COLLISION, st)
+	require.Equal(t, kernel.STATUS_FLT_INSTANCE_NAME_COLLISION, st)
 	require.Equal(t, kernel.STATUS_SUCCESS, d.FM.DetachVolume(d.Filter, vol, ""))
-	require.Equal(t, driverapi.STATUS_FLT_INSTANCE_NOT_FOUND, d.FM.DetachVolume(d.Filter, vol, ""))
+	require.Equal(t, kernel.STATUS_FLT_INSTANCE_NOT_FOUND, d.FM.DetachVolume(d.Filter, vol, ""))
 	d.FM.ObjectDereference(vol)
 	require.Equal(t, []string{`k:setup \Device\HarddiskVolume1 flags=0x2 devtype=0x8 fstype=2`, "k:query-teardown k Instance",
 		`k:teardown-start \Device\HarddiskVolume1 reason=0x1`, `k:teardown-complete \Device\HarddiskVolume1 reason=0x1`}, r.take())

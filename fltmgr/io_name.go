@@ -35,7 +35,7 @@ func (m *Manager) GetFileNameInformation(data *driverapi.CallbackData, nameOptio
 	}
 	m.checkIRQL("FltGetFileNameInformation", maxIRQLFileNameInformation, inst.fio.f.name)
 	if data.Iopb.MajorFunction == driverapi.IRP_MJ_CLOSE {
-		return nil, driverapi.STATUS_FLT_INVALID_NAME_REQUEST
+		return nil, kernel.STATUS_FLT_INVALID_NAME_REQUEST
 	}
 	return m.nameInfo(inst, data.Iopb.TargetFileObject, nameOptions)
 }

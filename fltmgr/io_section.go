@@ -190,7 +190,7 @@ func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance drivera
 	case used:
 		st = kernel.STATUS_INVALID_PARAMETER
 	case busy:
-		st = driverapi.STATUS_FLT_CONTEXT_ALREADY_DEFINED
+		st = kernel.STATUS_FLT_CONTEXT_ALREADY_DEFINED
 	default:
 		if t.open == nil {
 			t.open = make(map[sectionKey]*Section)

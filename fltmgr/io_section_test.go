@@ -88,7 +88,7 @@ func TestIOSectionForDataScan(t *testing.T) {
 	// R-IO-SCAN-3: a second section on the same stream while the first is open.
 	c2 := d.sectionContext(t)
 	_, _, st = d.create(svc, fo, c2)
-	require.Equal(t, driverapi.STATUS_FLT_CONTEXT_ALREADY_DEFINED, st)
+	require.Equal(t, kernel.STATUS_FLT_CONTEXT_ALREADY_DEFINED, st)
 
 	// R-IO-SCAN-4: close once; the handle still maps; a closed context cannot be reused.
 	require.Equal(t, kernel.STATUS_SUCCESS, d.FM.CloseSectionForDataScan(c))
@@ -146,7 +146,7 @@ func TestIOSectionForDataScanErrors(t *testing.T) {
 	_, err := svc.MapViewOfFile(h, harness.FILE_MAP_WRITE, 0, 0, 0)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err, "a PAGE_READONLY section")
 	_, err = svc.MapViewOfFile(h, harness.FILE_MAP_READ, 0, 4096, 0)
-	require.Equal(t, harness.ERROR_MAPPED_ALIGNMENT, err)
+	require.Equal(t, kernel.ERROR_MAPPED_ALIGNMENT, err)
 	_, err = svc.MapViewOfFile(h, harness.FILE_MAP_READ, 0, 0, 5)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err, "past the end of the section")
 	_, err = app.MapViewOfFile(fh, harness.FILE_MAP_READ, 0, 0, 0)

@@ -50,7 +50,7 @@ func (m *Manager) GetVolumeFromName(fi driverapi.Filter, name string) (driverapi
 	}
 	fv := m.findVolume(strings.TrimPrefix(name, `\??\`))
 	if fv == nil {
-		return nil, driverapi.STATUS_FLT_VOLUME_NOT_FOUND
+		return nil, kernel.STATUS_FLT_VOLUME_NOT_FOUND
 	}
 	fv.refs.Add(1)
 	return fv, kernel.STATUS_SUCCESS

@@ -71,15 +71,6 @@ const (
 	MOVEFILE_COPY_ALLOWED     uint32 = 0x2
 )
 
-// Win32 errors of file operations.
-const (
-	ERROR_NOT_SAME_DEVICE                   = kernel.ERROR_NOT_SAME_DEVICE
-	ERROR_FILE_EXISTS     kernel.Win32Error = 80
-	ERROR_NEGATIVE_SEEK   kernel.Win32Error = 131
-	ERROR_DIR_NOT_EMPTY                     = kernel.ERROR_DIR_NOT_EMPTY
-	ERROR_BAD_COMMAND                       = kernel.ERROR_BAD_COMMAND
-)
-
 // FileInfoByHandleClass is FILE_INFO_BY_HANDLE_CLASS, the class of SetFileInformationByHandle.
 type FileInfoByHandleClass uint32
 
@@ -331,7 +322,7 @@ func (p *Process) CreateFile(name string, desiredAccess kernel.AccessMask, share
 	h, _, st := p.ntCreate(name, access, attrs, shareMode, ntDisp, opts, sa != nil && sa.InheritHandle)
 	if st != kernel.STATUS_SUCCESS {
 		if st == kernel.STATUS_OBJECT_NAME_COLLISION && disposition == CREATE_NEW {
-			return kernel.InvalidHandle, ERROR_FILE_EXISTS
+			return kernel.InvalidHandle, kernel.ERROR_FILE_EXISTS
 		}
 		return kernel.InvalidHandle, win32Error(st)
 	}
@@ -514,7 +505,7 @@ func (p *Process) SetFilePointerEx(h kernel.Handle, distance int64, moveMethod u
 	}
 	pos := base + distance
 	if pos < 0 {
-		return 0, ERROR_NEGATIVE_SEEK
+		return 0, kernel.ERROR_NEGATIVE_SEEK
 	}
 	if st := fh.fo.SetCurrentByteOffset(pos); st != kernel.STATUS_SUCCESS {
 		return 0, win32Error(st)

@@ -39,7 +39,7 @@ func TestFilesCreateFileErrors(t *testing.T) {
 		{"unknown drive", `Q:\a.txt`, kernel.GENERIC_READ, harness.OPEN_EXISTING, 0, kernel.ERROR_PATH_NOT_FOUND},
 		{"relative path", `a.txt`, kernel.GENERIC_READ, harness.OPEN_EXISTING, 0, kernel.ERROR_INVALID_NAME},
 		{"bad character", `C:\a<b.txt`, kernel.GENERIC_READ, harness.CREATE_ALWAYS, 0, kernel.ERROR_INVALID_NAME},
-		{"create new over existing", `C:\dir\a.txt`, kernel.GENERIC_WRITE, harness.CREATE_NEW, 0, harness.ERROR_FILE_EXISTS},
+		{"create new over existing", `C:\dir\a.txt`, kernel.GENERIC_WRITE, harness.CREATE_NEW, 0, kernel.ERROR_FILE_EXISTS},
 		{"directory as file", `C:\dir`, kernel.GENERIC_READ, harness.OPEN_EXISTING, 0, kernel.ERROR_ACCESS_DENIED},
 		{"read-only file for write", `C:\ro.txt`, kernel.GENERIC_WRITE, harness.OPEN_EXISTING, 0, kernel.ERROR_ACCESS_DENIED},
 		{"truncate read-only", `C:\ro.txt`, kernel.GENERIC_WRITE, harness.TRUNCATE_EXISTING, 0, kernel.ERROR_ACCESS_DENIED},
@@ -148,7 +148,7 @@ func TestFilesReadWrite(t *testing.T) {
 	_, err = p.WriteFileAt(wr, []byte("z"), 14)
 	require.NoError(t, err)
 	_, err = p.SetFilePointerEx(wr, -100, harness.FILE_CURRENT)
-	require.Equal(t, harness.ERROR_NEGATIVE_SEEK, err)
+	require.Equal(t, kernel.ERROR_NEGATIVE_SEEK, err)
 	require.Equal(t, 2, writes)
 	data, _ := w.FileData(`C:\f.txt`)
 	require.Equal(t, "01234567ABCD\x00\x00z", string(data))
@@ -264,7 +264,7 @@ func TestFilesRename(t *testing.T) {
 	require.NoError(t, p.MoveFileEx(`C:\b.txt`, `C:\sub\a2.txt`, harness.MOVEFILE_REPLACE_EXISTING))
 	data, _ = w.FileData(`C:\sub\a2.txt`)
 	require.Equal(t, "b", string(data))
-	require.Equal(t, harness.ERROR_NOT_SAME_DEVICE, p.MoveFile(`C:\sub\a2.txt`, `D:\x.txt`))
+	require.Equal(t, kernel.ERROR_NOT_SAME_DEVICE, p.MoveFile(`C:\sub\a2.txt`, `D:\x.txt`))
 	require.Equal(t, kernel.ERROR_FILE_NOT_FOUND, p.MoveFile(`C:\nope.txt`, `C:\x.txt`))
 	require.Equal(t, kernel.ERROR_PATH_NOT_FOUND, p.MoveFile(`C:\sub\a2.txt`, `C:\nodir\x.txt`))
 
@@ -302,7 +302,7 @@ func TestFilesDelete(t *testing.T) {
 	require.Equal(t, kernel.ERROR_FILE_NOT_FOUND, p.DeleteFile(`C:\d.txt`))
 
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, p.DeleteFile(`C:\dir`), "DeleteFile on a directory")
-	require.Equal(t, harness.ERROR_DIR_NOT_EMPTY, p.RemoveDirectory(`C:\dir`))
+	require.Equal(t, kernel.ERROR_DIR_NOT_EMPTY, p.RemoveDirectory(`C:\dir`))
 	require.Equal(t, kernel.ERROR_DIRECTORY, p.RemoveDirectory(`C:\dir\inner.txt`))
 	require.NoError(t, p.RemoveDirectory(`C:\empty`))
 	require.False(t, vol.TestAccess().Exists(`empty`))

@@ -18,10 +18,6 @@ const (
 // AllocationGranularity is the granularity of view offsets (SYSTEM_INFO.dwAllocationGranularity).
 const AllocationGranularity = 65536
 
-// ERROR_MAPPED_ALIGNMENT is the Win32 error of a view offset that is not a multiple of the
-// allocation granularity.
-const ERROR_MAPPED_ALIGNMENT kernel.Win32Error = 1132
-
 // MapViewOfFile emulates MapViewOfFile on a section handle that a filter returned (the
 // avscan sample's CreateSectionForDataScan answer): it returns the bytes of the view, from the
 // offset fileOffsetHigh:fileOffsetLow, numberOfBytesToMap of them (0: to the end of the
@@ -59,7 +55,7 @@ func (p *Process) MapViewOfFile(section kernel.Handle, desiredAccess uint32, fil
 	}
 	off := int64(fileOffsetHigh)<<32 | int64(fileOffsetLow)
 	if off%AllocationGranularity != 0 {
-		return nil, ERROR_MAPPED_ALIGNMENT
+		return nil, kernel.ERROR_MAPPED_ALIGNMENT
 	}
 	size := sec.Size()
 	if off >= size {

@@ -165,6 +165,9 @@ const (
 	ERROR_NOT_FOUND              Win32Error = 1168
 	ERROR_CONNECTION_COUNT_LIMIT Win32Error = 1238
 	ERROR_SEM_TIMEOUT            Win32Error = 121
+	ERROR_FILE_EXISTS            Win32Error = 80
+	ERROR_NEGATIVE_SEEK          Win32Error = 131
+	ERROR_MAPPED_ALIGNMENT       Win32Error = 1132 // a view offset not a multiple of the allocation granularity
 	ERROR_CONNECTION_REFUSED     Win32Error = 1225
 	ERROR_PRIVILEGE_NOT_HELD     Win32Error = 1314
 	ERROR_NO_SYSTEM_RESOURCES    Win32Error = 1450

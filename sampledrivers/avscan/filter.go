@@ -179,7 +179,7 @@ func (d *Driver) findOrCreateStreamContext(data *driverapi.CallbackData, objs *d
 	c.SetData(sctx)
 	var old driverapi.FltContext
 	st = d.fm.SetStreamContext(objs.Instance, objs.FileObject, driverapi.FLT_SET_CONTEXT_KEEP_IF_EXISTS, c, &old)
-	if st == driverapi.STATUS_FLT_CONTEXT_ALREADY_DEFINED && old != nil {
+	if st == kernel.STATUS_FLT_CONTEXT_ALREADY_DEFINED && old != nil {
 		d.fm.ReleaseContext(c) // another open set one first: use it
 		if o, ok := old.Data().(*streamContext); ok {
 			return o, kernel.STATUS_SUCCESS
