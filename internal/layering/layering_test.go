@@ -44,6 +44,11 @@ func allowed(pkg string) ([]string, bool) {
 		return []string{"kernel", "fsys", "internal/drvhost"}, true
 	case "fltmgr":
 		return []string{"kernel", "fsys", "internal/drvhost", "driverapi"}, true
+	case "cdriver":
+		if len(parts) == 1 { // the C runtime: a host of C drivers, at the level of a driver
+			return []string{"kernel", "fsys", "internal/drvhost", "driverapi"}, true
+		}
+		return nil, true // its tools
 	case "fltlib":
 		if len(parts) == 1 {
 			return []string{"kernel", "fsys", "driverapi"}, true
@@ -55,8 +60,8 @@ func allowed(pkg string) ([]string, bool) {
 			return nil, false
 		}
 		sample := "sampledrivers/" + parts[1]
-		if len(parts) == 2 { // the driver itself
-			return []string{"kernel", "fsys", "driverapi", sample + "/" + parts[1] + "proto"}, true
+		if len(parts) == 2 { // the driver itself (a C driver's package: the C runtime too)
+			return []string{"kernel", "fsys", "driverapi", "cdriver", sample + "/" + parts[1] + "proto"}, true
 		}
 		if strings.HasSuffix(parts[len(parts)-1], "proto") {
 			return []string{"kernel", "fsys", "driverapi"}, true
@@ -70,6 +75,7 @@ func allowed(pkg string) ([]string, bool) {
 func TestImportsGoDown(t *testing.T) {
 	root := filepath.Join("..", "..")
 	imports := map[string]map[string]bool{} // package → project imports
+	cgo := map[string]bool{}                // directories with a file that imports "C"
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -95,6 +101,9 @@ func TestImportsGoDown(t *testing.T) {
 		}
 		for _, is := range f.Imports {
 			p, _ := strconv.Unquote(is.Path.Value)
+			if p == "C" {
+				cgo[filepath.ToSlash(filepath.Dir(path))] = true
+			}
 			if strings.HasPrefix(p, module+"/") {
 				imports[pkg][strings.TrimPrefix(p, module+"/")] = true
 			}
@@ -120,6 +129,14 @@ func TestImportsGoDown(t *testing.T) {
 			if !under(imp, ok) {
 				t.Errorf("%s imports %s; allowed: %v", pkg, imp, ok)
 			}
+		}
+	}
+	// Pure Go stays pure: cgo only in the C runtime and the C drivers' own packages.
+	for dir := range cgo {
+		rel, _ := filepath.Rel(root, dir)
+		rel = filepath.ToSlash(rel)
+		if rel != "cdriver" && !(strings.HasPrefix(rel, "sampledrivers/c") && strings.Count(rel, "/") == 1) {
+			t.Errorf("%s uses cgo; only cdriver and the C sample drivers (sampledrivers/c*) may", rel)
 		}
 	}
 	if checked < 4 {

@@ -1,0 +1,70 @@
+// Package cdriver hosts minifilters written in C, as a driver author writes them for the WDK,
+// in the emulated filter manager under go test.
+//
+// A C driver is compiled by cgo, with the machine's C compiler, against fltemu's own headers
+// (directory include: fltKernel.h, ntifs.h, ntddk.h, wdm.h, fltUserStructures.h, dontuse.h)
+// and linked with this package, which implements the routines those headers declare by
+// calling the emulator through [driverapi.FilterManager]. [New] wraps the driver's
+// DriverEntry in a [driverapi.Driver]: DriverEntry, the unload callback and every C callback
+// run through the same paths, rules and verifier as a Go driver's, with the same processes,
+// tokens, trace, fault injection and fake time.
+//
+// # Recipe
+//
+//  1. Put the driver's .c and .h files in a package directory.
+//
+//  2. Add one Go file that names DriverEntry (go run github.com/fltemu/fltemu/cdriver/cmd/cdrivergen
+//     writes it):
+//
+//     package mydriver
+//
+//     // #cgo CFLAGS: -I${SRCDIR}/<path to>/cdriver/include -fshort-wchar
+//     // #include <fltKernel.h>
+//     // DRIVER_INITIALIZE DriverEntry;
+//     import "C"
+//
+//     import (
+//     "unsafe"
+//
+//     "github.com/fltemu/fltemu/cdriver"
+//     )
+//
+//     // New returns the driver, ready for harness.World.Load.
+//     func New() *cdriver.Driver { return cdriver.New("mydriver", unsafe.Pointer(C.DriverEntry)) }
+//
+//  3. Write the Go test as for any driver: w.Load("mydriver", mydriver.New()).
+//
+// # What the runtime checks
+//
+// Besides the filter manager's own rules, the runtime reports what C gets wrong (the rule ids
+// are the constants below):
+//   - pool still allocated when the driver unloads, with tag, size and the file:line of the
+//     allocation (RulePoolLeak); a double free or the free of memory the pool did not hand out
+//     (RulePoolFree); a write into freed memory, past the end of a block, or a free with
+//     another tag (RulePoolCorrupt). Freed blocks are filled with 0xFD and kept until unload,
+//     so a use after free reads the pattern instead of another allocation's data;
+//   - a lock released that the callback does not hold or acquired again by its holder
+//     (RuleLockUnbalanced), a lock still held when a callback returns (RuleLockHeld);
+//   - IRQL (R-VERIFY-9): waits, PAGED_CODE and the filter-manager routines called above the
+//     IRQL they allow. The runtime knows the IRQL of each callback it makes (PASSIVE_LEVEL for
+//     port callbacks, pre-operations and post-create; DISPATCH_LEVEL, the worst case, for the
+//     other post-operations) and follows spin locks, fast mutexes and KeRaiseIrql;
+//   - bad arguments that would crash on Windows (R-VERIFY-5): a NULL where a pointer is
+//     required, an FLT_REGISTRATION of the wrong size or version, a malformed UNICODE_STRING.
+//     The routine then fails (STATUS_INVALID_PARAMETER) instead of crashing the test binary.
+//
+// # Limits
+//
+//   - A C driver's globals are one per process: a given C driver can be loaded in one world
+//     at a time (a second load gets STATUS_IMAGE_ALREADY_LOADED), so its tests do not run in
+//     parallel with each other; they do run in parallel with other drivers' tests. Globals
+//     keep their values from one load to the next in the same test binary, where Windows
+//     would map a fresh image: initialize them in DriverEntry.
+//   - __try/__except is a stand-in (see wdm.h): the body runs, the handler never does; a fault
+//     in C is a crash of the test binary (SIGSEGV with the C stack), not an exception.
+//   - The race detector does not see inside C code: -race checks the Go side only.
+//   - The C code runs on the goroutine of the operation. Blocking routines (waits, contended
+//     locks, FltSendMessage) call back into Go and block on channels, so inside a
+//     testing/synctest bubble their timeouts run on the fake clock; C code that blocks by
+//     itself (a spin loop, a pthread call) would keep the bubble from ever being idle.
+package cdriver

@@ -1,0 +1,97 @@
+package cminimal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/fltemu/fltemu/cdriver"
+	"github.com/fltemu/fltemu/fltlib"
+	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/kernel"
+	"github.com/fltemu/fltemu/sampledrivers/cminimal"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const portName = `\MinimalPort`
+
+// The C template behaves as the Go one: the default descriptor refuses a standard user
+// (R-SD), MessageNotify upper-cases (R-CB-3), one connection at a time (R-MODEL-2), closing
+// the handle runs DisconnectNotify, which closes the client port (R-CB-2), and the unload
+// closes the port before unregistering.
+func TestCMinimalTemplate(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		require.Equal(t, kernel.S_OK, w.Load("minimal", cminimal.New()))
+
+		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
+		_, err := fltlib.Dial(context.Background(), user, portName, nil)
+		require.ErrorIs(t, err, kernel.E_ACCESSDENIED)
+
+		svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		c, err := fltlib.Dial(context.Background(), svc, portName, nil)
+		require.NoError(t, err)
+
+		out := make([]byte, 8)
+		n, err := c.Send(context.Background(), []byte("abc"), out)
+		require.NoError(t, err)
+		require.Equal(t, "ABC", string(out[:n]))
+		_, err = c.Send(context.Background(), []byte("too long for it"), out)
+		require.ErrorIs(t, err, kernel.HResultFromWin32(kernel.ERROR_INSUFFICIENT_BUFFER))
+
+		_, err = fltlib.Dial(context.Background(), svc, portName, nil)
+		require.ErrorIs(t, err, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT))
+
+		require.NoError(t, c.Close())
+		require.Equal(t, kernel.S_OK, w.Unload("minimal"))
+
+		var lines []string
+		for _, e := range w.Trace().Filter(cdriver.EvDbgPrint) {
+			require.Equal(t, "minimal", e.Driver)
+			lines = append(lines, e.Detail)
+		}
+		require.Equal(t, []string{
+			`minimal!DriverEntry: filtering, port \MinimalPort`,
+			"minimal!MinimalConnect: process " + itoa(svc.ID()) + " connected",
+			"minimal!MinimalDisconnect: process " + itoa(svc.ID()) + ", 2 requests",
+			"minimal!MinimalUnload: unloaded",
+		}, lines)
+	})
+}
+
+// A 30-second KeWaitForSingleObject in C code runs on the bubble's fake clock: the runtime
+// blocks the goroutine on a channel and a timer, so synctest advances time.
+func TestCMinimalWaitRunsOnFakeTime(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		require.Equal(t, kernel.S_OK, w.Load("minimal", cminimal.New()))
+		svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		c, err := fltlib.Dial(context.Background(), svc, portName, nil)
+		require.NoError(t, err)
+		start := time.Now()
+		out := make([]byte, 8)
+		n, err := c.Send(context.Background(), []byte("sleep"), out)
+		require.NoError(t, err)
+		require.Equal(t, "woke", string(out[:n]))
+		require.Equal(t, 30*time.Second, time.Since(start))
+		require.NoError(t, c.Close())
+	})
+}
+
+// Loading the image while it is loaded in another world fails: its globals are one per
+// process.
+func TestCMinimalOneImagePerProcess(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		d := cminimal.New()
+		require.Equal(t, kernel.S_OK, w.Load("minimal", d))
+		other := harness.NewWorld()
+		require.Equal(t, kernel.HResultFromNtStatus(kernel.STATUS_IMAGE_ALREADY_LOADED), other.Load("minimal", cminimal.New()))
+		require.NoError(t, other.Close())
+		require.Equal(t, kernel.S_OK, w.Unload("minimal"))
+		require.Equal(t, kernel.S_OK, w.Load("minimal", d), "loaded again after the unload")
+	})
+}
+
+func itoa(v uint32) string { return strconvItoa(int(v)) }
