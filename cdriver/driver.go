@@ -40,9 +40,9 @@ const EvDbgPrint kernel.EventKind = "dbg-print"
 
 // IRQLs.
 const (
-	PASSIVE_LEVEL  = 0
-	APC_LEVEL      = 1
-	DISPATCH_LEVEL = 2
+	PASSIVE_LEVEL  = kernel.PASSIVE_LEVEL
+	APC_LEVEL      = kernel.APC_LEVEL
+	DISPATCH_LEVEL = kernel.DISPATCH_LEVEL
 )
 
 // Driver is a C minifilter: its DriverEntry, hosted as a [driverapi.Driver].
@@ -99,7 +99,7 @@ func (d *Driver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterMan
 	reg := (*C.UNICODE_STRING)(h.calloc(C.sizeof_UNICODE_STRING))
 	h.setUnicode(reg, registryPath)
 
-	fr := h.enter("DriverEntry", PASSIVE_LEVEL, context.Background())
+	fr := h.enter("DriverEntry", context.Background())
 	st := kernel.NTSTATUS(C.fltemu_call_driver_entry(fr.id, C.PDRIVER_INITIALIZE(d.entry), cobj, reg))
 	fr.leave()
 	if !st.IsSuccess() {
@@ -133,7 +133,7 @@ type host struct {
 	objects  map[unsafe.Pointer]any // and back
 	refs     map[unsafe.Pointer]int // references on volumes, instances handed out
 	sds      map[unsafe.Pointer]*kernel.SecurityDescriptor
-	contexts map[unsafe.Pointer]driverapi.Context
+	contexts map[unsafe.Pointer]driverapi.FltContext
 	names    map[unsafe.Pointer]*nameInfo
 	pool     poolState
 	sync     syncState
@@ -148,7 +148,7 @@ type worlder interface{ World() *kernel.World }
 func newHost(d *Driver, obj *driverapi.DriverObject, fm driverapi.FilterManager) *host {
 	h := &host{drv: d, name: obj.Name, fm: fm,
 		tokens: map[any]unsafe.Pointer{}, objects: map[unsafe.Pointer]any{}, refs: map[unsafe.Pointer]int{},
-		sds: map[unsafe.Pointer]*kernel.SecurityDescriptor{}, contexts: map[unsafe.Pointer]driverapi.Context{},
+		sds: map[unsafe.Pointer]*kernel.SecurityDescriptor{}, contexts: map[unsafe.Pointer]driverapi.FltContext{},
 		names: map[unsafe.Pointer]*nameInfo{}}
 	if w, ok := fm.(worlder); ok {
 		h.world = w.World()
@@ -284,7 +284,7 @@ func (h *host) imageUnloaded(why string) {
 	for p := range h.contexts {
 		C.free(p)
 	}
-	h.contexts = map[unsafe.Pointer]driverapi.Context{}
+	h.contexts = map[unsafe.Pointer]driverapi.FltContext{}
 	for p := range h.names {
 		C.free(p)
 	}
@@ -307,7 +307,7 @@ type frame struct {
 	id     C.fltemu_frame_t
 	handle cgo.Handle
 	where  string
-	irql   uint8
+	entry  kernel.KIRQL // the IRQL the callback was called at
 	ctx    context.Context
 	parent *frame
 
@@ -318,12 +318,13 @@ type frame struct {
 	arena []unsafe.Pointer
 }
 
-// enter makes the frame of a call into driver code.
-func (h *host) enter(where string, irql uint8, ctx context.Context) *frame {
+// enter makes the frame of a call into driver code, on the calling goroutine, at the IRQL
+// the filter manager runs it at.
+func (h *host) enter(where string, ctx context.Context) *frame {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	fr := &frame{h: h, where: where, irql: irql, ctx: ctx}
+	fr := &frame{h: h, where: where, entry: h.fm.GetCurrentIrql(), ctx: ctx}
 	fr.handle = cgo.NewHandle(fr)
 	fr.id = C.fltemu_frame_t(fr.handle)
 	return fr
@@ -346,11 +347,27 @@ func (fr *frame) leave() {
 			fr.h.sync.forceRelease(l)
 		}
 	}
+	if cur := fr.irql(); cur != fr.entry {
+		fr.h.report(RuleIRQL, fr.where, fmt.Sprintf("returned at %v; it was called at %v", cur, fr.entry),
+			"IRQL_GT_ZERO_AT_SYSTEM_SERVICE or IRQL_NOT_LESS_OR_EQUAL bugcheck")
+		fr.setIRQL(fr.entry)
+	}
 	for _, p := range fr.arena {
 		C.free(p)
 	}
 	fr.arena = nil
 	fr.handle.Delete()
+}
+
+// irql is KeGetCurrentIrql for the frame's goroutine: the filter manager's record of it.
+func (fr *frame) irql() kernel.KIRQL { return fr.h.fm.GetCurrentIrql() }
+
+// setIRQL sets the goroutine's IRQL where the filter manager keeps it, so that its own
+// routines see what the C code raised (KeRaiseIrql, a spin lock).
+func (fr *frame) setIRQL(l kernel.KIRQL) {
+	if fr.h.world != nil {
+		fr.h.world.IRQLs().Raise(l)
+	}
 }
 
 // alloc returns zeroed C memory freed when the frame ends.
@@ -379,24 +396,13 @@ func (fr *frame) fileObject(p unsafe.Pointer) *fsys.FileObject {
 	return nil
 }
 
-// checkIRQL reports a routine called above max.
-func (fr *frame) checkIRQL(routine string, max uint8) {
-	if fr.irql > max {
-		fr.h.report(RuleIRQL, routine, fmt.Sprintf("called at %s from %s; it allows at most %s",
-			irqlName(fr.irql), fr.where, irqlName(max)), "IRQL_NOT_LESS_OR_EQUAL bugcheck (or a deadlock on a page fault)")
+// checkIRQL reports a routine the runtime implements called above max (the filter
+// manager checks its own routines).
+func (fr *frame) checkIRQL(routine string, max kernel.KIRQL) {
+	if cur := fr.irql(); cur > max {
+		fr.h.report(RuleIRQL, routine, fmt.Sprintf("called at %v from %s; it may be called at %v or below",
+			cur, fr.where, max), "IRQL_NOT_LESS_OR_EQUAL bugcheck (or a deadlock on a page fault)")
 	}
-}
-
-func irqlName(l uint8) string {
-	switch l {
-	case PASSIVE_LEVEL:
-		return "PASSIVE_LEVEL"
-	case APC_LEVEL:
-		return "APC_LEVEL"
-	case DISPATCH_LEVEL:
-		return "DISPATCH_LEVEL"
-	}
-	return fmt.Sprintf("IRQL %d", l)
 }
 
 // badInput reports an argument that would crash Windows.

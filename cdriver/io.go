@@ -161,7 +161,7 @@ func sameBytes(b []byte, p unsafe.Pointer) bool {
 func (h *host) preCallback(mj driverapi.MajorFunction, fn C.PFLT_PRE_OPERATION_CALLBACK) driverapi.PreOperationCallback {
 	where := "PreOperation(" + mj.String() + ")"
 	return func(d *driverapi.CallbackData, objs *driverapi.RelatedObjects, cc *any) driverapi.PreopCallbackStatus {
-		fr := h.enter(where, PASSIVE_LEVEL, d.Context())
+		fr := h.enter(where, d.Context())
 		defer fr.leave()
 		cd := fr.cCallbackData(d)
 		co := h.relatedObjects(fr, objs)
@@ -175,16 +175,12 @@ func (h *host) preCallback(mj driverapi.MajorFunction, fn C.PFLT_PRE_OPERATION_C
 	}
 }
 
-// postCallback wraps a C post-operation callback. Post-create runs at PASSIVE_LEVEL; the
-// other post-operations at DISPATCH_LEVEL, the worst case Windows allows (R-IRQL 2).
+// postCallback wraps a C post-operation callback. It runs at the IRQL the filter manager
+// raised for it: PASSIVE_LEVEL for post-create, DISPATCH_LEVEL for the others (R-IRQL).
 func (h *host) postCallback(mj driverapi.MajorFunction, fn C.PFLT_POST_OPERATION_CALLBACK) driverapi.PostOperationCallback {
 	where := "PostOperation(" + mj.String() + ")"
-	irql := uint8(DISPATCH_LEVEL)
-	if mj == driverapi.IRP_MJ_CREATE {
-		irql = PASSIVE_LEVEL
-	}
 	return func(d *driverapi.CallbackData, objs *driverapi.RelatedObjects, cc any, flags driverapi.PostOperationFlags) driverapi.PostopCallbackStatus {
-		fr := h.enter(where, irql, d.Context())
+		fr := h.enter(where, d.Context())
 		defer fr.leave()
 		cd := fr.cCallbackData(d)
 		co := h.relatedObjects(fr, objs)
@@ -281,7 +277,6 @@ func cdrv_FltReadWriteFile(f C.fltemu_frame_t, write C.int, pi C.PFLT_INSTANCE, 
 	if write != 0 {
 		routine = "FltWriteFile"
 	}
-	fr.checkIRQL(routine, APC_LEVEL)
 	if cb != nil {
 		fr.badInput(routine, "a CallbackRoutine (asynchronous I/O is not supported by the C runtime)")
 		return st(kernel.STATUS_NOT_SUPPORTED)
@@ -380,7 +375,7 @@ func cdrv_FltGetVolumeFromInstance(f C.fltemu_frame_t, pi C.PFLT_INSTANCE, ret *
 func cdrv_FltGetVolumeProperties(f C.fltemu_frame_t, pv C.PFLT_VOLUME, props *C.FLT_VOLUME_PROPERTIES, n C.ULONG, ret *C.ULONG) C.NTSTATUS {
 	fr := frameOf(f)
 	o, _ := fr.h.object(unsafe.Pointer(pv))
-	vol, ok := o.(driverapi.Volume)
+	vol, ok := o.(driverapi.FltVolume)
 	if !ok || ret == nil {
 		fr.badInput("FltGetVolumeProperties", "a PFLT_VOLUME the filter manager did not hand out, or a NULL LengthReturned")
 		return st(kernel.STATUS_INVALID_PARAMETER)
@@ -442,7 +437,7 @@ func cdrv_FltObjectReference(f C.fltemu_frame_t, p C.PVOID, delta C.int) C.NTSTA
 
 // nameInfo is an FLT_FILE_NAME_INFORMATION handed to the driver.
 type nameInfo struct {
-	g    *driverapi.FileNameInformation
+	g    *driverapi.FltFileNameInformation
 	refs int
 	room int // UTF-16 units available after the structure
 }
@@ -454,12 +449,11 @@ func cdrv_FltGetFileNameInformation(f C.fltemu_frame_t, pd C.PFLT_CALLBACK_DATA,
 	if pd == nil {
 		routine = "FltGetFileNameInformationUnsafe"
 	}
-	fr.checkIRQL(routine, APC_LEVEL)
 	if ret == nil {
 		fr.badInput(routine, "a NULL FileNameInformation")
 		return st(kernel.STATUS_INVALID_PARAMETER)
 	}
-	var g *driverapi.FileNameInformation
+	var g *driverapi.FltFileNameInformation
 	var s kernel.NTSTATUS
 	if pd != nil {
 		d, ok := fr.callbackData(routine, pd)
@@ -588,13 +582,13 @@ func cdrv_FltNameReference(f C.fltemu_frame_t, p *C.FLT_FILE_NAME_INFORMATION, d
 // contextCleanup is the Go cleanup callback of a C context type: the driver's cleanup (if
 // any) runs on the context's C memory, which is then freed.
 func (h *host) contextCleanup(fn C.PFLT_CONTEXT_CLEANUP_CALLBACK) driverapi.ContextCleanupCallback {
-	return func(c driverapi.Context, typ driverapi.ContextType) {
+	return func(c driverapi.FltContext, typ driverapi.ContextType) {
 		p := cookieOf(c.Data())
 		if p == nil {
 			return
 		}
 		if fn != nil {
-			fr := h.enter("ContextCleanupCallback", PASSIVE_LEVEL, nil)
+			fr := h.enter("ContextCleanupCallback", nil)
 			C.fltemu_call_context_cleanup(fr.id, fn, C.PFLT_CONTEXT(p), C.USHORT(typ))
 			fr.leave()
 		}
@@ -633,7 +627,7 @@ func cdrv_FltAllocateContext(f C.fltemu_frame_t, pf C.PFLT_FILTER, typ C.FLT_CON
 	return st(kernel.STATUS_SUCCESS)
 }
 
-func (fr *frame) context(routine string, p C.PFLT_CONTEXT) (driverapi.Context, bool) {
+func (fr *frame) context(routine string, p C.PFLT_CONTEXT) (driverapi.FltContext, bool) {
 	fr.h.mu.Lock()
 	c, ok := fr.h.contexts[unsafe.Pointer(p)]
 	fr.h.mu.Unlock()
@@ -675,8 +669,8 @@ func cdrv_FltSetContext(f C.fltemu_frame_t, kind C.int, pi C.PFLT_INSTANCE, pfo 
 	if !ok1 || !ok2 || !ok3 {
 		return st(kernel.STATUS_INVALID_PARAMETER)
 	}
-	var prev driverapi.Context
-	var prevp *driverapi.Context
+	var prev driverapi.FltContext
+	var prevp *driverapi.FltContext
 	if old != nil {
 		prevp = &prev
 	}
@@ -711,7 +705,7 @@ func cdrv_FltGetContext(f C.fltemu_frame_t, kind C.int, pi C.PFLT_INSTANCE, pfo 
 		}
 		return st(kernel.STATUS_INVALID_PARAMETER)
 	}
-	var c driverapi.Context
+	var c driverapi.FltContext
 	var s kernel.NTSTATUS
 	if kind == C.FLT_STREAM_CONTEXT {
 		c, s = fr.h.fm.GetStreamContext(inst, fo)

@@ -31,7 +31,6 @@ func cdrv_FltCreateCommunicationPort(f C.fltemu_frame_t, pf C.PFLT_FILTER, ret *
 	serverCookie C.PVOID, cn, dn, mn unsafe.Pointer, max C.LONG) C.NTSTATUS {
 	fr := frameOf(f)
 	h := fr.h
-	fr.checkIRQL("FltCreateCommunicationPort", PASSIVE_LEVEL)
 	flt, ok := fr.filterOf("FltCreateCommunicationPort", pf)
 	if !ok {
 		return st(kernel.STATUS_INVALID_PARAMETER)
@@ -79,7 +78,6 @@ func cdrv_FltCreateCommunicationPort(f C.fltemu_frame_t, pf C.PFLT_FILTER, ret *
 //export cdrv_FltCloseCommunicationPort
 func cdrv_FltCloseCommunicationPort(f C.fltemu_frame_t, p C.PFLT_PORT) {
 	fr := frameOf(f)
-	fr.checkIRQL("FltCloseCommunicationPort", PASSIVE_LEVEL)
 	if p == nil {
 		fr.badInput("FltCloseCommunicationPort", "a NULL ServerPort")
 		return
@@ -110,7 +108,6 @@ func (fr *frame) clientPort(routine string, p C.PFLT_PORT) (*driverapi.ClientPor
 //export cdrv_FltCloseClientPort
 func cdrv_FltCloseClientPort(f C.fltemu_frame_t, pf C.PFLT_FILTER, pp *C.PFLT_PORT, port C.PFLT_PORT) {
 	fr := frameOf(f)
-	fr.checkIRQL("FltCloseClientPort", APC_LEVEL)
 	flt, ok := fr.filterOf("FltCloseClientPort", pf)
 	if !ok {
 		return
@@ -130,7 +127,6 @@ func cdrv_FltCloseClientPort(f C.fltemu_frame_t, pf C.PFLT_FILTER, pp *C.PFLT_PO
 func cdrv_FltSendMessage(f C.fltemu_frame_t, pf C.PFLT_FILTER, pp *C.PFLT_PORT, port C.PFLT_PORT, send C.PVOID, sendLen C.ULONG,
 	reply C.PVOID, replyLen *C.ULONG, timeout *C.LARGE_INTEGER) C.NTSTATUS {
 	fr := frameOf(f)
-	fr.checkIRQL("FltSendMessage", APC_LEVEL)
 	flt, ok := fr.filterOf("FltSendMessage", pf)
 	if !ok {
 		return st(kernel.STATUS_INVALID_PARAMETER)
@@ -184,7 +180,7 @@ func (h *host) connectNotify(fn C.PFLT_CONNECT_NOTIFY) driverapi.ConnectNotify {
 			cctx = h.calloc(C.size_t(len(ctxb)))
 			copy(unsafe.Slice((*byte)(cctx), len(ctxb)), ctxb)
 		}
-		fr := h.enter("ConnectNotify", PASSIVE_LEVEL, ctx)
+		fr := h.enter("ConnectNotify", ctx)
 		var conn C.PVOID
 		s := kernel.NTSTATUS(C.fltemu_call_connect(fr.id, fn, C.PFLT_PORT(tok), cookieOf(serverCookie), C.PVOID(cctx), C.ULONG(len(ctxb)), &conn))
 		fr.leave()
@@ -200,7 +196,7 @@ func (h *host) connectNotify(fn C.PFLT_CONNECT_NOTIFY) driverapi.ConnectNotify {
 
 func (h *host) disconnectNotify(fn C.PFLT_DISCONNECT_NOTIFY) driverapi.DisconnectNotify {
 	return func(ctx context.Context, connCookie any) {
-		fr := h.enter("DisconnectNotify", PASSIVE_LEVEL, ctx)
+		fr := h.enter("DisconnectNotify", ctx)
 		C.fltemu_call_disconnect(fr.id, fn, cookieOf(connCookie))
 		fr.leave()
 	}
@@ -211,7 +207,7 @@ func (h *host) disconnectNotify(fn C.PFLT_DISCONNECT_NOTIFY) driverapi.Disconnec
 // *ReturnOutputBufferLength is copied back.
 func (h *host) messageNotify(fn C.PFLT_MESSAGE_NOTIFY) driverapi.MessageNotify {
 	return func(ctx context.Context, connCookie any, in, out []byte) (uint32, kernel.NTSTATUS) {
-		fr := h.enter("MessageNotify", PASSIVE_LEVEL, ctx)
+		fr := h.enter("MessageNotify", ctx)
 		defer fr.leave()
 		var cin, cout unsafe.Pointer
 		if in != nil {

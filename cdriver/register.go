@@ -215,7 +215,7 @@ func cdrv_FltStartFiltering(f C.fltemu_frame_t, p C.PFLT_FILTER) C.NTSTATUS {
 // gone: the pool and lock checks run.
 func (h *host) unloadCallback(fn C.PFLT_FILTER_UNLOAD_CALLBACK) driverapi.FilterUnloadCallback {
 	return func(flags driverapi.FilterUnloadFlags) kernel.NTSTATUS {
-		fr := h.enter("FilterUnloadCallback", PASSIVE_LEVEL, context.Background())
+		fr := h.enter("FilterUnloadCallback", context.Background())
 		s := kernel.NTSTATUS(C.fltemu_call_unload(fr.id, fn, C.ULONG(flags)))
 		fr.leave()
 		if s == kernel.STATUS_SUCCESS {
@@ -252,7 +252,7 @@ func (h *host) filterToken() unsafe.Pointer {
 
 func (h *host) instanceSetup(fn C.PFLT_INSTANCE_SETUP_CALLBACK) driverapi.InstanceSetupCallback {
 	return func(objs *driverapi.RelatedObjects, flags driverapi.InstanceSetupFlags, dt fsys.DeviceType, ft driverapi.FilesystemType) kernel.NTSTATUS {
-		fr := h.enter("InstanceSetupCallback", PASSIVE_LEVEL, nil)
+		fr := h.enter("InstanceSetupCallback", nil)
 		defer fr.leave()
 		return kernel.NTSTATUS(C.fltemu_call_instance_setup(fr.id, fn, h.relatedObjects(fr, objs), C.ULONG(flags), C.ULONG(dt), C.ULONG(ft)))
 	}
@@ -260,7 +260,7 @@ func (h *host) instanceSetup(fn C.PFLT_INSTANCE_SETUP_CALLBACK) driverapi.Instan
 
 func (h *host) queryTeardown(fn C.PFLT_INSTANCE_QUERY_TEARDOWN_CALLBACK) driverapi.InstanceQueryTeardownCallback {
 	return func(objs *driverapi.RelatedObjects, flags driverapi.InstanceQueryTeardownFlags) kernel.NTSTATUS {
-		fr := h.enter("InstanceQueryTeardownCallback", PASSIVE_LEVEL, nil)
+		fr := h.enter("InstanceQueryTeardownCallback", nil)
 		defer fr.leave()
 		return kernel.NTSTATUS(C.fltemu_call_query_teardown(fr.id, fn, h.relatedObjects(fr, objs), C.ULONG(flags)))
 	}
@@ -268,7 +268,7 @@ func (h *host) queryTeardown(fn C.PFLT_INSTANCE_QUERY_TEARDOWN_CALLBACK) drivera
 
 func (h *host) teardown(where string, fn C.PFLT_INSTANCE_TEARDOWN_CALLBACK) driverapi.InstanceTeardownCallback {
 	return func(objs *driverapi.RelatedObjects, reason driverapi.InstanceTeardownFlags) {
-		fr := h.enter(where, PASSIVE_LEVEL, nil)
+		fr := h.enter(where, nil)
 		defer fr.leave()
 		C.fltemu_call_teardown(fr.id, fn, h.relatedObjects(fr, objs), C.ULONG(reason))
 	}

@@ -104,6 +104,11 @@ BOOLEAN FltDoCompletionProcessingWhenSafe(PFLT_CALLBACK_DATA Data, PCFLT_RELATED
         cdrv_BadInput(F, (char *)"FltDoCompletionProcessingWhenSafe", (char *)"a NULL SafePostCallback or RetPostOperationStatus");
         return FALSE;
     }
+    /* As on Windows: no safe processing for paging I/O, fast I/O or a draining instance. */
+    if ((Flags & FLTFL_POST_OPERATION_DRAINING) || (Data->Iopb->IrpFlags & IRP_PAGING_IO) || !FLT_IS_IRP_OPERATION(Data)) {
+        *RetPostOperationStatus = FLT_POSTOP_FINISHED_PROCESSING;
+        return FALSE;
+    }
     KIRQL old = cdrv_SetIrql(F, PASSIVE_LEVEL);
     *RetPostOperationStatus = SafePostCallback(Data, FltObjects, CompletionContext, Flags);
     cdrv_SetIrql(F, old);

@@ -73,46 +73,46 @@ func broadcast(ch *chan struct{}) {
 // ---- IRQL ------------------------------------------------------------------------------------
 
 //export cdrv_GetIrql
-func cdrv_GetIrql(f C.fltemu_frame_t) C.KIRQL { return C.KIRQL(frameOf(f).irql) }
+func cdrv_GetIrql(f C.fltemu_frame_t) C.KIRQL { return C.KIRQL(frameOf(f).irql()) }
 
 //export cdrv_SetIrql
 func cdrv_SetIrql(f C.fltemu_frame_t, irql C.KIRQL) C.KIRQL {
 	fr := frameOf(f)
-	old := fr.irql
-	fr.irql = uint8(irql)
+	old := fr.irql()
+	fr.setIRQL(kernel.KIRQL(irql))
 	return C.KIRQL(old)
 }
 
 //export cdrv_RaiseIrql
 func cdrv_RaiseIrql(f C.fltemu_frame_t, irql C.KIRQL) C.KIRQL {
 	fr := frameOf(f)
-	old := fr.irql
-	if uint8(irql) < old {
-		fr.h.report(RuleIRQL, "KeRaiseIrql", fmt.Sprintf("%s raised the IRQL from %s to the lower %s", fr.where, irqlName(old), irqlName(uint8(irql))),
+	old := fr.irql()
+	if kernel.KIRQL(irql) < old {
+		fr.h.report(RuleIRQL, "KeRaiseIrql", fmt.Sprintf("%s raised the IRQL from %v to the lower %v", fr.where, old, kernel.KIRQL(irql)),
 			"IRQL_NOT_GREATER_OR_EQUAL bugcheck")
 		return C.KIRQL(old)
 	}
-	fr.irql = uint8(irql)
+	fr.setIRQL(kernel.KIRQL(irql))
 	return C.KIRQL(old)
 }
 
 //export cdrv_LowerIrql
 func cdrv_LowerIrql(f C.fltemu_frame_t, irql C.KIRQL) {
 	fr := frameOf(f)
-	if uint8(irql) > fr.irql {
-		fr.h.report(RuleIRQL, "KeLowerIrql", fmt.Sprintf("%s lowered the IRQL from %s to the higher %s", fr.where, irqlName(fr.irql), irqlName(uint8(irql))),
+	if cur := fr.irql(); kernel.KIRQL(irql) > cur {
+		fr.h.report(RuleIRQL, "KeLowerIrql", fmt.Sprintf("%s lowered the IRQL from %v to the higher %v", fr.where, cur, kernel.KIRQL(irql)),
 			"IRQL_NOT_LESS_OR_EQUAL bugcheck")
 		return
 	}
-	fr.irql = uint8(irql)
+	fr.setIRQL(kernel.KIRQL(irql))
 }
 
 //export cdrv_PagedCode
 func cdrv_PagedCode(f C.fltemu_frame_t, file *C.char, line C.int) {
 	fr := frameOf(f)
-	if fr.irql > APC_LEVEL {
+	if cur := fr.irql(); cur > APC_LEVEL {
 		fr.h.report(RuleIRQL, fmt.Sprintf("PAGED_CODE() at %s:%d", C.GoString(file), line),
-			fmt.Sprintf("pageable code ran at %s in %s", irqlName(fr.irql), fr.where), "a bugcheck when the page is not resident (IRQL_NOT_LESS_OR_EQUAL)")
+			fmt.Sprintf("pageable code ran at %v in %s", cur, fr.where), "a bugcheck when the page is not resident (IRQL_NOT_LESS_OR_EQUAL)")
 	}
 }
 
@@ -224,9 +224,7 @@ func cdrv_EventOp(f C.fltemu_frame_t, p *C.KEVENT, op, typ C.int, state C.BOOLEA
 	}
 	switch op {
 	case 1:
-		if fr.irql > DISPATCH_LEVEL {
-			fr.checkIRQL("KeSetEvent", DISPATCH_LEVEL)
-		}
+		fr.checkIRQL("KeSetEvent", DISPATCH_LEVEL)
 		e.signaled = true
 		broadcast(&e.changed)
 	case 2:
@@ -313,7 +311,7 @@ func cdrv_Delay(f C.fltemu_frame_t, interval *C.LARGE_INTEGER) C.NTSTATUS {
 
 // ---- locks -------------------------------------------------------------------------------
 
-func maxIRQLFor(kind int, wait bool) uint8 {
+func maxIRQLFor(kind int, wait bool) kernel.KIRQL {
 	switch kind {
 	case lockSpin:
 		return DISPATCH_LEVEL

@@ -484,8 +484,9 @@ PVOID fltemu_FltAllocatePoolAligned(PFLT_INSTANCE Instance, POOL_TYPE PoolType, 
 
 typedef FLT_POSTOP_CALLBACK_STATUS FLTAPI FLT_POST_OPERATION_CALLBACK_SAFE(
     _Inout_ PFLT_CALLBACK_DATA Data, _In_ PCFLT_RELATED_OBJECTS FltObjects, _In_opt_ PVOID CompletionContext, _In_ FLT_POST_OPERATION_FLAGS Flags);
-/* Runs SafePostCallback at once at PASSIVE_LEVEL (the emulator's post-operations may all be
- * processed safely); returns TRUE with *RetPostOperationStatus set. */
+/* Runs SafePostCallback at once, at PASSIVE_LEVEL, on the calling thread (where Windows
+ * would queue it to a worker thread) and returns TRUE with *RetPostOperationStatus set; FALSE
+ * without calling it for paging I/O, fast I/O and a draining instance, as Windows does. */
 BOOLEAN FLTAPI FltDoCompletionProcessingWhenSafe(_In_ PFLT_CALLBACK_DATA Data, _In_ PCFLT_RELATED_OBJECTS FltObjects,
     _In_opt_ PVOID CompletionContext, _In_ FLT_POST_OPERATION_FLAGS Flags, _In_ PFLT_POST_OPERATION_CALLBACK SafePostCallback,
     _Out_ PFLT_POSTOP_CALLBACK_STATUS RetPostOperationStatus);
