@@ -395,7 +395,7 @@ func TestBadInputConnection(t *testing.T) {
 			{"close it again: DisconnectNotify at most once", func() any { c.CloseUserEndpoint(context.Background()); return d.discs }, 1, ""},
 			{"disconnected", func() any { return c.Disconnected() }, true, ""},
 			{"get after close", func() any { return c.Get(make([]byte, 64), nil, done) }, kernel.STATUS_PORT_DISCONNECTED, ""},
-			{"reply after close", func() any { return c.Reply(make([]byte, 16)) }, kernel.STATUS_PORT_DISCONNECTED, ""},
+			{"reply after close", func() any { return c.Reply(make([]byte, 16)) }, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, ""}, // FilterReplyMessage 5 (rev 2)
 			{"send after close", func() any { _, st := c.Send(context.Background(), []byte("x"), nil); return st }, kernel.STATUS_PORT_DISCONNECTED, ""},
 			{"info after close", info, "true \\BadPort true true", ""},
 			{"send on the closed client port variable", func() any {

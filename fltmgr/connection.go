@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
@@ -22,19 +23,19 @@ type Connection struct {
 	proc     *kernel.Process
 	procName string
 	id       uint64
-	cookie   any // set once, before the user gets its handle
+	cookie   any // ConnectNotify's result; written once, before the user gets its handle
 
-	down         atomic.Bool // disconnected; read without the lock on the user-send path
-	msgs         rundown     // MessageNotify calls in flight on this connection
-	kernelClosed atomic.Bool // FltCloseClientPort (or teardown) ran; written under f.mu
-	notified     bool        // guarded by f.mu: DisconnectNotify ran or must not run
+	// life is the connection's state (conn_life.go): lifeBits, written under filter.mu (and
+	// Connection.mu for lifeDown), read without a lock.
+	life atomic.Uint32
+	msgs rundown // MessageNotify calls in flight on this connection
 
-	mu      sync.Mutex
-	gets    []getEntry // pending FilterGetMessage requests, oldest first
-	senders []*sendOp  // senders waiting for a Get, oldest first
-	waiters map[uint64]*sendOp
-	nextID  uint64
-	cause   string // why the connection ended
+	mu      sync.Mutex         // guards the message path below; taken after filter.mu
+	gets    []getEntry         // guarded by mu: pending FilterGetMessage requests, oldest first
+	senders []*sendOp          // guarded by mu: senders waiting for a Get, oldest first
+	waiters map[uint64]*sendOp // guarded by mu: senders waiting for a reply, by MessageId
+	nextID  uint64             // guarded by mu: the last MessageId given
+	cause   string             // guarded by mu: why the connection ended
 }
 
 // GetCompletion receives the result of a FilterGetMessage request. GetCompleted is called
@@ -50,18 +51,35 @@ type getEntry struct {
 	done GetCompletion
 }
 
-// sendOp is one FltSendMessage call in flight. It is pooled: a sender consumes every token
-// sent on ch before it returns, so a recycled op starts with an empty channel.
+// sendOp is one FltSendMessage call in flight. It is pooled (Manager.ops): a sender consumes
+// every token sent on wake before it returns, so a recycled op starts with an empty channel.
+//
+// Whoever takes the op off a queue (a Get, a reply, the disconnect) does so under
+// Connection.mu, writes the outcome fields, and then sends one token on wake; the sender reads
+// the outcome only after receiving that token.
 type sendOp struct {
-	msg     []byte
-	reply   []byte // nil for a one-way message
-	id      uint64
-	queued  bool // in Connection.senders (guarded by mu)
-	waiting bool // in Connection.waiters (guarded by mu)
-	dst     kernel.NTSTATUS
-	rst     kernel.NTSTATUS
-	n       uint32
-	ch      chan struct{} // capacity 2: "delivered" and "final"
+	message  []byte    // the sender's buffer: stable, the sender is blocked while others read it
+	replyBuf []byte    // the reply buffer cut to its capacity; nil for a one-way message
+	id       uint64    // the MessageId, given at delivery (0 for a one-way message)
+	deadline time.Time // when the send times out; zero: never
+
+	inSenders bool // guarded by Connection.mu: queued in senders, waiting for a Get
+	inWaiters bool // guarded by Connection.mu: in waiters, waiting for a reply
+
+	deliveryStatus kernel.NTSTATUS // set by the claimer: SUCCESS (a Get took it) or PORT_DISCONNECTED
+	replyStatus    kernel.NTSTATUS // set by the claimer: the reply's status, BUFFER_OVERFLOW or PORT_DISCONNECTED
+	replyBytes     uint32          // set by the claimer: reply payload bytes copied into replyBuf
+
+	wake chan struct{} // capacity 2: one token per claim (delivery, then reply)
+}
+
+// need is the Get buffer size that holds the message: FILTER_MESSAGE_HEADER and the payload.
+func (op *sendOp) need() int { return driverapi.FilterMessageHeaderSize + len(op.message) }
+
+// expired reports whether op's deadline has come: a reply (or a Get) arriving at that very
+// instant is too late, the deadline wins the tie (R-SEND-11).
+func (op *sendOp) expired() bool {
+	return !op.deadline.IsZero() && !time.Now().Before(op.deadline)
 }
 
 func newConnection(m *Manager, p *serverPort, proc *kernel.Process) *Connection {
@@ -81,9 +99,6 @@ func (c *Connection) PortName() string { return c.port.name }
 // Process returns the process that connected.
 func (c *Connection) Process() *kernel.Process { return c.proc }
 
-// Disconnected reports whether the connection has ended.
-func (c *Connection) Disconnected() bool { return c.down.Load() }
-
 func (c *Connection) String() string {
 	return fmt.Sprintf("connection %d to %q from %s", c.id, c.port.name, c.procName)
 }
@@ -91,28 +106,48 @@ func (c *Connection) String() string {
 // writeMessage lays FILTER_MESSAGE_HEADER and the payload into buf and returns the length.
 func writeMessage(buf []byte, op *sendOp) uint32 {
 	hdr := driverapi.FilterMessageHeader{MessageId: op.id}
-	if op.reply != nil {
-		hdr.ReplyLength = driverapi.MessageReplyLength(len(op.reply))
+	if op.replyBuf != nil {
+		hdr.ReplyLength = driverapi.MessageReplyLength(len(op.replyBuf))
 	}
 	hdr.Put(buf)
-	return uint32(driverapi.FilterMessageHeaderSize + copy(buf[driverapi.FilterMessageHeaderSize:], op.msg))
+	return uint32(driverapi.FilterMessageHeaderSize + copy(buf[driverapi.FilterMessageHeaderSize:], op.message))
 }
 
-// registerWaiter gives op its message id and makes it a reply waiter (R-SEND-7). mu is held.
+// registerWaiter gives op its message id and makes it a reply waiter (R-SEND-7). The waiter
+// exists before the receiver is completed, so a fast reply cannot be missed. mu is held.
 func (c *Connection) registerWaiter(op *sendOp) {
-	if op.reply == nil {
+	if op.replyBuf == nil {
 		op.id = 0
 		return
 	}
 	c.nextID++
 	op.id = c.nextID
-	op.waiting = true
+	op.inWaiters = true
 	c.waiters[op.id] = op
 }
 
-// Get is the kernel half of FilterGetMessage. buf must hold at least FILTER_MESSAGE_HEADER. It returns
-// STATUS_PENDING when the request was accepted: done is then called exactly once, maybe before
-// Get returns. Any other status means the request was refused and done is never called:
+// popGet removes the pending Get at index i. mu is held.
+func (c *Connection) popGet(i int) getEntry {
+	g := c.gets[i]
+	n := copy(c.gets[i:], c.gets[i+1:])
+	c.gets[i+n] = getEntry{}
+	c.gets = c.gets[:i+n]
+	return g
+}
+
+// popSender removes the waiting sender at index i. mu is held.
+func (c *Connection) popSender(i int) *sendOp {
+	op := c.senders[i]
+	n := copy(c.senders[i:], c.senders[i+1:])
+	c.senders[i+n] = nil
+	c.senders = c.senders[:i+n]
+	op.inSenders = false
+	return op
+}
+
+// Get is the kernel half of FilterGetMessage. buf must hold at least FILTER_MESSAGE_HEADER. It
+// returns STATUS_PENDING when the request was accepted: done is then called exactly once, maybe
+// before Get returns. Any other status means the request was refused and done is never called:
 // STATUS_PORT_DISCONNECTED once the connection has ended, STATUS_INVALID_PARAMETER for a short
 // buffer or a nil completion.
 func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATUS {
@@ -120,7 +155,7 @@ func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATU
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	c.mu.Lock()
-	if c.down.Load() {
+	if c.Disconnected() {
 		c.mu.Unlock()
 		return kernel.STATUS_PORT_DISCONNECTED
 	}
@@ -130,27 +165,27 @@ func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATU
 		return kernel.STATUS_PENDING
 	}
 	op := c.senders[0]
-	need := driverapi.FilterMessageHeaderSize + len(op.msg)
-	if len(buf) < need {
+	if need := op.need(); len(buf) < need {
 		// Too small for the oldest waiting message: that message stays queued (R-SEND-4).
 		c.mu.Unlock()
 		done.GetCompleted(kernel.STATUS_BUFFER_TOO_SMALL, uint32(need))
 		return kernel.STATUS_PENDING
 	}
-	n := copy(c.senders, c.senders[1:])
-	c.senders[n] = nil
-	c.senders = c.senders[:n]
-	op.queued = false
-	op.dst = kernel.STATUS_SUCCESS
+	c.popSender(0)
+	op.deliveryStatus = kernel.STATUS_SUCCESS
 	c.registerWaiter(op)
 	c.mu.Unlock()
-
-	// The sender is blocked until it gets the token below, so its buffer is stable.
-	written := writeMessage(buf, op)
-	c.traceDelivered(op)
-	op.ch <- struct{}{}
-	done.GetCompleted(kernel.STATUS_SUCCESS, written)
+	c.copyMessage(getEntry{buf: buf, tag: tag, done: done}, op)
+	op.wake <- struct{}{}
 	return kernel.STATUS_PENDING
+}
+
+// copyMessage copies op's message into g's buffer and completes g. op was taken off the
+// queues under mu; its sender is blocked until its token, so its buffer is stable.
+func (c *Connection) copyMessage(g getEntry, op *sendOp) {
+	written := writeMessage(g.buf, op)
+	c.traceDelivered(op)
+	g.done.GetCompleted(kernel.STATUS_SUCCESS, written)
 }
 
 // CancelGets completes the pending Gets whose tag match accepts (all of them when match is
@@ -186,10 +221,10 @@ func (c *Connection) PendingGets() int {
 }
 
 // Reply is the kernel half of FilterReplyMessage (R-USER Reply, R-SEND-8). buf holds
-// FILTER_REPLY_HEADER and the payload. It returns STATUS_FLT_NO_WAITER_FOR_REPLY when no
-// sender waits for that MessageId on this connection, STATUS_BUFFER_OVERFLOW when the payload
-// was truncated to the sender's capacity, STATUS_PORT_DISCONNECTED once the connection ended.
-// It never waits.
+// FILTER_REPLY_HEADER and the payload. It returns STATUS_FLT_NO_WAITER_FOR_REPLY when no sender
+// waits for that MessageId on this connection (also once the connection ended: the waiters are
+// gone with it, FilterReplyMessage 5), STATUS_BUFFER_OVERFLOW when the payload was truncated
+// to the sender's capacity. It never waits.
 func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 	hdr, ok := driverapi.ParseFilterReplyHeader(buf)
 	if !ok {
@@ -197,12 +232,9 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 	}
 	status, id := hdr.Status, hdr.MessageId
 	c.mu.Lock()
-	if c.down.Load() {
-		c.mu.Unlock()
-		return kernel.STATUS_PORT_DISCONNECTED
-	}
 	op, ok := c.waiters[id]
-	if !ok {
+	if !ok || op.expired() {
+		// An expired waiter stays for its sender to remove: the deadline wins (R-SEND-11).
 		c.mu.Unlock()
 		if c.m.tracing() {
 			c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
@@ -211,30 +243,31 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 		return kernel.STATUS_FLT_NO_WAITER_FOR_REPLY
 	}
 	delete(c.waiters, id)
-	op.waiting = false
+	op.inWaiters = false
 	c.mu.Unlock()
 
 	payload := driverapi.FilterReplyPayload(buf)
-	op.n = uint32(copy(op.reply, payload))
+	op.replyBytes = uint32(copy(op.replyBuf, payload))
 	res := kernel.STATUS_SUCCESS
-	if len(payload) > len(op.reply) {
+	if len(payload) > len(op.replyBuf) {
 		res = kernel.STATUS_BUFFER_OVERFLOW
-		op.rst = kernel.STATUS_BUFFER_OVERFLOW
+		op.replyStatus = kernel.STATUS_BUFFER_OVERFLOW
 	} else {
-		op.rst = status
+		op.replyStatus = status
 	}
 	if c.m.tracing() {
 		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id}.
-			WithStatus(op.rst).WithDetail(traceReplyBytes, kernel.TraceArgs{int64(op.n)}))
+			WithStatus(op.replyStatus).WithDetail(traceReplyBytes, kernel.TraceArgs{int64(op.replyBytes)}))
 	}
-	op.ch <- struct{}{}
+	op.wake <- struct{}{}
 	return res
 }
 
 // Send is the kernel half of FilterSendMessage (R-USER Send): MessageNotify runs on the
-// calling goroutine, with ctx (the calling user thread) and the caller's own buffers. It returns STATUS_INVALID_PARAMETER for an
-// empty input, STATUS_NOT_SUPPORTED when the port has no MessageNotify,
-// STATUS_PORT_DISCONNECTED once the connection ended, otherwise the callback's results.
+// calling goroutine, with ctx (the calling user thread) and the caller's own buffers. It
+// returns STATUS_INVALID_PARAMETER for an empty input, STATUS_NOT_SUPPORTED when the port has
+// no MessageNotify, STATUS_PORT_DISCONNECTED once the connection ended, otherwise the
+// callback's results.
 func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.NTSTATUS) {
 	if len(in) == 0 {
 		return 0, kernel.STATUS_INVALID_PARAMETER
@@ -242,7 +275,7 @@ func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.N
 	if c.port.messageCB == nil {
 		return 0, kernel.STATUS_NOT_SUPPORTED
 	}
-	if c.down.Load() || !c.msgs.acquire() {
+	if c.Disconnected() || !c.msgs.acquire() {
 		return 0, kernel.STATUS_PORT_DISCONNECTED
 	}
 	n, st := c.port.messageCB(ctx, c.cookie, in, out)
@@ -260,91 +293,10 @@ func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.N
 	return n, st
 }
 
-// CloseUserEndpoint runs when the last user handle to the connection closes (CloseHandle in
-// every process holding a duplicate, or process exit): pending Gets complete with
-// STATUS_CANCELLED, blocked senders get STATUS_PORT_DISCONNECTED, and DisconnectNotify runs
-// unless the filter closed the client port itself (R-CB-2). DisconnectNotify never overlaps a
-// MessageNotify of the same connection, as on Windows (the port's message run-down): it runs
-// on this goroutine before CloseUserEndpoint returns, or, when a MessageNotify is still
-// running, on that call's goroutine right after it returns. ctx is the thread closing the last
-// handle; DisconnectNotify receives it.
-func (c *Connection) CloseUserEndpoint(ctx context.Context) {
-	c.disconnect(kernel.STATUS_CANCELLED, "user handle closed")
-	f := c.f
-	f.mu.Lock()
-	delete(f.users, c)
-	call := !c.kernelClosed.Load() && !c.notified
-	if call {
-		c.notified = true
-	}
-	// Unregister waits for this until the connection's callbacks have settled.
-	held := f.notifyRundown.acquire()
-	f.mu.Unlock()
-	c.msgs.close(func() {
-		if call {
-			c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
-			c.port.disconnectCB(ctx, c.cookie)
-		}
-		if held {
-			f.notifyRundown.release()
-		}
-	})
-}
-
-// closeKernelEndpoint is FltCloseClientPort's work: frees the slot, ends the connection.
-// It returns false if the endpoint was closed already.
-func (c *Connection) closeKernelEndpoint() bool {
-	f := c.f
-	f.mu.Lock()
-	if c.kernelClosed.Load() {
-		f.mu.Unlock()
-		return false
-	}
-	c.kernelClosed.Store(true)
-	delete(f.conns, c)
-	c.port.used--
-	f.mu.Unlock()
-	c.disconnect(kernel.STATUS_PORT_DISCONNECTED, "client port closed by the filter")
-	return true
-}
-
-// disconnect ends the connection once: pending Gets complete with getStatus, waiting senders
-// and reply waiters with STATUS_PORT_DISCONNECTED.
-func (c *Connection) disconnect(getStatus kernel.NTSTATUS, cause string) {
-	c.mu.Lock()
-	if c.down.Load() {
-		c.mu.Unlock()
-		return
-	}
-	c.down.Store(true)
-	c.cause = cause
-	gets, senders, waiters := c.gets, c.senders, c.waiters
-	c.gets, c.senders, c.waiters = nil, nil, nil
-	for _, op := range senders {
-		op.queued = false
-		op.dst = kernel.STATUS_PORT_DISCONNECTED
-	}
-	for _, op := range waiters {
-		op.waiting = false
-		op.rst = kernel.STATUS_PORT_DISCONNECTED
-	}
-	c.mu.Unlock()
-	c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: c.f.name, Conn: c.id, Detail: cause})
-	for _, op := range senders {
-		op.ch <- struct{}{}
-	}
-	for _, op := range waiters {
-		op.ch <- struct{}{}
-	}
-	for _, g := range gets {
-		g.done.GetCompleted(getStatus, 0)
-	}
-}
-
 func (c *Connection) traceDelivered(op *sendOp) {
 	if c.m.tracing() {
 		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id}.
-			WithDetail(traceBytes, kernel.TraceArgs{int64(len(op.msg))}))
+			WithDetail(traceBytes, kernel.TraceArgs{int64(len(op.message))}))
 	}
 }
 

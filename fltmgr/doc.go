@@ -14,9 +14,35 @@
 // callback; a send without a timeout creates no timer; senders are pooled, so the steady
 // state allocates nothing per message (with the trace turned off).
 //
-// # Lock order
+// # Lock order (the whole module)
 //
-//	Manager.mu → filter.mu → Connection.mu → the namespace's lock
+// This is the one lock-order tree of the module: every other package points here. A lock is
+// taken only while holding locks above it on its own branch; the locks listed as taken alone
+// nest with nothing. No lock is ever held across a wait (a channel, a timer, a run-down), a
+// driver callback, a GetCompletion or a trace observer, so driver code may call back into the
+// filter manager from anywhere.
+//
+//	fltmgr.Manager.mu
+//	└─ filter.mu                       the guard of each connection's life (conn_life.go)
+//	   ├─ Connection.mu                the message path: pending Gets, waiting senders, reply waiters
+//	   └─ kernel: the namespace's lock server ports are named and unnamed under filter.mu
+//	fltmgr.ioState.mu                  the I/O half (io_doc.go)
+//	└─ filterIO.mu
+//	   ├─ filter.mu                    (its branch above)
+//	   └─ instance.mu
+//	      └─ fltContext.mu
+//	         └─ fsys.Volume.mu
+//	fltmgr.ioOp.mu
+//	└─ instance.mu                     (its branch above)
+//	kernel.Process.mu
+//	└─ kernel.Object.mu
+//
+// Taken alone: fltmgr's rundown.mu, sectionTable.mu and Section.mu; kernel's World.mu, the
+// namespace's lock (except under filter.mu, above), Trace.mu and its observer lock,
+// Verifier.mu, CompletionPort.mu and KEvent.mu; fsys.Volume.mu (except under fltContext.mu);
+// harness's World.mu, Faults.mu, Process.ioMu and Thread.mu; fltlib's Overlapped.mu and
+// Conn.mu. CancelGets' match function runs under Connection.mu: it must take no lock (the
+// harness's reads only its request's immutable fields).
 //
 // A driver callback (ConnectNotify, DisconnectNotify, MessageNotify, FilterUnload) always
 // runs with no lock held, so it may call back into the filter manager. Each connection has a

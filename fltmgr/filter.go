@@ -25,14 +25,14 @@ type filter struct {
 	name   string
 	reg    driverapi.Registration
 
-	// Lock order: filter.mu, then Connection.mu, then the namespace's lock. Never held
-	// across a wait or a driver callback.
+	// mu is never held across a wait or a driver callback; see the package comment for the
+	// lock order. It is also the guard of each connection's life (conn_life.go).
 	mu      sync.Mutex
-	state   filterState
-	started bool
-	ports   map[*serverPort]struct{} // open server ports
-	conns   map[*Connection]struct{} // connections whose kernel endpoint is open
-	users   map[*Connection]struct{} // connections whose user endpoint is open
+	state   filterState              // guarded by mu
+	started bool                     // guarded by mu: FltStartFiltering ran
+	ports   map[*serverPort]struct{} // guarded by mu: open server ports
+	conns   map[*Connection]struct{} // guarded by mu: connections whose kernel endpoint is open
+	users   map[*Connection]struct{} // guarded by mu: connections whose user endpoint is open
 
 	connectRundown rundown // ConnectNotify calls in flight
 	notifyRundown  rundown // MessageNotify and user-started DisconnectNotify calls in flight
@@ -181,35 +181,25 @@ func (f *filter) unregister(ctx context.Context, report bool) {
 	f.connectRundown.wait()
 
 	f.mu.Lock()
-	type ending struct {
-		c      *Connection
-		notify bool
-	}
-	ends := make([]ending, 0, len(f.conns)+len(f.users))
+	ending := make([]*Connection, 0, len(f.conns)+len(f.users))
 	for c := range f.conns {
-		notify := !c.notified
-		c.notified = true
-		ends = append(ends, ending{c, notify})
+		ending = append(ending, c)
 	}
 	for c := range f.users {
 		if _, ok := f.conns[c]; !ok { // closed by the filter, still open in user mode
-			ends = append(ends, ending{c, false})
+			ending = append(ending, c)
 		}
 	}
 	f.mu.Unlock()
-	sort.Slice(ends, func(i, j int) bool { return ends[i].c.id < ends[j].c.id })
-	for _, e := range ends {
-		e.c.disconnect(kernel.STATUS_PORT_DISCONNECTED, "filter unregistering")
+	sort.Slice(ending, func(i, j int) bool { return ending[i].id < ending[j].id })
+	notify := make([]bool, len(ending))
+	for i, c := range ending {
+		notify[i] = c.endByUnload()
 	}
-	for _, e := range ends {
+	for i, c := range ending {
 		// R-UNLOAD-5: the connection's running MessageNotify calls return first, so that
-		// DisconnectNotify never overlaps them. (A driver that unregisters from inside a
-		// MessageNotify would wait for itself, as it would hang on Windows.)
-		<-e.c.msgs.close(nil)
-		if e.notify {
-			m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Driver: f.name, Conn: e.c.id, Detail: "DisconnectNotify (unload)"})
-			e.c.port.disconnectCB(ctx, e.c.cookie)
-		}
+		// DisconnectNotify never overlaps them.
+		c.settleForUnload(ctx, notify[i])
 	}
 	// DisconnectNotify calls started by user closes, MessageNotify calls still running on
 	// connections the user closed, and FltCloseClientPort calls in flight.

@@ -30,7 +30,7 @@ type ioOp struct {
 
 	fastIODisallowed bool
 
-	// Lock order: ioOp.mu → instance.mu.
+	// mu may be held when taking instance.mu (the lock-order tree is in doc.go).
 	mu        sync.Mutex
 	postInst  *instance // the instance whose post-create callback is running
 	cancelled bool      // FltCancelFileOpen ran

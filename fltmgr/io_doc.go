@@ -23,8 +23,7 @@
 // FLTFL_POST_OPERATION_DRAINING, InstanceTeardownComplete runs, and the instance's contexts
 // are deleted. Then the verifier reports what the filter still holds.
 //
-// Lock order of the I/O half: ioState.mu → filterIO.mu → instance.mu → fltContext.mu →
-// fsys.Volume's lock. The list of a volume's instances is copied on write, so dispatch
+// Locks of the I/O half: see the lock-order tree in doc.go. The list of a volume's instances is copied on write, so dispatch
 // reads it without a lock; an instance counts the callbacks running on it so a teardown can
 // wait for them (on a channel, never holding a lock).
 //

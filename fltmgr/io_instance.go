@@ -16,8 +16,8 @@ import (
 // ioState is the I/O half of the filter manager: the volumes and, per filter, its
 // registration tables and instances. The zero value is ready.
 //
-// Lock order: ioState.mu → filterIO.mu → instance.mu → fltContext.mu → fsys.Volume's lock.
-// No lock is held across a driver callback.
+// Its lock heads a branch of the lock-order tree (doc.go). No lock is held across a driver
+// callback.
 type ioState struct {
 	mu       sync.Mutex
 	volumes  []*fltVolume

@@ -25,8 +25,8 @@ type Manager struct {
 	world *kernel.World
 
 	mu      sync.Mutex
-	drivers map[string]*loadedDriver // key: upper-case name
-	order   []*loadedDriver
+	drivers map[string]*loadedDriver // guarded by mu; key: upper-case name
+	order   []*loadedDriver          // guarded by mu: load order
 
 	connIDs   atomic.Uint64
 	ops       sync.Pool // *sendOp
@@ -69,7 +69,7 @@ func (m *Manager) unloadingThread(ld *loadedDriver) context.Context {
 // New makes the filter manager of world w.
 func New(w *kernel.World) *Manager {
 	m := &Manager{world: w, drivers: make(map[string]*loadedDriver)}
-	m.ops.New = func() any { return &sendOp{ch: make(chan struct{}, 2)} }
+	m.ops.New = func() any { return &sendOp{wake: make(chan struct{}, 2)} }
 	return m
 }
 
@@ -178,7 +178,7 @@ func (m *Manager) UnloadFilter(ctx context.Context, name string, mandatory bool)
 	m.mu.Lock()
 	ld, ok := m.drivers[strings.ToUpper(name)]
 	// A filter the driver already unregistered (in DriverEntry, say) is not found either.
-	// Lock order: Manager.mu before filter.mu.
+	// Manager.mu before filter.mu (the lock-order tree is in doc.go).
 	if !ok || ld.state != driverLoaded || ld.filter == nil || ld.filter.isUnregistered() {
 		m.mu.Unlock()
 		return kernel.STATUS_FLT_FILTER_NOT_FOUND

@@ -189,11 +189,10 @@ func (m *Manager) connect1(ctx context.Context, proc *kernel.Process, name strin
 	notifyEv := kernel.TraceEvent{Kind: kernel.EvConnectNotify, Process: proc.String(), Driver: f.name, Conn: c.id,
 		Status: st.Error(), Detail: fmt.Sprintf("%d context bytes", len(ctxCopy))}
 	if !st.IsSuccess() {
-		f.mu.Lock()
-		c.notified = true // a refused connection never gets DisconnectNotify (R-CB-1)
-		delete(f.users, c)
-		f.mu.Unlock()
-		c.closeKernelEndpoint()
+		if !c.refuse() { // a refused connection never gets DisconnectNotify (R-CB-1)
+			m.violation(kernel.Violation{Rule: kernel.RuleVerify7, Driver: f.name, Object: c.String(),
+				Message: fmt.Sprintf("ConnectNotify closed the client port and then failed with %v; the filter manager closes it again", st)})
+		}
 		f.connectRundown.release()
 		m.trace(notifyEv)
 		m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id, Status: st.Error(),

@@ -13,8 +13,8 @@ type rundown struct {
 	state atomic.Int64 // count of holders, plus rundownClosing once closed
 
 	mu   sync.Mutex
-	done chan struct{} // made by the first close; closed when drained
-	then []func()      // run once when drained
+	done chan struct{} // guarded by mu: made by the first close; closed when drained
+	then []func()      // guarded by mu: run once when drained
 }
 
 const rundownClosing = int64(1) << 62

@@ -92,7 +92,7 @@ func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 			Message: "FltSendMessage was given a port that is not a client port of this filter"})
 		return kernel.STATUS_INVALID_PARAMETER
 	}
-	if c.kernelClosed.Load() {
+	if c.kernelEndpointClosed() {
 		if clientPort.Load() != p {
 			// FltCloseClientPort cleared this very variable after we read it: a race the
 			// driver is allowed to have (R-CLOSECLI-1), not a use after close.
@@ -125,69 +125,121 @@ func lengthString(p *uint32, v uint32) string {
 // maxRelativeTimeout is the longest relative timeout, in 100 ns units, a time.Duration holds.
 const maxRelativeTimeout = int64(1<<63-1) / 100
 
-// deadline turns a WDK timeout into (deadline, wait): wait false means do not wait at all.
-func deadline(timeout *int64) (at time.Time, bounded, wait bool) {
+// sendDeadline is the one deadline of a FltSendMessage, for both phases (R-SEND-3). Its timer
+// is made only when a wait needs it, so a send without a timeout makes none.
+type sendDeadline struct {
+	at     time.Time // zero: no deadline
+	noWait bool      // the deadline is now or past: do not wait at all
+	passed bool      // a wait saw the deadline pass
+	timer  *time.Timer
+}
+
+// newDeadline turns a WDK timeout into a deadline: nil waits forever; zero does not wait;
+// negative is relative, in 100 ns units; positive is an absolute system time.
+func newDeadline(timeout *int64) sendDeadline {
 	if timeout == nil {
-		return time.Time{}, false, true
+		return sendDeadline{}
 	}
-	v := *timeout
-	switch {
+	now := time.Now()
+	switch v := *timeout; {
 	case v == 0:
-		return time.Time{}, true, false
+		return sendDeadline{at: now, noWait: true}
 	case v < 0:
 		if v < -maxRelativeTimeout {
 			// Longer than a time.Duration holds (292 years): -v*100 would overflow into an
 			// expired deadline. Nothing can tell it from forever.
-			return time.Time{}, false, true
+			return sendDeadline{}
 		}
-		return time.Now().Add(time.Duration(-v) * 100), true, true
+		return sendDeadline{at: now.Add(time.Duration(-v) * 100)}
 	default:
-		at = kernel.TimeFromSystem(v)
-		return at, true, time.Until(at) > 0
+		at := kernel.TimeFromSystem(v)
+		return sendDeadline{at: at, noWait: !at.After(now)}
 	}
 }
 
-func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *uint32, timeout *int64) (result kernel.NTSTATUS) {
-	at, bounded, wait := deadline(timeout)
+// expiry returns the channel that fires at the deadline (nil for none), starting the timer.
+func (d *sendDeadline) expiry() <-chan time.Time {
+	if d.at.IsZero() {
+		return nil
+	}
+	if d.timer == nil {
+		d.timer = time.NewTimer(time.Until(d.at))
+	}
+	return d.timer.C
+}
+
+func (d *sendDeadline) stop() {
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+}
+
+// send is FltSendMessage on connection c, in three steps that each return with no lock held:
+// deliver the message to a pending Get or queue it; wait until a Get takes it; wait for the
+// reply. reply is the reply buffer cut to its capacity (nil: one-way).
+func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS {
+	dl := newDeadline(timeout)
+	defer dl.stop()
 	op := c.m.ops.Get().(*sendOp)
-	op.msg, op.reply = msg, reply
-	defer func() {
-		op.msg, op.reply, op.id, op.n = nil, nil, 0, 0
-		c.m.ops.Put(op)
-	}()
-	defer func() { // runs first: op.id is still set
-		if c.m.tracing() && (result == kernel.STATUS_PORT_DISCONNECTED && c.down.Load() ||
-			result == kernel.STATUS_THREAD_IS_TERMINATING && ctx.Err() != nil) {
-			why := "connection ended: " + c.endCause()
-			if result == kernel.STATUS_THREAD_IS_TERMINATING {
-				why = "sending thread terminating"
-			}
-			c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageAbandoned, Process: c.procName, Driver: c.f.name, Conn: c.id,
-				MsgID: op.id, Detail: why}.WithStatus(result))
-		}
-	}()
-	need := driverapi.FilterMessageHeaderSize + len(msg)
+	op.message, op.replyBuf, op.deadline = msg, reply, dl.at
+	defer c.m.putOp(op)
 	if c.m.tracing() {
 		has, v := traceTimeoutArgs(timeout)
 		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id}.
 			WithDetail(traceSent, kernel.TraceArgs{int64(len(msg)), int64(len(reply)), has, v}))
 	}
 
-	// Delivery phase (R-SEND-4): pending Gets oldest first.
-	delivered := false
+	st := c.deliver(op, !dl.noWait)
+	if st == kernel.STATUS_PENDING {
+		st = c.waitForDelivery(ctx, op, &dl)
+	}
+	if st != kernel.STATUS_SUCCESS {
+		c.traceEnd(ctx, op, st, "no receiver")
+		return st
+	}
+	if reply == nil {
+		return kernel.STATUS_SUCCESS // R-SEND-6
+	}
+	if st = c.waitForReply(ctx, op, &dl); st != kernel.STATUS_SUCCESS {
+		c.traceEnd(ctx, op, st, "no reply")
+		return st
+	}
+	*replyLength = op.replyBytes
+	if op.replyStatus == kernel.STATUS_PORT_DISCONNECTED {
+		c.traceEnd(ctx, op, op.replyStatus, "no reply")
+	}
+	return op.replyStatus
+}
+
+// putOp returns a finished op to the pool.
+func (m *Manager) putOp(op *sendOp) {
+	op.message, op.replyBuf, op.id, op.replyBytes, op.deadline = nil, nil, 0, 0, time.Time{}
+	m.ops.Put(op)
+}
+
+// deliver is the delivery step (R-SEND-4): op goes to a pending Get, or joins the waiting
+// senders. It returns STATUS_SUCCESS when a Get took the message, STATUS_PENDING when op is
+// queued (wait for it with waitForDelivery), STATUS_TIMEOUT when no Get took it and wait is
+// false, STATUS_PORT_DISCONNECTED once the connection ended.
+func (c *Connection) deliver(op *sendOp, wait bool) kernel.NTSTATUS {
+	need := op.need()
 	for {
 		c.mu.Lock()
-		if c.down.Load() {
+		if c.Disconnected() {
 			c.mu.Unlock()
 			return kernel.STATUS_PORT_DISCONNECTED
 		}
 		if len(c.gets) == 0 {
-			break // with the lock held
+			if !wait {
+				c.mu.Unlock()
+				return kernel.STATUS_TIMEOUT
+			}
+			op.inSenders = true
+			c.senders = append(c.senders, op)
+			c.mu.Unlock()
+			return kernel.STATUS_PENDING
 		}
-		g := c.gets[0]
-		n := copy(c.gets, c.gets[1:])
-		c.gets[n] = getEntry{}
-		c.gets = c.gets[:n]
+		g := c.popGet(0)
 		if len(g.buf) < need {
 			c.mu.Unlock()
 			g.done.GetCompleted(kernel.STATUS_BUFFER_TOO_SMALL, uint32(need))
@@ -195,128 +247,109 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 		}
 		c.registerWaiter(op)
 		c.mu.Unlock()
-		written := writeMessage(g.buf, op)
-		c.traceDelivered(op)
-		g.done.GetCompleted(kernel.STATUS_SUCCESS, written)
-		delivered = true
-		break
+		c.copyMessage(g, op)
+		return kernel.STATUS_SUCCESS
 	}
-
-	var expired <-chan time.Time
-	timedOut := false
-	if !delivered {
-		if !wait {
-			c.mu.Unlock()
-			c.traceTimeout(op, "no receiver")
-			return kernel.STATUS_TIMEOUT
-		}
-		op.queued = true
-		c.senders = append(c.senders, op)
-		c.mu.Unlock()
-		if bounded {
-			t := time.NewTimer(time.Until(at))
-			defer t.Stop()
-			expired = t.C
-		}
-		var st kernel.NTSTATUS
-		if st, timedOut = c.await(ctx, op, false, expired, c.unqueue); st != kernel.STATUS_SUCCESS {
-			if st == kernel.STATUS_TIMEOUT {
-				c.traceTimeout(op, "no receiver") // R-SEND-5: never delivered
-			}
-			return st
-		}
-		if op.dst != kernel.STATUS_SUCCESS {
-			return op.dst
-		}
-	} else if bounded && wait && reply != nil {
-		t := time.NewTimer(time.Until(at))
-		defer t.Stop()
-		expired = t.C
-	}
-	if reply == nil {
-		return kernel.STATUS_SUCCESS // R-SEND-6
-	}
-
-	// Reply phase (R-SEND-8, R-SEND-9): the same deadline; when it already passed, only a
-	// reply that is there now counts.
-	if st, _ := c.await(ctx, op, timedOut || !wait, expired, c.unwait); st != kernel.STATUS_SUCCESS {
-		if st == kernel.STATUS_TIMEOUT {
-			c.traceTimeout(op, "no reply")
-		}
-		return st
-	}
-	if replyLength != nil {
-		*replyLength = op.n
-	}
-	return op.rst
 }
 
-// await waits for op's next token. When the deadline passes (expired fires, or at once with
-// poll) or the thread ends, unclaim takes op back unless a Get, a reply or a disconnect
-// claimed it first: the wait then ends with STATUS_TIMEOUT or STATUS_THREAD_IS_TERMINATING.
-// A claimed op's token is on its way and is waited for: await returns STATUS_SUCCESS, and
-// timedOut says the deadline has passed meanwhile.
-func (c *Connection) await(ctx context.Context, op *sendOp, poll bool, expired <-chan time.Time,
-	unclaim func(*sendOp) bool) (st kernel.NTSTATUS, timedOut bool) {
-	done := ctx.Done()
-	if !poll && expired == nil && done == nil {
-		<-op.ch // no deadline, no cancellation: a plain receive, no select
-		return kernel.STATUS_SUCCESS, false
+// waitForDelivery waits until a Get takes the queued op (STATUS_SUCCESS), the connection ends
+// (STATUS_PORT_DISCONNECTED), the deadline passes (STATUS_TIMEOUT: the message is never
+// delivered, R-SEND-5) or the thread ends (STATUS_THREAD_IS_TERMINATING).
+func (c *Connection) waitForDelivery(ctx context.Context, op *sendOp, dl *sendDeadline) kernel.NTSTATUS {
+	if st := c.await(ctx, op, dl, false, c.unqueue); st != kernel.STATUS_SUCCESS {
+		return st
 	}
-	if poll {
+	return op.deliveryStatus
+}
+
+// waitForReply waits for the reply to a delivered op (R-SEND-8, R-SEND-9) until the same
+// deadline; when it passed already, only a reply that is there now counts. It returns
+// STATUS_SUCCESS when a reply or the disconnect claimed op (the outcome is op.replyStatus),
+// else STATUS_TIMEOUT or STATUS_THREAD_IS_TERMINATING.
+func (c *Connection) waitForReply(ctx context.Context, op *sendOp, dl *sendDeadline) kernel.NTSTATUS {
+	return c.await(ctx, op, dl, dl.noWait || dl.passed, c.unwait)
+}
+
+// await waits for op's next token. When the deadline passes (or at once with poll) or the
+// thread ends, unclaim takes op back unless a Get, a reply or the disconnect claimed it first:
+// the wait then ends with STATUS_TIMEOUT or STATUS_THREAD_IS_TERMINATING. A claimed op's token
+// is on its way and is waited for: await returns STATUS_SUCCESS.
+func (c *Connection) await(ctx context.Context, op *sendOp, dl *sendDeadline, poll bool, unclaim func(*sendOp) bool) kernel.NTSTATUS {
+	done := ctx.Done()
+	var st kernel.NTSTATUS
+	switch {
+	case poll:
 		select {
-		case <-op.ch:
-			return kernel.STATUS_SUCCESS, false
+		case <-op.wake:
+			return kernel.STATUS_SUCCESS
 		default:
-			st, timedOut = kernel.STATUS_TIMEOUT, true
+			st = kernel.STATUS_TIMEOUT
 		}
-	} else {
+	case dl.at.IsZero() && done == nil:
+		<-op.wake // no deadline, no cancellation: a plain receive
+		return kernel.STATUS_SUCCESS
+	default:
 		select {
-		case <-op.ch:
-			return kernel.STATUS_SUCCESS, false
-		case <-expired:
-			st, timedOut = kernel.STATUS_TIMEOUT, true
+		case <-op.wake:
+			return kernel.STATUS_SUCCESS
+		case <-dl.expiry():
+			dl.passed = true
+			st = kernel.STATUS_TIMEOUT
 		case <-done:
 			st = kernel.STATUS_THREAD_IS_TERMINATING
 		}
 	}
 	if unclaim(op) {
-		return st, timedOut
+		return st
 	}
-	<-op.ch
-	return kernel.STATUS_SUCCESS, timedOut
+	<-op.wake
+	return kernel.STATUS_SUCCESS
 }
 
-// unqueue takes a waiting sender off the queue; false if a Get or a disconnect claimed it.
+// unqueue takes a waiting sender off the queue; false if a Get or the disconnect claimed it.
 func (c *Connection) unqueue(op *sendOp) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !op.queued {
+	if !op.inSenders {
 		return false
 	}
 	for i, x := range c.senders {
 		if x == op {
-			n := copy(c.senders[i:], c.senders[i+1:])
-			c.senders[i+n] = nil
-			c.senders = c.senders[:i+n]
+			c.popSender(i)
 			break
 		}
 	}
-	op.queued = false
 	return true
 }
 
-// unwait removes a reply waiter; false if a reply or a disconnect claimed it. After it, a
+// unwait removes a reply waiter; false if a reply or the disconnect claimed it. After it, a
 // late reply gets STATUS_FLT_NO_WAITER_FOR_REPLY (R-SEND-9).
 func (c *Connection) unwait(op *sendOp) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !op.waiting {
+	if !op.inWaiters {
 		return false
 	}
 	delete(c.waiters, op.id)
-	op.waiting = false
+	op.inWaiters = false
 	return true
+}
+
+// traceEnd records why a send ended without a delivery or a reply.
+func (c *Connection) traceEnd(ctx context.Context, op *sendOp, st kernel.NTSTATUS, phase string) {
+	if !c.m.tracing() {
+		return
+	}
+	switch {
+	case st == kernel.STATUS_TIMEOUT:
+		c.traceTimeout(op, phase)
+	case st == kernel.STATUS_PORT_DISCONNECTED && c.Disconnected():
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageAbandoned, Process: c.procName, Driver: c.f.name, Conn: c.id,
+			MsgID: op.id, Detail: "connection ended: " + c.endCause()}.WithStatus(st))
+	case st == kernel.STATUS_THREAD_IS_TERMINATING && ctx.Err() != nil:
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageAbandoned, Process: c.procName, Driver: c.f.name, Conn: c.id,
+			MsgID: op.id, Detail: "sending thread terminating"}.WithStatus(st))
+	}
 }
 
 func (c *Connection) traceTimeout(op *sendOp, why string) {

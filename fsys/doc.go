@@ -35,5 +35,6 @@
 //   - A stream lives while a file object refers to it: stream contexts of minifilters end when
 //     its last file object closes, which is deterministic (NTFS may keep it longer).
 //
-// Lock order: Volume.mu alone. The file system never calls out.
+// Lock order: Volume.mu is a leaf (the filter manager takes it under its context lock; the
+// module's lock-order tree is in the fltmgr package comment). The file system never calls out.
 package fsys

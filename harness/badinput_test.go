@@ -343,12 +343,15 @@ func TestBadInputDialConn(t *testing.T) {
 			{"send cancelled", func() any { _, err := c.Send(cancelled, []byte("x"), nil); return errIs(err, context.Canceled) }, true},
 		})
 
-		// Unloading ends the connection: every call reports E_HANDLE (R-UNLOAD-5).
+		// Unloading ends the connection: Receive and Send report E_HANDLE (R-UNLOAD-5); a
+		// Reply finds no waiter (FilterReplyMessage 5, rev 2).
 		require.Equal(t, kernel.S_OK, w.Unload("bad"))
 		biRun(t, []biCase{
 			{"receive after unload", func() any { _, err := c.Receive(bg); return errIs(err, kernel.E_HANDLE) }, true},
 			{"send after unload", func() any { _, err := c.Send(bg, []byte("x"), nil); return errIs(err, kernel.E_HANDLE) }, true},
-			{"reply after unload", func() any { return errIs(c.Reply(&fltlib.Message{ID: 1}, 0, nil), kernel.E_HANDLE) }, true},
+			{"reply after unload", func() any {
+				return errIs(c.Reply(&fltlib.Message{ID: 1}, 0, nil), kernel.ERROR_FLT_NO_WAITER_FOR_REPLY)
+			}, true},
 			{"close after unload", func() any { return errv(c.Close()) }, nil},
 			// After Close: ErrClosed everywhere.
 			{"receive after close", func() any { _, err := c.Receive(bg); return errIs(err, fltlib.ErrClosed) }, true},

@@ -571,12 +571,13 @@ func (m *mdModel) apply1(st mdStep) string {
 		return "ok"
 	case mdReply:
 		h := m.handles[st.handle]
-		if !m.handleValid(h) || h.conn.down {
+		if !m.handleValid(h) {
 			return kernel.E_HANDLE.Error()
 		}
 		s, ok := h.conn.waiters[st.id]
-		if !ok {
-			return kernel.ERROR_FLT_NO_WAITER_FOR_REPLY.Error() // R-USER Reply 2
+		if !ok || h.conn.down {
+			// R-USER Reply 2; FilterReplyMessage 5 (rev 2): an ended connection has no waiters.
+			return kernel.ERROR_FLT_NO_WAITER_FOR_REPLY.Error()
 		}
 		delete(h.conn.waiters, st.id)
 		payload := mdPattern(1000+st.plen, st.plen)

@@ -203,8 +203,9 @@ func TestSendOnAKeptCopyAfterClose(t *testing.T) {
 
 func TestCloseClientPortDisconnects(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-CLOSECLI-2: the user's pending Get and its later Get, Send and Reply fail with
-		// E_HANDLE; the handle stays valid to close.
+		// R-CLOSECLI-2: the user's pending Get and its later Get and Send fail with E_HANDLE;
+		// a later Reply finds no waiter (0x801F0020, FilterReplyMessage 5, rev 2); the handle
+		// stays valid to close.
 		// R-CLOSECLI-4: DisconnectNotify is not called, not at CloseHandle, not at unload.
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
@@ -217,7 +218,7 @@ func TestCloseClientPortDisconnects(t *testing.T) {
 		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
 		require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(h, make([]byte, 64), ov))
 		require.Equal(t, kernel.E_HANDLE, p.FilterSendMessage(h, []byte("x"), make([]byte, 4), nil))
-		require.Equal(t, kernel.E_HANDLE, reply(p, h, kernel.STATUS_SUCCESS, 1, nil))
+		require.Equal(t, kernel.HRESULT(0x801F0020), reply(p, h, kernel.STATUS_SUCCESS, 1, nil))
 		require.Equal(t, int32(0), d.Messages.Load())
 		require.NoError(t, p.CloseHandle(h))
 		require.Equal(t, int32(0), d.Disconnects.Load())
@@ -449,7 +450,8 @@ func TestUnloadEndsEveryConnection(t *testing.T) {
 		}{{p1, h0}, {p1, h1}, {p2, h2}, {p2, h3}} {
 			require.Equal(t, kernel.E_HANDLE, x.p.FilterGetMessage(x.h, make([]byte, 64), nil))
 			require.Equal(t, kernel.E_HANDLE, x.p.FilterSendMessage(x.h, []byte("x"), nil, nil))
-			require.Equal(t, kernel.E_HANDLE, reply(x.p, x.h, kernel.STATUS_SUCCESS, 1, nil))
+			// FilterReplyMessage 5 (rev 2): no waiter survives the unload.
+			require.Equal(t, kernel.HRESULT(0x801F0020), reply(x.p, x.h, kernel.STATUS_SUCCESS, 1, nil))
 			require.NoError(t, x.p.CloseHandle(x.h))
 		}
 		require.Equal(t, int32(3), d.Disconnects.Load())

@@ -293,7 +293,8 @@ func TestReplyWithoutWaiter(t *testing.T) {
 func TestReplyNeverWaits(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		// R-USER Reply 4: FilterReplyMessage never waits for the kernel, even with no sender at
-		// all; on an ended connection it is E_HANDLE.
+		// all. FilterReplyMessage 5 (rev 2): after the kernel closed its endpoint the reply
+		// finds no waiter: 0x801F0020, not E_HANDLE.
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
@@ -302,6 +303,6 @@ func TestReplyNeverWaits(t *testing.T) {
 		synctest.Wait()
 		require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, <-done)
 		d.FM.CloseClientPort(d.Filter, &d.Conn(0).Port)
-		require.Equal(t, kernel.E_HANDLE, reply(p, h, kernel.STATUS_SUCCESS, 1, nil))
+		require.Equal(t, kernel.HRESULT(0x801F0020), reply(p, h, kernel.STATUS_SUCCESS, 1, nil))
 	})
 }

@@ -26,7 +26,7 @@ const SeedEnv = "FLTEMU_SEED"
 // trace, verifier), the filter manager, and the user-mode processes the test creates.
 //
 // Lock order: World.mu is taken alone; it is never held across a call into the kernel or the
-// filter manager.
+// filter manager. The module's lock-order tree is in the fltmgr package comment.
 type World struct {
 	k      *kernel.World
 	fm     *fltmgr.Manager

@@ -7,6 +7,8 @@
 // here starts a goroutine; every wait blocks on a channel or a timer, so code using it runs
 // inside testing/synctest bubbles with fake time.
 //
-// Lock order: Process.mu → Object.mu; the namespace, trace, verifier and completion-port
-// locks are leaves. No lock is held while a cleanup hook runs.
+// Lock order: Process.mu → Object.mu; the namespace, trace, verifier, event and
+// completion-port locks are leaves (the filter manager takes the namespace's lock under one of
+// its own). The module's one lock-order tree is in the package comment of
+// github.com/fltemu/fltemu/fltmgr. No lock is held while a cleanup hook runs.
 package kernel
