@@ -56,7 +56,8 @@ type lifeStep struct {
 	c          *Connection
 	kernelDone bool // this event closed the kernel endpoint (and freed the slot)
 	again      bool // the endpoint this event closes was closed already
-	notify     bool // the caller owes DisconnectNotify (see runDisconnectNotify)
+	notify     bool // the caller owes DisconnectNotify
+	held       bool // evUserClosed: the filter's notify run-down was acquired for the caller
 
 	// The disconnect, when this event caused it: the queues to complete.
 	getStatus kernel.NTSTATUS
@@ -85,6 +86,9 @@ func (c *Connection) transition(ev lifeEvent) lifeStep {
 		next |= lifeUserClosed
 		delete(f.users, c)
 		s.getStatus, s.cause = kernel.STATUS_CANCELLED, "user handle closed"
+		// Taken with the decision, so that an unload that comes next waits for this close's
+		// callbacks before it looks for leaked client ports.
+		s.held = f.notifyRundown.acquire()
 	case evKernelClosed:
 		if old&lifeKernelClosed != 0 {
 			s.again = true
@@ -175,15 +179,13 @@ func (c *Connection) CloseUserEndpoint(ctx context.Context) {
 		return
 	}
 	s.finish()
-	// Unregister waits for this until the connection's callbacks have settled.
 	f := c.f
-	held := f.notifyRundown.acquire()
 	c.msgs.close(func() {
 		if s.notify {
 			c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
 			c.port.disconnectCB(ctx, c.cookie)
 		}
-		if held {
+		if s.held {
 			f.notifyRundown.release()
 		}
 	})
