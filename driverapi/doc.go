@@ -3,8 +3,9 @@
 // A driver implements [Driver] (its DriverEntry). DriverEntry receives its [DriverObject], the
 // [FilterManager] whose routines it may call (FltRegisterFilter, FltCreateCommunicationPort,
 // FltSendMessage, ...), and its registry path. Everything a driver calls goes through that
-// interface, so another host (a fault-injecting wrapper, a recorder) can stand where the
-// emulated filter manager stands.
+// interface, so another host can stand where the emulated filter manager stands. (The
+// emulator's fault injection is not a wrapper of it: the filter manager consults one hook,
+// which harness.Faults drives.)
 //
 // Names follow the WDK without the Flt prefix; constants keep their Windows spelling
 // (FLT_PORT_CONNECT, FLTFL_FILTER_UNLOAD_MANDATORY) so they can be searched for.

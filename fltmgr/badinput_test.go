@@ -179,14 +179,14 @@ func TestBadInputManager(t *testing.T) {
 		}
 		cn, dn := d.connect, d.disconnect
 		create := func(fi driverapi.Filter, a *driverapi.ObjectAttributes, c driverapi.ConnectNotify, dc driverapi.DisconnectNotify, max int32) any {
-			sp, st := m.CreateCommunicationPort(fi, a, nil, c, dc, nil, max)
+			sp, st := fltmgr.DriverView(m).CreateCommunicationPort(fi, a, nil, c, dc, nil, max)
 			if st == kernel.STATUS_SUCCESS {
-				m.CloseCommunicationPort(sp)
+				fltmgr.DriverView(m).CloseCommunicationPort(sp)
 			}
 			return st
 		}
 		send := func(ctx context.Context, fi driverapi.Filter, cp *driverapi.ClientPort, msg, reply []byte, n *uint32, timeout *int64) any {
-			return m.SendMessage(ctx, fi, cp, msg, reply, n, timeout)
+			return fltmgr.DriverView(m).SendMessage(ctx, fi, cp, msg, reply, n, timeout)
 		}
 		u32 := func(v uint32) *uint32 { return &v }
 		i64 := func(v int64) *int64 { return &v }
@@ -206,33 +206,39 @@ func TestBadInputManager(t *testing.T) {
 			{"no fault hook", func() any { m.SetFaultHook(nil); return true }, true, ""},
 
 			// FltRegisterFilter, FltStartFiltering, FltUnregisterFilter (R-REG-1).
-			{"register nil driver", func() any { _, st := m.RegisterFilter(nil, reg); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"register nil registration", func() any { _, st := m.RegisterFilter(d.obj, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"register nil driver", func() any { _, st := fltmgr.DriverView(m).RegisterFilter(nil, reg); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"register nil registration", func() any { _, st := fltmgr.DriverView(m).RegisterFilter(d.obj, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"register unknown version", func() any {
-				_, st := m.RegisterFilter(d.obj, &driverapi.Registration{Version: 0x0100})
+				_, st := fltmgr.DriverView(m).RegisterFilter(d.obj, &driverapi.Registration{Version: 0x0100})
 				return st
 			}, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"register unknown flags", func() any {
-				_, st := m.RegisterFilter(d.obj, &driverapi.Registration{Version: driverapi.FLT_REGISTRATION_VERSION, Flags: 0x80})
+				_, st := fltmgr.DriverView(m).RegisterFilter(d.obj, &driverapi.Registration{Version: driverapi.FLT_REGISTRATION_VERSION, Flags: 0x80})
 				return st
 			}, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"register twice", func() any { _, st := m.RegisterFilter(d.obj, reg); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"register twice", func() any { _, st := fltmgr.DriverView(m).RegisterFilter(d.obj, reg); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"register a driver object of no loaded driver", func() any {
-				_, st := m.RegisterFilter(&driverapi.DriverObject{Name: "bad"}, reg)
+				_, st := fltmgr.DriverView(m).RegisterFilter(&driverapi.DriverObject{Name: "bad"}, reg)
 				return st
 			}, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"register another world's driver", func() any { _, st := m.RegisterFilter(fd.obj, reg); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"start nil", func() any { return m.StartFiltering(nil) }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"start foreign", func() any { return m.StartFiltering(fd.filter) }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"start twice", func() any { return m.StartFiltering(d.filter) }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"unregister nil", func() any { m.UnregisterFilter(nil); return m.Loaded("bad") }, true, ""},
-			{"unregister foreign", func() any { m.UnregisterFilter(fd.filter); return fm.Loaded("bad") && !conn.Disconnected() }, true, ""},
+			{"register another world's driver", func() any { _, st := fltmgr.DriverView(m).RegisterFilter(fd.obj, reg); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"start nil", func() any { return fltmgr.DriverView(m).StartFiltering(nil) }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"start foreign", func() any { return fltmgr.DriverView(m).StartFiltering(fd.filter) }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"start twice", func() any { return fltmgr.DriverView(m).StartFiltering(d.filter) }, kernel.STATUS_INVALID_PARAMETER, ""},
+			{"unregister nil", func() any { fltmgr.DriverView(m).UnregisterFilter(nil); return m.Loaded("bad") }, true, ""},
+			{"unregister foreign", func() any {
+				fltmgr.DriverView(m).UnregisterFilter(fd.filter)
+				return fm.Loaded("bad") && !conn.Disconnected()
+			}, true, ""},
 
 			// FltBuildDefaultSecurityDescriptor (R-SD).
-			{"default SD for nothing", func() any { sd, st := m.BuildDefaultSecurityDescriptor(0); return [2]any{sd == nil, st} },
+			{"default SD for nothing", func() any {
+				sd, st := fltmgr.DriverView(m).BuildDefaultSecurityDescriptor(0)
+				return [2]any{sd == nil, st}
+			},
 				[2]any{true, kernel.STATUS_INVALID_PARAMETER}, ""},
-			{"default SD for everything", func() any { _, st := m.BuildDefaultSecurityDescriptor(math.MaxUint32); return st }, kernel.STATUS_SUCCESS, ""},
-			{"free nil SD", func() any { m.FreeSecurityDescriptor(nil); return true }, true, ""},
+			{"default SD for everything", func() any { _, st := fltmgr.DriverView(m).BuildDefaultSecurityDescriptor(math.MaxUint32); return st }, kernel.STATUS_SUCCESS, ""},
+			{"free nil SD", func() any { fltmgr.DriverView(m).FreeSecurityDescriptor(nil); return true }, true, ""},
 
 			// FltCreateCommunicationPort (R-CREATE-1…5).
 			{"create on nil filter", func() any { return create(nil, &goodAttrs, cn, dn, 1) }, kernel.STATUS_INVALID_PARAMETER, ""},
@@ -268,23 +274,23 @@ func TestBadInputManager(t *testing.T) {
 				kernel.STATUS_SUCCESS, ""},
 
 			// FltCloseCommunicationPort (R-CLOSESRV-3, R-VERIFY-4, R-VERIFY-5).
-			{"close nil server port", func() any { m.CloseCommunicationPort(nil); return true }, true, kernel.RuleVerify5},
-			{"close a foreign server port", func() any { m.CloseCommunicationPort(fd.server); return fm.Loaded("bad") }, true, kernel.RuleVerify5},
+			{"close nil server port", func() any { fltmgr.DriverView(m).CloseCommunicationPort(nil); return true }, true, kernel.RuleVerify5},
+			{"close a foreign server port", func() any { fltmgr.DriverView(m).CloseCommunicationPort(fd.server); return fm.Loaded("bad") }, true, kernel.RuleVerify5},
 
 			// FltCloseClientPort (R-CLOSECLI-1, R-VERIFY-5).
-			{"close client port, nil filter", func() any { m.CloseClientPort(nil, &empty); return true }, true, kernel.RuleVerify5},
-			{"close client port, nil variable", func() any { m.CloseClientPort(d.filter, nil); return true }, true, kernel.RuleVerify5},
-			{"close client port, empty variable", func() any { m.CloseClientPort(d.filter, &empty); return true }, true, ""},
+			{"close client port, nil filter", func() any { fltmgr.DriverView(m).CloseClientPort(nil, &empty); return true }, true, kernel.RuleVerify5},
+			{"close client port, nil variable", func() any { fltmgr.DriverView(m).CloseClientPort(d.filter, nil); return true }, true, kernel.RuleVerify5},
+			{"close client port, empty variable", func() any { fltmgr.DriverView(m).CloseClientPort(d.filter, &empty); return true }, true, ""},
 			{"close a foreign client port", func() any {
 				cp := &driverapi.ClientPort{}
 				cp.Store(foreignCP.Load())
-				m.CloseClientPort(d.filter, cp)
+				fltmgr.DriverView(m).CloseClientPort(d.filter, cp)
 				return foreignCP.Load() != nil
 			}, true, kernel.RuleVerify5},
 			{"close another filter's client port", func() any {
 				cp := &driverapi.ClientPort{}
 				cp.Store(otherCP.Load())
-				m.CloseClientPort(d.filter, cp)
+				fltmgr.DriverView(m).CloseClientPort(d.filter, cp)
 				return true
 			}, true, kernel.RuleVerify5},
 
@@ -347,8 +353,8 @@ func TestBadInputManager(t *testing.T) {
 
 		// The double close of a server port (R-VERIFY-4).
 		badRun(t, k, []badCase{
-			{"close the server port", func() any { m.CloseCommunicationPort(other.server); return true }, true, ""},
-			{"close it again", func() any { m.CloseCommunicationPort(other.server); return true }, true, kernel.RuleVerify4},
+			{"close the server port", func() any { fltmgr.DriverView(m).CloseCommunicationPort(other.server); return true }, true, ""},
+			{"close it again", func() any { fltmgr.DriverView(m).CloseCommunicationPort(other.server); return true }, true, kernel.RuleVerify4},
 		})
 		other.server = nil
 		m.Shutdown()
@@ -399,7 +405,7 @@ func TestBadInputConnection(t *testing.T) {
 			{"send after close", func() any { _, st := c.Send(context.Background(), []byte("x"), nil); return st }, kernel.STATUS_PORT_DISCONNECTED, ""},
 			{"info after close", info, "true \\BadPort true true", ""},
 			{"send on the closed client port variable", func() any {
-				return m.SendMessage(context.Background(), d.filter, d.conns[0], []byte("x"), nil, nil, nil)
+				return fltmgr.DriverView(m).SendMessage(context.Background(), d.filter, d.conns[0], []byte("x"), nil, nil, nil)
 			}, kernel.STATUS_PORT_DISCONNECTED, ""},
 		})
 		m.Shutdown()

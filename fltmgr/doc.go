@@ -1,7 +1,9 @@
 // Package fltmgr is the emulated Windows Filter Manager: filter registration and unload,
 // communication server ports, connections, kernel→user messages with replies and timeouts,
-// and user→kernel messages. Drivers see it through [driverapi.FilterManager]; the harness
-// drives its user-mode half (Connect, Connection.Get/Reply/Send, CloseUserEndpoint).
+// and user→kernel messages. A driver sees it through the [driverapi.FilterManager] its
+// DriverEntry receives (a view of the Manager that has the Flt routines only; driverview.go);
+// the host drives the [Manager] and its [Connection]s: the kernel halves of the user-mode
+// calls, loading and unloading, and the lab's controls.
 //
 // # The message path
 //

@@ -19,7 +19,9 @@ func Routines() []string {
 
 // FaultHook decides whether a call of routine (one of Routines) made by or to driver fails:
 // a non-zero status is returned to the caller instead of doing the work. It is called on the
-// caller's goroutine with no lock held, once per call, after argument validation.
+// caller's goroutine with no lock held, once per call, after argument validation. It is the
+// emulator's one fault-injection mechanism on the kernel side (harness.Faults installs it and
+// decides the user-side fltlib calls itself); nothing wraps the driver's FilterManager.
 type FaultHook func(routine, driver string) kernel.NTSTATUS
 
 // SetFaultHook installs h (nil removes it).

@@ -58,11 +58,11 @@ func (m *Manager) asFilter(fi driverapi.Filter) (*filter, bool) {
 	return f, true
 }
 
-// RegisterFilter emulates FltRegisterFilter (R-REG-1). The version must be one of
+// registerFilter emulates FltRegisterFilter (R-REG-1). The version must be one of
 // FLT_REGISTRATION_VERSION_0200, _0202 or _0203 and the flags known, else
 // STATUS_INVALID_PARAMETER. A driver registers at most one filter; a second registration is
 // STATUS_INVALID_PARAMETER.
-func (m *Manager) RegisterFilter(driver *driverapi.DriverObject, reg *driverapi.Registration) (driverapi.Filter, kernel.NTSTATUS) {
+func (m *Manager) registerFilter(driver *driverapi.DriverObject, reg *driverapi.Registration) (driverapi.Filter, kernel.NTSTATUS) {
 	if driver == nil || reg == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -113,9 +113,9 @@ func (m *Manager) RegisterFilter(driver *driverapi.DriverObject, reg *driverapi.
 	return f, kernel.STATUS_SUCCESS
 }
 
-// StartFiltering emulates FltStartFiltering. A second call is STATUS_INVALID_PARAMETER
+// startFiltering emulates FltStartFiltering. A second call is STATUS_INVALID_PARAMETER
 // (R-REG-1); a filter being unregistered is STATUS_FLT_DELETING_OBJECT.
-func (m *Manager) StartFiltering(fi driverapi.Filter) kernel.NTSTATUS {
+func (m *Manager) startFiltering(fi driverapi.Filter) kernel.NTSTATUS {
 	f, ok := m.asFilter(fi)
 	if !ok {
 		return kernel.STATUS_INVALID_PARAMETER
@@ -135,17 +135,17 @@ func (m *Manager) StartFiltering(fi driverapi.Filter) kernel.NTSTATUS {
 	f.started = true
 	f.mu.Unlock()
 	m.trace(kernel.TraceEvent{Kind: kernel.EvFilterStarted, Driver: f.name})
-	m.startFiltering(f) // automatic attachment to the mounted volumes (io_instance.go)
+	m.attachAtStart(f) // automatic attachment to the mounted volumes (io_instance.go)
 	return kernel.STATUS_SUCCESS
 }
 
-// UnregisterFilter emulates FltUnregisterFilter (R-UNLOAD-5, R-UNLOAD-6). It ends every
+// unregisterFilter emulates FltUnregisterFilter (R-UNLOAD-5, R-UNLOAD-6). It ends every
 // connection of the filter, calls DisconnectNotify once per connection the filter had not
 // closed itself (after the connection's running MessageNotify calls returned), and waits for
 // the callbacks still running on connections the user closed. A server port still open is a
 // driver bug (on Windows the call hangs forever): the verifier reports it and the emulator
 // closes the port itself. Unregistering twice does nothing.
-func (m *Manager) UnregisterFilter(fi driverapi.Filter) {
+func (m *Manager) unregisterFilter(fi driverapi.Filter) {
 	f, ok := m.asFilter(fi)
 	if !ok {
 		return
@@ -226,19 +226,19 @@ func (f *filter) unregister(ctx context.Context, report bool) {
 	m.trace(kernel.TraceEvent{Kind: kernel.EvUnregister, Driver: f.name})
 }
 
-// BuildDefaultSecurityDescriptor emulates FltBuildDefaultSecurityDescriptor (R-SD): a DACL
+// buildDefaultSecurityDescriptor emulates FltBuildDefaultSecurityDescriptor (R-SD): a DACL
 // that grants desiredAccess to LocalSystem and Administrators only. Zero access is
 // STATUS_INVALID_PARAMETER.
-func (m *Manager) BuildDefaultSecurityDescriptor(desired kernel.AccessMask) (*kernel.SecurityDescriptor, kernel.NTSTATUS) {
+func (m *Manager) buildDefaultSecurityDescriptor(desired kernel.AccessMask) (*kernel.SecurityDescriptor, kernel.NTSTATUS) {
 	if desired == 0 {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
 	return kernel.DefaultPortSecurityDescriptor(desired), kernel.STATUS_SUCCESS
 }
 
-// FreeSecurityDescriptor emulates FltFreeSecurityDescriptor. Ports capture a copy of their
+// freeSecurityDescriptor emulates FltFreeSecurityDescriptor. Ports capture a copy of their
 // descriptor, so freeing it after CreateCommunicationPort is correct and changes nothing.
-func (m *Manager) FreeSecurityDescriptor(*kernel.SecurityDescriptor) {}
+func (m *Manager) freeSecurityDescriptor(*kernel.SecurityDescriptor) {}
 
 func (f *filter) leftovers() []kernel.Leftover {
 	f.mu.Lock()

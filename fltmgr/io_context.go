@@ -72,12 +72,12 @@ func (m *Manager) asContext(c driverapi.FltContext) (*fltContext, bool) {
 	return fc, true
 }
 
-// AllocateContext emulates FltAllocateContext (R-IO-CTX-1). The type must have a context
+// allocateContext emulates FltAllocateContext (R-IO-CTX-1). The type must have a context
 // registration whose size fits (exactly, or no larger with
 // FLTFL_CONTEXT_REGISTRATION_NO_EXACT_SIZE_MATCH, or any with FLT_VARIABLE_SIZED_CONTEXTS),
 // else STATUS_FLT_CONTEXT_ALLOCATION_NOT_FOUND. A filter being unregistered gets
 // STATUS_FLT_DELETING_OBJECT.
-func (m *Manager) AllocateContext(fi driverapi.Filter, contextType driverapi.ContextType, size uintptr, poolType driverapi.PoolType) (driverapi.FltContext, kernel.NTSTATUS) {
+func (m *Manager) allocateContext(fi driverapi.Filter, contextType driverapi.ContextType, size uintptr, poolType driverapi.PoolType) (driverapi.FltContext, kernel.NTSTATUS) {
 	f, ok := m.asFilter(fi)
 	if !ok || size == 0 {
 		return nil, kernel.STATUS_INVALID_PARAMETER
@@ -109,8 +109,8 @@ func (m *Manager) AllocateContext(fi driverapi.Filter, contextType driverapi.Con
 	return c, kernel.STATUS_SUCCESS
 }
 
-// ReferenceContext emulates FltReferenceContext.
-func (m *Manager) ReferenceContext(ci driverapi.FltContext) {
+// referenceContext emulates FltReferenceContext.
+func (m *Manager) referenceContext(ci driverapi.FltContext) {
 	c, ok := m.asContext(ci)
 	if !ok {
 		m.badContext(ci, "FltReferenceContext on something that is not a context")
@@ -129,9 +129,9 @@ func (m *Manager) ReferenceContext(ci driverapi.FltContext) {
 	}
 }
 
-// ReleaseContext emulates FltReleaseContext. Releasing more references than were taken is
+// releaseContext emulates FltReleaseContext. Releasing more references than were taken is
 // reported (R-IO-VERIFY-8).
-func (m *Manager) ReleaseContext(ci driverapi.FltContext) {
+func (m *Manager) releaseContext(ci driverapi.FltContext) {
 	c, ok := m.asContext(ci)
 	if !ok {
 		m.badContext(ci, "FltReleaseContext on something that is not a context")
@@ -315,9 +315,9 @@ func (m *Manager) deleteContextAt(instance driverapi.Instance, fo *fsys.FileObje
 	return kernel.STATUS_SUCCESS
 }
 
-// DeleteContext emulates FltDeleteContext: the context is unlinked from its object and the
+// deleteContext emulates FltDeleteContext: the context is unlinked from its object and the
 // link's reference dropped; a context that is not linked is left alone.
-func (m *Manager) DeleteContext(ci driverapi.FltContext) {
+func (m *Manager) deleteContext(ci driverapi.FltContext) {
 	c, ok := m.asContext(ci)
 	if !ok {
 		m.badContext(ci, "FltDeleteContext on something that is not a context")
@@ -347,54 +347,54 @@ func (m *Manager) DeleteContext(ci driverapi.FltContext) {
 	}
 }
 
-// SetStreamHandleContext emulates FltSetStreamHandleContext (R-IO-CTX-2). The file object
+// setStreamHandleContext emulates FltSetStreamHandleContext (R-IO-CTX-2). The file object
 // must be open on the instance's volume (in a pre-create it is not: STATUS_NOT_SUPPORTED).
-func (m *Manager) SetStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject, operation driverapi.SetContextOperation,
+func (m *Manager) setStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject, operation driverapi.SetContextOperation,
 	newContext driverapi.FltContext, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.setContext(instance, fileObject, driverapi.FLT_STREAMHANDLE_CONTEXT, operation, newContext, oldContext)
 }
 
-// GetStreamHandleContext emulates FltGetStreamHandleContext: the context, referenced, or
+// getStreamHandleContext emulates FltGetStreamHandleContext: the context, referenced, or
 // STATUS_NOT_FOUND.
-func (m *Manager) GetStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.FltContext, kernel.NTSTATUS) {
+func (m *Manager) getStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.FltContext, kernel.NTSTATUS) {
 	return m.getContext(instance, fileObject, driverapi.FLT_STREAMHANDLE_CONTEXT)
 }
 
-// DeleteStreamHandleContext emulates FltDeleteStreamHandleContext.
-func (m *Manager) DeleteStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.FltContext) kernel.NTSTATUS {
+// deleteStreamHandleContext emulates FltDeleteStreamHandleContext.
+func (m *Manager) deleteStreamHandleContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.deleteContextAt(instance, fileObject, driverapi.FLT_STREAMHANDLE_CONTEXT, oldContext)
 }
 
-// SetStreamContext emulates FltSetStreamContext (R-IO-CTX-3): one context per instance and
+// setStreamContext emulates FltSetStreamContext (R-IO-CTX-3): one context per instance and
 // stream, shared by every file object open on the stream.
-func (m *Manager) SetStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject, operation driverapi.SetContextOperation,
+func (m *Manager) setStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject, operation driverapi.SetContextOperation,
 	newContext driverapi.FltContext, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.setContext(instance, fileObject, driverapi.FLT_STREAM_CONTEXT, operation, newContext, oldContext)
 }
 
-// GetStreamContext emulates FltGetStreamContext.
-func (m *Manager) GetStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.FltContext, kernel.NTSTATUS) {
+// getStreamContext emulates FltGetStreamContext.
+func (m *Manager) getStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject) (driverapi.FltContext, kernel.NTSTATUS) {
 	return m.getContext(instance, fileObject, driverapi.FLT_STREAM_CONTEXT)
 }
 
-// DeleteStreamContext emulates FltDeleteStreamContext.
-func (m *Manager) DeleteStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.FltContext) kernel.NTSTATUS {
+// deleteStreamContext emulates FltDeleteStreamContext.
+func (m *Manager) deleteStreamContext(instance driverapi.Instance, fileObject *fsys.FileObject, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.deleteContextAt(instance, fileObject, driverapi.FLT_STREAM_CONTEXT, oldContext)
 }
 
-// SetInstanceContext emulates FltSetInstanceContext (it may be called from InstanceSetup).
-func (m *Manager) SetInstanceContext(instance driverapi.Instance, operation driverapi.SetContextOperation,
+// setInstanceContext emulates FltSetInstanceContext (it may be called from InstanceSetup).
+func (m *Manager) setInstanceContext(instance driverapi.Instance, operation driverapi.SetContextOperation,
 	newContext driverapi.FltContext, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.setContext(instance, nil, driverapi.FLT_INSTANCE_CONTEXT, operation, newContext, oldContext)
 }
 
-// GetInstanceContext emulates FltGetInstanceContext.
-func (m *Manager) GetInstanceContext(instance driverapi.Instance) (driverapi.FltContext, kernel.NTSTATUS) {
+// getInstanceContext emulates FltGetInstanceContext.
+func (m *Manager) getInstanceContext(instance driverapi.Instance) (driverapi.FltContext, kernel.NTSTATUS) {
 	return m.getContext(instance, nil, driverapi.FLT_INSTANCE_CONTEXT)
 }
 
-// DeleteInstanceContext emulates FltDeleteInstanceContext.
-func (m *Manager) DeleteInstanceContext(instance driverapi.Instance, oldContext *driverapi.FltContext) kernel.NTSTATUS {
+// deleteInstanceContext emulates FltDeleteInstanceContext.
+func (m *Manager) deleteInstanceContext(instance driverapi.Instance, oldContext *driverapi.FltContext) kernel.NTSTATUS {
 	return m.deleteContextAt(instance, nil, driverapi.FLT_INSTANCE_CONTEXT, oldContext)
 }
 

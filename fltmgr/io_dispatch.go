@@ -492,9 +492,9 @@ func (op *ioOp) forceComplete() bool {
 	return true
 }
 
-// CompletePendedPreOperation emulates FltCompletePendedPreOperation. Completing an operation
+// completePendedPreOperation emulates FltCompletePendedPreOperation. Completing an operation
 // that is not pended in a pre-operation callback is reported (R-IO-VERIFY-7).
-func (m *Manager) CompletePendedPreOperation(data *driverapi.CallbackData, status driverapi.PreopCallbackStatus, completionContext any) {
+func (m *Manager) completePendedPreOperation(data *driverapi.CallbackData, status driverapi.PreopCallbackStatus, completionContext any) {
 	op, ok := m.opOf(data)
 	if !ok || !op.completePended(false, pendResult{status: status, cctx: completionContext}) {
 		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify7, Driver: driverOf(data), Object: "callback data",
@@ -503,8 +503,8 @@ func (m *Manager) CompletePendedPreOperation(data *driverapi.CallbackData, statu
 	}
 }
 
-// CompletePendedPostOperation emulates FltCompletePendedPostOperation.
-func (m *Manager) CompletePendedPostOperation(data *driverapi.CallbackData) {
+// completePendedPostOperation emulates FltCompletePendedPostOperation.
+func (m *Manager) completePendedPostOperation(data *driverapi.CallbackData) {
 	op, ok := m.opOf(data)
 	if !ok || !op.completePended(true, pendResult{status: driverapi.FLT_PREOP_COMPLETE}) {
 		m.violation(kernel.Violation{Rule: kernel.RuleIOVerify7, Driver: driverOf(data), Object: "callback data",
@@ -539,38 +539,38 @@ func (m *Manager) opOf(data *driverapi.CallbackData) (*ioOp, bool) {
 	return op, true
 }
 
-// SetCallbackDataDirty emulates FltSetCallbackDataDirty.
-func (m *Manager) SetCallbackDataDirty(data *driverapi.CallbackData) {
+// setCallbackDataDirty emulates FltSetCallbackDataDirty.
+func (m *Manager) setCallbackDataDirty(data *driverapi.CallbackData) {
 	if data != nil {
 		data.Flags |= driverapi.FLTFL_CALLBACK_DATA_DIRTY
 	}
 }
 
-// ClearCallbackDataDirty emulates FltClearCallbackDataDirty.
-func (m *Manager) ClearCallbackDataDirty(data *driverapi.CallbackData) {
+// clearCallbackDataDirty emulates FltClearCallbackDataDirty.
+func (m *Manager) clearCallbackDataDirty(data *driverapi.CallbackData) {
 	if data != nil {
 		data.Flags &^= driverapi.FLTFL_CALLBACK_DATA_DIRTY
 	}
 }
 
-// IsCallbackDataDirty emulates FltIsCallbackDataDirty.
-func (m *Manager) IsCallbackDataDirty(data *driverapi.CallbackData) bool {
+// isCallbackDataDirty emulates FltIsCallbackDataDirty.
+func (m *Manager) isCallbackDataDirty(data *driverapi.CallbackData) bool {
 	return data != nil && data.Flags&driverapi.FLTFL_CALLBACK_DATA_DIRTY != 0
 }
 
-// GetRequestorProcess emulates FltGetRequestorProcess: the process of the thread that asked
+// getRequestorProcess emulates FltGetRequestorProcess: the process of the thread that asked
 // for the operation; nil for the System process (kernel-generated I/O without a thread).
-func (m *Manager) GetRequestorProcess(data *driverapi.CallbackData) *kernel.Process {
+func (m *Manager) getRequestorProcess(data *driverapi.CallbackData) *kernel.Process {
 	if data == nil || data.Thread == nil {
 		return nil
 	}
 	return data.Thread.Process
 }
 
-// GetRequestorProcessId emulates FltGetRequestorProcessId (4, the System process, for I/O
+// getRequestorProcessId emulates FltGetRequestorProcessId (4, the System process, for I/O
 // without a requestor process).
-func (m *Manager) GetRequestorProcessId(data *driverapi.CallbackData) uint32 {
-	if p := m.GetRequestorProcess(data); p != nil {
+func (m *Manager) getRequestorProcessId(data *driverapi.CallbackData) uint32 {
+	if p := m.getRequestorProcess(data); p != nil {
 		return p.ID()
 	}
 	return 4

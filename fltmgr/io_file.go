@@ -126,10 +126,10 @@ func (m *Manager) closeBelow(ctx context.Context, fv *fltVolume, fo *fsys.FileOb
 	m.close(ctx, fv, fo, inst, driverapi.KernelMode)
 }
 
-// CancelFileOpen emulates FltCancelFileOpen (R-IO-CREATE-5). It is valid only in the
+// cancelFileOpen emulates FltCancelFileOpen (R-IO-CREATE-5). It is valid only in the
 // post-create callback of the instance for the file object that create opened; anywhere else
 // it is reported (R-IO-VERIFY-5) and does nothing.
-func (m *Manager) CancelFileOpen(instance driverapi.Instance, fileObject *fsys.FileObject) {
+func (m *Manager) cancelFileOpen(instance driverapi.Instance, fileObject *fsys.FileObject) {
 	inst, _ := m.asInstance(instance)
 	var op *ioOp
 	if fileObject != nil {
@@ -604,27 +604,27 @@ func (m *Manager) kernelRW(ctx context.Context, major driverapi.MajorFunction, i
 	return n, st
 }
 
-// ReadFile emulates FltReadFile (R-IO-RW-5): a synchronous read sent to the instances below
+// readFile emulates FltReadFile (R-IO-RW-5): a synchronous read sent to the instances below
 // instance and to the file system, as kernel-mode I/O flagged
 // FLTFL_CALLBACK_DATA_GENERATED_IO. byteOffset nil reads at the current byte offset (a
 // synchronous file object only). With FLTFL_IO_OPERATION_NON_CACHED the offset and length
 // must be sector-aligned; with FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET the file position
 // does not move. Reading at or past the end of file is STATUS_END_OF_FILE with 0 bytes. A
 // buffer shorter than length is reported (R-IO-VERIFY-10) and STATUS_INVALID_PARAMETER.
-func (m *Manager) ReadFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject, byteOffset *int64,
+func (m *Manager) readFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject, byteOffset *int64,
 	length uint32, buffer []byte, flags uint32) (uint32, kernel.NTSTATUS) {
 	return m.kernelRW(ctx, driverapi.IRP_MJ_READ, instance, fileObject, byteOffset, length, buffer, flags)
 }
 
-// WriteFile emulates FltWriteFile, as ReadFile for a write.
-func (m *Manager) WriteFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject, byteOffset *int64,
+// writeFile emulates FltWriteFile, as ReadFile for a write.
+func (m *Manager) writeFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject, byteOffset *int64,
 	length uint32, buffer []byte, flags uint32) (uint32, kernel.NTSTATUS) {
 	return m.kernelRW(ctx, driverapi.IRP_MJ_WRITE, instance, fileObject, byteOffset, length, buffer, flags)
 }
 
-// QueryInformationFile emulates FltQueryInformationFile: an IRP_MJ_QUERY_INFORMATION sent
+// queryInformationFile emulates FltQueryInformationFile: an IRP_MJ_QUERY_INFORMATION sent
 // to the instances below instance; it returns a pointer to the class's structure.
-func (m *Manager) QueryInformationFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
+func (m *Manager) queryInformationFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
 	class fsys.FileInformationClass) (any, kernel.NTSTATUS) {
 	inst, st := m.issueCheck(instance, fileObject)
 	if st != kernel.STATUS_SUCCESS {
@@ -633,10 +633,10 @@ func (m *Manager) QueryInformationFile(ctx context.Context, instance driverapi.I
 	return m.queryInfo(ctx, fileObject, class, inst)
 }
 
-// SetInformationFile emulates FltSetInformationFile: an IRP_MJ_SET_INFORMATION sent to the
+// setInformationFile emulates FltSetInformationFile: an IRP_MJ_SET_INFORMATION sent to the
 // instances below instance (FilePositionInformation is set directly, as the I/O manager
 // does).
-func (m *Manager) SetInformationFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
+func (m *Manager) setInformationFile(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
 	class fsys.FileInformationClass, info any) kernel.NTSTATUS {
 	inst, st := m.issueCheck(instance, fileObject)
 	if st != kernel.STATUS_SUCCESS {
@@ -651,9 +651,9 @@ func (m *Manager) SetInformationFile(ctx context.Context, instance driverapi.Ins
 	return m.setInfo(ctx, fileObject, class, info, inst)
 }
 
-// IsDirectory emulates FltIsDirectory: whether the open file object is a directory.
+// isDirectory emulates FltIsDirectory: whether the open file object is a directory.
 // STATUS_INVALID_PARAMETER for a file object that is not open (in a pre-create, say).
-func (m *Manager) IsDirectory(fileObject *fsys.FileObject, instance driverapi.Instance) (bool, kernel.NTSTATUS) {
+func (m *Manager) isDirectory(fileObject *fsys.FileObject, instance driverapi.Instance) (bool, kernel.NTSTATUS) {
 	if _, ok := m.asInstance(instance); !ok || fileObject == nil || fileObject.Stream() == nil {
 		return false, kernel.STATUS_INVALID_PARAMETER
 	}

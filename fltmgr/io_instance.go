@@ -361,10 +361,10 @@ func (m *Manager) volumeSnapshot() []*fltVolume {
 
 // ---- attach ----
 
-// startFiltering is called by StartFiltering once the filter is marked started: it attaches
+// attachAtStart is called by StartFiltering once the filter is marked started: it attaches
 // the filter to every mounted volume (R-IO-INST-2), unless the instance flags suppress
 // automatic attachment or the registration has no altitude.
-func (m *Manager) startFiltering(f *filter) {
+func (m *Manager) attachAtStart(f *filter) {
 	fio := m.filterIO(f)
 	fio.mu.Lock()
 	fio.started = true

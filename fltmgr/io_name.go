@@ -16,7 +16,7 @@ type nameRef struct {
 	refs int
 }
 
-// GetFileNameInformation emulates FltGetFileNameInformation (R-IO-NAME-1) for the operation's
+// getFileNameInformation emulates FltGetFileNameInformation (R-IO-NAME-1) for the operation's
 // target file object, as the instance the callback data is at sees it. Formats:
 // FLT_FILE_NAME_NORMALIZED (the file's current path with the case the file system stores,
 // following renames, without `::$DATA`) and FLT_FILE_NAME_OPENED (the name the open used);
@@ -25,7 +25,7 @@ type nameRef struct {
 // directory: STATUS_OBJECT_PATH_NOT_FOUND). Names cannot be queried in IRP_MJ_CLOSE
 // (STATUS_FLT_INVALID_NAME_REQUEST). There is no name cache: every query method asks the file
 // system. The result must be released with ReleaseFileNameInformation (R-IO-VERIFY-9).
-func (m *Manager) GetFileNameInformation(data *driverapi.CallbackData, nameOptions uint32) (*driverapi.FltFileNameInformation, kernel.NTSTATUS) {
+func (m *Manager) getFileNameInformation(data *driverapi.CallbackData, nameOptions uint32) (*driverapi.FltFileNameInformation, kernel.NTSTATUS) {
 	if data == nil || data.Iopb == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -40,9 +40,9 @@ func (m *Manager) GetFileNameInformation(data *driverapi.CallbackData, nameOptio
 	return m.nameInfo(inst, data.Iopb.TargetFileObject, nameOptions)
 }
 
-// GetFileNameInformationUnsafe emulates FltGetFileNameInformationUnsafe: the same, for a
+// getFileNameInformationUnsafe emulates FltGetFileNameInformationUnsafe: the same, for a
 // file object and instance outside an operation.
-func (m *Manager) GetFileNameInformationUnsafe(fileObject *fsys.FileObject, instance driverapi.Instance, nameOptions uint32) (*driverapi.FltFileNameInformation, kernel.NTSTATUS) {
+func (m *Manager) getFileNameInformationUnsafe(fileObject *fsys.FileObject, instance driverapi.Instance, nameOptions uint32) (*driverapi.FltFileNameInformation, kernel.NTSTATUS) {
 	inst, ok := m.asInstance(instance)
 	if !ok || fileObject == nil || fileObject.Volume() != inst.vol.v {
 		return nil, kernel.STATUS_INVALID_PARAMETER
@@ -90,8 +90,8 @@ func (m *Manager) nameInfo(inst *instance, fo *fsys.FileObject, opts uint32) (*d
 	return info, kernel.STATUS_SUCCESS
 }
 
-// ReferenceFileNameInformation emulates FltReferenceFileNameInformation.
-func (m *Manager) ReferenceFileNameInformation(info *driverapi.FltFileNameInformation) {
+// referenceFileNameInformation emulates FltReferenceFileNameInformation.
+func (m *Manager) referenceFileNameInformation(info *driverapi.FltFileNameInformation) {
 	m.io.mu.Lock()
 	r := m.io.names[info]
 	if r != nil {
@@ -105,9 +105,9 @@ func (m *Manager) ReferenceFileNameInformation(info *driverapi.FltFileNameInform
 	}
 }
 
-// ReleaseFileNameInformation emulates FltReleaseFileNameInformation. Releasing more often
+// releaseFileNameInformation emulates FltReleaseFileNameInformation. Releasing more often
 // than referenced is reported (R-IO-VERIFY-9).
-func (m *Manager) ReleaseFileNameInformation(info *driverapi.FltFileNameInformation) {
+func (m *Manager) releaseFileNameInformation(info *driverapi.FltFileNameInformation) {
 	m.io.mu.Lock()
 	r := m.io.names[info]
 	if r != nil {
@@ -143,10 +143,10 @@ func (m *Manager) namesOf(fio *filterIO) []string {
 	return out
 }
 
-// ParseFileNameInformation emulates FltParseFileNameInformation (R-IO-NAME-2): it fills
+// parseFileNameInformation emulates FltParseFileNameInformation (R-IO-NAME-2): it fills
 // Share (network volumes), ParentDir, FinalComponent, Extension and Stream from Name and
 // Volume, and sets NamesParsed.
-func (m *Manager) ParseFileNameInformation(info *driverapi.FltFileNameInformation) kernel.NTSTATUS {
+func (m *Manager) parseFileNameInformation(info *driverapi.FltFileNameInformation) kernel.NTSTATUS {
 	if info == nil || !strings.HasPrefix(info.Name, info.Volume) || info.Volume == "" {
 		return kernel.STATUS_INVALID_PARAMETER
 	}

@@ -108,9 +108,9 @@ type sectionTable struct {
 	byCtx      map[*fltContext]*Section // open and closed sections, for the close's answer
 }
 
-// RegisterForDataScan emulates FltRegisterForDataScan: the instance may then create sections
+// registerForDataScan emulates FltRegisterForDataScan: the instance may then create sections
 // for data scans. An instance that is gone is STATUS_FLT_DELETING_OBJECT.
-func (m *Manager) RegisterForDataScan(in driverapi.Instance) kernel.NTSTATUS {
+func (m *Manager) registerForDataScan(in driverapi.Instance) kernel.NTSTATUS {
 	inst, ok := m.asInstance(in)
 	if !ok {
 		return kernel.STATUS_INVALID_PARAMETER
@@ -131,9 +131,9 @@ func (m *Manager) RegisterForDataScan(in driverapi.Instance) kernel.NTSTATUS {
 	return kernel.STATUS_SUCCESS
 }
 
-// CreateSectionForDataScan emulates FltCreateSectionForDataScan (see DataScanRoutines and the
+// createSectionForDataScan emulates FltCreateSectionForDataScan (see DataScanRoutines and the
 // decisions at the top of this file).
-func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
+func (m *Manager) createSectionForDataScan(ctx context.Context, instance driverapi.Instance, fileObject *fsys.FileObject,
 	sectionContext driverapi.FltContext, desiredAccess kernel.AccessMask, objectAttributes *driverapi.ObjectAttributes,
 	_ *int64, sectionPageProtection, allocationAttributes, flags uint32) (kernel.Handle, any, int64, kernel.NTSTATUS) {
 	fail := func(st kernel.NTSTATUS) (kernel.Handle, any, int64, kernel.NTSTATUS) {
@@ -177,7 +177,7 @@ func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance drivera
 	sec := &Section{inst: inst, ctx: sc, fo: fileObject, stream: fileObject.Stream(), size: int64(n), data: data[:n],
 		prot: sectionPageProtection, handles: true}
 
-	m.ReferenceContext(sc) // the section's reference, dropped by FltCloseSectionForDataScan
+	m.referenceContext(sc) // the section's reference, dropped by FltCloseSectionForDataScan
 	t := &m.io.sections
 	key := sectionKey{inst, sec.stream}
 	t.mu.Lock()
@@ -215,9 +215,9 @@ func (m *Manager) CreateSectionForDataScan(ctx context.Context, instance drivera
 	return h, sec, sec.Size(), kernel.STATUS_SUCCESS
 }
 
-// CloseSectionForDataScan emulates FltCloseSectionForDataScan: STATUS_INVALID_PARAMETER for a
+// closeSectionForDataScan emulates FltCloseSectionForDataScan: STATUS_INVALID_PARAMETER for a
 // context no section was made with, STATUS_NOT_FOUND for a section already closed.
-func (m *Manager) CloseSectionForDataScan(sectionContext driverapi.FltContext) kernel.NTSTATUS {
+func (m *Manager) closeSectionForDataScan(sectionContext driverapi.FltContext) kernel.NTSTATUS {
 	sc, ok := m.asContext(sectionContext)
 	if !ok {
 		return kernel.STATUS_INVALID_PARAMETER

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -139,7 +140,7 @@ func TestIOPendedOperationAtUnload(t *testing.T) {
 
 	// Completing an operation that is not pended is a driver bug.
 	w.ExpectViolation(kernel.RuleIOVerify7).Containing("not pended")
-	w.FilterManager().CompletePendedPreOperation(&driverapi.CallbackData{}, driverapi.FLT_PREOP_COMPLETE, nil)
+	fltmgr.DriverView(w.FilterManager()).CompletePendedPreOperation(&driverapi.CallbackData{}, driverapi.FLT_PREOP_COMPLETE, nil)
 }
 
 // R-IO-INST-5: a post-operation callback still owed when the instance goes away is called

@@ -18,9 +18,9 @@ func (m *Manager) asVolume(v driverapi.FltVolume) (*fltVolume, bool) {
 	return fv, true
 }
 
-// GetVolumeFromInstance emulates FltGetVolumeFromInstance: the instance's volume, with a
+// getVolumeFromInstance emulates FltGetVolumeFromInstance: the instance's volume, with a
 // reference the caller drops with ObjectDereference.
-func (m *Manager) GetVolumeFromInstance(instance driverapi.Instance) (driverapi.FltVolume, kernel.NTSTATUS) {
+func (m *Manager) getVolumeFromInstance(instance driverapi.Instance) (driverapi.FltVolume, kernel.NTSTATUS) {
 	inst, ok := m.asInstance(instance)
 	if !ok {
 		return nil, kernel.STATUS_INVALID_PARAMETER
@@ -29,8 +29,8 @@ func (m *Manager) GetVolumeFromInstance(instance driverapi.Instance) (driverapi.
 	return inst.vol, kernel.STATUS_SUCCESS
 }
 
-// GetVolumeFromFileObject emulates FltGetVolumeFromFileObject (with a reference).
-func (m *Manager) GetVolumeFromFileObject(fi driverapi.Filter, fileObject *fsys.FileObject) (driverapi.FltVolume, kernel.NTSTATUS) {
+// getVolumeFromFileObject emulates FltGetVolumeFromFileObject (with a reference).
+func (m *Manager) getVolumeFromFileObject(fi driverapi.Filter, fileObject *fsys.FileObject) (driverapi.FltVolume, kernel.NTSTATUS) {
 	if _, ok := m.asFilter(fi); !ok || fileObject == nil {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -42,9 +42,9 @@ func (m *Manager) GetVolumeFromFileObject(fi driverapi.Filter, fileObject *fsys.
 	return fv, kernel.STATUS_SUCCESS
 }
 
-// GetVolumeFromName emulates FltGetVolumeFromName (with a reference). An unknown name is
+// getVolumeFromName emulates FltGetVolumeFromName (with a reference). An unknown name is
 // STATUS_FLT_VOLUME_NOT_FOUND.
-func (m *Manager) GetVolumeFromName(fi driverapi.Filter, name string) (driverapi.FltVolume, kernel.NTSTATUS) {
+func (m *Manager) getVolumeFromName(fi driverapi.Filter, name string) (driverapi.FltVolume, kernel.NTSTATUS) {
 	if _, ok := m.asFilter(fi); !ok || name == "" {
 		return nil, kernel.STATUS_INVALID_PARAMETER
 	}
@@ -56,9 +56,9 @@ func (m *Manager) GetVolumeFromName(fi driverapi.Filter, name string) (driverapi
 	return fv, kernel.STATUS_SUCCESS
 }
 
-// GetVolumeProperties emulates FltGetVolumeProperties (R-IO-VOL-2): device type (disk or
+// getVolumeProperties emulates FltGetVolumeProperties (R-IO-VOL-2): device type (disk or
 // network file system), sector size, and the device and file-system names.
-func (m *Manager) GetVolumeProperties(volume driverapi.FltVolume) (driverapi.VolumeProperties, kernel.NTSTATUS) {
+func (m *Manager) getVolumeProperties(volume driverapi.FltVolume) (driverapi.VolumeProperties, kernel.NTSTATUS) {
 	fv, ok := m.asVolume(volume)
 	if !ok {
 		return driverapi.VolumeProperties{}, kernel.STATUS_INVALID_PARAMETER
@@ -81,8 +81,8 @@ func (m *Manager) GetVolumeProperties(volume driverapi.FltVolume) (driverapi.Vol
 	return p, kernel.STATUS_SUCCESS
 }
 
-// GetVolumeName emulates FltGetVolumeName: the volume's device name.
-func (m *Manager) GetVolumeName(volume driverapi.FltVolume) (string, kernel.NTSTATUS) {
+// getVolumeName emulates FltGetVolumeName: the volume's device name.
+func (m *Manager) getVolumeName(volume driverapi.FltVolume) (string, kernel.NTSTATUS) {
 	fv, ok := m.asVolume(volume)
 	if !ok {
 		return "", kernel.STATUS_INVALID_PARAMETER
@@ -90,10 +90,10 @@ func (m *Manager) GetVolumeName(volume driverapi.FltVolume) (string, kernel.NTST
 	return fv.v.DeviceName(), kernel.STATUS_SUCCESS
 }
 
-// GetVolumeGuidName emulates FltGetVolumeGuidName: the volume's name in GUID form,
+// getVolumeGuidName emulates FltGetVolumeGuidName: the volume's name in GUID form,
 // `\??\Volume{GUID}` (the mount manager's form). A network volume has none:
 // STATUS_INVALID_DEVICE_REQUEST.
-func (m *Manager) GetVolumeGuidName(volume driverapi.FltVolume) (string, kernel.NTSTATUS) {
+func (m *Manager) getVolumeGuidName(volume driverapi.FltVolume) (string, kernel.NTSTATUS) {
 	fv, ok := m.asVolume(volume)
 	if !ok {
 		return "", kernel.STATUS_INVALID_PARAMETER
@@ -104,8 +104,8 @@ func (m *Manager) GetVolumeGuidName(volume driverapi.FltVolume) (string, kernel.
 	return `\??\Volume{` + fv.v.GUID().String() + "}", kernel.STATUS_SUCCESS
 }
 
-// GetFilterFromInstance emulates FltGetFilterFromInstance (with a reference on the filter).
-func (m *Manager) GetFilterFromInstance(instance driverapi.Instance) (driverapi.Filter, kernel.NTSTATUS) {
+// getFilterFromInstance emulates FltGetFilterFromInstance (with a reference on the filter).
+func (m *Manager) getFilterFromInstance(instance driverapi.Instance) (driverapi.Filter, kernel.NTSTATUS) {
 	inst, ok := m.asInstance(instance)
 	if !ok {
 		return nil, kernel.STATUS_INVALID_PARAMETER
@@ -116,9 +116,9 @@ func (m *Manager) GetFilterFromInstance(instance driverapi.Instance) (driverapi.
 	return inst.fio.f, kernel.STATUS_SUCCESS
 }
 
-// ObjectReference emulates FltObjectReference on a filter, an instance or a volume. An
+// objectReference emulates FltObjectReference on a filter, an instance or a volume. An
 // instance or filter being torn down gives STATUS_FLT_DELETING_OBJECT.
-func (m *Manager) ObjectReference(object any) kernel.NTSTATUS {
+func (m *Manager) objectReference(object any) kernel.NTSTATUS {
 	switch o := object.(type) {
 	case *filter:
 		if o == nil || o.m != m {
@@ -153,9 +153,9 @@ func (m *Manager) ObjectReference(object any) kernel.NTSTATUS {
 	return kernel.STATUS_INVALID_PARAMETER
 }
 
-// ObjectDereference emulates FltObjectDereference. Dropping a reference that was never taken
+// objectDereference emulates FltObjectDereference. Dropping a reference that was never taken
 // is reported (R-IO-VERIFY-9).
-func (m *Manager) ObjectDereference(object any) {
+func (m *Manager) objectDereference(object any) {
 	under := false
 	what := fmt.Sprintf("%v", object)
 	switch o := object.(type) {
@@ -201,10 +201,10 @@ func (m *Manager) ObjectDereference(object any) {
 	}
 }
 
-// AttachVolume emulates FltAttachVolume: the filter attaches to the volume at its
+// attachVolume emulates FltAttachVolume: the filter attaches to the volume at its
 // registration's altitude as instanceName ("" for the default instance), with
 // FLTFL_INSTANCE_SETUP_MANUAL_ATTACHMENT.
-func (m *Manager) AttachVolume(fi driverapi.Filter, volume driverapi.FltVolume, instanceName string) (driverapi.Instance, kernel.NTSTATUS) {
+func (m *Manager) attachVolume(fi driverapi.Filter, volume driverapi.FltVolume, instanceName string) (driverapi.Instance, kernel.NTSTATUS) {
 	f, ok := m.asFilter(fi)
 	fv, okv := m.asVolume(volume)
 	if !ok || !okv {
@@ -224,8 +224,8 @@ func (m *Manager) AttachVolume(fi driverapi.Filter, volume driverapi.FltVolume, 
 	return inst, st
 }
 
-// DetachVolume emulates FltDetachVolume: as FilterDetach, InstanceQueryTeardown decides.
-func (m *Manager) DetachVolume(fi driverapi.Filter, volume driverapi.FltVolume, instanceName string) kernel.NTSTATUS {
+// detachVolume emulates FltDetachVolume: as FilterDetach, InstanceQueryTeardown decides.
+func (m *Manager) detachVolume(fi driverapi.Filter, volume driverapi.FltVolume, instanceName string) kernel.NTSTATUS {
 	f, ok := m.asFilter(fi)
 	fv, okv := m.asVolume(volume)
 	if !ok || !okv {
@@ -233,5 +233,3 @@ func (m *Manager) DetachVolume(fi driverapi.Filter, volume driverapi.FltVolume, 
 	}
 	return m.detach(m.filterIO(f), fv, instanceName)
 }
-
-var _ driverapi.FileRoutines = (*Manager)(nil)

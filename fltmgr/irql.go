@@ -42,17 +42,17 @@ func (m *Manager) checkIRQL(routine string, max kernel.KIRQL, driver string) {
 			routine, cur, max)})
 }
 
-// GetCurrentIrql emulates KeGetCurrentIrql for the calling goroutine.
-func (m *Manager) GetCurrentIrql() kernel.KIRQL { return m.world.IRQLs().Current() }
+// getCurrentIrql emulates KeGetCurrentIrql for the calling goroutine.
+func (m *Manager) getCurrentIrql() kernel.KIRQL { return m.world.IRQLs().Current() }
 
-// DoCompletionProcessingWhenSafe emulates FltDoCompletionProcessingWhenSafe, called from a
+// doCompletionProcessingWhenSafe emulates FltDoCompletionProcessingWhenSafe, called from a
 // post-operation callback: it runs safePostCallback at PASSIVE_LEVEL (where Windows would
 // queue it to a worker thread when the callback runs at DISPATCH_LEVEL) and returns its
 // status and true. Like Windows, it refuses (false, with FLT_POSTOP_FINISHED_PROCESSING and
 // the callback not called) for a paging I/O and for an operation that is not IRP-based (fast
 // I/O), and when the instance is draining (FLTFL_POST_OPERATION_DRAINING).
 // IRQL: at most DISPATCH_LEVEL.
-func (m *Manager) DoCompletionProcessingWhenSafe(data *driverapi.CallbackData, fltObjects *driverapi.RelatedObjects,
+func (m *Manager) doCompletionProcessingWhenSafe(data *driverapi.CallbackData, fltObjects *driverapi.RelatedObjects,
 	completionContext any, flags driverapi.PostOperationFlags,
 	safePostCallback driverapi.PostOperationCallback) (driverapi.PostopCallbackStatus, bool) {
 	if data == nil || safePostCallback == nil || data.Iopb == nil {

@@ -18,9 +18,20 @@ import (
 // HRESULT_FROM_WIN32(ERROR_SERVICE_ALREADY_RUNNING), 0x80070420).
 const STATUS_IMAGE_ALREADY_LOADED = kernel.STATUS_IMAGE_ALREADY_LOADED
 
-// Manager is the emulated filter manager of one world. It implements
-// [driverapi.FilterManager] for the drivers it loads, and offers the user-mode side
-// (connect, messages, load and unload requests) to the harness.
+// Manager is the emulated filter manager of one world, as its host (the harness) drives it.
+// A driver never holds a Manager: its DriverEntry receives a view of its own that implements
+// [driverapi.FilterManager], the Flt routines and nothing more. The Manager's methods serve
+// the host in three groups:
+//
+//   - The kernel halves of user-mode calls, made on a user thread's behalf (ctx from
+//     [ThreadContext]): Connect and the methods of [Connection] (FilterConnectCommunicationPort,
+//     FilterGetMessage, FilterReplyMessage, FilterSendMessage, the last CloseHandle); the
+//     NtXxxFile calls, CleanupFile and CloseFile; AttachFilter and DetachFilter (FilterAttach,
+//     FilterDetach).
+//   - The machine's administration: LoadDriver and UnloadFilter (fltmc load and unload, a
+//     service stop), Shutdown, AddVolume and NextLocalDeviceName (mounting a volume).
+//   - The lab's view and controls, which Windows has no call for: Drivers, Loaded, Instances,
+//     Volumes, Volume, Leftovers, World, and SetFaultHook (fault injection).
 type Manager struct {
 	world *kernel.World
 
@@ -108,7 +119,7 @@ func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
 	m.order = append(m.order, ld)
 	m.mu.Unlock()
 
-	st := d.DriverEntry(ld.obj, m, RegistryPath(name))
+	st := d.DriverEntry(ld.obj, &driverView{m: m, driver: name}, RegistryPath(name))
 	if !st.IsSuccess() {
 		m.mu.Lock()
 		f := ld.filter

@@ -30,11 +30,11 @@ func (p *serverPort) PortName() string { return p.name }
 // SecurityDescriptor returns a copy of the descriptor the port checks connects against.
 func (p *serverPort) SecurityDescriptor() *kernel.SecurityDescriptor { return p.sd.Clone() }
 
-// CreateCommunicationPort emulates FltCreateCommunicationPort (R-CREATE-1…7). The object
+// createCommunicationPort emulates FltCreateCommunicationPort (R-CREATE-1…7). The object
 // attributes must carry OBJ_KERNEL_HANDLE; MaxConnections must be positive; ConnectNotify and
 // DisconnectNotify are required. A nil security descriptor means the default one (SYSTEM and
 // Administrators only), and the descriptor is copied, so the caller may change or free its own.
-func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.ObjectAttributes, cookie any,
+func (m *Manager) createCommunicationPort(fi driverapi.Filter, attrs *driverapi.ObjectAttributes, cookie any,
 	connect driverapi.ConnectNotify, disconnect driverapi.DisconnectNotify, message driverapi.MessageNotify,
 	maxConnections int32) (driverapi.ServerPort, kernel.NTSTATUS) {
 	f, ok := m.asFilter(fi)
@@ -76,10 +76,10 @@ func (m *Manager) CreateCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 	return p, kernel.STATUS_SUCCESS
 }
 
-// CloseCommunicationPort emulates FltCloseCommunicationPort (R-CLOSESRV): the name goes away at
+// closeCommunicationPort emulates FltCloseCommunicationPort (R-CLOSESRV): the name goes away at
 // once, connections made through the port keep working. Closing a port twice is reported by
 // the verifier (R-VERIFY-4).
-func (m *Manager) CloseCommunicationPort(sp driverapi.ServerPort) {
+func (m *Manager) closeCommunicationPort(sp driverapi.ServerPort) {
 	p, ok := sp.(*serverPort)
 	if !ok || p == nil || p.f.m != m {
 		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: "?", Object: fmt.Sprintf("%v", sp),

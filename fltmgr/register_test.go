@@ -260,14 +260,14 @@ func TestDriverEntryFailsBeforeRegistering(t *testing.T) {
 // freeing nil is harmless.
 func TestBuildDefaultSecurityDescriptorBadInput(t *testing.T) {
 	m := fltmgr.New(kernel.New())
-	sd, st := m.BuildDefaultSecurityDescriptor(0)
+	sd, st := fltmgr.DriverView(m).BuildDefaultSecurityDescriptor(0)
 	require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st)
 	require.Nil(t, sd)
-	m.FreeSecurityDescriptor(nil)
-	sd, st = m.BuildDefaultSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
+	fltmgr.DriverView(m).FreeSecurityDescriptor(nil)
+	sd, st = fltmgr.DriverView(m).BuildDefaultSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 	require.NotNil(t, sd)
-	m.FreeSecurityDescriptor(sd)
+	fltmgr.DriverView(m).FreeSecurityDescriptor(sd)
 }
 
 // A manager on its own (no harness): queries with unknown names, and Shutdown twice.

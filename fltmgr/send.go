@@ -9,11 +9,11 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// CloseClientPort emulates FltCloseClientPort (R-CLOSECLI): it reads and clears *clientPort
+// closeClientPort emulates FltCloseClientPort (R-CLOSECLI): it reads and clears *clientPort
 // atomically, then closes the connection's kernel endpoint: the slot is freed, waiting senders
 // get STATUS_PORT_DISCONNECTED, the user's Gets fail with E_HANDLE. DisconnectNotify is not
 // called. A nil variable is a no-op.
-func (m *Manager) CloseClientPort(fi driverapi.Filter, clientPort *driverapi.ClientPort) {
+func (m *Manager) closeClientPort(fi driverapi.Filter, clientPort *driverapi.ClientPort) {
 	f, ok := m.asFilter(fi)
 	if !ok || clientPort == nil {
 		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: filterName(fi), Object: "FltCloseClientPort",
@@ -47,7 +47,7 @@ func filterName(fi driverapi.Filter) string {
 	return fi.FilterName()
 }
 
-// SendMessage emulates FltSendMessage (R-SEND-1…10). The message goes straight into a pending
+// sendMessage emulates FltSendMessage (R-SEND-1…10). The message goes straight into a pending
 // FilterGetMessage buffer of the connection, or the sender waits for one. With a reply buffer
 // the sender then waits for FilterReplyMessage with the message's id. One deadline, from
 // timeout (nil: forever; zero: no wait; negative: relative in 100 ns; positive: absolute
@@ -57,7 +57,7 @@ func filterName(fi driverapi.Filter) string {
 // The status is the one the user put in the reply header, STATUS_BUFFER_OVERFLOW for a reply
 // longer than the capacity, STATUS_SUCCESS for a delivered one-way message, STATUS_TIMEOUT
 // (a success code!), STATUS_PORT_DISCONNECTED or STATUS_THREAD_IS_TERMINATING.
-func (m *Manager) SendMessage(ctx context.Context, fi driverapi.Filter, clientPort *driverapi.ClientPort,
+func (m *Manager) sendMessage(ctx context.Context, fi driverapi.Filter, clientPort *driverapi.ClientPort,
 	sendBuffer []byte, replyBuffer []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS {
 	var capacity uint32
 	if replyLength != nil {

@@ -204,6 +204,6 @@ func TestIRQLPortCallbacksArePassive(t *testing.T) {
 			require.True(t, ok, cb)
 			require.Equal(t, kernel.PASSIVE_LEVEL, lvl, cb)
 		}
-		require.Equal(t, kernel.PASSIVE_LEVEL, w.FilterManager().GetCurrentIrql())
+		require.Equal(t, kernel.PASSIVE_LEVEL, d.fm.GetCurrentIrql())
 	})
 }

@@ -281,7 +281,7 @@ func TestCreateRequiresKernelHandle(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		// R-CREATE-1: OBJ_KERNEL_HANDLE is required; without it no name is created.
 		w, d := load(t, &testdriver.Driver{NoPort: true})
-		fm := w.FilterManager()
+		fm := d.FM
 		for _, attrs := range []uint32{0, driverapi.OBJ_CASE_INSENSITIVE, driverapi.OBJ_INHERIT | driverapi.OBJ_CASE_INSENSITIVE} {
 			a := driverapi.InitializeObjectAttributes(testPort, attrs, nil)
 			sp, st := fm.CreateCommunicationPort(d.Filter, &a, nil, noConnect, noDisconnect, nil, 1)
@@ -301,7 +301,7 @@ func TestCreateMaxConnectionsMustBePositive(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		// R-CREATE-2: MaxConnections 0 and negative are INVALID_PARAMETER.
 		w, d := load(t, &testdriver.Driver{NoPort: true})
-		fm := w.FilterManager()
+		fm := d.FM
 		for _, max := range []int32{0, -1, -2147483648} {
 			sp, st := fm.CreateCommunicationPort(d.Filter, kernelAttrs(testPort, nil), nil, noConnect, noDisconnect, nil, max)
 			require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st, "MaxConnections %d", max)
@@ -321,7 +321,7 @@ func TestCreateCallbacks(t *testing.T) {
 		// the port and reports R-VERIFY-5, once per bad call.
 		w, d := load(t, &testdriver.Driver{NoPort: true})
 		w.ExpectViolation(kernel.RuleVerify5).Containing("without a ConnectNotify or DisconnectNotify").Times(2)
-		fm := w.FilterManager()
+		fm := d.FM
 		cn, dn, mn := d.Callbacks()
 		sp, st := fm.CreateCommunicationPort(d.Filter, kernelAttrs(testPort, nil), nil, nil, dn, mn, 1)
 		require.Equal(t, kernel.STATUS_INVALID_PARAMETER, st)
@@ -352,7 +352,7 @@ func TestCreateNameCollision(t *testing.T) {
 		// R-CREATE-4: a live port of the same name, in any case, is OBJECT_NAME_COLLISION, for
 		// the same filter and for another one.
 		w, d := load(t, nil)
-		fm := w.FilterManager()
+		fm := d.FM
 		cn, dn, mn := d.Callbacks()
 		for _, name := range []string{testPort, `\testport`, `\TESTPORT`} {
 			sp, st := fm.CreateCommunicationPort(d.Filter, kernelAttrs(name, nil), nil, cn, dn, mn, 1)
@@ -483,7 +483,8 @@ func TestCreateCookieHandedToConnectNotify(t *testing.T) {
 
 func TestDefaultSecurityDescriptor(t *testing.T) {
 	// R-SD: FltBuildDefaultSecurityDescriptor allows only SY and BA.
-	sd, st := harness.New(t).FilterManager().BuildDefaultSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
+	_, d := load(t, nil)
+	sd, st := d.FM.BuildDefaultSecurityDescriptor(kernel.FLT_PORT_ALL_ACCESS)
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 	require.Equal(t, "D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)", sd.SDDL())
 

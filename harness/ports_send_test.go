@@ -27,7 +27,7 @@ func TestSendClearsReplyLengthOnEntry(t *testing.T) {
 		// R-SEND-1: the out reply length is 0 on entry, whatever the outcome.
 		// R-SEND-2: a nil client-port variable is PORT_DISCONNECTED at once.
 		w, d := load(t, nil)
-		fm := w.FilterManager()
+		fm := d.FM
 		var empty driverapi.ClientPort
 		n := uint32(8)
 		start := time.Now()
