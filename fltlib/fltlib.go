@@ -30,6 +30,14 @@ import (
 // INFINITE is the timeout that never expires, for GetQueuedCompletionStatus.
 const INFINITE time.Duration = -1
 
+// MapViewOfFile access (dwDesiredAccess, memoryapi.h).
+const (
+	FILE_MAP_COPY       uint32 = 0x0001
+	FILE_MAP_WRITE      uint32 = 0x0002 // SECTION_MAP_WRITE
+	FILE_MAP_READ       uint32 = 0x0004 // SECTION_MAP_READ
+	FILE_MAP_ALL_ACCESS uint32 = 0xF001F
+)
+
 // SecurityAttributes is SECURITY_ATTRIBUTES: only bInheritHandle is carried.
 type SecurityAttributes struct {
 	InheritHandle bool
@@ -70,6 +78,16 @@ type Backend interface {
 	GetQueuedCompletionStatus(port kernel.Handle, timeout time.Duration) (uint32, uintptr, *Overlapped, error)
 	// PostQueuedCompletionStatus queues a completion packet of one's own.
 	PostQueuedCompletionStatus(port kernel.Handle, bytes uint32, key uintptr, ov *Overlapped) error
+	// FilterAttach attaches an instance of the named filter to a volume and returns the new
+	// instance's name; instanceName "" asks for the filter's default instance.
+	FilterAttach(filterName, volumeName, instanceName string) (string, kernel.HRESULT)
+	// FilterDetach detaches an instance of the named filter from a volume.
+	FilterDetach(filterName, volumeName, instanceName string) kernel.HRESULT
+	// MapViewOfFile maps a view of a section (a handle a filter made for this process, such as
+	// the data-scan section of the avscan sample); numberOfBytesToMap 0 maps to the end.
+	MapViewOfFile(section kernel.Handle, desiredAccess uint32, fileOffsetHigh, fileOffsetLow uint32, numberOfBytesToMap uintptr) ([]byte, error)
+	// UnmapViewOfFile unmaps a view MapViewOfFile returned; the view must not be used after.
+	UnmapViewOfFile(view []byte) error
 	// NewThread returns a thread to make blocking calls on that CancelSynchronousIo can cancel.
 	NewThread() Thread
 	// CancelSynchronousIo cancels the synchronous call t is blocked in; ERROR_NOT_FOUND when t

@@ -22,6 +22,8 @@ var (
 	procFilterGetMessage               = modfltlib.NewProc("FilterGetMessage")
 	procFilterReplyMessage             = modfltlib.NewProc("FilterReplyMessage")
 	procFilterSendMessage              = modfltlib.NewProc("FilterSendMessage")
+	procFilterAttach                   = modfltlib.NewProc("FilterAttach")
+	procFilterDetach                   = modfltlib.NewProc("FilterDetach")
 	procCancelSynchronousIo            = windows.NewLazySystemDLL("kernel32.dll").NewProc("CancelSynchronousIo")
 )
 
@@ -185,6 +187,76 @@ func (b *sysBackend) FilterSendMessage(port kernel.Handle, in, out []byte, bytes
 		*bytesReturned = n
 	}
 	return kernel.HRESULT(uint32(r))
+}
+
+func (b *sysBackend) FilterAttach(filterName, volumeName, instanceName string) (string, kernel.HRESULT) {
+	if filterName == "" || volumeName == "" {
+		return "", kernel.E_INVALIDARG
+	}
+	f, err1 := windows.UTF16PtrFromString(filterName)
+	v, err2 := windows.UTF16PtrFromString(volumeName)
+	if err1 != nil || err2 != nil {
+		return "", kernel.E_INVALIDARG
+	}
+	var inst *uint16
+	if instanceName != "" {
+		var err error
+		if inst, err = windows.UTF16PtrFromString(instanceName); err != nil {
+			return "", kernel.E_INVALIDARG
+		}
+	}
+	created := make([]uint16, instanceNameMaxChars+1)
+	r, _, _ := procFilterAttach.Call(uintptr(unsafe.Pointer(f)), uintptr(unsafe.Pointer(v)), uintptr(unsafe.Pointer(inst)),
+		uintptr(len(created)*2), uintptr(unsafe.Pointer(&created[0])))
+	if hr := kernel.HRESULT(uint32(r)); hr != kernel.S_OK {
+		return "", hr
+	}
+	return windows.UTF16ToString(created), kernel.S_OK
+}
+
+func (b *sysBackend) FilterDetach(filterName, volumeName, instanceName string) kernel.HRESULT {
+	if filterName == "" || volumeName == "" {
+		return kernel.E_INVALIDARG
+	}
+	f, err1 := windows.UTF16PtrFromString(filterName)
+	v, err2 := windows.UTF16PtrFromString(volumeName)
+	if err1 != nil || err2 != nil {
+		return kernel.E_INVALIDARG
+	}
+	var inst *uint16
+	if instanceName != "" {
+		var err error
+		if inst, err = windows.UTF16PtrFromString(instanceName); err != nil {
+			return kernel.E_INVALIDARG
+		}
+	}
+	r, _, _ := procFilterDetach.Call(uintptr(unsafe.Pointer(f)), uintptr(unsafe.Pointer(v)), uintptr(unsafe.Pointer(inst)))
+	return kernel.HRESULT(uint32(r))
+}
+
+func (b *sysBackend) MapViewOfFile(section kernel.Handle, desiredAccess uint32, fileOffsetHigh, fileOffsetLow uint32, numberOfBytesToMap uintptr) ([]byte, error) {
+	addr, err := windows.MapViewOfFile(windows.Handle(section), desiredAccess, fileOffsetHigh, fileOffsetLow, numberOfBytesToMap)
+	if err != nil {
+		return nil, errnoError(err)
+	}
+	n := numberOfBytesToMap
+	if n == 0 {
+		var mbi windows.MemoryBasicInformation
+		if err := windows.VirtualQuery(addr, &mbi, unsafe.Sizeof(mbi)); err != nil {
+			_ = windows.UnmapViewOfFile(addr)
+			return nil, errnoError(err)
+		}
+		n = mbi.RegionSize
+	}
+	p := *(*unsafe.Pointer)(unsafe.Pointer(&addr)) // the view's address, which Go does not manage
+	return unsafe.Slice((*byte)(p), n), nil
+}
+
+func (b *sysBackend) UnmapViewOfFile(view []byte) error {
+	if len(view) == 0 {
+		return kernel.Win32Error(487) // ERROR_INVALID_ADDRESS
+	}
+	return errnoError(windows.UnmapViewOfFile(uintptr(unsafe.Pointer(&view[0]))))
 }
 
 func (b *sysBackend) CloseHandle(h kernel.Handle) error {

@@ -3,6 +3,7 @@ package fltmgr_test
 import (
 	"testing"
 
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/fsys"
 
 	"github.com/stretchr/testify/require"
@@ -75,14 +76,14 @@ func TestIOSectionForDataScan(t *testing.T) {
 	h, size, st := d.create(svc, fo, c)
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
 	require.Equal(t, int64(14), size)
-	view, err := svc.MapViewOfFile(h, harness.FILE_MAP_READ, 0, 0, 0)
+	view, err := svc.MapViewOfFile(h, fltlib.FILE_MAP_READ, 0, 0, 0)
 	require.NoError(t, err)
 	require.Equal(t, "hello, section", string(view))
-	view, err = svc.MapViewOfFile(h, harness.FILE_MAP_READ, 0, 0, 5)
+	view, err = svc.MapViewOfFile(h, fltlib.FILE_MAP_READ, 0, 0, 5)
 	require.NoError(t, err)
 	require.Equal(t, "hello", string(view))
 	// The handle is the service's: it means nothing in the app.
-	_, err = app.MapViewOfFile(h, harness.FILE_MAP_READ, 0, 0, 0)
+	_, err = app.MapViewOfFile(h, fltlib.FILE_MAP_READ, 0, 0, 0)
 	require.Equal(t, kernel.ERROR_INVALID_HANDLE, err)
 
 	// R-IO-SCAN-3: a second section on the same stream while the first is open.
@@ -94,7 +95,7 @@ func TestIOSectionForDataScan(t *testing.T) {
 	require.Equal(t, kernel.STATUS_SUCCESS, d.FM.CloseSectionForDataScan(c))
 	require.Equal(t, kernel.STATUS_NOT_FOUND, d.FM.CloseSectionForDataScan(c))
 	require.Equal(t, kernel.STATUS_INVALID_PARAMETER, d.FM.CloseSectionForDataScan(c2), "no section was made with it")
-	view, err = svc.MapViewOfFile(h, harness.FILE_MAP_READ, 0, 0, 0)
+	view, err = svc.MapViewOfFile(h, fltlib.FILE_MAP_READ, 0, 0, 0)
 	require.NoError(t, err)
 	require.Equal(t, "hello, section", string(view))
 	_, _, st = d.create(svc, fo, c)
@@ -143,13 +144,13 @@ func TestIOSectionForDataScanErrors(t *testing.T) {
 	// MapViewOfFile's own checks.
 	h, _, st := d.create(svc, fo, c)
 	require.Equal(t, kernel.STATUS_SUCCESS, st)
-	_, err := svc.MapViewOfFile(h, harness.FILE_MAP_WRITE, 0, 0, 0)
+	_, err := svc.MapViewOfFile(h, fltlib.FILE_MAP_WRITE, 0, 0, 0)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err, "a PAGE_READONLY section")
-	_, err = svc.MapViewOfFile(h, harness.FILE_MAP_READ, 0, 4096, 0)
+	_, err = svc.MapViewOfFile(h, fltlib.FILE_MAP_READ, 0, 4096, 0)
 	require.Equal(t, kernel.ERROR_MAPPED_ALIGNMENT, err)
-	_, err = svc.MapViewOfFile(h, harness.FILE_MAP_READ, 0, 0, 5)
+	_, err = svc.MapViewOfFile(h, fltlib.FILE_MAP_READ, 0, 0, 5)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err, "past the end of the section")
-	_, err = app.MapViewOfFile(fh, harness.FILE_MAP_READ, 0, 0, 0)
+	_, err = app.MapViewOfFile(fh, fltlib.FILE_MAP_READ, 0, 0, 0)
 	require.Equal(t, kernel.ERROR_INVALID_HANDLE, err, "a file handle is not a section")
 	require.Equal(t, kernel.STATUS_SUCCESS, d.FM.CloseSectionForDataScan(c))
 	d.FM.ReleaseContext(c)

@@ -2,17 +2,10 @@ package harness
 
 import (
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/fsys"
 	"github.com/fltemu/fltemu/kernel"
-)
-
-// MapViewOfFile access (dwDesiredAccess): the section rights they need.
-const (
-	FILE_MAP_COPY       uint32 = 0x0001
-	FILE_MAP_WRITE      uint32 = uint32(driverapi.SECTION_MAP_WRITE)
-	FILE_MAP_READ       uint32 = uint32(driverapi.SECTION_MAP_READ)
-	FILE_MAP_ALL_ACCESS uint32 = uint32(driverapi.SECTION_ALL_ACCESS)
 )
 
 // AllocationGranularity is the granularity of view offsets (SYSTEM_INFO.dwAllocationGranularity).
@@ -21,8 +14,8 @@ const AllocationGranularity = 65536
 // MapViewOfFile emulates MapViewOfFile on a section handle that a filter returned (the
 // avscan sample's CreateSectionForDataScan answer): it returns the bytes of the view, from the
 // offset fileOffsetHigh:fileOffsetLow, numberOfBytesToMap of them (0: to the end of the
-// section). The handle must have been granted SECTION_MAP_READ for FILE_MAP_READ (and
-// SECTION_MAP_WRITE, on a PAGE_READWRITE section, for FILE_MAP_WRITE), else
+// section). The handle must have been granted SECTION_MAP_READ for fltlib.FILE_MAP_READ (and
+// SECTION_MAP_WRITE, on a PAGE_READWRITE section, for fltlib.FILE_MAP_WRITE), else
 // ERROR_ACCESS_DENIED; a handle that is not a section is ERROR_INVALID_HANDLE; an offset that is
 // not a multiple of AllocationGranularity ERROR_MAPPED_ALIGNMENT; a view past the end of the
 // section ERROR_ACCESS_DENIED.
@@ -41,10 +34,10 @@ func (p *Process) MapViewOfFile(section kernel.Handle, desiredAccess uint32, fil
 		return nil, kernel.ERROR_INVALID_HANDLE
 	}
 	need := kernel.AccessMask(0)
-	if desiredAccess&(FILE_MAP_READ|FILE_MAP_COPY) != 0 {
+	if desiredAccess&(fltlib.FILE_MAP_READ|fltlib.FILE_MAP_COPY) != 0 {
 		need |= driverapi.SECTION_MAP_READ
 	}
-	if desiredAccess&FILE_MAP_WRITE != 0 {
+	if desiredAccess&fltlib.FILE_MAP_WRITE != 0 {
 		if !sec.Writable() {
 			return nil, kernel.ERROR_ACCESS_DENIED
 		}
@@ -76,3 +69,12 @@ func (p *Process) MapViewOfFile(section kernel.Handle, desiredAccess uint32, fil
 // FileObject returns the file object behind a file handle: what ObReferenceObjectByHandle
 // finds (driverapi.ReferenceFileObjectByHandle).
 func (fh *fileHandle) FileObject() *fsys.FileObject { return fh.fo }
+
+// UnmapViewOfFile emulates UnmapViewOfFile: a view is the process's own copy, so there is
+// nothing to release; an empty view is ERROR_INVALID_ADDRESS, as an address Windows did not map.
+func (p *Process) UnmapViewOfFile(view []byte) error {
+	if len(view) == 0 {
+		return kernel.Win32Error(487) // ERROR_INVALID_ADDRESS
+	}
+	return nil
+}

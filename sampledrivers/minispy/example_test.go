@@ -1,6 +1,7 @@
 package minispy_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fltemu/fltemu/fsys"
@@ -9,6 +10,7 @@ import (
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/minispy"
+	"github.com/fltemu/fltemu/sampledrivers/minispy/minispyproto"
 	"github.com/fltemu/fltemu/sampledrivers/minispy/minispyuser"
 )
 
@@ -18,14 +20,16 @@ func Example() {
 	w := harness.NewWorld()
 	defer w.Close()
 	w.MustAddVolume(fsys.VolumeConfig{Name: "C:"})
-	w.Load(minispy.FilterName, &minispy.Driver{})
+	w.Load(minispyproto.FilterName, &minispy.Driver{})
 
-	spy, hr := minispyuser.Connect(w.NewProcess("minispy.exe", kernel.TokenAdmin()), nil)
-	if hr != kernel.S_OK {
-		fmt.Println("connect:", hr)
+	// The service polls by itself; this example reads the log once, by hand.
+	spy, err := minispyuser.Start(context.Background(), w.NewProcess("minispy.exe", kernel.TokenAdmin()),
+		minispyuser.Options{NoPolling: true})
+	if err != nil {
+		fmt.Println("start:", err)
 		return
 	}
-	defer spy.Close()
+	defer spy.Stop()
 	v, _ := spy.Version()
 	fmt.Println("minispy", v)
 	instance, _ := spy.Attach("C:")
@@ -40,7 +44,7 @@ func Example() {
 	for _, r := range recs {
 		fmt.Println(r.SequenceNumber, driverapi.MajorFunction(r.Data.CallbackMajorId), r.Data.Status, r.Name)
 	}
-	_, _, hr, _ = spy.GetLog(make([]byte, minispyuser.BufferSize))
+	_, _, hr, _ := spy.GetLog(make([]byte, minispyuser.BufferSize))
 	fmt.Printf("then: 0x%08X\n", uint32(hr))
 	// Output:
 	// minispy 2.0

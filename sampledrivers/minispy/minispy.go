@@ -44,9 +44,6 @@ import (
 
 // Values of the sample's INF and headers.
 const (
-	// FilterName is the name user mode gives FilterAttach and FilterDetach ("MiniSpy"): load
-	// the driver under this name.
-	FilterName = "MiniSpy"
 	// Altitude is the altitude of the INF's default instance.
 	Altitude = "385100"
 	// DefaultInstanceName is the INF's default instance.

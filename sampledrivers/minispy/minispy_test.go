@@ -2,6 +2,8 @@ package minispy_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -40,18 +42,18 @@ const (
 type fixture struct {
 	w   *harness.World
 	d   *minispy.Driver
-	spy *minispyuser.Spy
+	spy *minispyuser.Service
 	app *harness.Process
 }
 
 func setup(t *testing.T, w *harness.World, d *minispy.Driver, opts *minispyuser.Options) *fixture {
 	t.Helper()
 	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{`old.txt`: []byte("old")}})
-	require.Equal(t, kernel.S_OK, w.Load(minispy.FilterName, d))
+	require.Equal(t, kernel.S_OK, w.Load(minispyproto.FilterName, d))
 	admin := w.NewProcess("minispy.exe", kernel.TokenAdmin())
-	spy, hr := minispyuser.Connect(admin, opts)
+	spy, hr := connect(admin, opts)
 	require.Equal(t, kernel.S_OK, hr)
-	t.Cleanup(func() { spy.Close() })
+	t.Cleanup(func() { spy.Stop() })
 	return &fixture{w: w, d: d, spy: spy, app: w.NewProcess("app.exe", kernel.TokenStandardUser())}
 }
 
@@ -91,7 +93,7 @@ func seqRange(from, to uint32) []uint32 {
 }
 
 // drain reads the log with GetMiniSpyLog until it is empty.
-func drain(t *testing.T, spy *minispyuser.Spy) []minispyproto.LogRecord {
+func drain(t *testing.T, spy *minispyuser.Service) []minispyproto.LogRecord {
 	t.Helper()
 	buf := make([]byte, minispyuser.BufferSize)
 	var all []minispyproto.LogRecord
@@ -116,7 +118,7 @@ func TestScenario7AttachLogDetach(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		var out bytes.Buffer
 		f := setup(t, w, &minispy.Driver{}, &minispyuser.Options{Output: &out})
-		f.spy.Start()
+		f.spy.StartPolling()
 
 		// Not attached: the INF suppresses automatic attachment (R-IO-INST-2).
 		require.Empty(t, w.Instances("C:"))
@@ -233,7 +235,7 @@ func TestScenario8OverflowAndResume(t *testing.T) {
 		require.Equal(t, maxRecordsDefault+1, queued)
 		require.Equal(t, maxRecordsDefault, allocated)
 
-		f.spy.Start()
+		f.spy.StartPolling()
 		recs, err := f.spy.WaitRecords(maxRecordsDefault+1, wait)
 		require.NoError(t, err)
 		require.Len(t, recs, maxRecordsDefault+1)
@@ -310,7 +312,7 @@ func TestOverflowPartialDrain(t *testing.T) {
 func TestCommandErrors(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		f := setup(t, w, &minispy.Driver{}, nil)
-		p, port := f.spy.Process(), f.spy.Port()
+		p, port := f.spy.Backend().(*harness.Process), f.spy.Port()
 		send := func(in, out []byte) (kernel.HRESULT, uint32) {
 			n := uint32(0xFFFF)
 			hr := p.FilterSendMessage(port, in, out, &n)
@@ -409,31 +411,31 @@ func TestCommandErrors(t *testing.T) {
 func TestConnections(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		early := w.NewProcess("minispy.exe", kernel.TokenAdmin())
-		_, hr := minispyuser.Connect(early, nil)
+		_, hr := connect(early, nil)
 		require.Equal(t, hrFileNotFound, hr)
 
 		f := setup(t, w, &minispy.Driver{}, nil)
 		user := w.NewProcess("minispy.exe", kernel.TokenStandardUser())
-		_, hr = minispyuser.Connect(user, nil)
+		_, hr = connect(user, nil)
 		require.Equal(t, kernel.E_ACCESSDENIED, hr)
 		require.Equal(t, kernel.HRESULT(0x80070005), hr)
 
 		second := w.NewProcess("minispy.exe", kernel.TokenAdmin())
-		_, hr = minispyuser.Connect(second, nil)
+		_, hr = connect(second, nil)
 		require.Equal(t, hrCountLimit, hr)
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT), hr)
 
 		// A standard user may not attach the filter either (R-IO-INST-3).
-		_, hr = f.app.FilterAttach(minispy.FilterName, "C:", "")
+		_, hr = f.app.FilterAttach(minispyproto.FilterName, "C:", "")
 		require.Equal(t, kernel.E_ACCESSDENIED, hr)
 
-		require.NoError(t, f.spy.Close())
-		again, hr := minispyuser.Connect(second, nil)
+		require.NoError(t, f.spy.Stop())
+		again, hr := connect(second, nil)
 		require.Equal(t, kernel.S_OK, hr)
 		v, hr := again.Version()
 		require.Equal(t, kernel.S_OK, hr)
 		require.Equal(t, "2.0", v.String())
-		require.NoError(t, again.Close())
+		require.NoError(t, again.Stop())
 	})
 }
 
@@ -447,7 +449,7 @@ func TestUnloadWhilePolling(t *testing.T) {
 		f := setup(t, w, d, &minispyuser.Options{Output: &out})
 		_, hr := f.spy.Attach("C:")
 		require.Equal(t, kernel.S_OK, hr)
-		f.spy.Start()
+		f.spy.StartPolling()
 		f.touch(t, `C:\u.txt`, []byte("u"))
 		_, err := f.spy.WaitRecords(4, wait)
 		require.NoError(t, err)
@@ -455,7 +457,7 @@ func TestUnloadWhilePolling(t *testing.T) {
 		// Leave records queued: the poller sleeps 200 ms between empty polls.
 		h, err := f.app.CreateFile(`C:\u.txt`, kernel.GENERIC_READ, shareAll, nil, harness.OPEN_EXISTING, 0)
 		require.NoError(t, err)
-		require.Equal(t, kernel.S_OK, w.Unload(minispy.FilterName))
+		require.Equal(t, kernel.S_OK, w.Unload(minispyproto.FilterName))
 		queued, allocated := d.Outstanding()
 		require.Zero(t, queued, "freed at unload")
 		require.Zero(t, allocated)
@@ -473,7 +475,7 @@ func TestUnloadWhilePolling(t *testing.T) {
 		_, hr = f.spy.Version()
 		require.Equal(t, kernel.E_HANDLE, hr)
 		require.NoError(t, f.app.CloseHandle(h), "no filter any more")
-		require.NoError(t, f.spy.Close())
+		require.ErrorIs(t, f.spy.Stop(), minispyuser.ErrDriverUnloaded)
 	})
 }
 
@@ -623,4 +625,23 @@ func TestVolumesAttachOnlyOnRequest(t *testing.T) {
 		require.Equal(t, uint64(2), recs[4].Data.DeviceObject)
 		require.Equal(t, uint64(fsys.FILE_CREATED), recs[0].Data.Information)
 	})
+}
+
+// connect starts the program without its logging goroutine, as the tests drive it, and returns
+// the connect's HRESULT.
+func connect(p *harness.Process, opts *minispyuser.Options) (*minispyuser.Service, kernel.HRESULT) {
+	var o minispyuser.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.NoPolling = true
+	s, err := minispyuser.Start(context.Background(), p, o)
+	if err != nil {
+		var hr kernel.HRESULT
+		if !errors.As(err, &hr) {
+			hr = kernel.E_FAIL
+		}
+		return nil, hr
+	}
+	return s, kernel.S_OK
 }

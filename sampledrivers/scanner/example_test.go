@@ -1,6 +1,7 @@
 package scanner_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fltemu/fltemu/fsys"
@@ -22,7 +23,7 @@ func Example() {
 	fmt.Println("load:", w.Load("scanner", d))
 
 	svc := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
-	sc, err := scanuser.Start(svc, nil) // 2 workers × 5 outstanding Gets
+	sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{}) // 2 workers × 5 outstanding Gets
 	if err != nil {
 		fmt.Println(err)
 		return

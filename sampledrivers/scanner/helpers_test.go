@@ -48,9 +48,9 @@ func newLab(t *testing.T, w *harness.World, extensions []string, vol fsys.Volume
 }
 
 // start starts the scanner service in the service process.
-func (l *lab) start(opts *scanuser.Options) *scanuser.Scanner {
+func (l *lab) start(opts *scanuser.Options) *scanuser.Service {
 	l.t.Helper()
-	sc, err := scanuser.Start(l.svc, opts)
+	sc, err := scanuser.Start(context.Background(), l.svc, deref(opts))
 	require.NoError(l.t, err)
 	return sc
 }
@@ -160,4 +160,11 @@ func rawService(t *testing.T, p *harness.Process, answer func(n scannerproto.Not
 		}
 	}()
 	return c, ch
+}
+
+func deref(o *scanuser.Options) scanuser.Options {
+	if o == nil {
+		return scanuser.Options{}
+	}
+	return *o
 }

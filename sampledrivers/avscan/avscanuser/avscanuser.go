@@ -366,7 +366,7 @@ func (s *Scanner) handleStartScan(n avscanproto.Notification, w *worker) {
 	}
 	section, _ := avscanproto.DecodeHandle(out[:got])
 	cmd.ScanResult = avscanproto.Undetermined
-	if view, err := s.p.MapViewOfFile(section, harness.FILE_MAP_READ, 0, 0, 0); err == nil {
+	if view, err := s.p.MapViewOfFile(section, fltlib.FILE_MAP_READ, 0, 0, 0); err == nil {
 		if s.opts.ScanDelay > 0 {
 			t := time.NewTimer(s.opts.ScanDelay)
 			select {

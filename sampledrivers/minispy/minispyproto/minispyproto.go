@@ -49,6 +49,10 @@ import (
 // PortName is the name of minispy's server port (MINISPY_PORT_NAME).
 const PortName = `\MiniSpyPort`
 
+// FilterName is the name user mode gives FilterAttach and FilterDetach ("MiniSpy"): load the
+// driver under this name.
+const FilterName = "MiniSpy"
+
 // Version of the driver (MINISPY_MAJ_VERSION, MINISPY_MIN_VERSION).
 const (
 	MajorVersion = 2

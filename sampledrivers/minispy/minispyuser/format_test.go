@@ -1,6 +1,8 @@
 package minispyuser_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/minispy"
+	"github.com/fltemu/fltemu/sampledrivers/minispy/minispyproto"
 	mp "github.com/fltemu/fltemu/sampledrivers/minispy/minispyproto"
 	"github.com/fltemu/fltemu/sampledrivers/minispy/minispyuser"
 )
@@ -64,21 +67,19 @@ func TestOperationNames(t *testing.T) {
 // Stop before Start returns at once; WaitRecords gives up after its (fake) timeout.
 func TestStopAndWait(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		require.Equal(t, kernel.S_OK, w.Load(minispy.FilterName, &minispy.Driver{}))
-		spy, hr := minispyuser.Connect(w.NewProcess("minispy.exe", kernel.TokenAdmin()), nil)
+		require.Equal(t, kernel.S_OK, w.Load(minispyproto.FilterName, &minispy.Driver{}))
+		spy, hr := connect(w.NewProcess("minispy.exe", kernel.TokenAdmin()), nil)
 		require.Equal(t, kernel.S_OK, hr)
+		spy2Proc := w.NewProcess("minispy.exe", kernel.TokenAdmin())
+		_, hr = connect(spy2Proc, nil)
+		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT), hr)
 		require.NoError(t, spy.Stop())
-		spy.Start() // after Stop: nothing runs
+		spy.StartPolling() // after Stop: nothing runs
 		<-spy.Done()
 
-		spy2Proc := w.NewProcess("minispy.exe", kernel.TokenAdmin())
-		_, hr = minispyuser.Connect(spy2Proc, nil)
-		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT), hr)
-		require.NoError(t, spy.Close())
-
-		spy2, hr := minispyuser.Connect(spy2Proc, &minispyuser.Options{PollInterval: time.Second})
+		spy2, hr := connect(spy2Proc, &minispyuser.Options{PollInterval: time.Second})
 		require.Equal(t, kernel.S_OK, hr)
-		spy2.Start()
+		spy2.StartPolling()
 		start := time.Now()
 		recs, err := spy2.WaitRecords(1, 3*time.Second)
 		require.ErrorIs(t, err, minispyuser.ErrTimeout)
@@ -90,6 +91,24 @@ func TestStopAndWait(t *testing.T) {
 		require.ErrorIs(t, err, minispyuser.ErrTimeout, "stopped")
 		require.Empty(t, recs)
 		require.Empty(t, spy2.Unexpected())
-		require.NoError(t, spy2.Close())
 	})
+}
+
+// connect starts the program without its logging goroutine, as the tests drive it, and returns
+// the connect's HRESULT.
+func connect(p *harness.Process, opts *minispyuser.Options) (*minispyuser.Service, kernel.HRESULT) {
+	var o minispyuser.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.NoPolling = true
+	s, err := minispyuser.Start(context.Background(), p, o)
+	if err != nil {
+		var hr kernel.HRESULT
+		if !errors.As(err, &hr) {
+			hr = kernel.E_FAIL
+		}
+		return nil, hr
+	}
+	return s, kernel.S_OK
 }

@@ -8,26 +8,26 @@
 // The records it retrieves are decoded (package minispyproto) and kept for the caller:
 // Records returns them, WaitRecords waits for a number of them (in fake time under
 // harness.Run), and Options.Output receives them as the sample's log-file lines
-// (FormatRecord). Stop ends the goroutine, Close also closes the port.
+// (FormatRecord). Stop ends the goroutine and closes the port. It uses only package fltlib, so
+// the same program runs on Windows against the WDK minispy driver (fltlib.System()).
 //
-//	spy, hr := minispyuser.Connect(proc, nil)
+//	spy, err := minispyuser.Start(ctx, proc, minispyuser.Options{})
 //	spy.Attach("C:")
-//	spy.Start()
 //	... file operations ...
 //	recs, err := spy.WaitRecords(4, time.Second)
-//	spy.Close()
+//	spy.Stop()
 package minispyuser
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
-	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/kernel"
-	"github.com/fltemu/fltemu/sampledrivers/minispy"
 	"github.com/fltemu/fltemu/sampledrivers/minispy/minispyproto"
 )
 
@@ -49,7 +49,7 @@ var ErrDriverUnloaded = errors.New("minispyuser: the kernel component of minispy
 // ErrTimeout is returned by WaitRecords when the records did not come in time.
 var ErrTimeout = errors.New("minispyuser: timed out waiting for log records")
 
-// Options configure a Spy. The zero value gives the C program's behaviour.
+// Options configure a Service. The zero value gives the C program's behaviour.
 type Options struct {
 	// BufferSize is the size of the GetMiniSpyLog buffer (0: BufferSize).
 	BufferSize int
@@ -58,12 +58,15 @@ type Options struct {
 	// Output, if not nil, receives each record as a log-file line (FormatRecord) after the
 	// header, the "M:" line of an overflow record, and the program's messages.
 	Output io.Writer
+	// NoPolling connects without starting the logging goroutine: the caller polls with
+	// GetLog, or starts the goroutine later with StartPolling.
+	NoPolling bool
 }
 
-// Spy is a running minispy.exe: a connection to the driver's port and, once started, the
+// Service is a running minispy.exe: a connection to the driver's port and, once started, the
 // logging goroutine.
-type Spy struct {
-	p    *harness.Process
+type Service struct {
+	p    fltlib.Backend
 	port kernel.Handle
 	opts Options
 
@@ -78,50 +81,61 @@ type Spy struct {
 	stop      chan struct{}
 	done      chan struct{}
 	err       error // why the goroutine ended; set before done is closed
+	closeOnce sync.Once
+	stopCtx   func() bool
 }
 
-// Connect emulates the start of minispy.exe: FilterConnectCommunicationPort(`\MiniSpyPort`)
-// with no context. The HRESULT is the connect's: E_ACCESSDENIED for a standard user,
-// HRESULT_FROM_WIN32(ERROR_CONNECTION_COUNT_LIMIT) when another program is connected,
-// HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) when the driver is not loaded. opts may be nil.
-func Connect(p *harness.Process, opts *Options) (*Spy, kernel.HRESULT) {
-	h, hr := p.FilterConnectCommunicationPort(minispyproto.PortName, 0, nil, 0, nil)
+// Start emulates the start of minispy.exe through backend b (a *harness.Process in a test,
+// fltlib.System() on Windows): FilterConnectCommunicationPort(`\MiniSpyPort`) with no
+// context, then the logging goroutine (unless opts.NoPolling). When ctx ends, the service
+// stops as with Stop. The error wraps the connect's HRESULT: E_ACCESSDENIED for a standard
+// user, HRESULT_FROM_WIN32(ERROR_CONNECTION_COUNT_LIMIT) when another program is connected,
+// HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) when the driver is not loaded.
+func Start(ctx context.Context, b fltlib.Backend, opts Options) (*Service, error) {
+	if b == nil {
+		return nil, fmt.Errorf("minispyuser: no backend: %w", kernel.E_INVALIDARG)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("minispyuser: %w", err)
+	}
+	h, hr := b.FilterConnectCommunicationPort(minispyproto.PortName, 0, nil, 0, nil)
 	if hr.Failed() {
-		return nil, hr
+		return nil, fmt.Errorf("minispyuser: connecting to %s: %w", minispyproto.PortName, hr)
 	}
-	s := &Spy{p: p, port: h, changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-	if opts != nil {
-		s.opts = *opts
-	}
+	s := &Service{p: b, port: h, opts: opts, changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	if s.opts.BufferSize <= 0 {
 		s.opts.BufferSize = BufferSize
 	}
 	if s.opts.PollInterval <= 0 {
 		s.opts.PollInterval = PollInterval
 	}
-	return s, hr
+	if !opts.NoPolling {
+		s.StartPolling()
+	}
+	s.stopCtx = context.AfterFunc(ctx, func() { _ = s.Stop() })
+	return s, nil
 }
 
 // Port returns the connection's handle, for calls of the test's own.
-func (s *Spy) Port() kernel.Handle { return s.port }
+func (s *Service) Port() kernel.Handle { return s.port }
 
-// Process returns the process the program runs in.
-func (s *Spy) Process() *harness.Process { return s.p }
+// Backend returns the backend the program runs on.
+func (s *Service) Backend() fltlib.Backend { return s.p }
 
 // Attach attaches the filter to a volume ("C:") as its default instance, as the program's
 // "/a" command does (FilterAttach), and returns the instance's name.
-func (s *Spy) Attach(volume string) (string, kernel.HRESULT) {
-	return s.p.FilterAttach(minispy.FilterName, volume, "")
+func (s *Service) Attach(volume string) (string, kernel.HRESULT) {
+	return s.p.FilterAttach(minispyproto.FilterName, volume, "")
 }
 
 // Detach detaches the filter's instance ("" for the default one) from a volume, as the "/d"
 // command does (FilterDetach).
-func (s *Spy) Detach(volume, instance string) kernel.HRESULT {
-	return s.p.FilterDetach(minispy.FilterName, volume, instance)
+func (s *Service) Detach(volume, instance string) kernel.HRESULT {
+	return s.p.FilterDetach(minispyproto.FilterName, volume, instance)
 }
 
 // Version asks the driver its version (GetMiniSpyVersion).
-func (s *Spy) Version() (minispyproto.Version, kernel.HRESULT) {
+func (s *Service) Version() (minispyproto.Version, kernel.HRESULT) {
 	out := make([]byte, minispyproto.VersionSize)
 	var n uint32
 	hr := s.p.FilterSendMessage(s.port, minispyproto.CommandMessage{Command: minispyproto.GetMiniSpyVersion}.Encode(), out, &n)
@@ -138,7 +152,7 @@ func (s *Spy) Version() (minispyproto.Version, kernel.HRESULT) {
 // GetLog sends one GetMiniSpyLog into buf and decodes what came back. It returns the
 // records, the byte count the driver reported, the HRESULT, and a decoding error (with the
 // records before the bad one) if the answer is malformed.
-func (s *Spy) GetLog(buf []byte) ([]minispyproto.LogRecord, uint32, kernel.HRESULT, error) {
+func (s *Service) GetLog(buf []byte) ([]minispyproto.LogRecord, uint32, kernel.HRESULT, error) {
 	var n uint32
 	hr := s.p.FilterSendMessage(s.port, minispyproto.CommandMessage{Command: minispyproto.GetMiniSpyLog}.Encode(), buf, &n)
 	if hr.Failed() {
@@ -148,14 +162,15 @@ func (s *Spy) GetLog(buf []byte) ([]minispyproto.LogRecord, uint32, kernel.HRESU
 	return recs, n, hr, err
 }
 
-// Start starts the logging goroutine (RetrieveLogRecords). It runs until Stop, Close, or the
-// driver unloading. Calling it again does nothing.
-func (s *Spy) Start() {
+// StartPolling starts the logging goroutine (RetrieveLogRecords) of a service started with
+// NoPolling. It runs until Stop or the driver unloading. Calling it again, or after Stop, does
+// nothing.
+func (s *Service) StartPolling() {
 	s.startOnce.Do(func() { go s.retrieve() })
 }
 
 // retrieve is the logging goroutine.
-func (s *Spy) retrieve() {
+func (s *Service) retrieve() {
 	defer close(s.done)
 	// A buffer from make of this size is 8-byte aligned, like the C program's array of PVOIDs:
 	// the driver refuses a buffer that is not pointer-aligned.
@@ -194,7 +209,7 @@ func (s *Spy) retrieve() {
 }
 
 // sleep pauses for the poll interval; it reports false when Stop was called meanwhile.
-func (s *Spy) sleep() bool {
+func (s *Service) sleep() bool {
 	t := time.NewTimer(s.opts.PollInterval)
 	defer t.Stop()
 	select {
@@ -205,7 +220,7 @@ func (s *Spy) sleep() bool {
 	}
 }
 
-func (s *Spy) add(recs []minispyproto.LogRecord) {
+func (s *Service) add(recs []minispyproto.LogRecord) {
 	if len(recs) == 0 {
 		return
 	}
@@ -229,7 +244,7 @@ func (s *Spy) add(recs []minispyproto.LogRecord) {
 	s.mu.Unlock()
 }
 
-func (s *Spy) printf(format string, args ...any) {
+func (s *Service) printf(format string, args ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.opts.Output != nil {
@@ -237,14 +252,14 @@ func (s *Spy) printf(format string, args ...any) {
 	}
 }
 
-func (s *Spy) noteUnexpected(err error) {
+func (s *Service) noteUnexpected(err error) {
 	s.mu.Lock()
 	s.unexpected = append(s.unexpected, err)
 	s.mu.Unlock()
 }
 
 // Records returns a copy of the records retrieved so far, in the order they came.
-func (s *Spy) Records() []minispyproto.LogRecord {
+func (s *Service) Records() []minispyproto.LogRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]minispyproto.LogRecord(nil), s.records...)
@@ -252,7 +267,7 @@ func (s *Spy) Records() []minispyproto.LogRecord {
 
 // Unexpected returns the unexpected errors the goroutine saw (HRESULTs other than "no more
 // items" and E_HANDLE, malformed answers).
-func (s *Spy) Unexpected() []error {
+func (s *Service) Unexpected() []error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]error(nil), s.unexpected...)
@@ -261,7 +276,7 @@ func (s *Spy) Unexpected() []error {
 // WaitRecords waits until at least n records were retrieved and returns them all. It gives
 // up after timeout (ErrTimeout) or when the goroutine ended (its reason, or ErrTimeout if it
 // was stopped), returning what it has. Under harness.Run the timeout is fake time.
-func (s *Spy) WaitRecords(n int, timeout time.Duration) ([]minispyproto.LogRecord, error) {
+func (s *Service) WaitRecords(n int, timeout time.Duration) ([]minispyproto.LogRecord, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
@@ -290,11 +305,11 @@ func (s *Spy) WaitRecords(n int, timeout time.Duration) ([]minispyproto.LogRecor
 }
 
 // Done is closed when the logging goroutine has ended.
-func (s *Spy) Done() <-chan struct{} { return s.done }
+func (s *Service) Done() <-chan struct{} { return s.done }
 
 // Err returns why the logging goroutine ended: ErrDriverUnloaded, or nil (Stop, or still
 // running).
-func (s *Spy) Err() error {
+func (s *Service) Err() error {
 	select {
 	case <-s.done:
 		return s.err
@@ -303,17 +318,22 @@ func (s *Spy) Err() error {
 	}
 }
 
-// Stop asks the logging goroutine to end (the C program's CleaningUp flag) and waits for it.
-// It returns Err. It may be called more than once, and before Start.
-func (s *Spy) Stop() error {
+// Stop asks the logging goroutine to end (the C program's CleaningUp flag), waits for it and
+// closes the port handle. It returns Err, or the error of closing the handle. It may be called
+// more than once (the port is closed once).
+func (s *Service) Stop() error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.startOnce.Do(func() { close(s.done) }) // never started: nothing to wait for
 	<-s.done
+	var err error
+	s.closeOnce.Do(func() {
+		if s.stopCtx != nil {
+			s.stopCtx()
+		}
+		err = s.p.CloseHandle(s.port)
+	})
+	if err != nil {
+		return err
+	}
 	return s.Err()
-}
-
-// Close stops the goroutine and closes the port handle.
-func (s *Spy) Close() error {
-	s.Stop()
-	return s.p.CloseHandle(s.port)
 }

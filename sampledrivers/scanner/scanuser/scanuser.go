@@ -1,6 +1,7 @@
 // Package scanuser is the user-mode half of the scanner sample (scanUser.c): the service that
 // scans what the scanner filter sends and answers with a verdict. It is written the way the C
-// service is, with the fltlib-shaped calls of a harness process:
+// service is, with the faithful calls of package fltlib, so it runs unchanged on Windows against
+// the WDK scanner driver (fltlib.System()) and here against the Go port (a *harness.Process):
 //
 //  1. FilterConnectCommunicationPort(`\ScannerPort`) with no connection context;
 //  2. CreateIoCompletionPort on the connection handle;
@@ -29,6 +30,7 @@ package scanuser
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -36,7 +38,6 @@ import (
 
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/fltlib"
-	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannerproto"
 )
@@ -82,9 +83,9 @@ type message struct {
 	ov  fltlib.Overlapped
 }
 
-// Scanner is a running scanner service.
-type Scanner struct {
-	p          *harness.Process
+// Service is a running scanner service.
+type Service struct {
+	b          fltlib.Backend
 	port       kernel.Handle
 	completion kernel.Handle
 	scan       func([]byte) bool
@@ -103,16 +104,22 @@ type Scanner struct {
 	maxBytes                   atomic.Uint32
 }
 
-// Start connects process p to the scanner filter and starts the workers. Errors: options out
-// of range (ErrInvalidOptions, wrapping E_INVALIDARG); the connect's HRESULT, wrapped:
+// Start connects to the scanner filter through backend b (a *harness.Process in a test,
+// fltlib.System() on Windows) and starts the workers; when ctx ends, the service stops as with
+// Stop. Errors: ctx's error if it is already done; options out of range (ErrInvalidOptions,
+// wrapping E_INVALIDARG); the connect's HRESULT, wrapped:
 // HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) when the filter is not loaded, E_ACCESSDENIED for a
 // process that is not SYSTEM or an administrator, HRESULT_FROM_WIN32(ERROR_CONNECTION_COUNT_LIMIT)
 // when another scanner is connected.
-func Start(p *harness.Process, opts *Options) (*Scanner, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
+func Start(ctx context.Context, b fltlib.Backend, opts Options) (*Service, error) {
+	if b == nil {
+		return nil, fmt.Errorf("scanuser: no backend: %w", kernel.E_INVALIDARG)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("scanuser: %w", err)
+	}
+	p := b
+	o := opts
 	if o.Requests == 0 {
 		o.Requests = DefaultRequestCount
 	}
@@ -135,7 +142,7 @@ func Start(p *harness.Process, opts *Options) (*Scanner, error) {
 		_ = p.CloseHandle(port)
 		return nil, fmt.Errorf("scanuser: creating the completion port: %w", err)
 	}
-	s := &Scanner{p: p, port: port, completion: completion, scan: o.Scan,
+	s := &Service{b: b, port: port, completion: completion, scan: o.Scan,
 		messages: make(map[*fltlib.Overlapped]*message, o.Threads*o.Requests), done: make(chan struct{})}
 	msgs := make([]*message, o.Threads*o.Requests)
 	for i := range msgs {
@@ -160,8 +167,10 @@ func Start(p *harness.Process, opts *Options) (*Scanner, error) {
 			}
 		}
 	}
+	stop := context.AfterFunc(ctx, func() { _ = s.Stop() })
 	go func() {
 		workers.Wait()
+		stop()
 		s.closeConnection()
 		_ = p.CloseHandle(s.completion)
 		close(s.done)
@@ -170,8 +179,8 @@ func Start(p *harness.Process, opts *Options) (*Scanner, error) {
 }
 
 // worker is ScannerWorker: take a completion, scan, reply, re-arm the Get.
-func (s *Scanner) worker() {
-	p := s.p
+func (s *Service) worker() {
+	p := s.b
 	for {
 		n, _, ov, err := p.GetQueuedCompletionStatus(s.completion, fltlib.INFINITE)
 		if err != nil {
@@ -205,7 +214,7 @@ func (s *Scanner) worker() {
 }
 
 // scanMessage decodes a notification, scans it and returns SafeToOpen.
-func (s *Scanner) scanMessage(payload []byte) bool {
+func (s *Service) scanMessage(payload []byte) bool {
 	s.messagesN.Add(1)
 	n, err := scannerproto.DecodeNotification(payload)
 	if err != nil {
@@ -229,7 +238,7 @@ func (s *Scanner) scanMessage(payload []byte) bool {
 
 // stopped records why a worker ended: E_HANDLE is the filter unloading; anything after Stop
 // is the stop itself.
-func (s *Scanner) stopped(err error) {
+func (s *Service) stopped(err error) {
 	if s.stopping.Load() {
 		return
 	}
@@ -245,7 +254,7 @@ func (s *Scanner) stopped(err error) {
 	s.setResult(err)
 }
 
-func (s *Scanner) setResult(err error) {
+func (s *Service) setResult(err error) {
 	s.mu.Lock()
 	if s.result == nil {
 		s.result = err
@@ -253,15 +262,15 @@ func (s *Scanner) setResult(err error) {
 	s.mu.Unlock()
 }
 
-func (s *Scanner) closeConnection() {
-	s.closePort.Do(func() { _ = s.p.CloseHandle(s.port) })
+func (s *Service) closeConnection() {
+	s.closePort.Do(func() { _ = s.b.CloseHandle(s.port) })
 }
 
 // Stop stops the service: it closes the connection handle (the pending Gets complete with
 // ERROR_OPERATION_ABORTED, the filter's DisconnectNotify runs) and waits for the workers. It
 // returns what Wait returns. Close the files the service may still be asked to scan before
 // (their cleanup sends with no timeout): after Stop the filter allows everything.
-func (s *Scanner) Stop() error {
+func (s *Service) Stop() error {
 	s.stopping.Store(true)
 	s.closeConnection()
 	return s.Wait()
@@ -270,7 +279,7 @@ func (s *Scanner) Stop() error {
 // Wait waits until every worker has ended and the handles are closed. It returns E_HANDLE
 // when the filter ended the connection (it is unloading), nil when the service was stopped
 // with Stop, or the HRESULT of another failure.
-func (s *Scanner) Wait() error {
+func (s *Service) Wait() error {
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -278,16 +287,16 @@ func (s *Scanner) Wait() error {
 }
 
 // Done is closed when the service has stopped.
-func (s *Scanner) Done() <-chan struct{} { return s.done }
+func (s *Service) Done() <-chan struct{} { return s.done }
 
 // Port returns the connection handle (in the service's process).
-func (s *Scanner) Port() kernel.Handle { return s.port }
+func (s *Service) Port() kernel.Handle { return s.port }
 
-// Process returns the service's process.
-func (s *Scanner) Process() *harness.Process { return s.p }
+// Backend returns the backend the service runs on.
+func (s *Service) Backend() fltlib.Backend { return s.b }
 
 // Stats returns the service's counters.
-func (s *Scanner) Stats() Stats {
+func (s *Service) Stats() Stats {
 	return Stats{Messages: s.messagesN.Load(), Foul: s.foul.Load(), BadMessages: s.bad.Load(),
 		LateReplies: s.late.Load(), MaxBytesToScan: s.maxBytes.Load()}
 }

@@ -1,6 +1,7 @@
 package scanuser_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,11 +25,11 @@ func TestOptionsValidated(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		p := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
 		for _, o := range []scanuser.Options{{Threads: 65}, {Threads: -1}, {Requests: -1}} {
-			_, err := scanuser.Start(p, &o)
+			_, err := scanuser.Start(context.Background(), p, o)
 			require.ErrorIs(t, err, scanuser.ErrInvalidOptions, "%+v", o)
 			require.ErrorIs(t, err, kernel.E_INVALIDARG)
 		}
-		_, err := scanuser.Start(p, &scanuser.Options{Threads: 64})
+		_, err := scanuser.Start(context.Background(), p, scanuser.Options{Threads: 64})
 		require.ErrorIs(t, err, kernel.HRESULT(0x80070002), "valid: it tried to connect")
 	})
 }
@@ -43,7 +44,7 @@ func TestOutstandingGets(t *testing.T) {
 			opts *scanuser.Options
 			gets int
 		}{{nil, 10}, {&scanuser.Options{Threads: 64, Requests: 1}, 64}, {&scanuser.Options{Threads: 1, Requests: 3}, 3}} {
-			sc, err := scanuser.Start(p, c.opts)
+			sc, err := scanuser.Start(context.Background(), p, deref(c.opts))
 			require.NoError(t, err)
 			require.Equal(t, c.gets, pendingGets(w), "%v", w.Leftovers())
 			require.NoError(t, sc.Stop())
@@ -63,4 +64,11 @@ func pendingGets(w *harness.World) int {
 		}
 	}
 	return n
+}
+
+func deref(o *scanuser.Options) scanuser.Options {
+	if o == nil {
+		return scanuser.Options{}
+	}
+	return *o
 }
