@@ -13,7 +13,7 @@ import (
 // it is open, and the lock that serializes its scans.
 type streamContext struct {
 	ctx    driverapi.FltContext // the filter-manager context this is the data of
-	sem    chan struct{}     // ScanSynchronizationEvent: capacity 1, held while scanning
+	sem    chan struct{}        // ScanSynchronizationEvent: capacity 1, held while scanning
 	fileID int64
 	hasID  bool
 

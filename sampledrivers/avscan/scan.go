@@ -27,7 +27,7 @@ type scanContext struct {
 	mu       sync.Mutex
 	threadID uint32
 	section  driverapi.FltContext // the section context, once the worker asked for the section
-	finished bool              // finalized: no section may be attached any more
+	finished bool                 // finalized: no section may be attached any more
 }
 
 // signal sets ScanCompleteNotification: the waiting I/O thread goes on.
