@@ -32,7 +32,12 @@ func (e *OpError) Unwrap() error { return e.Err }
 type DialOptions struct {
 	// Context is the connection context handed to ConnectNotify (at most 65511 bytes).
 	Context []byte
-	// SyncHandle asks for a synchronous-only handle (FLT_PORT_FLAG_SYNC_HANDLE).
+	// SyncHandle asks for a synchronous-only handle (FLT_PORT_FLAG_SYNC_HANDLE). All I/O on
+	// such a handle is serialized, as Windows does for any synchronous file handle: while a
+	// Receive waits for a message, Reply, Send and other Receives wait for it to return. So a
+	// service that receives on one goroutine and replies on another deadlocks on a
+	// synchronous handle (the emulator reports it, R-VERIFY-10); leave SyncHandle false for
+	// that design. A call still waiting for its turn returns when its ctx ends.
 	SyncHandle bool
 	// Inherit makes the handle inheritable by child processes.
 	Inherit bool
@@ -56,6 +61,7 @@ type Conn struct {
 	sync    bool
 	size    int
 	closing chan struct{} // closed by Close: wakes the cancellers of synchronous Receives
+	turn    chan struct{} // a synchronous handle's calls, one at a time; nil for an asynchronous one
 
 	mu     sync.Mutex
 	closed bool // guarded by mu: Close was called
@@ -113,7 +119,11 @@ func Dial(ctx context.Context, b Backend, portName string, opts *DialOptions) (*
 	if hr != kernel.S_OK {
 		return nil, &OpError{Op: "dial", Port: portName, Err: hr}
 	}
-	return &Conn{b: b, h: h, port: portName, sync: o.SyncHandle, size: o.MaxMessageSize, closing: make(chan struct{})}, nil
+	c := &Conn{b: b, h: h, port: portName, sync: o.SyncHandle, size: o.MaxMessageSize, closing: make(chan struct{})}
+	if c.sync {
+		c.turn = make(chan struct{}, 1)
+	}
+	return c, nil
 }
 
 // Handle returns the connection's handle, for the faithful calls of the backend. It is valid
@@ -231,6 +241,11 @@ func (c *Conn) get(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, err
 // (woken by ctx or Close) cancels with CancelSynchronousIo until the call returns. The
 // OVERLAPPED is there for the byte count the synchronous form does not report.
 func (c *Conn) syncGet(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, error) {
+	if err := c.takeTurn(ctx); err != nil {
+		_ = c.release()
+		return 0, 0, c.opError("receive", err)
+	}
+	defer c.endTurn()
 	th := c.b.NewThread()
 	returned := make(chan struct{})
 	cancelled := make(chan struct{})
@@ -260,6 +275,30 @@ func (c *Conn) syncGet(ctx context.Context, buf []byte) (kernel.HRESULT, uint32,
 	return hr, n, nil
 }
 
+// takeTurn waits until no other call of a synchronous-handle Conn is in the kernel (the
+// serialization Windows imposes on the handle, done here first so that a call still waiting
+// can give up when its ctx ends or the Conn closes). It does nothing on an asynchronous one.
+func (c *Conn) takeTurn(ctx context.Context) error {
+	if c.turn == nil {
+		return nil
+	}
+	select {
+	case c.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.closing:
+		return ErrClosed
+	}
+}
+
+// endTurn lets the next call of a synchronous-handle Conn in.
+func (c *Conn) endTurn() {
+	if c.turn != nil {
+		<-c.turn
+	}
+}
+
 // Reply answers m with status and payload (FilterReplyMessage). It returns an error wrapping
 // ERROR_FLT_NO_WAITER_FOR_REPLY when the sender no longer waits (it timed out, or m was
 // one-way), HRESULT_FROM_WIN32(ERROR_MORE_DATA) when payload was longer than
@@ -271,7 +310,12 @@ func (c *Conn) Reply(m *Message, status kernel.NTSTATUS, payload []byte) error {
 	if !c.acquire() {
 		return c.opError("reply", ErrClosed)
 	}
+	if err := c.takeTurn(context.Background()); err != nil {
+		_ = c.release()
+		return c.opError("reply", err)
+	}
 	hr := c.b.FilterReplyMessage(c.h, driverapi.NewFilterReply(status, m.ID, payload))
+	c.endTurn()
 	_ = c.release()
 	if hr != kernel.S_OK {
 		return c.opError("reply", hr)
@@ -290,8 +334,13 @@ func (c *Conn) Send(ctx context.Context, in, out []byte) (int, error) {
 	if !c.acquire() {
 		return 0, c.opError("send", ErrClosed)
 	}
+	if err := c.takeTurn(ctx); err != nil {
+		_ = c.release()
+		return 0, c.opError("send", err)
+	}
 	var n uint32
 	hr := c.b.FilterSendMessage(c.h, in, out, &n)
+	c.endTurn()
 	_ = c.release()
 	if hr != kernel.S_OK {
 		return int(n), c.opError("send", hr)

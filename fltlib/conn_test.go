@@ -243,8 +243,14 @@ func TestCancelSynchronousIo(t *testing.T) {
 			r1, r2 := make(chan kernel.HRESULT, 1), make(chan kernel.HRESULT, 1)
 			buf2 := make([]byte, 64)
 			go func() { r1 <- t1.FilterGetMessage(h, make([]byte, 64), nil) }()
+			synctest.Wait()
 			go func() { r2 <- t2.FilterGetMessage(h, buf2, nil) }()
 			synctest.Wait()
+			if opt == driverapi.FLT_PORT_FLAG_SYNC_HANDLE {
+				// R-USER connect 3: on a synchronous handle t2 waits for t1's call to end
+				// before its own Get is issued: there is nothing of t2's to cancel yet.
+				require.ErrorIs(t, p.CancelSynchronousIo(t2), kernel.ERROR_NOT_FOUND)
+			}
 			require.NoError(t, p.CancelSynchronousIo(t1))
 			require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_OPERATION_ABORTED), <-r1)
 			require.ErrorIs(t, p.CancelSynchronousIo(t1), kernel.ERROR_NOT_FOUND)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/fltlib"
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -33,6 +34,33 @@ var deadlockScenarios = map[string]func(t *testing.T, w *harness.World){
 		h, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
 		p.FilterSendMessage(h, []byte("x"), nil, nil)
+	},
+	// The classic reader and replier on one FLT_PORT_FLAG_SYNC_HANDLE handle (R-USER connect
+	// 3): the reader is back in FilterGetMessage when the replier calls FilterReplyMessage,
+	// which waits for the Get; the driver waits for the reply.
+	"sync-handle-reader-and-replier": func(t *testing.T, w *harness.World) {
+		d := &testdriver.Driver{}
+		require.Equal(t, kernel.S_OK, w.Load("test", d))
+		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		h, hr := p.FilterConnectCommunicationPort(`\TestPort`, driverapi.FLT_PORT_FLAG_SYNC_HANDLE, nil, 0, nil)
+		require.Equal(t, kernel.S_OK, hr)
+		toReply := make(chan uint64)
+		go func() { // the reader
+			for {
+				buf := make([]byte, 64)
+				if p.FilterGetMessage(h, buf, nil) != kernel.S_OK {
+					return
+				}
+				hdr, _ := driverapi.ParseFilterMessageHeader(buf)
+				toReply <- hdr.MessageId
+			}
+		}()
+		go func() { // the replier
+			for id := range toReply {
+				p.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, id, nil))
+			}
+		}()
+		d.Send(context.Background(), d.Conn(0), []byte("scan"), make([]byte, 4), nil)
 	},
 	// A MessageNotify that waits for its own connection to be closed: the close waits for the
 	// MessageNotify to return.

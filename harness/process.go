@@ -117,6 +117,12 @@ func (p *Process) Spawn(image string, inheritHandles bool) (*Process, error) {
 type portFile struct {
 	conn     *fltmgr.Connection
 	syncOnly bool
+	// ioLock is the file object lock of a synchronous handle (FLT_PORT_FLAG_SYNC_HANDLE): all
+	// I/O on such a handle is serialized, as the I/O manager does for any file opened for
+	// synchronous I/O, and closing its last handle waits for the call in progress (R-USER
+	// connect 3). A buffered channel of one, so a waiter is durably blocked and a deadlock
+	// shows in a synctest bubble. nil for an asynchronous handle.
+	ioLock chan struct{}
 	assoc    atomic.Pointer[iocpAssoc]
 	noted    atomic.Pointer[Process] // the last process that noted a Get on it (noteIO's fast path)
 }
@@ -150,7 +156,9 @@ func (p *Process) portFile(h kernel.Handle) (*portFile, kernel.NTSTATUS) {
 // FilterConnectCommunicationPort emulates fltlib's FilterConnectCommunicationPort (R-USER
 // connect, R-MODEL-2). sizeOfContext is wSizeOfContext: context nil with a non-zero size, a
 // context with size 0, a size larger than the context or than 65511 are E_INVALIDARG. options
-// may be FLT_PORT_FLAG_SYNC_HANDLE. sa decides whether the handle is inheritable. On S_OK,
+// may be FLT_PORT_FLAG_SYNC_HANDLE: a synchronous handle, on which all I/O is serialized (a Reply
+// or Send waits while a Get blocks on it; closing its last handle waits too: cancel the Get with
+// CancelSynchronousIo first), which cannot join a completion port (R-USER connect 3). sa decides whether the handle is inheritable. On S_OK,
 // ConnectNotify has already run and accepted.
 //
 // The caller's token must be granted FLT_PORT_ALL_ACCESS (0x1F0001) by the port's descriptor,
@@ -174,9 +182,16 @@ func (p *Process) FilterConnectCommunicationPort(portName string, options uint32
 		return kernel.InvalidHandle, kernel.HResultFromNtStatus(st)
 	}
 	pf := &portFile{conn: conn, syncOnly: options&driverapi.FLT_PORT_FLAG_SYNC_HANDLE != 0}
+	if pf.syncOnly {
+		pf.ioLock = make(chan struct{}, 1)
+	}
 	// DisconnectNotify runs on the thread closing the last handle: in the process holding it
-	// (a duplicate may close last in another process).
-	closed := func(closer *kernel.Process) { conn.CloseUserEndpoint(fltmgr.ThreadContext(closer)) }
+	// (a duplicate may close last in another process). Closing a synchronous handle waits
+	// for the call in progress on it.
+	closed := func(closer *kernel.Process) {
+		defer pf.lockIO()()
+		conn.CloseUserEndpoint(fltmgr.ThreadContext(closer))
+	}
 	obj := kernel.NewObjectClosedBy(TypeFilterConnectionPort, conn.PortName(), pf, closed)
 	h, st := p.k.InsertHandle(obj, kernel.FLT_PORT_ALL_ACCESS, sa != nil && sa.InheritHandle)
 	if st != kernel.STATUS_SUCCESS {
@@ -184,6 +199,16 @@ func (p *Process) FilterConnectCommunicationPort(portName string, options uint32
 		return kernel.InvalidHandle, kernel.HResultFromNtStatus(st)
 	}
 	return h, kernel.S_OK
+}
+
+// lockIO takes the file object lock of a synchronous handle and returns its release; on an
+// asynchronous handle it does nothing.
+func (pf *portFile) lockIO() (unlock func()) {
+	if pf.ioLock == nil {
+		return func() {}
+	}
+	pf.ioLock <- struct{}{}
+	return func() { <-pf.ioLock }
 }
 
 // request is what the harness tags each pending Get with, so CancelIoEx can find the
@@ -309,6 +334,7 @@ func (p *Process) syncGet(pf *portFile, buf []byte, sg *syncGet, t *Thread, tag 
 			t.mu.Unlock()
 		}()
 	}
+	defer pf.lockIO()()
 	if st := pf.conn.Get(buf, tag, sg); st != kernel.STATUS_PENDING {
 		return st, 0
 	}
@@ -437,6 +463,7 @@ func (p *Process) FilterReplyMessage(h kernel.Handle, buf []byte) kernel.HRESULT
 	if st := p.w.faults.userCall(RoutineFilterReplyMessage, p); st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st)
 	}
+	defer pf.lockIO()()
 	return kernel.HResultFromNtStatus(pf.conn.Reply(buf))
 }
 
@@ -458,7 +485,9 @@ func (p *Process) FilterSendMessage(h kernel.Handle, in []byte, out []byte, byte
 	if st := p.w.faults.userCall(RoutineFilterSendMessage, p); st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st)
 	}
+	unlock := pf.lockIO()
 	n, st := pf.conn.Send(p.ThreadContext(), in, out)
+	unlock()
 	if bytesReturned != nil {
 		*bytesReturned = n
 	}
@@ -545,7 +574,8 @@ func (p *Process) CreateIoCompletionPort(file kernel.Handle, existing kernel.Han
 			return kernel.InvalidHandle, kernel.NtStatusToDosError(st)
 		}
 	}
-	if pf != nil && !pf.assoc.CompareAndSwap(nil, &iocpAssoc{port: cp, key: key}) {
+	// A synchronous handle cannot be associated (R-IOCP); a handle only once.
+	if pf != nil && (pf.syncOnly || !pf.assoc.CompareAndSwap(nil, &iocpAssoc{port: cp, key: key})) {
 		if existing == 0 {
 			p.k.CloseHandle(h)
 		}

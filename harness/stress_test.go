@@ -16,6 +16,7 @@ package harness_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -484,7 +485,11 @@ func (wk *stressWorker) connect() bool {
 	switch hr {
 	case kernel.S_OK:
 		wk.handles = append(wk.handles, stressHandle{h: h, syncOnly: opts != 0})
-		if _, err := wk.proc.CreateIoCompletionPort(h, wk.iocp, uintptr(h), 0); err != nil && wk.alive() {
+		_, err := wk.proc.CreateIoCompletionPort(h, wk.iocp, uintptr(h), 0)
+		switch {
+		case opts != 0 && !errors.Is(err, kernel.ERROR_INVALID_PARAMETER): // R-IOCP: a synchronous handle cannot be associated
+			wk.s.bug("worker %d: associate sync handle %#x: %v, want ERROR_INVALID_PARAMETER", wk.idx, h, err)
+		case opts == 0 && err != nil && wk.alive():
 			wk.s.bug("worker %d: associate %#x: %v", wk.idx, h, err)
 		}
 		wk.s.count("connect ok", 1)
