@@ -100,13 +100,12 @@ func cdrv_FltRegisterFilter(f C.fltemu_frame_t, drv *C.DRIVER_OBJECT, creg *C.FL
 	}
 	// Contexts, up to FLT_CONTEXT_END.
 	if cr := creg.ContextRegistration; cr != nil {
-		regs := unsafe.Slice(cr, 64)
-		for i := range regs {
-			c := &regs[i]
+		for i := 0; ; i++ {
+			c := C.fltemu_context_registration_at(cr, C.int(i))
 			if uint16(c.ContextType) == 0xffff {
 				break
 			}
-			if i == len(regs)-1 {
+			if i == 63 {
 				fr.badInput("FltRegisterFilter", "a ContextRegistration array without FLT_CONTEXT_END")
 				return st(kernel.STATUS_INVALID_PARAMETER)
 			}
@@ -123,13 +122,12 @@ func cdrv_FltRegisterFilter(f C.fltemu_frame_t, drv *C.DRIVER_OBJECT, creg *C.FL
 	}
 	// Operations, up to IRP_MJ_OPERATION_END.
 	if or := creg.OperationRegistration; or != nil {
-		ops := unsafe.Slice(or, 256)
-		for i := range ops {
-			o := &ops[i]
+		for i := 0; ; i++ {
+			o := C.fltemu_operation_registration_at(or, C.int(i))
 			if uint8(o.MajorFunction) == 0x80 {
 				break
 			}
-			if i == len(ops)-1 {
+			if i == 255 {
 				fr.badInput("FltRegisterFilter", "an OperationRegistration array without IRP_MJ_OPERATION_END")
 				return st(kernel.STATUS_INVALID_PARAMETER)
 			}

@@ -10,6 +10,13 @@
 #include "runtime.h"
 #include "_cgo_export.h"
 
+/* The routines themselves, not the header's converting macros. */
+#undef FltAllocateContext
+#undef FltGetStreamHandleContext
+#undef FltGetStreamContext
+#undef FltSetStreamHandleContext
+#undef FltSetStreamContext
+
 /* The frame of the driver code running on this thread. A goroutine that calls into C stays on
  * its thread until the call returns, so a thread-local variable is the goroutine's. */
 static __thread fltemu_frame_t fltemu_frame;
@@ -621,6 +628,9 @@ NTSTATUS RtlUnicodeStringToInteger(PCUNICODE_STRING String, ULONG Base, PULONG V
     *Value = neg ? (ULONG)(-(LONG)v) : v;
     return STATUS_SUCCESS;
 }
+
+const FLT_CONTEXT_REGISTRATION *fltemu_context_registration_at(const FLT_CONTEXT_REGISTRATION *a, int i) { return &a[i]; }
+const FLT_OPERATION_REGISTRATION *fltemu_operation_registration_at(const FLT_OPERATION_REGISTRATION *a, int i) { return &a[i]; }
 
 /* ---- parameters -------------------------------------------------------------------------------- */
 

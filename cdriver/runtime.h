@@ -34,6 +34,11 @@ void fltemu_params_get(PFLT_IO_PARAMETER_BLOCK p, fltemu_params *v);
 void fltemu_iostatus_set(PFLT_CALLBACK_DATA d, NTSTATUS s, ULONG_PTR info);
 NTSTATUS fltemu_iostatus_get(PFLT_CALLBACK_DATA d, ULONG_PTR *info);
 
+/* Elements of the driver's registration arrays (indexed in C: they are the driver's static
+ * data, which Go's pointer checks cannot size). */
+const FLT_CONTEXT_REGISTRATION *fltemu_context_registration_at(const FLT_CONTEXT_REGISTRATION *a, int i);
+const FLT_OPERATION_REGISTRATION *fltemu_operation_registration_at(const FLT_OPERATION_REGISTRATION *a, int i);
+
 /* The layouts the tests check. */
 typedef struct { size_t size, offset1, offset2; } fltemu_layout;
 fltemu_layout fltemu_layout_of(int which);

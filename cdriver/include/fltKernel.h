@@ -465,6 +465,14 @@ NTSTATUS FLTAPI FltSetStreamContext(_In_ PFLT_INSTANCE Instance, _In_ PFILE_OBJE
     _In_ FLT_SET_CONTEXT_OPERATION Operation, _In_ PFLT_CONTEXT NewContext, _Outptr_opt_result_maybenull_ PFLT_CONTEXT *OldContext);
 NTSTATUS FLTAPI FltGetStreamContext(_In_ PFLT_INSTANCE Instance, _In_ PFILE_OBJECT FileObject, _Outptr_ PFLT_CONTEXT *Context);
 
+/* Drivers pass the address of their own context pointer type (PMY_CONTEXT *), which MSVC
+ * converts to PFLT_CONTEXT * silently; these macros do the same conversion for gcc. */
+#define FltAllocateContext(f, t, s, p, r) FltAllocateContext((f), (t), (s), (p), (PFLT_CONTEXT *)(r))
+#define FltGetStreamHandleContext(i, f, c) FltGetStreamHandleContext((i), (f), (PFLT_CONTEXT *)(c))
+#define FltGetStreamContext(i, f, c) FltGetStreamContext((i), (f), (PFLT_CONTEXT *)(c))
+#define FltSetStreamHandleContext(i, f, o, n, c) FltSetStreamHandleContext((i), (f), (o), (n), (PFLT_CONTEXT *)(c))
+#define FltSetStreamContext(i, f, o, n, c) FltSetStreamContext((i), (f), (o), (n), (PFLT_CONTEXT *)(c))
+
 /* ---- push locks ------------------------------------------------------------------------------ */
 
 VOID FLTAPI FltInitializePushLock(_Out_ PEX_PUSH_LOCK PushLock);

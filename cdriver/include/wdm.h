@@ -93,6 +93,8 @@ extern "C" {
 #define _Outptr_opt_
 #define _Outptr_result_maybenull_
 #define _Outptr_opt_result_maybenull_
+#define _Flt_CompletionContext_Outptr_
+#define _Flt_ConnectionCookie_Outptr_
 #define _Outptr_result_buffer_(s)
 #define _Outptr_result_bytebuffer_(s)
 #define _In_reads_(s)
@@ -433,17 +435,31 @@ ULONG __cdecl DbgPrintEx(_In_ ULONG ComponentId, _In_ ULONG Level, _In_z_ PCSTR 
 #define DPFLTR_INFO_LEVEL 3
 
 /* ---- structured exception handling stand-in --------------------------------------------------
- * __try { body } __except (filter) { handler } runs body and never handler: no exception is
- * raised here, since a fault in C code under go test is a SIGSEGV that ends the test binary
- * (Go reports it with the C stack). __finally blocks run after the body when the body falls
- * through (not on `return`, `break` or `goto` out of the __try, and __leave is not supported).
- * The runtime does not raise exceptions: ProbeForRead/ProbeForWrite and the routines that raise
- * on Windows report a verifier violation instead and return.
+ * What it does: `__try { body } __except (filter) { handler }` runs body; `__try { body }
+ * __finally { fin }` runs body, then fin; `__leave` leaves the body for the __finally (or for
+ * the statement after the __except). The lower-case spellings of the WDK (try, except,
+ * finally, leave) are the same.
+ * What it does not do: no exception is ever raised or caught. The filter is not evaluated
+ * and the handler never runs: a fault in C code under go test is a SIGSEGV that ends the
+ * test binary (Go prints the C stack), and the routines that raise on Windows
+ * (ProbeForRead/ProbeForWrite on a bad buffer, ExRaiseStatus) report a verifier violation
+ * and return instead. A __finally runs when the body falls through its end or __leave's; not
+ * when the body returns or jumps out with goto. The body is a one-pass loop, so a `break` or
+ * `continue` in it (outside a loop of its own) leaves the __try like __leave rather than the
+ * loop around the __try.
  */
-#define __try if (1)
+#define FLTEMU_CAT2_(a, b) a##b
+#define FLTEMU_CAT_(a, b) FLTEMU_CAT2_(a, b)
+#define __try if (1) for (int FLTEMU_CAT_(fltemu_try_, __LINE__) = 1; FLTEMU_CAT_(fltemu_try_, __LINE__); FLTEMU_CAT_(fltemu_try_, __LINE__) = 0)
 #define __except(filter) else if (((void)0, 0))
 #define __finally if (1)
-#define __leave
+#define __leave break
+#ifndef __cplusplus
+#define try __try
+#define except __except
+#define finally __finally
+#define leave __leave
+#endif
 #define GetExceptionCode() ((NTSTATUS)STATUS_SUCCESS)
 #define GetExceptionInformation() ((void *)0)
 #define EXCEPTION_EXECUTE_HANDLER 1
