@@ -64,6 +64,7 @@ type sendOp struct {
 	deadline time.Time // when the send times out; zero: never
 
 	inSenders bool // guarded by Connection.mu: queued in senders, waiting for a Get
+	refused   bool // guarded by Connection.mu: it failed a Get too small for it (R-SEND-4b), once
 	inWaiters bool // guarded by Connection.mu: in waiters, waiting for a reply
 
 	deliveryStatus kernel.NTSTATUS // set by the claimer: SUCCESS (a Get took it) or PORT_DISCONNECTED
@@ -159,24 +160,32 @@ func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATU
 		c.mu.Unlock()
 		return kernel.STATUS_PORT_DISCONNECTED
 	}
-	if len(c.senders) == 0 {
-		c.gets = append(c.gets, getEntry{buf: buf, tag: tag, done: done})
-		c.mu.Unlock()
-		return kernel.STATUS_PENDING
+	// R-SEND-4c: the oldest waiting sender whose message fits takes this Get. Senders whose
+	// deadline has come are about to time out: the deadline wins (R-SEND-11).
+	for i, op := range c.senders {
+		if len(buf) >= op.need() && !op.expired() {
+			c.popSender(i)
+			op.deliveryStatus = kernel.STATUS_SUCCESS
+			c.registerWaiter(op)
+			c.mu.Unlock()
+			c.copyMessage(getEntry{buf: buf, tag: tag, done: done}, op)
+			op.wake <- struct{}{}
+			return kernel.STATUS_PENDING
+		}
 	}
-	op := c.senders[0]
-	if need := op.need(); len(buf) < need {
-		// Too small for the oldest waiting message: that message stays queued (R-SEND-4).
-		c.mu.Unlock()
-		done.GetCompleted(kernel.STATUS_BUFFER_TOO_SMALL, uint32(need))
-		return kernel.STATUS_PENDING
+	// None fits: the Get is refused for the oldest sender that has not refused one yet; when
+	// every waiting sender has, it stays pending for a message it can hold.
+	for _, op := range c.senders {
+		if !op.refused && !op.expired() {
+			op.refused = true
+			need := op.need()
+			c.mu.Unlock()
+			done.GetCompleted(kernel.STATUS_BUFFER_TOO_SMALL, uint32(need))
+			return kernel.STATUS_PENDING
+		}
 	}
-	c.popSender(0)
-	op.deliveryStatus = kernel.STATUS_SUCCESS
-	c.registerWaiter(op)
+	c.gets = append(c.gets, getEntry{buf: buf, tag: tag, done: done})
 	c.mu.Unlock()
-	c.copyMessage(getEntry{buf: buf, tag: tag, done: done}, op)
-	op.wake <- struct{}{}
 	return kernel.STATUS_PENDING
 }
 

@@ -60,10 +60,12 @@
 // These follow ../shared/SEMANTICS.md and are part of the contract:
 //   - A zero FltSendMessage timeout does not wait at all (the documentation contradicts
 //     itself); one deadline covers delivery and reply (R-SEND-3).
-//   - A Get too small for a message completes with STATUS_BUFFER_TOO_SMALL and reports the
-//     size needed; the message stays queued for a larger Get (R-SEND-4). A Get that arrives
-//     while senders wait is compared with the oldest waiting message only, so messages
-//     are delivered in order.
+//   - Delivery is first fit, as fltmgr's queue peek is (R-SEND-4): a message goes to the
+//     oldest pending Get large enough for it; only when none is does the sender refuse the
+//     oldest Get (STATUS_BUFFER_TOO_SMALL with the size needed), one Get per sender, and then
+//     wait for a large enough one. A Get that arrives while senders wait goes to the oldest
+//     sender whose message fits; if none fits it is refused for the oldest sender that has
+//     not refused one yet, else it stays pending. The message is never lost or truncated.
 //   - Message ids are given when a message is delivered, per connection, from 1; a message
 //     that times out undelivered uses no id.
 //   - A nil security descriptor gives the port the System token's default DACL (SYSTEM all

@@ -213,43 +213,50 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 
 // putOp returns a finished op to the pool.
 func (m *Manager) putOp(op *sendOp) {
-	op.message, op.replyBuf, op.id, op.replyBytes, op.deadline = nil, nil, 0, 0, time.Time{}
+	op.message, op.replyBuf, op.id, op.replyBytes, op.deadline, op.refused = nil, nil, 0, 0, time.Time{}, false
 	m.ops.Put(op)
 }
 
-// deliver is the delivery step (R-SEND-4): op goes to a pending Get, or joins the waiting
-// senders. It returns STATUS_SUCCESS when a Get took the message, STATUS_PENDING when op is
-// queued (wait for it with waitForDelivery), STATUS_TIMEOUT when no Get took it and wait is
-// false, STATUS_PORT_DISCONNECTED once the connection ended.
+// deliver is the delivery step (R-SEND-4, first fit): op goes to the oldest pending Get that
+// is large enough. When Gets are pending and none is, the oldest is refused with
+// STATUS_BUFFER_TOO_SMALL and the size needed (one Get per send), and op waits for a Get at
+// least that large. It returns STATUS_SUCCESS when a Get took the message, STATUS_PENDING when
+// op is queued (wait for it with waitForDelivery), STATUS_TIMEOUT when no Get took it and wait
+// is false, STATUS_PORT_DISCONNECTED once the connection ended.
 func (c *Connection) deliver(op *sendOp, wait bool) kernel.NTSTATUS {
 	need := op.need()
-	for {
-		c.mu.Lock()
-		if c.Disconnected() {
-			c.mu.Unlock()
-			return kernel.STATUS_PORT_DISCONNECTED
-		}
-		if len(c.gets) == 0 {
-			if !wait {
-				c.mu.Unlock()
-				return kernel.STATUS_TIMEOUT
-			}
-			op.inSenders = true
-			c.senders = append(c.senders, op)
-			c.mu.Unlock()
-			return kernel.STATUS_PENDING
-		}
-		g := c.popGet(0)
-		if len(g.buf) < need {
-			c.mu.Unlock()
-			g.done.GetCompleted(kernel.STATUS_BUFFER_TOO_SMALL, uint32(need))
-			continue
-		}
-		c.registerWaiter(op)
+	c.mu.Lock()
+	if c.Disconnected() {
 		c.mu.Unlock()
-		c.copyMessage(g, op)
-		return kernel.STATUS_SUCCESS
+		return kernel.STATUS_PORT_DISCONNECTED
 	}
+	for i := range c.gets {
+		if len(c.gets[i].buf) >= need {
+			g := c.popGet(i)
+			c.registerWaiter(op)
+			c.mu.Unlock()
+			c.copyMessage(g, op)
+			return kernel.STATUS_SUCCESS
+		}
+	}
+	var refused getEntry
+	if len(c.gets) > 0 {
+		refused = c.popGet(0)
+		op.refused = true
+	}
+	st := kernel.STATUS_TIMEOUT
+	if wait {
+		// Queued before the refusal completes, so the user's retry with a larger buffer
+		// finds this message (R-SEND-4d).
+		op.inSenders = true
+		c.senders = append(c.senders, op)
+		st = kernel.STATUS_PENDING
+	}
+	c.mu.Unlock()
+	if refused.done != nil {
+		refused.done.GetCompleted(kernel.STATUS_BUFFER_TOO_SMALL, uint32(need))
+	}
+	return st
 }
 
 // waitForDelivery waits until a Get takes the queued op (STATUS_SUCCESS), the connection ends

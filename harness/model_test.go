@@ -67,16 +67,17 @@ const (
 	mdReload                    //
 	mdAdvance                   // A: ms
 	mdKill                      // A: proc slot
+	mdGetFit                    // A: handle, B: sender, C: size relative to its need (-1, 0, +1)
 	mdKinds
 )
 
 var mdKindNames = [...]string{"connect", "dup", "close", "send", "cancel-send", "get-ov", "get-sync", "cancel-io",
-	"reply", "user-send", "close-client", "close-server", "unload", "reload", "advance", "kill"}
+	"reply", "user-send", "close-client", "close-server", "unload", "reload", "advance", "kill", "get-fit"}
 
 // mdWeights are the generator's relative frequencies of the kinds.
 var mdWeights = [mdKinds]int{mdConnect: 10, mdDup: 3, mdClose: 5, mdSend: 16, mdCancelSend: 3, mdGetOv: 12,
 	mdGetSync: 5, mdCancelIo: 4, mdReply: 12, mdUserSend: 3, mdCloseClient: 3, mdCloseServer: 1, mdUnload: 1,
-	mdReload: 2, mdAdvance: 8, mdKill: 2}
+	mdReload: 2, mdAdvance: 8, mdKill: 2, mdGetFit: 8}
 
 // mdOp is one generated step: a kind and raw choices, resolved against the entities that exist
 // when it runs.
@@ -106,6 +107,7 @@ func mdGenerate(r *rand.Rand, n int) []mdOp {
 // Parameter tables the raw choices index.
 var (
 	mdMsgLens   = []int{1, 4, 8, 20, 40, 100}
+	mdFitDeltas = []int{-1, 0, 1}
 	mdCaps      = []int{1, 4, 8, 16}
 	mdGetSizes  = []int{8, 16, 24, 40, 64, 128}
 	mdStatuses  = []kernel.NTSTATUS{kernel.STATUS_SUCCESS, kernel.STATUS_VIRUS_INFECTED, kernel.STATUS_TIMEOUT, kernel.STATUS_BUFFER_OVERFLOW}
@@ -182,6 +184,7 @@ type mdMSender struct {
 	deadline time.Duration
 	done     bool
 	id       uint64
+	refused  bool // it failed a Get too small for it (R-SEND-4b)
 }
 
 type mdMGet struct {
@@ -414,6 +417,16 @@ func (m *mdModel) resolve(op mdOp) mdStep {
 			st.getSync = op.K == mdGetSync
 			st.desc = fmt.Sprintf("%s h#%d size=%d", mdKindNames[op.K], st.handle, st.size)
 		}
+	case mdGetFit:
+		// An overlapped Get sized around a sender's need (one byte short, exact, one more):
+		// the edges of first-fit delivery (R-SEND-4).
+		if pickHandle(op.A) {
+			st.size = mdGetSizes[op.B%len(mdGetSizes)]
+			if len(m.senders) > 0 {
+				st.size = 16 + len(m.senders[op.B%len(m.senders)].msg) + mdFitDeltas[op.C%len(mdFitDeltas)]
+			}
+			st.desc = fmt.Sprintf("get-fit h#%d size=%d", st.handle, st.size)
+		}
 	case mdCancelIo:
 		if pickHandle(op.A) {
 			var ovs []int
@@ -549,7 +562,7 @@ func (m *mdModel) apply1(st mdStep) string {
 		}
 		m.senderDone(s, kernel.STATUS_THREAD_IS_TERMINATING, 0, nil) // R-SEND-5, R-SEND-9
 		return "ok"
-	case mdGetOv, mdGetSync:
+	case mdGetOv, mdGetSync, mdGetFit:
 		return m.get(st)
 	case mdCancelIo:
 		h := m.handles[st.handle]
@@ -659,19 +672,23 @@ func (m *mdModel) send(st mdStep) string {
 		s.bounded, s.deadline = true, m.now+st.dur
 	}
 	need := 16 + len(s.msg)
-	for len(c.gets) > 0 { // R-SEND-4: pending Gets oldest first
-		g := c.gets[0]
-		c.gets = c.gets[1:]
-		if g.size < need {
-			m.getDone(g, kernel.STATUS_BUFFER_TOO_SMALL, uint32(need), make([]byte, g.size))
-			continue
-		}
+	// R-SEND-4a: the oldest pending Get that is large enough.
+	if i := slices.IndexFunc(c.gets, func(g *mdMGet) bool { return g.size >= need }); i >= 0 {
+		g := c.gets[i]
+		c.gets = slices.Delete(c.gets, i, i+1)
 		m.deliver(c, s, g)
 		if !s.oneWay && !wait {
 			delete(c.waiters, s.id)
 			m.senderDone(s, kernel.STATUS_TIMEOUT, 0, nil)
 		}
 		return res
+	}
+	// R-SEND-4b: none is: the oldest is refused, only that one.
+	if len(c.gets) > 0 {
+		g := c.gets[0]
+		c.gets = c.gets[1:]
+		s.refused = true
+		m.getDone(g, kernel.STATUS_BUFFER_TOO_SMALL, uint32(need), make([]byte, g.size))
 	}
 	if !wait {
 		m.senderDone(s, kernel.STATUS_TIMEOUT, 0, nil) // R-SEND-5
@@ -705,15 +722,18 @@ func (m *mdModel) get(st mdStep) string {
 		res = fmt.Sprintf("%v get#%d", kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), g.idx)
 	}
 	c := h.conn
-	if len(c.queued) > 0 {
-		s := c.queued[0]
-		need := 16 + len(s.msg)
-		if g.size < need { // R-SEND-4: the message stays queued
-			m.getDone(g, kernel.STATUS_BUFFER_TOO_SMALL, uint32(need), make([]byte, g.size))
-			return res
-		}
-		c.queued = c.queued[1:]
+	// R-SEND-4c: the oldest waiting sender whose message fits; else a refusal for the oldest
+	// sender not yet refused; else the Get stays pending.
+	if i := slices.IndexFunc(c.queued, func(s *mdMSender) bool { return 16+len(s.msg) <= g.size }); i >= 0 {
+		s := c.queued[i]
+		c.queued = slices.Delete(c.queued, i, i+1)
 		m.deliver(c, s, g)
+		return res
+	}
+	if i := slices.IndexFunc(c.queued, func(s *mdMSender) bool { return !s.refused }); i >= 0 {
+		s := c.queued[i]
+		s.refused = true
+		m.getDone(g, kernel.STATUS_BUFFER_TOO_SMALL, uint32(16+len(s.msg)), make([]byte, g.size))
 		return res
 	}
 	c.gets = append(c.gets, g)
@@ -1016,7 +1036,7 @@ func (r *mdReal) apply1(st mdStep) string {
 	case mdCancelSend:
 		r.senders[st.sender].cancel()
 		return "ok"
-	case mdGetOv:
+	case mdGetOv, mdGetFit:
 		p, h := hd()
 		g := &mdRGet{buf: make([]byte, st.size), ov: &fltlib.Overlapped{}}
 		hr := p.FilterGetMessage(h, g.buf, g.ov)

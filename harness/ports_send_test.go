@@ -166,62 +166,98 @@ func TestSendOneDeadlineForBothPhases(t *testing.T) {
 	})
 }
 
-func TestSendSkipsGetsTooSmall(t *testing.T) {
+// ovGet issues an overlapped FilterGetMessage of size bytes and checks it is pending.
+func ovGet(t *testing.T, p *harness.Process, h kernel.Handle, size int) (*fltlib.Overlapped, []byte) {
+	t.Helper()
+	ov := &fltlib.Overlapped{}
+	buf := make([]byte, size)
+	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, buf, ov))
+	return ov, buf
+}
+
+// requireResult checks an overlapped request's status and byte count (after the bubble settled).
+func requireResult(t *testing.T, ov *fltlib.Overlapped, st kernel.NTSTATUS, n uint32) {
+	t.Helper()
+	synctest.Wait()
+	gst, gn := ov.Result()
+	require.Equal(t, st, gst)
+	require.Equal(t, n, gn)
+}
+
+func TestSendFirstFitTakesOldestLargeEnoughGet(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-SEND-4: pending Gets are looked at oldest first; one too small for 16 + len(msg)
-		// completes with BUFFER_TOO_SMALL (0x8007007A); the next large enough receives.
+		// R-SEND-4a: the sender takes the oldest pending Get that is large enough for 16 +
+		// len(msg); smaller pending Gets are left alone and stay pending for other messages.
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
 		msg := []byte("0123456789") // needs 26 bytes
-		small := make([]byte, 25)
-		large := make([]byte, 26)
-		gs := getAsync(p, h, small)
+		small := getAsync(p, h, make([]byte, 25))
 		synctest.Wait()
-		gl := getAsync(p, h, large)
-		requireBlocked(t, gl)
+		ovFit, fit := ovGet(t, p, h, 26)
+		ovBig, _ := ovGet(t, p, h, 40)
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), msg, nil, nil))
-		require.Equal(t, kernel.HRESULT(0x8007007A), <-gs)
-		require.Equal(t, kernel.S_OK, <-gl)
-		require.Equal(t, msg, large[16:])
+		requireResult(t, ovFit, kernel.STATUS_SUCCESS, 26)
+		require.Equal(t, msg, fit[16:])
+		requireBlocked(t, small)
+		requireResult(t, ovBig, kernel.STATUS_PENDING, 0)
+
+		// The small Get, still the oldest, takes the next message that fits it.
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("short"), nil, nil))
+		require.Equal(t, kernel.S_OK, <-small)
+		requireResult(t, ovBig, kernel.STATUS_PENDING, 0)
+		require.NoError(t, p.CancelIoEx(h, ovBig))
+		requireResult(t, ovBig, kernel.STATUS_CANCELLED, 0)
 	})
 }
 
-func TestSendSkipsGetsTooSmallOverlapped(t *testing.T) {
+func TestSendRefusesOnlyTheOldestGetWhenNoneFits(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-SEND-4: the overlapped Get that is too small completes with
-		// ERROR_INSUFFICIENT_BUFFER and reports the size needed (16 + len).
+		// R-SEND-4b: with Gets pending and none large enough, the sender completes the oldest
+		// one with BUFFER_TOO_SMALL and the size needed (16 + len), one Get per refusal; the
+		// others stay pending. A synchronous Get sees 0x8007007A; an overlapped one's
+		// completion reports the size needed and GetOverlappedResult gives
+		// ERROR_INSUFFICIENT_BUFFER.
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
-		msg := make([]byte, 100)
-		for i := range msg {
-			msg[i] = byte(i)
-		}
-		ovSmall := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
-		ovLarge := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
-		large := make([]byte, 200)
-		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, make([]byte, 64), ovSmall))
-		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, large, ovLarge))
-		r := sendAsync(context.Background(), d, d.Conn(0), msg, make([]byte, 8), nil)
+		sync20 := getAsync(p, h, make([]byte, 20))
 		synctest.Wait()
-		n, err := p.GetOverlappedResult(h, ovSmall, true)
+		ov24, _ := ovGet(t, p, h, 24)
+		ov30, _ := ovGet(t, p, h, 30)
+		r1 := sendAsync(context.Background(), d, d.Conn(0), make([]byte, 40), make([]byte, 4), nil) // needs 56
+		require.Equal(t, kernel.HRESULT(0x8007007A), <-sync20)
+		requireBlocked(t, r1)
+		requireResult(t, ov24, kernel.STATUS_PENDING, 0)
+		requireResult(t, ov30, kernel.STATUS_PENDING, 0)
+
+		r2 := sendAsync(context.Background(), d, d.Conn(0), make([]byte, 50), nil, nil) // needs 66
+		requireResult(t, ov24, kernel.STATUS_BUFFER_TOO_SMALL, 66)
+		n, err := p.GetOverlappedResult(h, ov24, false)
 		require.Equal(t, kernel.ERROR_INSUFFICIENT_BUFFER, err)
-		require.Equal(t, uint32(116), n)
-		n, err = p.GetOverlappedResult(h, ovLarge, true)
-		require.NoError(t, err)
-		require.Equal(t, uint32(116), n)
-		require.Equal(t, msg, large[16:116])
-		hdr, _ := driverapi.ParseFilterMessageHeader(large)
-		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("fine")))
-		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 4}, <-r)
+		require.Equal(t, uint32(66), n)
+		requireResult(t, ov30, kernel.STATUS_PENDING, 0)
+		requireBlocked(t, r2)
+
+		// Both messages are intact for Gets large enough (R-SEND-4d), oldest sender first.
+		hdr, payload := getMessage(t, p, h, 100)
+		require.Equal(t, make([]byte, 40), payload[:40])
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 20, MessageId: 1}, hdr)
+		_, payload = getMessage(t, p, h, 66)
+		require.Len(t, payload, 50)
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-r2)
+		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, 1, []byte("ok")))
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 2}, <-r1)
+		require.NoError(t, p.CancelIoEx(h, ov30))
 	})
 }
 
-func TestSendWaitsForALargeEnoughGet(t *testing.T) {
+func TestSendRefusedSenderWaitsForALargeEnoughGet(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-SEND-4: with no Get large enough the sender keeps waiting: the message is neither
-		// lost nor truncated, and a later, larger Get receives it intact.
+		// R-SEND-4c: a refused sender waits only for a Get at least as large as it needs:
+		// smaller Gets that arrive later neither go to it nor fail because of it; they go to
+		// other senders whose message fits, or stay pending.
+		// R-SEND-4d: the message is never lost or truncated: a later Get receives it intact.
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
@@ -232,21 +268,87 @@ func TestSendWaitsForALargeEnoughGet(t *testing.T) {
 		r := sendAsync(context.Background(), d, d.Conn(0), msg, make([]byte, 4), nil)
 		require.Equal(t, kernel.HRESULT(0x8007007A), <-g)
 		requireBlocked(t, r)
-		// A new Get that is still too small is told so at once; the sender still waits.
-		require.Equal(t, kernel.HRESULT(0x8007007A), p.FilterGetMessage(h, make([]byte, 55), nil))
-		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
-		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, make([]byte, 16), ov))
-		n, err := p.GetOverlappedResult(h, ov, true)
-		require.Equal(t, kernel.ERROR_INSUFFICIENT_BUFFER, err)
-		require.Equal(t, uint32(56), n)
+
+		// Smaller Gets now stay pending: no second refusal for the same sender.
+		g55 := getAsync(p, h, make([]byte, 55))
+		requireBlocked(t, g55)
+		ov16, _ := ovGet(t, p, h, 16)
+		requireResult(t, ov16, kernel.STATUS_PENDING, 0)
 		requireBlocked(t, r)
+
+		// A smaller message arriving meanwhile takes the oldest pending Get that fits it: it
+		// is not starved by the oversized one.
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("small"), nil, nil))
+		require.Equal(t, kernel.S_OK, <-g55)
+		requireResult(t, ov16, kernel.STATUS_PENDING, 0)
 
 		hdr, payload := getMessage(t, p, h, 56)
 		require.Equal(t, msg, payload)
-		require.Equal(t, uint64(1), hdr.MessageId)
-		require.Equal(t, uint32(20), hdr.ReplyLength)
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 20, MessageId: 1}, hdr)
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, 1, []byte("done")))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 4}, <-r)
+		require.NoError(t, p.CancelIoEx(h, ov16))
+		requireResult(t, ov16, kernel.STATUS_CANCELLED, 0)
+	})
+}
+
+func TestSendGetGoesToTheOldestSenderItFits(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-4c (Decision): a Get that arrives while several senders wait goes to the
+		// oldest waiting sender whose message fits; only if none fits is it refused, for the
+		// oldest sender not yet refused; when every waiting sender was refused once, it stays
+		// pending.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		big := make([]byte, 100) // needs 116
+		rBig := sendAsync(context.Background(), d, d.Conn(0), big, nil, nil)
+		synctest.Wait()
+		rSmall := sendAsync(context.Background(), d, d.Conn(0), []byte("five!"), nil, nil) // needs 21
+		requireBlocked(t, rSmall)
+		requireBlocked(t, rBig)
+
+		_, payload := getMessage(t, p, h, 64) // the big one does not fit: the small one does
+		require.Equal(t, []byte("five!"), payload[:5])
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-rSmall)
+
+		rMid := sendAsync(context.Background(), d, d.Conn(0), make([]byte, 50), nil, nil) // needs 66
+		requireBlocked(t, rMid)
+		ov32, _ := ovGet(t, p, h, 32) // fits nobody: refused for the oldest, the big one
+		requireResult(t, ov32, kernel.STATUS_BUFFER_TOO_SMALL, 116)
+		ov40, _ := ovGet(t, p, h, 40) // fits nobody: refused for the next one, rMid
+		requireResult(t, ov40, kernel.STATUS_BUFFER_TOO_SMALL, 66)
+		ov48, _ := ovGet(t, p, h, 48) // both refused once: it stays pending
+		requireResult(t, ov48, kernel.STATUS_PENDING, 0)
+
+		rTiny := sendAsync(context.Background(), d, d.Conn(0), []byte("x"), nil, nil)
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-rTiny)
+		requireResult(t, ov48, kernel.STATUS_SUCCESS, 17)
+
+		_, payload = getMessage(t, p, h, 200)
+		require.Equal(t, big, payload[:100])
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-rBig)
+		_, payload = getMessage(t, p, h, 66)
+		require.Len(t, payload, 50)
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-rMid)
+	})
+}
+
+func TestSendZeroTimeoutRefusesTheOldestGet(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-4b with R-SEND-3: a send that does not wait still refuses the oldest pending
+		// Get when none is large enough, then returns TIMEOUT; the message is not delivered
+		// later (R-SEND-5).
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		ov, _ := ovGet(t, p, h, 16)
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("x"), nil, driverapi.NoWait()))
+		requireResult(t, ov, kernel.STATUS_BUFFER_TOO_SMALL, 17)
+		g := getAsync(p, h, make([]byte, 64))
+		requireBlocked(t, g)
+		require.NoError(t, p.CancelIoEx(h, nil))
+		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_OPERATION_ABORTED), <-g)
 	})
 }
 

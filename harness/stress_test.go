@@ -250,6 +250,9 @@ type stressRun struct {
 	t     *testing.T
 	seed  uint64
 	total int
+	// mix varies message and Get sizes widely (R-SEND-4 first fit): messages up to 410 bytes,
+	// Gets from 26 to 446 bytes, and a worker re-issues a refused Get with the size reported.
+	mix bool
 	w     *harness.World
 	cur   atomic.Pointer[stressDriver]
 	ops   atomic.Int64
@@ -338,7 +341,11 @@ func (s *stressRun) sender(idx int) {
 		i++
 		token := uint64(idx+1)<<40 | uint64(i)
 		rec := stressSend{token: token, oneWay: r.IntN(10) < 3}
-		msg := stressPayload(token, stressMinPaylen+r.IntN(60))
+		msgLen := stressMinPaylen + r.IntN(60)
+		if s.mix {
+			msgLen = stressMinPaylen + r.IntN(400)
+		}
+		msg := stressPayload(token, msgLen)
 		var reply []byte
 		var np *uint32
 		var n uint32
@@ -420,6 +427,7 @@ var (
 	stressHrPending    = kernel.HResultFromWin32(kernel.ERROR_IO_PENDING)
 	stressHrAborted    = kernel.HResultFromWin32(kernel.ERROR_OPERATION_ABORTED)
 	stressHrMoreData   = kernel.HResultFromWin32(kernel.ERROR_MORE_DATA)
+	stressHrTooSmall   = kernel.HResultFromWin32(kernel.ERROR_INSUFFICIENT_BUFFER)
 	stressHrNotFound   = kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND)
 	stressHrCountLimit = kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT)
 	stressHrRefused    = kernel.HResultFromNtStatus(kernel.STATUS_INSUFFICIENT_RESOURCES)
@@ -516,9 +524,18 @@ func (wk *stressWorker) issueGet() {
 		return
 	}
 	size := 16 + 80
-	if wk.r.IntN(5) == 0 {
+	switch {
+	case wk.s.mix:
+		size = 16 + stressMinPaylen + wk.r.IntN(420) // R-SEND-4: first fit among varied sizes
+	case wk.r.IntN(5) == 0:
 		size = 16 + wk.r.IntN(30) // often too small: R-SEND-4
 	}
+	wk.issueGetOf(hd.h, size)
+}
+
+// issueGetOf issues an overlapped Get of size bytes on h.
+func (wk *stressWorker) issueGetOf(h kernel.Handle, size int) {
+	hd := stressHandle{h: h}
 	g := &stressGet{h: hd.h, buf: make([]byte, size), ov: &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}}
 	wk.op()
 	switch hr := wk.proc.FilterGetMessage(hd.h, g.buf, g.ov); {
@@ -545,6 +562,12 @@ func (wk *stressWorker) completed(g *stressGet, st kernel.NTSTATUS, n uint32, re
 			wk.s.bug("worker %d: BUFFER_TOO_SMALL for a %d-byte buffer reports %d bytes needed", wk.idx, len(g.buf), n)
 		}
 		wk.s.count("get too small", 1)
+		if wk.s.mix && reply && len(wk.gets) < 6 {
+			// The service's classic answer: a Get of the size needed. The message is still
+			// queued for it (R-SEND-4d) unless its sender gave up meanwhile.
+			wk.issueGetOf(g.h, int(n))
+			wk.s.count("get retried", 1)
+		}
 	case kernel.STATUS_CANCELLED, kernel.STATUS_PORT_DISCONNECTED:
 		wk.s.count("get "+st.Error(), 1)
 	default:
@@ -636,6 +659,9 @@ func (wk *stressWorker) syncGet() {
 		return
 	}
 	buf := make([]byte, 16+80)
+	if wk.s.mix {
+		buf = make([]byte, 16+stressMinPaylen+wk.r.IntN(420))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+wk.r.IntN(20))*time.Millisecond)
 	p := wk.proc
 	stop := context.AfterFunc(ctx, func() { _ = p.CancelIoEx(hd.h, nil) })
@@ -648,6 +674,11 @@ func (wk *stressWorker) syncGet() {
 		n := 16 + int(binary.LittleEndian.Uint16(buf[16+8:]))
 		wk.message(hd.h, buf, n, true)
 	case stressHrAborted, kernel.E_HANDLE:
+		wk.s.count("sync get "+hr.Error(), 1)
+	case stressHrTooSmall:
+		if !wk.s.mix && len(buf) >= 16+stressMinPaylen+60 {
+			wk.s.bug("worker %d: synchronous Get of %d bytes refused, every message fits it", wk.idx, len(buf))
+		}
 		wk.s.count("sync get "+hr.Error(), 1)
 	default:
 		wk.s.bug("worker %d: synchronous Get: unexpected %v", wk.idx, hr)
@@ -974,15 +1005,35 @@ func TestStress(t *testing.T) {
 						seed, seed, total)
 				}
 			}()
-			synctest.Test(t, func(t *testing.T) { stressRunOnce(t, seed, total) })
+			synctest.Test(t, func(t *testing.T) { stressRunOnce(t, seed, total, false) })
 		})
 	}
 }
 
-func stressRunOnce(t *testing.T, seed uint64, total int) {
+// TestStressSizeMix is the stress with widely varied message and Get sizes (R-SEND-4 a–d):
+// Gets too small for some messages and large enough for others are pending together, refused
+// Gets are re-issued with the size reported, and every invariant of stressRun.check holds
+// (no message lost, truncated, duplicated or delivered into a buffer too small).
+func TestStressSizeMix(t *testing.T) {
+	total := stressOps(t)
+	for _, seed := range stressSeeds(t) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
+			defer func() {
+				if t.Failed() {
+					t.Logf("stress failed with seed %d; rerun with: FLTEMU_SEED=%d FLTEMU_STRESS_OPS=%d go test -race -run 'TestStressSizeMix' ./harness",
+						seed, seed, total)
+				}
+			}()
+			synctest.Test(t, func(t *testing.T) { stressRunOnce(t, seed, total, true) })
+		})
+	}
+}
+
+func stressRunOnce(t *testing.T, seed uint64, total int, mix bool) {
 	w := harness.New(t)
 	w.Trace().SetEnabled(false) // the trace of 10,000 operations would only slow the run
-	s := &stressRun{t: t, seed: seed, total: total, w: w, delivered: make(map[uint64]int), counts: make(map[string]int)}
+	s := &stressRun{t: t, seed: seed, total: total, w: w, mix: mix, delivered: make(map[uint64]int), counts: make(map[string]int)}
 	d := &stressDriver{run: s, epoch: 1}
 	require.Equal(t, kernel.S_OK, w.Load(stressDrvName, d))
 	s.cur.Store(d)
@@ -1011,4 +1062,10 @@ func stressRunOnce(t *testing.T, seed uint64, total int) {
 		seed, s.ops.Load(), len(s.sends), len(s.delivered), len(s.replies), len(s.conns), s.counts)
 	require.GreaterOrEqual(t, s.ops.Load(), int64(total))
 	require.Empty(t, s.bugs, "seed %d", seed)
+	if mix {
+		// The mix must have exercised what it is for: refusals, retries and deliveries.
+		require.Positive(t, s.counts["get too small"], "seed %d: no Get was refused", seed)
+		require.Positive(t, s.counts["get retried"], "seed %d: no refused Get was re-issued", seed)
+		require.Positive(t, len(s.delivered), "seed %d: nothing delivered", seed)
+	}
 }
