@@ -136,7 +136,7 @@ func (c *createCall) openExisting() (uint64, kernel.NTSTATUS) {
 	if c.overwrite() {
 		info = c.overwriteLocked()
 	}
-	c.v.openLocked(c.fo, s, granted, c.req)
+	c.v.setUpFileObjectLocked(c.fo, s, granted, c.req)
 	return info, kernel.STATUS_SUCCESS
 }
 
@@ -206,7 +206,7 @@ func (c *createCall) createMissing() (uint64, kernel.NTSTATUS) {
 		granted = granted&^kernel.MAXIMUM_ALLOWED | kernel.FILE_ALL_ACCESS
 	}
 	s := c.newStreamLocked()
-	c.v.openLocked(c.fo, s, granted, c.req)
+	c.v.setUpFileObjectLocked(c.fo, s, granted, c.req)
 	return FILE_CREATED, kernel.STATUS_SUCCESS
 }
 
@@ -308,7 +308,9 @@ func b2i(b bool) int {
 	return 0
 }
 
-func (v *Volume) openLocked(fo *FileObject, s *Stream, granted kernel.AccessMask, req CreateRequest) {
+// setUpFileObjectLocked is the last step of a successful create: the file object is open on s
+// with the access granted and the sharing asked for, and the stream's share access counts it.
+func (v *Volume) setUpFileObjectLocked(fo *FileObject, s *Stream, granted kernel.AccessMask, req CreateRequest) {
 	fo.stream = s
 	fo.state = foOpened
 	fo.granted = granted
