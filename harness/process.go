@@ -123,8 +123,8 @@ type portFile struct {
 	// connect 3). A buffered channel of one, so a waiter is durably blocked and a deadlock
 	// shows in a synctest bubble. nil for an asynchronous handle.
 	ioLock chan struct{}
-	assoc    atomic.Pointer[iocpAssoc]
-	noted    atomic.Pointer[Process] // the last process that noted a Get on it (noteIO's fast path)
+	assoc  atomic.Pointer[iocpAssoc]
+	noted  atomic.Pointer[Process] // the last process that noted a Get on it (noteIO's fast path)
 }
 
 type iocpAssoc struct {
