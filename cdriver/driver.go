@@ -19,6 +19,7 @@ import (
 
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/fsys"
+	"github.com/fltemu/fltemu/internal/drvhost"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -141,17 +142,13 @@ type host struct {
 	done     bool
 }
 
-// worlder is what the emulated filter manager offers beyond driverapi.FilterManager: the
-// world, for the trace and the verifier.
-type worlder interface{ World() *kernel.World }
-
 func newHost(d *Driver, obj *driverapi.DriverObject, fm driverapi.FilterManager) *host {
 	h := &host{drv: d, name: obj.Name, fm: fm,
 		tokens: map[any]unsafe.Pointer{}, objects: map[unsafe.Pointer]any{}, refs: map[unsafe.Pointer]int{},
 		sds: map[unsafe.Pointer]*kernel.SecurityDescriptor{}, contexts: map[unsafe.Pointer]driverapi.FltContext{},
 		names: map[unsafe.Pointer]*nameInfo{}}
-	if w, ok := fm.(worlder); ok {
-		h.world = w.World()
+	if drvhost.WorldOf != nil {
+		h.world = drvhost.WorldOf(fm)
 	}
 	h.pool.init()
 	h.sync.init()

@@ -14,6 +14,7 @@ import (
 	"context"
 
 	"github.com/fltemu/fltemu/fsys"
+	"github.com/fltemu/fltemu/kernel"
 )
 
 type threadKey struct{}
@@ -47,3 +48,9 @@ var CallbackDataOwner func(data any) any
 type FileObjectBody interface {
 	FileObject() *fsys.FileObject
 }
+
+// WorldOf returns the world of the filter manager whose driver view fm is (the value a
+// driver's DriverEntry receives), nil for a filter manager that is not the emulator's. A
+// runtime that hosts drivers written in another language (package cdriver) reports to that
+// world's trace and verifier and keeps the driver's IRQL there. Installed by fltmgr.
+var WorldOf func(fm any) *kernel.World

@@ -2,6 +2,7 @@ package cscanner_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -40,9 +41,13 @@ func newLab(t *testing.T, w *harness.World, vol fsys.VolumeConfig) *lab {
 		app: w.NewProcess("notepad.exe", kernel.TokenStandardUser())}
 }
 
-func (l *lab) start(opts *scanuser.Options) *scanuser.Scanner {
+func (l *lab) start(opts *scanuser.Options) *scanuser.Service {
 	l.t.Helper()
-	sc, err := scanuser.Start(l.svc, opts)
+	var o scanuser.Options
+	if opts != nil {
+		o = *opts
+	}
+	sc, err := scanuser.Start(context.Background(), l.svc, o)
 	require.NoError(l.t, err)
 	return sc
 }

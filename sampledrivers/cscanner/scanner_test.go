@@ -5,6 +5,7 @@ package cscanner_test
 // these read the trace: the messages sent and the driver's DbgPrint lines.
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -160,24 +161,24 @@ func TestCScenario5ConnectRefusals(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		w.MustAddVolume(fsys.VolumeConfig{Name: "C:"})
 		svc := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
-		_, err := scanuser.Start(svc, nil)
+		_, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
 		require.Equal(t, kernel.HRESULT(0x80070002), hresultOf(err), "%v", err)
 
 		require.Equal(t, kernel.S_OK, w.Load("scanner", cscanner.New()))
 		user := w.NewProcess("scanuser.exe", kernel.TokenStandardUser())
-		_, err = scanuser.Start(user, nil)
+		_, err = scanuser.Start(context.Background(), user, scanuser.Options{})
 		require.Equal(t, kernel.E_ACCESSDENIED, hresultOf(err), "%v", err)
 
-		sc, err := scanuser.Start(svc, nil)
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
 		require.NoError(t, err)
 		other := w.NewProcess("scanuser2.exe", kernel.TokenAdmin())
-		_, err = scanuser.Start(other, nil)
+		_, err = scanuser.Start(context.Background(), other, scanuser.Options{})
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT), hresultOf(err), "%v", err)
 
 		require.Equal(t, kernel.HRESULT(0x80070032), svc.FilterSendMessage(sc.Port(), []byte{0}, nil, nil))
 
 		require.NoError(t, sc.Stop())
-		sc, err = scanuser.Start(other, nil)
+		sc, err = scanuser.Start(context.Background(), other, scanuser.Options{})
 		require.NoError(t, err, "the slot is free once the first scanner stopped")
 		require.NoError(t, sc.Stop())
 		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
