@@ -11,7 +11,7 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// The layout of SEMANTICS §1: ReplyLength/Status at 0, 4 bytes of padding, MessageId at 8.
+// The layout of docs/rules.md §1: ReplyLength/Status at 0, 4 bytes of padding, MessageId at 8.
 func TestFilterHeadersLayout(t *testing.T) {
 	require.Equal(t, 16, driverapi.FilterMessageHeaderSize)
 	require.Equal(t, 16, driverapi.FilterReplyHeaderSize)

@@ -57,7 +57,7 @@
 //
 // # Decisions where Windows is undocumented
 //
-// These follow ../shared/SEMANTICS.md and are part of the contract:
+// These follow the project's rule book, docs/rules.md, and are part of the contract:
 //   - A zero FltSendMessage timeout does not wait at all (the documentation contradicts
 //     itself); one deadline covers delivery and reply (R-SEND-3).
 //   - Delivery is first fit, as fltmgr's queue peek is (R-SEND-4): a message goes to the

@@ -27,7 +27,7 @@
 // reads it without a lock; an instance counts the callbacks running on it so a teardown can
 // wait for them (on a channel, never holding a lock).
 //
-// Decisions where Windows leaves room (see ../docs/io-support.md for the rule ids):
+// Decisions where Windows leaves room (the rule ids are in §9 of docs/rules.md):
 //   - Parameters a pre-operation changes without FltSetCallbackDataDirty are ignored, as the
 //     documentation says, and reported (R-IO-VERIFY-3). Redirecting an operation to another
 //     instance or file object is not emulated.

@@ -343,7 +343,7 @@ func fzFramingConn(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 }
 
 // FuzzConnectContext checks FilterConnectCommunicationPort's context arguments (R-USER connect
-// 2, SEMANTICS §1 max connection context): nil with a non-zero size, a context with size 0, a
+// 2, docs/rules.md §1 max connection context): nil with a non-zero size, a context with size 0, a
 // negative size, a size larger than the context or than 65511, or unknown options are exactly
 // E_INVALIDARG and ConnectNotify is not called; otherwise S_OK and ConnectNotify sees exactly
 // the first size bytes. Dial with the same bytes agrees.

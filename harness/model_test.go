@@ -1,6 +1,6 @@
 package harness_test
 
-// Model-based random tests (issue 8): a small sequential reference model of SEMANTICS §2–§5 and
+// Model-based random tests (issue 8): a small sequential reference model of docs/rules.md §2–§5 and
 // random operation sequences run against both the model and the real emulator, compared step
 // by step, with shrinking to a minimal failing sequence.
 //
@@ -1211,7 +1211,7 @@ func mdRuns(t *testing.T) int {
 	return 300
 }
 
-// TestModelRandom runs random sequences against the model and the emulator (SEMANTICS §2–§5: R-MODEL,
+// TestModelRandom runs random sequences against the model and the emulator (docs/rules.md §2–§5: R-MODEL,
 // R-CREATE, R-CLOSESRV, R-CLOSECLI, R-SEND, R-UNLOAD, R-CB, R-USER) and shrinks a failure to a
 // minimal sequence.
 func TestModelRandom(t *testing.T) {

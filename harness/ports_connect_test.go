@@ -1,7 +1,7 @@
 package harness_test
 
 // Tests of the communication-port model, port creation, security descriptors, ConnectNotify and
-// FilterConnectCommunicationPort (SEMANTICS.md §2, §3 R-CREATE and R-SD, §4 R-CB-1, §5 R-USER
+// FilterConnectCommunicationPort (docs/rules.md §2, §3 R-CREATE and R-SD, §4 R-CB-1, §5 R-USER
 // Connect). The helpers shared by the ports_*_test.go files are at the top of this file.
 
 import (

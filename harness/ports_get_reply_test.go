@@ -1,6 +1,6 @@
 package harness_test
 
-// Tests of FilterGetMessage and FilterReplyMessage (SEMANTICS.md §5, R-USER Get 1…4 and
+// Tests of FilterGetMessage and FilterReplyMessage (docs/rules.md §5, R-USER Get 1…4 and
 // R-USER Reply 1…4).
 
 import (

@@ -1,6 +1,6 @@
 package harness_test
 
-// Tests of I/O completion ports with connection handles (SEMANTICS.md §6, R-IOCP), ending with
+// Tests of I/O completion ports with connection handles (docs/rules.md §6, R-IOCP), ending with
 // the scanner sample's user-mode pattern.
 
 import (

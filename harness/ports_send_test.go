@@ -1,6 +1,6 @@
 package harness_test
 
-// Tests of FltSendMessage (SEMANTICS.md R-SEND-1…10, R-MODEL-5), of MessageNotify (R-CB-3) and
+// Tests of FltSendMessage (docs/rules.md R-SEND-1…10, R-MODEL-5), of MessageNotify (R-CB-3) and
 // of FilterSendMessage (R-USER Send). Everything that waits runs in a synctest bubble.
 
 import (

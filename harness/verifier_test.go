@@ -1,6 +1,6 @@
 package harness_test
 
-// Tests of the verifier (SEMANTICS.md §7, R-VERIFY-1…6), of violation expectations, and of the
+// Tests of the verifier (docs/rules.md §7, R-VERIFY-1…6), of violation expectations, and of the
 // end-of-test leftover checks. Each R-VERIFY test loads a deliberately buggy driver and checks
 // the report: rule, driver, object (port name, connection id) and what Windows would do.
 

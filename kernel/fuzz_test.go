@@ -316,7 +316,7 @@ func FuzzNtStatusToHResult(f *testing.F) {
 		0x001C0005, 0xC0000246, 0xDEADBEEF, 0x40000000, 0xC0000120, 0xFFFFFFFF, 0x80000002} {
 		f.Add(s)
 	}
-	// The table of SEMANTICS §1 R-HR.
+	// The table of docs/rules.md §1 R-HR.
 	table := map[kernel.NTSTATUS]kernel.HRESULT{
 		kernel.STATUS_SUCCESS: 0, kernel.STATUS_PENDING: 0x800703E5, kernel.STATUS_PORT_DISCONNECTED: 0x80070006,
 		kernel.STATUS_OBJECT_NAME_NOT_FOUND: 0x80070002, kernel.STATUS_ACCESS_DENIED: 0x80070005,

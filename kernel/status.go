@@ -16,7 +16,7 @@ import (
 // [NTSTATUS.IsSuccess]. Never read "success" as "a reply arrived".
 type NTSTATUS uint32
 
-// NTSTATUS values that occur in the emulator (SEMANTICS §1, plus the ones the I/O model and the
+// NTSTATUS values that occur in the emulator (docs/rules.md §1, plus the ones the I/O model and the
 // samples use).
 const (
 	STATUS_SUCCESS                         NTSTATUS = 0x00000000

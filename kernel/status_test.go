@@ -30,7 +30,7 @@ func TestNTSTATUSSeverity(t *testing.T) {
 		success, warning, isError bool
 	}{
 		{kernel.STATUS_SUCCESS, true, false, false},
-		// STATUS_TIMEOUT and STATUS_PENDING are success codes (SEMANTICS §1).
+		// STATUS_TIMEOUT and STATUS_PENDING are success codes (docs/rules.md §1).
 		{kernel.STATUS_TIMEOUT, true, false, false},
 		{kernel.STATUS_PENDING, true, false, false},
 		{kernel.STATUS_ABANDONED_WAIT_0, true, false, false},
@@ -116,7 +116,7 @@ func TestErrorsIs(t *testing.T) {
 	require.NotErrorIs(t, kernel.E_HANDLE, kernel.STATUS_PORT_DISCONNECTED)
 }
 
-// TestHResultFromNtStatusTable checks the R-HR mapping of SEMANTICS §1 row by row.
+// TestHResultFromNtStatusTable checks the R-HR mapping of docs/rules.md §1 row by row.
 func TestHResultFromNtStatusTable(t *testing.T) {
 	type row struct {
 		st    kernel.NTSTATUS

@@ -1,6 +1,8 @@
 package kernel_test
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -139,4 +141,15 @@ func TestRetainedSlice(t *testing.T) {
 	path, found = kernel.RetainedSlice(&arr, ctx)
 	require.True(t, found)
 	require.Equal(t, "*[2]kernel_test.inner[1].Buf", path)
+}
+
+// Every verifier message points at docs/rules.md#<rule>: the rule book must define that
+// anchor for each rule of the table.
+func TestRuleBookHasEveryRule(t *testing.T) {
+	book, err := os.ReadFile("../" + kernel.RuleBook)
+	require.NoError(t, err)
+	for _, r := range kernel.Rules() {
+		_, anchor, _ := strings.Cut(r.ID.Doc(), "#")
+		require.Contains(t, string(book), `<a id="`+anchor+`"></a>`, "%s has no anchor in %s", r.ID, kernel.RuleBook)
+	}
 }
