@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+
+	"github.com/fltemu/fltemu/kernel"
 )
 
 // The rule a deadlock breaks, for the report.
-const deadlockRule = "R-VERIFY-10"
+const deadlockRule = kernel.RuleVerify10
 
 // currentBubble returns the "synctest bubble N" label of the calling goroutine, "" outside a
 // bubble. The runtime writes it in the goroutine's header in a stack dump.
@@ -63,7 +65,7 @@ func isBubbleDeadlock(r any) bool {
 // Windows would do, the blocked goroutines and the world's trace.
 func deadlockReport(cause any, goroutines []string, w *World) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "verifier %s: %v\n", deadlockRule, cause)
+	fmt.Fprintf(&b, "verifier %s: %v (see %s)\n", deadlockRule, cause, deadlockRule.Doc())
 	b.WriteString("On Windows these threads would hang forever (a driver waiting for its own close or unload, " +
 		"a synchronous handle's serialized I/O, a wait nobody will end). Fake time cannot move: no timer is pending.\n")
 	fmt.Fprintf(&b, "\nThe %d blocked goroutines of the test's bubble:\n\n", len(goroutines))
