@@ -301,16 +301,19 @@ func TestBadInputManager(t *testing.T) {
 			{"send empty variable", func() any { return send(context.Background(), d.filter, &empty, []byte("x"), nil, nil, nil) }, kernel.STATUS_PORT_DISCONNECTED, ""},
 			{"send reply buffer without length", func() any { return send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), nil, nil) },
 				kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
+			// R-SEND-7 (rev 2): capacity 0 with a buffer is a status-only reply, not a bug.
 			{"send reply capacity 0", func() any {
 				n := u32(0)
-				return [2]any{send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), n, nil), *n}
-			}, [2]any{kernel.STATUS_INVALID_PARAMETER, uint32(0)}, kernel.RuleVerify5},
+				return [2]any{send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), n, driverapi.NoWait()), *n}
+			}, [2]any{kernel.STATUS_TIMEOUT, uint32(0)}, ""},
 			{"send reply capacity past the buffer", func() any {
 				n := u32(5)
 				return [2]any{send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), n, nil), *n}
 			}, [2]any{kernel.STATUS_INVALID_PARAMETER, uint32(0)}, kernel.RuleVerify5},
-			{"send capacity without reply buffer", func() any { return send(context.Background(), d.filter, live, []byte("x"), nil, u32(8), nil) },
-				kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
+			// R-SEND-6 (rev 2): no reply buffer is a one-way send whatever *ReplyLength held.
+			{"send capacity without reply buffer", func() any {
+				return send(context.Background(), d.filter, live, []byte("x"), nil, u32(8), driverapi.NoWait())
+			}, kernel.STATUS_TIMEOUT, ""},
 			{"send on another filter's port", func() any {
 				return send(context.Background(), d.filter, otherCP, []byte("x"), nil, nil, driverapi.NoWait())
 			}, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},

@@ -292,7 +292,7 @@ func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.N
 	if n > uint32(len(out)) {
 		c.m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: c.f.name, Object: c.String(),
 			Message: fmt.Sprintf("MessageNotify reported %d output bytes for a %d-byte buffer", n, len(out)),
-			Windows: "user mode reads past its buffer; the I/O manager may bugcheck"})
+			Windows: "the byte count reaches user mode unchecked: the service reads past its buffer"})
 		n = uint32(len(out))
 	}
 	if c.m.tracing() {

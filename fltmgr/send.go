@@ -71,15 +71,17 @@ func (m *Manager) sendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	m.checkIRQL("FltSendMessage", maxIRQLSendMessage, f.name)
-	if replyBuffer != nil && (replyLength == nil || capacity == 0 || int(capacity) > len(replyBuffer)) ||
-		replyBuffer == nil && capacity != 0 {
+	// R-SEND-6: a nil reply buffer is a one-way send whatever *ReplyLength held (read, zeroed,
+	// ignored). R-SEND-7: capacity 0 with a buffer waits for a status-only reply. A buffer
+	// without a length, or a length past the buffer, is written through on Windows.
+	if replyBuffer != nil && (replyLength == nil || int(capacity) > len(replyBuffer)) {
 		obj := "FltSendMessage"
 		if c, ok := clientPort.Load().(*Connection); ok {
 			obj = "FltSendMessage on " + c.String()
 		}
 		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: obj,
 			Message: fmt.Sprintf("reply buffer of %d bytes with reply length %s", len(replyBuffer), lengthString(replyLength, capacity)),
-			Windows: "the filter manager writes the reply through a bad pointer or length: a bugcheck"})
+			Windows: "the filter manager writes the reply length through a NULL pointer, or the reply past the buffer: a bugcheck or corrupted pool"})
 		return kernel.STATUS_INVALID_PARAMETER
 	}
 	p := clientPort.Load()
@@ -110,7 +112,7 @@ func (m *Manager) sendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 	}
 	var reply []byte
 	if replyBuffer != nil {
-		reply = replyBuffer[:capacity]
+		reply = replyBuffer[:capacity:capacity] // never nil: capacity 0 is a status-only reply
 	}
 	return c.send(ctx, sendBuffer, reply, replyLength, timeout)
 }

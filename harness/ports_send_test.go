@@ -776,3 +776,88 @@ func TestFilterSendMessageWithoutMessageNotify(t *testing.T) {
 		require.Equal(t, uint32(0), n)
 	})
 }
+
+func TestSendNilReplyBufferIsOneWay(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-6 (rev 2): a nil reply buffer makes a one-way send whatever *ReplyLength held:
+		// it is read, zeroed and ignored, and no violation is reported.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		n := uint32(64)
+		r := make(chan kernel.NTSTATUS, 1)
+		go func() { r <- d.FM.SendMessage(context.Background(), d.Filter, &d.Conn(0).Port, []byte("log"), nil, &n, nil) }()
+		hdr, payload := getMessage(t, p, h, 19)
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 0, MessageId: 0}, hdr)
+		require.Equal(t, []byte("log"), payload)
+		require.Equal(t, kernel.STATUS_SUCCESS, <-r)
+		require.Equal(t, uint32(0), n)
+		require.Empty(t, w.Violations())
+	})
+}
+
+func TestSendZeroCapacityIsStatusOnlyReply(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-7 (rev 2): capacity 0 with a reply buffer waits for a status-only reply: the
+		// user sees ReplyLength 16; a reply with no payload returns its status; a payload is
+		// truncated to 0 bytes: the kernel gets BUFFER_OVERFLOW, the user 0x800700EA.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("q"), make([]byte, 4)[:0], nil)
+		hdr, _ := getMessage(t, p, h, 17)
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 16, MessageId: 1}, hdr)
+		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_VIRUS_INFECTED, 1, nil))
+		require.Equal(t, sendResult{kernel.STATUS_VIRUS_INFECTED, 0}, <-r)
+
+		r = sendAsync(context.Background(), d, d.Conn(0), []byte("q"), make([]byte, 0), nil)
+		hdr, _ = getMessage(t, p, h, 17)
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 16, MessageId: 2}, hdr)
+		require.Equal(t, kernel.HRESULT(0x800700EA), reply(p, h, kernel.STATUS_SUCCESS, 2, []byte("payload")))
+		require.Equal(t, sendResult{kernel.STATUS_BUFFER_OVERFLOW, 0}, <-r)
+		require.Empty(t, w.Violations())
+	})
+}
+
+func TestSendNeverProducesNoWaiter(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-10 (rev 2): FltSendMessage itself never returns FLT_NO_WAITER_FOR_REPLY; a
+		// user who writes 0xC01C0020 into its reply header gets it returned (R-SEND-8).
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("q"), make([]byte, 4), driverapi.RelativeTimeout(time.Second))
+		hdr, _ := getMessage(t, p, h, 64)
+		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, hdr.MessageId, []byte("ab")))
+		require.Equal(t, sendResult{kernel.NTSTATUS(0xC01C0020), 2}, <-r)
+	})
+}
+
+func TestSendDeadlineWinsATie(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-SEND-11 (rev 2): when the deadline and a reply arrive at the same fake instant the
+		// send returns TIMEOUT with out length 0 and the user's reply gets 0x801F0020. The same
+		// for a Get arriving at the deadline: the message is not delivered (R-SEND-5).
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		start := time.Now()
+		rb := []byte{5, 5}
+		r := sendAsync(context.Background(), d, d.Conn(0), []byte("q"), rb, driverapi.RelativeTimeout(5*time.Second))
+		hdr, _ := getMessage(t, p, h, 64)
+		time.Sleep(5 * time.Second)
+		require.Equal(t, 5*time.Second, time.Since(start))
+		require.Equal(t, kernel.HRESULT(0x801F0020), reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok")))
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-r)
+		require.Equal(t, []byte{5, 5}, rb)
+
+		start = time.Now()
+		r = sendAsync(context.Background(), d, d.Conn(0), []byte("late"), nil, driverapi.RelativeTimeout(5*time.Second))
+		time.Sleep(5 * time.Second)
+		ov, _ := ovGet(t, p, h, 64)
+		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-r)
+		requireResult(t, ov, kernel.STATUS_PENDING, 0)
+		require.Equal(t, 5*time.Second, time.Since(start))
+		require.NoError(t, p.CancelIoEx(h, ov))
+	})
+}
