@@ -786,7 +786,9 @@ func TestSendNilReplyBufferIsOneWay(t *testing.T) {
 		h := connect(t, p)
 		n := uint32(64)
 		r := make(chan kernel.NTSTATUS, 1)
-		go func() { r <- d.FM.SendMessage(context.Background(), d.Filter, &d.Conn(0).Port, []byte("log"), nil, &n, nil) }()
+		go func() {
+			r <- d.FM.SendMessage(context.Background(), d.Filter, &d.Conn(0).Port, []byte("log"), nil, &n, nil)
+		}()
 		hdr, payload := getMessage(t, p, h, 19)
 		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 0, MessageId: 0}, hdr)
 		require.Equal(t, []byte("log"), payload)

@@ -252,11 +252,11 @@ type stressRun struct {
 	total int
 	// mix varies message and Get sizes widely (R-SEND-4 first fit): messages up to 410 bytes,
 	// Gets from 26 to 446 bytes, and a worker re-issues a refused Get with the size reported.
-	mix bool
-	w     *harness.World
-	cur   atomic.Pointer[stressDriver]
-	ops   atomic.Int64
-	done  atomic.Bool
+	mix  bool
+	w    *harness.World
+	cur  atomic.Pointer[stressDriver]
+	ops  atomic.Int64
+	done atomic.Bool
 
 	issued sync.Map // *fltlib.Overlapped → *harness.Process that issued it, while not yet collected
 
