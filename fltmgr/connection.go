@@ -276,7 +276,10 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 // calling goroutine, with ctx (the calling user thread) and the caller's own buffers. It
 // returns STATUS_INVALID_PARAMETER for an empty input, STATUS_NOT_SUPPORTED when the port has
 // no MessageNotify, STATUS_PORT_DISCONNECTED once the connection ended, otherwise the
-// callback's results.
+// callback's results as the user sees them (FilterSendMessage 4): the byte count is 0 for an
+// error status, and STATUS_BUFFER_TOO_SMALL becomes the warning STATUS_FLT_BUFFER_TOO_SMALL so
+// that its count (the size needed) is kept. A callback returning STATUS_PENDING is reported
+// (R-VERIFY-8).
 func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.NTSTATUS) {
 	if len(in) == 0 {
 		return 0, kernel.STATUS_INVALID_PARAMETER
@@ -294,6 +297,20 @@ func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.N
 			Message: fmt.Sprintf("MessageNotify reported %d output bytes for a %d-byte buffer", n, len(out)),
 			Windows: "the byte count reaches user mode unchecked: the service reads past its buffer"})
 		n = uint32(len(out))
+	}
+	switch {
+	case st == kernel.STATUS_PENDING:
+		// Windows leaves the request uncompleted: FilterSendMessage never returns. The
+		// emulator reports it and returns STATUS_PENDING (0x800703E5) instead of hanging.
+		c.m.violation(kernel.Violation{Rule: kernel.RuleVerify8, Driver: c.f.name, Object: c.String(),
+			Message: "MessageNotify returned STATUS_PENDING; the emulator completed the FilterSendMessage with it"})
+		n = 0
+	case st == kernel.STATUS_BUFFER_TOO_SMALL:
+		// fltmgr turns it into the warning FLT_BUFFER_TOO_SMALL, so that the byte count (the
+		// size needed) reaches the user, with 0x8007007A (FilterSendMessage 4).
+		st = kernel.STATUS_FLT_BUFFER_TOO_SMALL
+	case st.IsError():
+		n = 0 // the I/O status block of a failed request is not copied back
 	}
 	if c.m.tracing() {
 		c.m.trace(kernel.TraceEvent{Kind: kernel.EvUserSend, Process: c.procName, Driver: c.f.name, Conn: c.id}.

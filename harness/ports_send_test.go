@@ -863,3 +863,79 @@ func TestSendDeadlineWinsATie(t *testing.T) {
 		require.NoError(t, p.CancelIoEx(h, ov))
 	})
 }
+
+func TestFilterSendMessageBytesOnlyForSuccessAndWarnings(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// FilterSendMessage 4 (rev 2): the bytes MessageNotify reported reach the user only for
+		// a success or warning status; for an error status *lpBytesReturned is 0. The callback's
+		// BUFFER_TOO_SMALL becomes the warning 0x801C0001, so its count (the size needed)
+		// reaches the user, with 0x8007007A.
+		var status kernel.NTSTATUS
+		d := &testdriver.Driver{OnMessage: func(context.Context, *testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+			return 6, status
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		for _, tc := range []struct {
+			st   kernel.NTSTATUS
+			hr   kernel.HRESULT
+			want uint32
+		}{
+			{kernel.STATUS_SUCCESS, kernel.S_OK, 6},
+			{kernel.STATUS_BUFFER_OVERFLOW, 0x800700EA, 6},
+			{kernel.STATUS_BUFFER_TOO_SMALL, 0x8007007A, 6},
+			{kernel.STATUS_ACCESS_DENIED, 0x80070005, 0},
+			{kernel.STATUS_INVALID_PARAMETER, 0x80070057, 0},
+		} {
+			status = tc.st
+			n := uint32(99)
+			require.Equal(t, tc.hr, p.FilterSendMessage(h, []byte("q"), make([]byte, 8), &n), "%v", tc.st)
+			require.Equal(t, tc.want, n, "%v", tc.st)
+		}
+	})
+}
+
+func TestMessageNotifyReturningPending(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-VERIFY-8 (rev 2): a MessageNotify that returns STATUS_PENDING would leave
+		// FilterSendMessage waiting forever on Windows; the emulator reports it and the user's
+		// call returns 0x800703E5 with no bytes.
+		d := &testdriver.Driver{OnMessage: func(context.Context, *testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+			return 4, kernel.STATUS_PENDING
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		n := uint32(99)
+		require.Equal(t, kernel.HRESULT(0x800703E5), p.FilterSendMessage(h, []byte("q"), make([]byte, 8), &n))
+		require.Equal(t, uint32(0), n)
+		w.ExpectViolation(kernel.RuleVerify8).Containing("MessageNotify returned STATUS_PENDING")
+	})
+}
+
+func TestGetOverlappedResultWaitsWithoutAnEvent(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-USER Get 3 (rev 2): GetOverlappedResult with bWait and an OVERLAPPED without an
+		// event waits on the handle, as documented, instead of failing.
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		ov := &fltlib.Overlapped{} // no Event
+		buf := make([]byte, 64)
+		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), p.FilterGetMessage(h, buf, ov))
+		_, err := p.GetOverlappedResult(h, ov, false)
+		require.Equal(t, kernel.ERROR_IO_INCOMPLETE, err)
+		type res struct {
+			n   uint32
+			err error
+		}
+		got := make(chan res, 1)
+		go func() { n, err := p.GetOverlappedResult(h, ov, true); got <- res{n, err} }()
+		requireBlocked(t, got)
+		time.Sleep(time.Hour)
+		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("hello"), nil, nil))
+		require.Equal(t, res{21, nil}, <-got)
+		require.Equal(t, "hello", string(buf[16:21]))
+	})
+}
