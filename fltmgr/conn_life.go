@@ -169,26 +169,26 @@ func (c *Connection) kernelEndpointClosed() bool { return c.life.Load()&lifeKern
 // STATUS_CANCELLED, blocked senders get STATUS_PORT_DISCONNECTED, and DisconnectNotify runs
 // unless the filter closed the client port itself or the unload already owes it (R-CB-2).
 // DisconnectNotify never overlaps a MessageNotify of the same connection, as on Windows (the
-// port's message run-down): it runs on this goroutine before CloseUserEndpoint returns, or,
-// when a MessageNotify is still running, on that call's goroutine right after it returns. ctx
-// is the thread closing the last handle; DisconnectNotify receives it. A second call does
-// nothing.
+// port's message run-down): CloseUserEndpoint first waits for the running MessageNotify calls
+// to return, then runs DisconnectNotify on this goroutine, and returns after it. ctx is the
+// thread closing the last handle; DisconnectNotify receives it. A second call does nothing.
 func (c *Connection) CloseUserEndpoint(ctx context.Context) {
 	s := c.transition(evUserClosed)
 	if s.again {
 		return
 	}
 	s.finish()
-	f := c.f
-	c.msgs.close(func() {
-		if s.notify {
-			c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
-			c.port.disconnectCB(ctx, c.cookie)
-		}
-		if s.held {
-			f.notifyRundown.release()
-		}
-	})
+	// The closing thread waits for the connection's running MessageNotify calls (the port's
+	// run-down), then runs DisconnectNotify itself (R-CB-2). A MessageNotify that waits for
+	// this close deadlocks, as on Windows; the harness reports it (R-VERIFY-10).
+	<-c.msgs.close(nil)
+	if s.notify {
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: c.f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
+		c.port.disconnectCB(ctx, c.cookie)
+	}
+	if s.held {
+		c.f.notifyRundown.release()
+	}
 }
 
 // closeKernelEndpoint is FltCloseClientPort's work (and the teardown's for a leaked client

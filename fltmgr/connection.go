@@ -291,7 +291,7 @@ func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.N
 		return 0, kernel.STATUS_PORT_DISCONNECTED
 	}
 	n, st := c.port.messageCB(ctx, c.cookie, in, out)
-	c.msgs.release() // the last call of a closing connection runs its DisconnectNotify here
+	c.msgs.release() // the last call lets a waiting close or unload run DisconnectNotify
 	if n > uint32(len(out)) {
 		c.m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: c.f.name, Object: c.String(),
 			Message: fmt.Sprintf("MessageNotify reported %d output bytes for a %d-byte buffer", n, len(out)),

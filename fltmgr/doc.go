@@ -49,8 +49,8 @@
 // A driver callback (ConnectNotify, DisconnectNotify, MessageNotify, FilterUnload) always
 // runs with no lock held, so it may call back into the filter manager. Each connection has a
 // message run-down: DisconnectNotify waits until the connection's running MessageNotify calls
-// have returned, at a user close (it then runs on the goroutine of the last of them) as at
-// unload. A driver that calls FltUnregisterFilter from inside one of its own MessageNotify or
+// have returned, at a user close (it then runs on the closing thread, which returns after
+// it, R-CB-2) as at unload (on the unloading thread). A driver that calls FltUnregisterFilter from inside one of its own MessageNotify or
 // ConnectNotify calls waits for itself, as it would hang on Windows. Run-down protection
 // (like ExAcquireRundownProtection) lets FltUnregisterFilter wait for ConnectNotify and
 // MessageNotify calls in flight.

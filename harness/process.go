@@ -495,9 +495,9 @@ func (p *Process) FilterSendMessage(h kernel.Handle, in []byte, out []byte, byte
 }
 
 // CloseHandle emulates CloseHandle. When it closes a connection's last handle (in any
-// process), pending Gets complete with ERROR_OPERATION_ABORTED and DisconnectNotify runs
-// before CloseHandle returns (unless a MessageNotify of that connection is still running: then
-// right after it returns, as Windows never overlaps the two). An unknown handle is
+// process), pending Gets complete with ERROR_OPERATION_ABORTED; then, once the connection's
+// running MessageNotify calls have returned (Windows never overlaps the two), DisconnectNotify
+// runs on this thread, and CloseHandle returns after it (R-CB-2). An unknown handle is
 // ERROR_INVALID_HANDLE.
 func (p *Process) CloseHandle(h kernel.Handle) error {
 	if st := p.k.CloseHandle(h); st != kernel.STATUS_SUCCESS {

@@ -45,9 +45,9 @@ func newBlockedMessageDriver() *blockedMessageDriver {
 	return b
 }
 
-// R-CB-2, R-CB-3: DisconnectNotify after a user close never overlaps a MessageNotify of the
-// same connection (Windows waits for the port's message run-down first): it runs once the
-// MessageNotify returns. Found in review: it used to run at once.
+// R-CB-2 (rev 2), R-CB-3: DisconnectNotify after a user close never overlaps a MessageNotify of
+// the same connection: the closing thread waits for the port's message run-down, then runs
+// DisconnectNotify itself, and CloseHandle returns after it.
 func TestRegressionDisconnectNotifyOverlapsMessageNotify(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := newBlockedMessageDriver()
@@ -57,11 +57,26 @@ func TestRegressionDisconnectNotifyOverlapsMessageNotify(t *testing.T) {
 		done := make(chan kernel.HRESULT, 1)
 		go func() { done <- p.FilterSendMessage(h, []byte("x"), make([]byte, 4), nil) }()
 		<-d.entered
-		require.NoError(t, p.CloseHandle(h))
+		var closer string
+		d.Driver.OnDisconnect = func(context.Context, *testdriver.Conn) {
+			closer = goid()
+			if d.inFlight.Load() > 0 {
+				d.overlapped.Store(true)
+			}
+		}
+		closed := make(chan error, 1)
+		var closing string
+		go func() {
+			closing = goid()
+			closed <- p.CloseHandle(h)
+		}()
+		requireBlocked(t, closed) // CloseHandle waits for the running MessageNotify
 		require.Equal(t, int32(0), d.Disconnects.Load(), "DisconnectNotify must wait for the running MessageNotify")
 		close(d.release)
 		require.Equal(t, kernel.S_OK, <-done)
+		require.NoError(t, <-closed)
 		require.Equal(t, int32(1), d.Disconnects.Load())
+		require.Equal(t, closing, closer, "DisconnectNotify runs on the closing thread")
 		require.False(t, d.overlapped.Load(), "DisconnectNotify ran while MessageNotify of the same connection was in flight")
 	})
 }
