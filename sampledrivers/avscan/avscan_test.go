@@ -2,6 +2,7 @@ package avscan_test
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -45,11 +46,11 @@ func load(t *testing.T, w *harness.World, cfg avscan.Config) *avscan.Driver {
 // startScanner starts the user scanner in a new administrator process. The scanner is
 // stopped (UserScanFinalize: its handles closed) at the end of the test, before the world's
 // teardown checks, unless it stopped before.
-func startScanner(t *testing.T, w *harness.World, opts avscanuser.Options) *avscanuser.Scanner {
+func startScanner(t *testing.T, w *harness.World, opts avscanuser.Options) *avscanuser.Service {
 	t.Helper()
-	s, err := avscanuser.Start(w.NewProcess("avscan.exe", kernel.TokenAdmin()), opts)
+	s, err := avscanuser.Start(context.Background(), w.NewProcess("avscan.exe", kernel.TokenAdmin()), opts)
 	require.NoError(t, err)
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() { _ = s.Stop() })
 	return s
 }
 
@@ -75,14 +76,14 @@ func openClose(t *testing.T, p *harness.Process, path string) error {
 // stats lets the scanner's goroutines settle (a verdict is recorded after the filter took it),
 // then returns what the scanner did, the verdicts in ScanId order (workers record them in any
 // order: the filter releases the open before FilterSendMessage returns to the worker).
-func stats(s *avscanuser.Scanner) avscanuser.Stats {
+func stats(s *avscanuser.Service) avscanuser.Stats {
 	synctest.Wait()
 	st := s.Stats()
 	slices.SortStableFunc(st.Verdicts, func(a, b avscanuser.Verdict) int { return cmp.Compare(a.ScanId, b.ScanId) })
 	return st
 }
 
-func requests(s *avscanuser.Scanner) int { return len(stats(s).Requests) }
+func requests(s *avscanuser.Service) int { return len(stats(s).Requests) }
 
 // Scenario 9: an infected file is refused with ERROR_VIRUS_INFECTED (STATUS_VIRUS_INFECTED in
 // the kernel); a clean one opens, and is not scanned again until it is modified; the
@@ -380,10 +381,10 @@ func TestIsFileModified(t *testing.T) {
 // HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND), a standard user E_ACCESSDENIED (R-MODEL-2).
 func TestScannerStartErrors(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		_, err := avscanuser.Start(w.NewProcess("avscan.exe", kernel.TokenAdmin()), avscanuser.Options{})
+		_, err := avscanuser.Start(context.Background(), w.NewProcess("avscan.exe", kernel.TokenAdmin()), avscanuser.Options{})
 		require.ErrorIs(t, err, kernel.HRESULT(0x80070002))
 		load(t, w, avscan.Config{})
-		_, err = avscanuser.Start(w.NewProcess("avscan.exe", kernel.TokenStandardUser()), avscanuser.Options{})
+		_, err = avscanuser.Start(context.Background(), w.NewProcess("avscan.exe", kernel.TokenStandardUser()), avscanuser.Options{})
 		require.ErrorIs(t, err, kernel.E_ACCESSDENIED)
 	})
 }

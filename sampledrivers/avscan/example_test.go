@@ -1,6 +1,7 @@
 package avscan_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fltemu/fltemu/fsys"
@@ -21,7 +22,7 @@ func Example() {
 		`virus.txt`:  []byte("...message to be found..."),
 	}})
 	w.Load("avscan", &avscan.Driver{})
-	scanner, err := avscanuser.Start(w.NewProcess("avscan.exe", kernel.TokenAdmin()), avscanuser.Options{})
+	scanner, err := avscanuser.Start(context.Background(), w.NewProcess("avscan.exe", kernel.TokenAdmin()), avscanuser.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return

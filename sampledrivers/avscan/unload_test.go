@@ -35,7 +35,7 @@ func TestUnloadWaitsForTheAbortListener(t *testing.T) {
 		ds := d.Stats()
 		require.True(t, ds.UnloadReplySent)
 		require.Equal(t, kernel.STATUS_SUCCESS, ds.UnloadReply)
-		require.Empty(t, s.Process().Kernel().Handles(), "the scanner closed its ports")
+		require.Empty(t, s.Backend().(*harness.Process).Kernel().Handles(), "the scanner closed its ports")
 		_, hr := app.FilterConnectCommunicationPort(avscanproto.ScanPortName, 0, avscanproto.ConnectionContext{Type: avscanproto.ForScan}.Encode(), 4, nil)
 		require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND), hr, "the ports are gone")
 	})
@@ -53,7 +53,7 @@ func TestUnloadWithoutListenerProceeds(t *testing.T) {
 		require.Zero(t, time.Since(start))
 		require.Equal(t, kernel.STATUS_PORT_DISCONNECTED, d.Stats().UnloadReply)
 		<-s.Done()
-		require.Empty(t, s.Process().Kernel().Handles())
+		require.Empty(t, s.Backend().(*harness.Process).Kernel().Handles())
 	})
 }
 
@@ -84,7 +84,7 @@ func TestUnloadWaitsForeverForASilentListener(t *testing.T) {
 		default:
 		}
 		require.Equal(t, 1, stats(s).Unloading)
-		s.Process().Exit(1)
+		s.Backend().(*harness.Process).Exit(1)
 		require.Equal(t, kernel.S_OK, <-done)
 		require.Equal(t, kernel.STATUS_PORT_DISCONNECTED, d.Stats().UnloadReply)
 		<-s.Done()
@@ -105,7 +105,7 @@ func TestUnloadReplyTimeoutAndListenerStopsOnEHandle(t *testing.T) {
 		require.Equal(t, kernel.STATUS_TIMEOUT, d.Stats().UnloadReply)
 		<-s.Done()
 		require.Equal(t, kernel.E_HANDLE, stats(s).ListenerHR)
-		require.Empty(t, s.Process().Kernel().Handles())
+		require.Empty(t, s.Backend().(*harness.Process).Kernel().Handles())
 	})
 }
 

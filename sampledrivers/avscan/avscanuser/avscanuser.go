@@ -1,7 +1,8 @@
 // Package avscanuser is the user-mode half of the avscan sample (user/userscan.c): the scanner
 // service that takes scan requests from the avscan filter, reads the files through the sections
 // the filter makes, and sends the verdicts. It is written the way the C service is, with the
-// fltlib-shaped calls of a harness process:
+// faithful calls of package fltlib, so it runs unchanged on Windows against the WDK avscan
+// driver (fltlib.System()) and here against the Go port (a *harness.Process):
 //
 //  1. FilterConnectCommunicationPort(`\MicrosoftAvSampleFilterScanPort`) with the connection
 //     context {Type: ForScan}, and CreateIoCompletionPort on that handle;
@@ -22,7 +23,7 @@
 //     (abort flags, CancelIoEx on the scan port) and awaited, the listener replies with its
 //     thread id, and every handle is closed.
 //
-// Thread ids are made up (the process id and the worker's index); the filter only echoes them.
+// Thread ids are made up (workerThreadID, listenerThreadID); the filter only echoes them.
 //
 // Differences from the C program (decisions and fixes; the tests are named in the README):
 //   - The abort listener stops when its Get fails with anything (E_HANDLE: the filter is gone).
@@ -48,6 +49,7 @@ package avscanuser
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -56,7 +58,6 @@ import (
 
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/fltlib"
-	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/avscan/avscanproto"
 )
@@ -148,9 +149,9 @@ type message struct {
 	ov  *fltlib.Overlapped
 }
 
-// Scanner is a running scanner service.
-type Scanner struct {
-	p    *harness.Process
+// Service is a running scanner service.
+type Service struct {
+	p    fltlib.Backend
 	opts Options
 
 	scanPort   kernel.Handle
@@ -178,18 +179,26 @@ type heldVerdict struct {
 	reason avscanproto.Reason
 }
 
-// Start runs UserScanInit in process p: it connects the scan port, makes the completion port,
-// starts the workers and the abort listener and arms the Gets. It returns the failing HRESULT
-// (e.g. 0x80070002 when the filter is not loaded, 0x80070005 for a process that is not an
-// administrator).
-func Start(p *harness.Process, opts Options) (*Scanner, error) {
+// Start runs UserScanInit through backend b (a *harness.Process in a test, fltlib.System() on
+// Windows): it connects the scan port, makes the completion port, starts the workers and the
+// abort listener and arms the Gets. When ctx ends, the service stops as with Stop. The error
+// wraps the failing HRESULT (e.g. 0x80070002 when the filter is not loaded, 0x80070005 for a
+// process that is not an administrator), or ctx's error if it is already done.
+func Start(ctx context.Context, b fltlib.Backend, opts Options) (*Service, error) {
+	if b == nil {
+		return nil, fmt.Errorf("avscanuser: no backend: %w", kernel.E_INVALIDARG)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("avscanuser: %w", err)
+	}
+	p := b
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
 	}
-	s := &Scanner{p: p, opts: opts, msgs: make(map[*fltlib.Overlapped]*message),
+	s := &Service{p: p, opts: opts, msgs: make(map[*fltlib.Overlapped]*message),
 		listener: make(chan struct{}), done: make(chan struct{}), held: make(map[int64]heldVerdict)}
-	ctx := avscanproto.ConnectionContext{Type: avscanproto.ForScan}.Encode()
-	h, hr := p.FilterConnectCommunicationPort(avscanproto.ScanPortName, 0, ctx, len(ctx), nil)
+	cc := avscanproto.ConnectionContext{Type: avscanproto.ForScan}.Encode()
+	h, hr := p.FilterConnectCommunicationPort(avscanproto.ScanPortName, 0, cc, len(cc), nil)
 	if hr != kernel.S_OK {
 		return nil, fmt.Errorf("avscanuser: connect %s: %w", avscanproto.ScanPortName, hr)
 	}
@@ -201,7 +210,7 @@ func Start(p *harness.Process, opts Options) (*Scanner, error) {
 	}
 	s.completion = cp
 	for i := range opts.Workers {
-		s.workers = append(s.workers, &worker{tid: p.ID()<<12 | uint32(4*(i+1)), wake: make(chan struct{}, 1)})
+		s.workers = append(s.workers, &worker{tid: workerThreadID(i), wake: make(chan struct{}, 1)})
 		m := &message{buf: make([]byte, avscanproto.MessageSize), ov: &fltlib.Overlapped{}}
 		s.msgs[m.ov] = m
 	}
@@ -228,14 +237,19 @@ func Start(p *harness.Process, opts Options) (*Scanner, error) {
 			return nil, fmt.Errorf("avscanuser: FilterGetMessage: %w", hr)
 		}
 	}
+	stop := context.AfterFunc(ctx, func() { _ = s.Stop() })
+	go func() {
+		<-s.done
+		stop()
+	}()
 	return s, nil
 }
 
-// Process returns the scanner's process.
-func (s *Scanner) Process() *harness.Process { return s.p }
+// Backend returns the backend the service runs on.
+func (s *Service) Backend() fltlib.Backend { return s.p }
 
 // ThreadIDs returns the workers' thread ids.
-func (s *Scanner) ThreadIDs() []uint32 {
+func (s *Service) ThreadIDs() []uint32 {
 	ids := make([]uint32, len(s.workers))
 	for i, w := range s.workers {
 		ids[i] = w.tid
@@ -245,10 +259,10 @@ func (s *Scanner) ThreadIDs() []uint32 {
 
 // Done is closed when the scanner has stopped and closed its handles: after FilterUnloading
 // (the filter is unloading), after Stop, or when its connections end.
-func (s *Scanner) Done() <-chan struct{} { return s.done }
+func (s *Service) Done() <-chan struct{} { return s.done }
 
 // Stats returns a copy of what the scanner did so far.
-func (s *Scanner) Stats() Stats {
+func (s *Service) Stats() Stats {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
 	st := s.stats
@@ -260,14 +274,14 @@ func (s *Scanner) Stats() Stats {
 	return st
 }
 
-func (s *Scanner) record(f func(st *Stats)) {
+func (s *Service) record(f func(st *Stats)) {
 	s.statsMu.Lock()
 	f(&s.stats)
 	s.statsMu.Unlock()
 }
 
 // HeldVerdicts returns the ids of the scans whose verdicts are held (Options.HoldVerdicts).
-func (s *Scanner) HeldVerdicts() []int64 {
+func (s *Service) HeldVerdicts() []int64 {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
 	ids := make([]int64, 0, len(s.held))
@@ -283,7 +297,7 @@ var ErrNotHeld = errors.New("avscanuser: no verdict held for that scan")
 // ReleaseVerdict sends a held verdict now (CloseSectionForDataScan) and returns
 // FilterSendMessage's HRESULT: HRESULT_FROM_WIN32(ERROR_NOT_FOUND) (0x80070490) once the
 // filter has given up on the scan.
-func (s *Scanner) ReleaseVerdict(scanID int64) (kernel.HRESULT, error) {
+func (s *Service) ReleaseVerdict(scanID int64) (kernel.HRESULT, error) {
 	s.statsMu.Lock()
 	hv, ok := s.held[scanID]
 	delete(s.held, scanID)
@@ -294,7 +308,7 @@ func (s *Scanner) ReleaseVerdict(scanID int64) (kernel.HRESULT, error) {
 	return s.sendVerdict(hv.cmd, hv.reason), nil
 }
 
-func (s *Scanner) sendVerdict(cmd avscanproto.CommandMessage, reason avscanproto.Reason) kernel.HRESULT {
+func (s *Service) sendVerdict(cmd avscanproto.CommandMessage, reason avscanproto.Reason) kernel.HRESULT {
 	var n uint32
 	hr := s.p.FilterSendMessage(s.scanPort, cmd.Encode(), nil, &n)
 	s.record(func(st *Stats) {
@@ -304,7 +318,7 @@ func (s *Scanner) sendVerdict(cmd avscanproto.CommandMessage, reason avscanproto
 }
 
 // work is UserScanWorker.
-func (s *Scanner) work(w *worker) {
+func (s *Service) work(w *worker) {
 	defer s.wg.Done()
 	for {
 		_, _, ov, err := s.p.GetQueuedCompletionStatus(s.completion, fltlib.INFINITE)
@@ -355,7 +369,7 @@ func (s *Scanner) work(w *worker) {
 }
 
 // handleStartScan is UserScanHandleStartScanMsg: section, map, search, verdict.
-func (s *Scanner) handleStartScan(n avscanproto.Notification, w *worker) {
+func (s *Service) handleStartScan(n avscanproto.Notification, w *worker) {
 	cmd := avscanproto.CommandMessage{Command: avscanproto.CreateSectionForDataScan, ScanId: n.ScanId, ScanThreadId: w.tid}
 	out := make([]byte, avscanproto.HandleSize)
 	var got uint32
@@ -367,6 +381,7 @@ func (s *Scanner) handleStartScan(n avscanproto.Notification, w *worker) {
 	section, _ := avscanproto.DecodeHandle(out[:got])
 	cmd.ScanResult = avscanproto.Undetermined
 	if view, err := s.p.MapViewOfFile(section, fltlib.FILE_MAP_READ, 0, 0, 0); err == nil {
+		defer s.p.UnmapViewOfFile(view)
 		if s.opts.ScanDelay > 0 {
 			t := time.NewTimer(s.opts.ScanDelay)
 			select {
@@ -409,7 +424,7 @@ func ScanMemory(data []byte, abort *atomic.Bool) avscanproto.ScanResult {
 }
 
 // listenAbort is UserScanListenAbortProc.
-func (s *Scanner) listenAbort(ready chan<- struct{}) {
+func (s *Service) listenAbort(ready chan<- struct{}) {
 	defer close(s.listener)
 	ctx := avscanproto.ConnectionContext{Type: avscanproto.ForAbort}.Encode()
 	h, hr := s.p.FilterConnectCommunicationPort(avscanproto.AbortPortName, 0, ctx, len(ctx), nil)
@@ -420,7 +435,7 @@ func (s *Scanner) listenAbort(ready chan<- struct{}) {
 	}
 	s.abortPort.Store(uint64(h)) // before Start returns: Stop must find it
 	close(ready)
-	tid := s.p.ID()<<12 | 0x800
+	tid := listenerThreadID
 	buf := make([]byte, avscanproto.MessageSize)
 	for {
 		hr := s.p.FilterGetMessage(h, buf, nil)
@@ -473,7 +488,7 @@ func (s *Scanner) listenAbort(ready chan<- struct{}) {
 
 // closeAbortPort closes the abort listener's handle once (the listener when it ends, or
 // Stop to end it: its pending Get completes as aborted).
-func (s *Scanner) closeAbortPort() {
+func (s *Service) closeAbortPort() {
 	if h := s.abortPort.Swap(0); h != 0 {
 		s.p.CloseHandle(kernel.Handle(h))
 	}
@@ -481,7 +496,7 @@ func (s *Scanner) closeAbortPort() {
 
 // synchronizedCancel is UserScanSynchronizedCancel: every worker is told to stop (abort
 // flags, CancelIoEx on the scan port: the pending Gets complete as aborted) and awaited.
-func (s *Scanner) synchronizedCancel() {
+func (s *Service) synchronizedCancel() {
 	s.mu.Lock()
 	s.finalized = true
 	for _, w := range s.workers {
@@ -494,7 +509,7 @@ func (s *Scanner) synchronizedCancel() {
 
 // closePorts is UserScanClosePorts: the scan port and the completion port.
 // A second caller waits until the first has closed them.
-func (s *Scanner) closePorts() {
+func (s *Service) closePorts() {
 	s.closeOnce.Do(func() {
 		s.p.CloseHandle(s.scanPort)
 		s.p.CloseHandle(s.completion)
@@ -503,19 +518,26 @@ func (s *Scanner) closePorts() {
 }
 
 // Stop is UserScanFinalize: it cancels and awaits the workers, ends the abort listener and
-// closes every handle. It returns when everything has stopped.
-func (s *Scanner) Stop() {
+// closes every handle. It returns when everything has stopped; its error is always nil (the
+// reasons the service ended are in Stats).
+func (s *Service) Stop() error {
 	s.stopping.Store(true)
 	s.synchronizedCancel()
 	s.closeAbortPort()
 	<-s.listener
 	s.closePorts()
+	return nil
 }
 
-// IsFileModified asks the filter, through the query port, whether the file behind p's handle
-// file is modified (not scanned since its last change). It connects ({Type: ForQuery}), sends
-// IsFileModified and disconnects.
-func IsFileModified(p *harness.Process, file kernel.Handle) (bool, kernel.HRESULT) {
+// workerThreadID and listenerThreadID are the made-up thread ids the service gives the filter.
+func workerThreadID(i int) uint32 { return 0x1000 | uint32(4*(i+1)) }
+
+const listenerThreadID uint32 = 0x1800
+
+// IsFileModified asks the filter, through the query port, whether the file behind the handle
+// file (of the process b stands for) is modified (not scanned since its last change). It
+// connects ({Type: ForQuery}), sends IsFileModified and disconnects.
+func IsFileModified(p fltlib.Backend, file kernel.Handle) (bool, kernel.HRESULT) {
 	ctx := avscanproto.ConnectionContext{Type: avscanproto.ForQuery}.Encode()
 	h, hr := p.FilterConnectCommunicationPort(avscanproto.QueryPortName, 0, ctx, len(ctx), nil)
 	if hr != kernel.S_OK {
