@@ -1,0 +1,43 @@
+package fltlibtest_test
+
+import (
+	"context"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/fltemu/fltemu/fltlib/fltlibtest"
+	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/internal/testdriver"
+	"github.com/fltemu/fltemu/kernel"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The suite against the emulator, with the test driver pushing the messages.
+func TestConformanceEmulator(t *testing.T) {
+	{
+		w := harness.New(t)
+		d := &testdriver.Driver{MaxConnections: 4}
+		if hr := w.Load("test", d); hr != kernel.S_OK {
+			t.Fatalf("Load: %v", hr)
+		}
+		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		fltlibtest.Run(t, fltlibtest.Env{
+			Backend: p,
+			Port:    `\TestPort`,
+			Push: func(ctx context.Context, payload []byte, replyCap int) ([]byte, error) {
+				conns := d.Conns()
+				var reply []byte
+				if replyCap > 0 {
+					reply = make([]byte, replyCap)
+				}
+				st, n := d.Send(ctx, conns[len(conns)-1], payload, reply, nil)
+				if st != kernel.STATUS_SUCCESS {
+					return nil, st
+				}
+				return reply[:n], nil
+			},
+		})
+	}
+}
