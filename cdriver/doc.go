@@ -13,14 +13,14 @@
 //
 //  1. Put the driver's .c and .h files in a package directory.
 //
-//  2. Add one Go file that names DriverEntry (go run github.com/fltemu/fltemu/cdriver/cmd/cdrivergen
-//     writes it):
+//  2. Add one Go file that names DriverEntry (copy sampledrivers/cminimal/driver.go and
+//     change the names; the INF's default instance goes into SetInstance):
 //
 //     package mydriver
 //
-//     // #cgo CFLAGS: -I${SRCDIR}/<path to>/cdriver/include -fshort-wchar
+//     // #cgo CFLAGS: -I${SRCDIR}/<path to>/cdriver/include
 //     // #include <fltKernel.h>
-//     // DRIVER_INITIALIZE DriverEntry;
+//     // NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 //     import "C"
 //
 //     import (

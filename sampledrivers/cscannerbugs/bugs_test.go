@@ -1,0 +1,90 @@
+package cscannerbugs_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/fltemu/fltemu/cdriver"
+	"github.com/fltemu/fltemu/fsys"
+	"github.com/fltemu/fltemu/harness"
+	"github.com/fltemu/fltemu/kernel"
+	"github.com/fltemu/fltemu/sampledrivers/cscannerbugs"
+	"github.com/fltemu/fltemu/sampledrivers/scanner/scanuser"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// load mounts C: with a foul .txt and loads the scanner with bugs planted.
+func load(t *testing.T, w *harness.World, bugs uint32) (svc, app *harness.Process) {
+	t.Helper()
+	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{
+		`dirty.txt`: append([]byte("foul"), bytes.Repeat([]byte("x"), 100)...), `clean.txt`: []byte("all good")}})
+	require.Equal(t, kernel.S_OK, w.Load("scanner", cscannerbugs.New(bugs)))
+	return w.NewProcess("scanuser.exe", kernel.TokenAdmin()), w.NewProcess("notepad.exe", kernel.TokenStandardUser())
+}
+
+func open(t *testing.T, p *harness.Process, path string) error {
+	h, err := p.CreateFile(path, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+	if err == nil {
+		require.NoError(t, p.CloseHandle(h))
+	}
+	return err
+}
+
+// A DisconnectNotify that forgets FltCloseClientPort leaks the connection: at unload the
+// verifier reports R-VERIFY-2.
+func TestPlantedForgottenCloseClientPort(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		svc, _ := load(t, w, cscannerbugs.BugNoCloseClientPort)
+		w.ExpectViolation(kernel.RuleVerify2)
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+		require.NoError(t, err)
+		require.NoError(t, sc.Stop())
+		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+	})
+}
+
+// A notification never freed is still allocated at unload: R-POOL-1 names its tag, size and
+// the line of scanner.c that allocated it, once per leaked block.
+func TestPlantedLeakedPool(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		svc, app := load(t, w, cscannerbugs.BugLeakNotification)
+		w.ExpectViolation(cdriver.RulePoolLeak).Containing("1032 bytes tagged 'scnN'", "scanner.c:").Times(2)
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+		require.NoError(t, err)
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
+		require.NoError(t, open(t, app, `C:\clean.txt`))
+		require.NoError(t, sc.Stop())
+		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+	})
+}
+
+// FltUnregisterFilter with the server port still open would hang on Windows: R-VERIFY-1.
+func TestPlantedUnregisterWithOpenPort(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		load(t, w, cscannerbugs.BugUnregisterOpen)
+		w.ExpectViolation(kernel.RuleVerify1).Containing(`\ScannerPort`)
+		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+	})
+}
+
+// A post-write callback runs at DISPATCH_LEVEL; FltSendMessage there is an IRQL violation:
+// R-VERIFY-9 names the routine.
+func TestPlantedSendFromPostWrite(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		svc, app := load(t, w, cscannerbugs.BugSendInPostWrite)
+		w.ExpectViolation(kernel.RuleVerify9).Containing("FltSendMessage")
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+		require.NoError(t, err)
+		h, err := app.CreateFile(`C:\clean.txt`, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
+		require.NoError(t, err)
+		_, err = app.WriteFileAt(h, []byte("fine"), 0)
+		require.NoError(t, err)
+		require.NoError(t, app.CloseHandle(h))
+		require.NoError(t, sc.Stop())
+	})
+}

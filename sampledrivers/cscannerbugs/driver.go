@@ -1,0 +1,30 @@
+// Package cscannerbugs is a copy of the C scanner (package cscanner) with bugs planted in
+// it, switched on one by one, for the tests that show which verifier rule each one breaks.
+package cscannerbugs
+
+// #cgo CFLAGS: -I${SRCDIR}/../../cdriver/include
+// #include <fltKernel.h>
+// NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+// extern ULONG PlantedBugs;
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/fltemu/fltemu/cdriver"
+)
+
+// The planted bugs (scanner.c's BUG_* values).
+const (
+	BugNoCloseClientPort = 0x1 // DisconnectNotify forgets FltCloseClientPort
+	BugLeakNotification  = 0x2 // the notification is never freed
+	BugUnregisterOpen    = 0x4 // unload unregisters with the server port open
+	BugSendInPostWrite   = 0x8 // a post-write callback reads the file and sends to user mode
+)
+
+// New returns the driver with the given bugs planted. Call it before loading.
+func New(bugs uint32) *cdriver.Driver {
+	C.PlantedBugs = C.ULONG(bugs)
+	return cdriver.New("scanner.sys", unsafe.Pointer(C.DriverEntry)).
+		SetInstance(cdriver.Instance{Altitude: "265000", Name: "Scanner Instance"})
+}
