@@ -72,3 +72,28 @@ func deref(o *scanuser.Options) scanuser.Options {
 	}
 	return *o
 }
+
+// The service stops when its ctx ends, as with Stop; a ctx already done or no backend is an
+// error before anything is opened.
+func TestStartContextAndBackend(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		require.Equal(t, kernel.S_OK, w.Load("scanner", &scanner.Driver{}))
+		p := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
+		_, err := scanuser.Start(context.Background(), nil, scanuser.Options{})
+		require.ErrorIs(t, err, kernel.E_INVALIDARG)
+		done, cancelDone := context.WithCancel(context.Background())
+		cancelDone()
+		_, err = scanuser.Start(done, p, scanuser.Options{})
+		require.ErrorIs(t, err, context.Canceled)
+		require.Empty(t, p.Kernel().Handles())
+
+		ctx, cancel := context.WithCancel(context.Background())
+		sc, err := scanuser.Start(ctx, p, scanuser.Options{})
+		require.NoError(t, err)
+		cancel()
+		<-sc.Done()
+		require.NoError(t, sc.Wait())
+		require.Empty(t, p.Kernel().Handles(), "the service closed its handles")
+		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+	})
+}
