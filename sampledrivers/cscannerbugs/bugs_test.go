@@ -88,3 +88,27 @@ func TestPlantedSendFromPostWrite(t *testing.T) {
 		require.NoError(t, sc.Stop())
 	})
 }
+
+// An FLT_REGISTRATION whose Size is too small for its Version is refused with
+// STATUS_INVALID_PARAMETER and reported (R-VERIFY-5), instead of read past its end.
+func TestPlantedRegistrationSize(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		w.ExpectViolation(kernel.RuleVerify5).Containing("FLT_REGISTRATION with Size 64")
+		require.Equal(t, kernel.E_INVALIDARG, w.Load("scanner", cscannerbugs.New(cscannerbugs.BugRegistrationSize)))
+		require.False(t, w.FilterManager().Loaded("scanner"))
+	})
+}
+
+// A double free is reported (R-POOL-2) and does not crash the test binary; the freed block
+// stays poisoned.
+func TestPlantedDoubleFree(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		svc, app := load(t, w, cscannerbugs.BugDoubleFree)
+		w.ExpectViolation(cdriver.RulePoolFree).Containing("double free", "scanner.c:").Times(1)
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+		require.NoError(t, err)
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
+		require.NoError(t, sc.Stop())
+		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+	})
+}

@@ -16,10 +16,12 @@ import (
 
 // The planted bugs (scanner.c's BUG_* values).
 const (
-	BugNoCloseClientPort = 0x1 // DisconnectNotify forgets FltCloseClientPort
-	BugLeakNotification  = 0x2 // the notification is never freed
-	BugUnregisterOpen    = 0x4 // unload unregisters with the server port open
-	BugSendInPostWrite   = 0x8 // a post-write callback reads the file and sends to user mode
+	BugNoCloseClientPort = 0x1  // DisconnectNotify forgets FltCloseClientPort
+	BugLeakNotification  = 0x2  // the notification is never freed
+	BugUnregisterOpen    = 0x4  // unload unregisters with the server port open
+	BugSendInPostWrite   = 0x8  // a post-write callback reads the file and sends to user mode
+	BugRegistrationSize  = 0x10 // FLT_REGISTRATION.Size too small for its Version
+	BugDoubleFree        = 0x20 // the notification is freed twice
 )
 
 // New returns the driver with the given bugs planted. Call it before loading.

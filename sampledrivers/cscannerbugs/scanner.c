@@ -40,6 +40,8 @@ SCANNER_DATA ScannerData;
 #define BUG_LEAK_NOTIFICATION       0x2     // the notification is never freed
 #define BUG_UNREGISTER_OPEN_PORT    0x4     // unload unregisters with the server port open
 #define BUG_SEND_IN_POST_WRITE      0x8     // a post-write callback sends to user mode
+#define BUG_REGISTRATION_SIZE       0x10    // FLT_REGISTRATION.Size of an older header
+#define BUG_DOUBLE_FREE             0x20    // the notification is freed twice
 
 ULONG PlantedBugs;
 
@@ -211,9 +213,19 @@ Return Value:
     //  Register with filter manager.
     //
 
-    status = FltRegisterFilter( DriverObject,
-                                &FilterRegistration,
-                                &ScannerData.Filter );
+    if (FlagOn( PlantedBugs, BUG_REGISTRATION_SIZE )) {
+
+        FLT_REGISTRATION shortRegistration = FilterRegistration;
+
+        shortRegistration.Size = FIELD_OFFSET( FLT_REGISTRATION, GenerateFileNameCallback );
+        status = FltRegisterFilter( DriverObject, &shortRegistration, &ScannerData.Filter );
+
+    } else {
+
+        status = FltRegisterFilter( DriverObject,
+                                    &FilterRegistration,
+                                    &ScannerData.Filter );
+    }
 
     if (!NT_SUCCESS( status )) {
 
@@ -948,6 +960,11 @@ Routine Description:
     }
 
     if (!FlagOn( PlantedBugs, BUG_LEAK_NOTIFICATION )) {
+
+        ExFreePoolWithTag( notification, SCANNER_NOTIFICATION_TAG );
+    }
+
+    if (FlagOn( PlantedBugs, BUG_DOUBLE_FREE )) {
 
         ExFreePoolWithTag( notification, SCANNER_NOTIFICATION_TAG );
     }
