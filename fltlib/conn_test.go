@@ -259,7 +259,7 @@ func TestCancelSynchronousIo(t *testing.T) {
 			st, _ := d.Send(context.Background(), d.Conn(len(d.Conns())-1), []byte("t2"), nil, nil)
 			require.Equal(t, kernel.STATUS_SUCCESS, st)
 			require.Equal(t, kernel.S_OK, <-r2)
-			require.Equal(t, "t2", string(buf2[16:18]))
+			require.Equal(t, "t2", string(buf2[driverapi.FilterMessageHeaderSize:18]))
 			require.NoError(t, p.CloseHandle(h))
 		}
 	})

@@ -393,7 +393,7 @@ func TestBadInputConnection(t *testing.T) {
 			{"pending none", func() any { return c.PendingGets() }, 0, ""},
 			{"reply nil", func() any { return c.Reply(nil) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"reply 15 bytes", func() any { return c.Reply(make([]byte, 15)) }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"reply unknown id", func() any { return c.Reply(make([]byte, 16)) }, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, ""},
+			{"reply unknown id", func() any { return c.Reply(make([]byte, driverapi.FilterReplyHeaderSize)) }, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, ""},
 			{"send nil", func() any { _, st := c.Send(context.Background(), nil, nil); return st }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"send nil output", func() any { n, st := c.Send(context.Background(), []byte("x"), nil); return [2]any{n, st} }, [2]any{uint32(0), kernel.STATUS_SUCCESS}, ""},
 			{"info", info, "true \\BadPort true true", ""},
@@ -404,7 +404,7 @@ func TestBadInputConnection(t *testing.T) {
 			{"close it again: DisconnectNotify at most once", func() any { c.CloseUserEndpoint(context.Background()); return d.discs }, 1, ""},
 			{"disconnected", func() any { return c.Disconnected() }, true, ""},
 			{"get after close", func() any { return c.Get(make([]byte, 64), nil, done) }, kernel.STATUS_PORT_DISCONNECTED, ""},
-			{"reply after close", func() any { return c.Reply(make([]byte, 16)) }, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, ""}, // FilterReplyMessage 5 (rev 2)
+			{"reply after close", func() any { return c.Reply(make([]byte, driverapi.FilterReplyHeaderSize)) }, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, ""}, // FilterReplyMessage 5 (rev 2)
 			{"send after close", func() any { _, st := c.Send(context.Background(), []byte("x"), nil); return st }, kernel.STATUS_PORT_DISCONNECTED, ""},
 			{"info after close", info, "true \\BadPort true true", ""},
 			{"send on the closed client port variable", func() any {

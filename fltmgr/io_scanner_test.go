@@ -147,11 +147,11 @@ func (s *miniScanner) preWrite(data *driverapi.CallbackData, objs *driverapi.Rel
 // unsafe. It reports the number of requests on done.
 func runService(svc *harness.Process, h kernel.Handle, done chan<- int) {
 	count := 0
-	buf := make([]byte, 16+8+1024)
+	buf := make([]byte, driverapi.FilterMessageHeaderSize+8+1024)
 	for svc.FilterGetMessage(h, buf, nil) == kernel.S_OK {
 		count++
 		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
-		n := binary.LittleEndian.Uint32(buf[16:])
+		n := binary.LittleEndian.Uint32(buf[driverapi.FilterMessageHeaderSize:])
 		safe := byte(1)
 		if bytes.Contains(buf[24:24+n], []byte("foul")) {
 			safe = 0

@@ -32,8 +32,8 @@ func TestRoundTripBasic(t *testing.T) {
 	require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
 	hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 	require.Equal(t, uint64(1), hdr.MessageId)
-	require.Equal(t, uint32(8+16), hdr.ReplyLength)
-	require.Equal(t, "hello", string(buf[16:21]))
+	require.Equal(t, driverapi.MessageReplyLength(8), hdr.ReplyLength)
+	require.Equal(t, "hello", string(buf[driverapi.FilterMessageHeaderSize:21]))
 	require.Equal(t, kernel.S_OK, p.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok"))))
 	<-done
 	require.Equal(t, kernel.STATUS_SUCCESS, st)

@@ -168,10 +168,10 @@ func newTPChanRig(workers int) *tpChanRig {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			buf := make([]byte, 16+rtMessageSize)
-			rep := make([]byte, 16+rtReplySize)
+			buf := make([]byte, driverapi.FilterMessageHeaderSize+rtMessageSize)
+			rep := make([]byte, driverapi.FilterMessageHeaderSize+rtReplySize)
 			for q := range r.reqs {
-				copy(buf[16:], q.msg)
+				copy(buf[driverapi.FilterMessageHeaderSize:], q.msg)
 				q.reply <- rep
 			}
 		}()
@@ -187,7 +187,7 @@ func (r *tpChanRig) senders(k int) *senders {
 		rc := make(chan []byte)
 		return func() {
 			r.reqs <- tpReq{msg, rc}
-			copy(reply, (<-rc)[16:])
+			copy(reply, (<-rc)[driverapi.FilterMessageHeaderSize:])
 		}
 	})
 }

@@ -123,10 +123,10 @@ type chanRig struct {
 func newChanRig(msgSize int) *chanRig {
 	c := &chanRig{req: make(chan []byte), rep: make(chan []byte), msg: make([]byte, msgSize), reply: make([]byte, rtReplySize)}
 	go func() {
-		buf := make([]byte, 16+msgSize)
-		r := make([]byte, 16+rtReplySize)
+		buf := make([]byte, driverapi.FilterMessageHeaderSize+msgSize)
+		r := make([]byte, driverapi.FilterMessageHeaderSize+rtReplySize)
 		for m := range c.req {
-			copy(buf[16:], m)
+			copy(buf[driverapi.FilterMessageHeaderSize:], m)
 			if msgSize > 0 {
 				r[16] = buf[16]
 			}
@@ -139,7 +139,7 @@ func newChanRig(msgSize int) *chanRig {
 func (c *chanRig) run(n int) {
 	for i := 0; i < n; i++ {
 		c.req <- c.msg
-		copy(c.reply, (<-c.rep)[16:])
+		copy(c.reply, (<-c.rep)[driverapi.FilterMessageHeaderSize:])
 	}
 }
 
@@ -162,8 +162,8 @@ func roundTripSocket(b *testing.B, n int) float64 {
 			return
 		}
 		defer c.Close()
-		buf := make([]byte, 16+rtMessageSize)
-		r := make([]byte, 16+rtReplySize)
+		buf := make([]byte, driverapi.FilterMessageHeaderSize+rtMessageSize)
+		r := make([]byte, driverapi.FilterMessageHeaderSize+rtReplySize)
 		for {
 			if _, err := readFull(c, buf); err != nil {
 				return
@@ -178,8 +178,8 @@ func roundTripSocket(b *testing.B, n int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	msg := make([]byte, 16+rtMessageSize)
-	reply := make([]byte, 16+rtReplySize)
+	msg := make([]byte, driverapi.FilterMessageHeaderSize+rtMessageSize)
+	reply := make([]byte, driverapi.FilterMessageHeaderSize+rtReplySize)
 	start := nowNanos()
 	for i := 0; i < n; i++ {
 		if _, err := c.Write(msg); err != nil {

@@ -220,11 +220,11 @@ func fzFraming(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 	}
 	msg := fzFill(make([]byte, payloadLen), 1)
 	ch := fzSend(d, msg, capacity)
-	need := 16 + payloadLen
+	need := driverapi.FilterMessageHeaderSize + payloadLen
 	buf := bytes.Repeat([]byte{fzSentinel}, bufLen)
 	ov := &fltlib.Overlapped{}
 	hr = p.FilterGetMessage(h, buf, ov)
-	if bufLen < 16 {
+	if bufLen < driverapi.FilterMessageHeaderSize {
 		if hr != kernel.E_INVALIDARG { // R-USER Get 1
 			t.Fatalf("Get with %d bytes: %v", bufLen, hr)
 		}
@@ -258,12 +258,12 @@ func fzFraming(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 	hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 	wantRL, wantID := uint32(0), uint64(0)
 	if capacity > 0 {
-		wantRL, wantID = uint32(capacity)+16, 1 // R-SEND-7
+		wantRL, wantID = driverapi.MessageReplyLength(capacity), 1 // R-SEND-7
 	}
 	if hdr.ReplyLength != wantRL || hdr.MessageId != wantID || binary.LittleEndian.Uint32(buf[4:]) != 0 {
 		t.Fatalf("header %+v (padding %x), want ReplyLength %d MessageId %d", hdr, buf[4:8], wantRL, wantID)
 	}
-	if !bytes.Equal(buf[16:need], msg) {
+	if !bytes.Equal(buf[driverapi.FilterMessageHeaderSize:need], msg) {
 		t.Fatal("payload differs")
 	}
 	for i := need; i < len(buf); i++ {

@@ -113,7 +113,7 @@ func getMessage(t *testing.T, p *harness.Process, h kernel.Handle, size int) (dr
 	require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
 	hdr, ok := driverapi.ParseFilterMessageHeader(buf)
 	require.True(t, ok)
-	return hdr, buf[16:]
+	return hdr, buf[driverapi.FilterMessageHeaderSize:]
 }
 
 // reply sends FILTER_REPLY_HEADER{status, id} + payload with FilterReplyMessage.
@@ -260,7 +260,7 @@ func TestModelConnectionsAreIndependent(t *testing.T) {
 		require.Equal(t, kernel.S_OK, <-gb)
 		hdrB, _ := driverapi.ParseFilterMessageHeader(bufB)
 		require.Equal(t, uint64(1), hdrB.MessageId)
-		require.Equal(t, "for b", string(bufB[16:21]))
+		require.Equal(t, "for b", string(bufB[driverapi.FilterMessageHeaderSize:21]))
 		// Each reply reaches its own connection's sender.
 		require.Equal(t, kernel.S_OK, reply(pb, hb, kernel.STATUS_SUCCESS, 1, []byte("B")))
 		require.Equal(t, kernel.S_OK, reply(pa, ha, kernel.STATUS_SUCCESS, 1, []byte("AA")))
@@ -741,7 +741,7 @@ func TestConnectOptions(t *testing.T) {
 		requireBlocked(t, g)
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("sync"), nil, nil))
 		require.Equal(t, kernel.S_OK, <-g)
-		require.Equal(t, "sync", string(buf[16:20]))
+		require.Equal(t, "sync", string(buf[driverapi.FilterMessageHeaderSize:20]))
 		// An OVERLAPPED on it is not an error: the call waits, and ov gets the status and the
 		// byte count the plain synchronous form does not report.
 		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
@@ -755,7 +755,7 @@ func TestConnectOptions(t *testing.T) {
 		st, n := ov.Result()
 		require.Equal(t, kernel.STATUS_SUCCESS, st)
 		require.Equal(t, uint32(20), n)
-		require.Equal(t, "over", string(buf[16:20]))
+		require.Equal(t, "over", string(buf[driverapi.FilterMessageHeaderSize:20]))
 	})
 }
 

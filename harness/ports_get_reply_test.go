@@ -40,11 +40,11 @@ func TestGetBufferArgument(t *testing.T) {
 		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("x"), nil, driverapi.NoWait()))
 
 		// 16 bytes is enough for an empty message, not for a one-byte one.
-		g := getAsync(p, h, make([]byte, 16))
+		g := getAsync(p, h, make([]byte, driverapi.FilterMessageHeaderSize))
 		requireBlocked(t, g)
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte{}, nil, nil))
 		require.Equal(t, kernel.S_OK, <-g)
-		g = getAsync(p, h, make([]byte, 16))
+		g = getAsync(p, h, make([]byte, driverapi.FilterMessageHeaderSize))
 		requireBlocked(t, g)
 		r := sendAsync(context.Background(), d, d.Conn(0), []byte{1}, nil, driverapi.RelativeTimeout(time.Second))
 		require.Equal(t, kernel.HRESULT(0x8007007A), <-g)
@@ -64,7 +64,7 @@ func TestGetSynchronousBlocksUntilMessage(t *testing.T) {
 		requireBlocked(t, g)
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("hello"), nil, nil))
 		require.Equal(t, kernel.S_OK, <-g)
-		require.Equal(t, "hello", string(buf[16:21]))
+		require.Equal(t, "hello", string(buf[driverapi.FilterMessageHeaderSize:21]))
 	})
 }
 
@@ -130,7 +130,7 @@ func TestGetOverlappedCompletesThroughEvent(t *testing.T) {
 		require.Equal(t, uint32(23), n2)
 		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 20, MessageId: 1}, hdr)
-		require.Equal(t, "payload", string(buf[16:23]))
+		require.Equal(t, "payload", string(buf[driverapi.FilterMessageHeaderSize:23]))
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, 1, nil))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-r)
 
@@ -168,7 +168,7 @@ func TestGetOverlappedSeveralOutstanding(t *testing.T) {
 			got, err := p.GetOverlappedResult(h, ovs[i], false)
 			require.NoError(t, err)
 			require.Equal(t, uint32(18), got)
-			require.Equal(t, []byte{'m', byte('0' + i)}, bufs[i][16:18])
+			require.Equal(t, []byte{'m', byte('0' + i)}, bufs[i][driverapi.FilterMessageHeaderSize:18])
 		}
 	})
 }
@@ -199,7 +199,7 @@ func TestGetCancelIoEx(t *testing.T) {
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("to b"), nil, nil))
 		_, err = p.GetOverlappedResult(h, b, true)
 		require.NoError(t, err)
-		require.Equal(t, "to b", string(bufB[16:20]))
+		require.Equal(t, "to b", string(bufB[driverapi.FilterMessageHeaderSize:20]))
 
 		require.NoError(t, p.CancelIoEx(h, nil))
 		require.Equal(t, hrAborted, <-sync)

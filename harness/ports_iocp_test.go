@@ -69,13 +69,13 @@ func TestIOCPAssociation(t *testing.T) {
 		require.Equal(t, uint32(19), n)
 		require.Equal(t, uintptr(0x52), key)
 		require.Same(t, ov2, ov)
-		require.Equal(t, "two", string(b2[16:19]))
+		require.Equal(t, "two", string(b2[driverapi.FilterMessageHeaderSize:19]))
 		n, key, ov, err = p.GetQueuedCompletionStatus(port, fltlib.INFINITE)
 		require.NoError(t, err)
 		require.Equal(t, uint32(20), n)
 		require.Equal(t, uintptr(0x51), key)
 		require.Same(t, ov1, ov)
-		require.Equal(t, "one!", string(b1[16:20]))
+		require.Equal(t, "one!", string(b1[driverapi.FilterMessageHeaderSize:20]))
 	})
 }
 
@@ -218,7 +218,7 @@ func TestIOCPScannerPattern(t *testing.T) {
 		bufs := make(map[*fltlib.Overlapped][]byte)
 		for range workers * perWorker {
 			ov := &fltlib.Overlapped{}
-			bufs[ov] = make([]byte, 16+1032)
+			bufs[ov] = make([]byte, driverapi.FilterMessageHeaderSize+1032)
 			require.Equal(t, hrPending, p.FilterGetMessage(h, bufs[ov], ov))
 		}
 
@@ -236,7 +236,7 @@ func TestIOCPScannerPattern(t *testing.T) {
 					buf := bufs[ov]
 					hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 					safe := byte(1)
-					if bytes.Contains(buf[16:n], []byte("foul")) {
+					if bytes.Contains(buf[driverapi.FilterMessageHeaderSize:n], []byte("foul")) {
 						safe = 0
 					}
 					if hr := p.FilterReplyMessage(h, driverapi.NewFilterReply(kernel.STATUS_SUCCESS, hdr.MessageId, []byte{safe})); hr != kernel.S_OK {

@@ -266,7 +266,7 @@ func TestScenarioMessageTooBigIsNotLost(t *testing.T) {
 		r := sendAsync(context.Background(), d, d.Conn(0), msg, make([]byte, 8), driverapi.RelativeTimeout(time.Minute))
 		need, err := p.GetOverlappedResult(h, ov, true)
 		require.Equal(t, kernel.ERROR_INSUFFICIENT_BUFFER, err)
-		require.Equal(t, uint32(16+3000), need)
+		require.Equal(t, uint32(driverapi.FilterMessageHeaderSize+3000), need)
 		requireBlocked(t, r)
 
 		buf := make([]byte, need)
@@ -274,7 +274,7 @@ func TestScenarioMessageTooBigIsNotLost(t *testing.T) {
 		n, err := p.GetOverlappedResult(h, ov, true)
 		require.NoError(t, err)
 		require.Equal(t, need, n)
-		require.Equal(t, msg, buf[16:])
+		require.Equal(t, msg, buf[driverapi.FilterMessageHeaderSize:])
 		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, []byte("ok")))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 2}, <-r)
