@@ -329,18 +329,34 @@ const scaleConns = 10000
 
 // scaleWorld makes a world with conns idle connections to one port, from 10 processes.
 func scaleWorld(b *testing.B, conns int) (*harness.World, *testdriver.Driver) {
+	w, d, _ := scaleWorldHandles(b, conns)
+	return w, d
+}
+
+// scaleWorldHandles is scaleWorld that also returns the connection handles.
+func scaleWorldHandles(b *testing.B, conns int) (*harness.World, *testdriver.Driver, []idleHandle) {
 	d := &testdriver.Driver{MaxConnections: int32(conns)}
 	w, _ := benchWorld(b, d)
 	var procs []*harness.Process
 	for i := 0; i < 10; i++ {
 		procs = append(procs, w.NewProcess(fmt.Sprintf("svc%d.exe", i), kernel.TokenAdmin()))
 	}
+	var hs []idleHandle
 	for i := 0; i < conns; i++ {
-		if _, hr := procs[i%len(procs)].FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil); hr != kernel.S_OK {
+		p := procs[i%len(procs)]
+		h, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
+		if hr != kernel.S_OK {
 			b.Fatal(hr)
 		}
+		hs = append(hs, idleHandle{p, h})
 	}
-	return w, d
+	return w, d, hs
+}
+
+func closeIdle(hs []idleHandle) {
+	for _, ih := range hs {
+		ih.p.CloseHandle(ih.h)
+	}
 }
 
 // BenchmarkScaleIdleConnections: memory per idle connection (target ≤ 2 KiB: the connection,
@@ -352,12 +368,13 @@ func BenchmarkScaleIdleConnections(b *testing.B) {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		g0 := runtime.NumGoroutine()
-		w, _ := scaleWorld(b, scaleConns)
+		w, _, hs := scaleWorldHandles(b, scaleConns)
 		runtime.GC()
 		runtime.ReadMemStats(&m1)
 		g1 := runtime.NumGoroutine()
 		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/scaleConns, "B/conn")
 		b.ReportMetric(float64(g1-g0)/scaleConns, "goroutines/conn")
+		closeIdle(hs)
 		closeBenchWorld(b, w)
 	}
 }
@@ -370,7 +387,7 @@ func BenchmarkUnloadScale(b *testing.B) {
 			var total time.Duration
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				w, d := scaleWorld(b, conns)
+				w, d, hs := scaleWorldHandles(b, conns)
 				b.StartTimer()
 				start := time.Now()
 				if hr := w.Unload("bench"); hr != kernel.S_OK {
@@ -381,6 +398,7 @@ func BenchmarkUnloadScale(b *testing.B) {
 				if got := d.Disconnects.Load(); got != int32(conns) {
 					b.Fatalf("DisconnectNotify ran %d times, want %d", got, conns)
 				}
+				closeIdle(hs)
 				closeBenchWorld(b, w)
 				b.StartTimer()
 			}

@@ -40,6 +40,13 @@ type rtRig struct {
 	msg     []byte
 	reply   []byte
 	replyLn *uint32 // escapes once: the driver calls through an interface
+	idle    []idleHandle
+}
+
+// idleHandle is a connection handle a benchmark holds open and closes before teardown.
+type idleHandle struct {
+	p *harness.Process
+	h kernel.Handle
 }
 
 // newRTRig makes a rig for msgSize-byte messages and 1-byte replies, with the trace on or
@@ -57,18 +64,22 @@ func newRTRig(b *testing.B, msgSize int, trace bool, idle int) *rtRig {
 	if hr != kernel.S_OK {
 		b.Fatal(hr)
 	}
+	var idles []idleHandle
 	if idle > 0 {
 		var others []*harness.Process
 		for i := 0; i < min(idle, 10); i++ {
 			others = append(others, w.NewProcess(fmt.Sprintf("idle%d.exe", i), kernel.TokenAdmin()))
 		}
 		for i := 0; i < idle; i++ {
-			if _, hr := others[i%len(others)].FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil); hr != kernel.S_OK {
+			o := others[i%len(others)]
+			ih, hr := o.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
+			if hr != kernel.S_OK {
 				b.Fatal(hr)
 			}
+			idles = append(idles, idleHandle{o, ih})
 		}
 	}
-	r := &rtRig{w: w, p: p, h: h, d: d, done: make(chan struct{}), msg: make([]byte, msgSize),
+	r := &rtRig{idle: idles, w: w, p: p, h: h, d: d, done: make(chan struct{}), msg: make([]byte, msgSize),
 		reply: make([]byte, rtReplySize), replyLn: new(uint32)}
 	go func() {
 		defer close(r.done)
@@ -107,6 +118,9 @@ func (r *rtRig) close(b *testing.B) {
 	r.w.Unload("bench")
 	<-r.done
 	r.p.CloseHandle(r.h)
+	for _, ih := range r.idle {
+		ih.p.CloseHandle(ih.h)
+	}
 	if err := r.w.Close(); err != nil {
 		b.Fatal(err)
 	}
