@@ -61,6 +61,7 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ReportMetric(ns[0], "ns/op")
 			b.ReportMetric(1e9/ns[0], "msgs/s")
 			b.ReportMetric(1e9/ns[1], "chan-msgs/s")
+			b.ReportMetric(ns[1], "chan-ns/op")
 			b.ReportMetric(ns[0]/ns[1], "x_chan")
 		})
 	}
