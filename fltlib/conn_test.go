@@ -19,7 +19,7 @@ import (
 func loadTestDriver(t *testing.T, d *testdriver.Driver) *harness.World {
 	t.Helper()
 	w := harness.New(t)
-	require.Equal(t, kernel.S_OK, w.Load("test", d))
+	require.NoError(t, w.Load("test", d))
 	return w
 }
 
@@ -174,7 +174,7 @@ func TestClientReceiveUnload(t *testing.T) {
 			errc <- err
 		}()
 		synctest.Wait() // the Receive is blocked in its Get
-		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.NoError(t, w.Unload("test"))
 		require.ErrorIs(t, <-errc, kernel.E_HANDLE) // R-UNLOAD-5
 		_, err = c.Send(context.Background(), []byte("x"), nil)
 		require.ErrorIs(t, err, kernel.E_HANDLE)

@@ -24,12 +24,16 @@ var _ driverapi.FilterManager = (*driverView)(nil)
 
 // RegisterFilter emulates FltRegisterFilter.
 func (v *driverView) RegisterFilter(driver *driverapi.DriverObject, registration *driverapi.Registration) (driverapi.Filter, kernel.NTSTATUS) {
-	return v.m.registerFilter(driver, registration)
+	f, st := v.m.registerFilter(driver, registration)
+	v.m.noteEntryFailure(v.driver, RoutineRegisterFilter, st, "")
+	return f, st
 }
 
 // StartFiltering emulates FltStartFiltering.
 func (v *driverView) StartFiltering(filter driverapi.Filter) kernel.NTSTATUS {
-	return v.m.startFiltering(filter)
+	st := v.m.startFiltering(filter)
+	v.m.noteEntryFailure(v.driver, RoutineStartFiltering, st, "")
+	return st
 }
 
 // UnregisterFilter emulates FltUnregisterFilter.
@@ -39,7 +43,9 @@ func (v *driverView) UnregisterFilter(filter driverapi.Filter) {
 
 // BuildDefaultSecurityDescriptor emulates FltBuildDefaultSecurityDescriptor.
 func (v *driverView) BuildDefaultSecurityDescriptor(desiredAccess kernel.AccessMask) (*kernel.SecurityDescriptor, kernel.NTSTATUS) {
-	return v.m.buildDefaultSecurityDescriptor(desiredAccess)
+	sd, st := v.m.buildDefaultSecurityDescriptor(desiredAccess)
+	v.m.noteEntryFailure(v.driver, "FltBuildDefaultSecurityDescriptor", st, "")
+	return sd, st
 }
 
 // FreeSecurityDescriptor emulates FltFreeSecurityDescriptor.
@@ -49,7 +55,9 @@ func (v *driverView) FreeSecurityDescriptor(sd *kernel.SecurityDescriptor) {
 
 // CreateCommunicationPort emulates FltCreateCommunicationPort.
 func (v *driverView) CreateCommunicationPort(filter driverapi.Filter, attributes *driverapi.ObjectAttributes, serverPortCookie any, connect driverapi.ConnectNotify, disconnect driverapi.DisconnectNotify, message driverapi.MessageNotify, maxConnections int32) (driverapi.ServerPort, kernel.NTSTATUS) {
-	return v.m.createCommunicationPort(filter, attributes, serverPortCookie, connect, disconnect, message, maxConnections)
+	p, st := v.m.createCommunicationPort(filter, attributes, serverPortCookie, connect, disconnect, message, maxConnections)
+	v.m.noteEntryFailure(v.driver, RoutineCreateCommunicationPort, st, "")
+	return p, st
 }
 
 // CloseCommunicationPort emulates FltCloseCommunicationPort.

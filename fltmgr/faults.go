@@ -35,7 +35,10 @@ func (m *Manager) SetFaultHook(h FaultHook) {
 
 func (m *Manager) fault(routine, driver string) kernel.NTSTATUS {
 	if h := m.faultHook.Load(); h != nil {
-		return (*h)(routine, driver)
+		if st := (*h)(routine, driver); st != kernel.STATUS_SUCCESS {
+			m.noteEntryFailure(driver, routine, st, "failed by the test's fault injection")
+			return st
+		}
 	}
 	return kernel.STATUS_SUCCESS
 }

@@ -63,21 +63,28 @@ func (m *Manager) asFilter(fi driverapi.Filter) (*filter, bool) {
 // STATUS_INVALID_PARAMETER. A driver registers at most one filter; a second registration is
 // STATUS_INVALID_PARAMETER.
 func (m *Manager) registerFilter(driver *driverapi.DriverObject, reg *driverapi.Registration) (driverapi.Filter, kernel.NTSTATUS) {
+	const routine = "FltRegisterFilter"
+	name := "?"
+	if driver != nil {
+		name = driver.Name
+	}
 	if driver == nil || reg == nil {
-		return nil, kernel.STATUS_INVALID_PARAMETER
+		return nil, m.refuse(name, routine, kernel.STATUS_INVALID_PARAMETER, "the DRIVER_OBJECT or the FLT_REGISTRATION is nil")
 	}
 	switch reg.Version {
 	case driverapi.FLT_REGISTRATION_VERSION_0200, driverapi.FLT_REGISTRATION_VERSION_0202, driverapi.FLT_REGISTRATION_VERSION_0203:
 	default:
-		return nil, kernel.STATUS_INVALID_PARAMETER
+		return nil, m.refuse(name, routine, kernel.STATUS_INVALID_PARAMETER, fmt.Sprintf(
+			"the registration's Version 0x%04X is not one the filter manager knows (0x0200, 0x0202, 0x0203): use driverapi.FLT_REGISTRATION_VERSION",
+			reg.Version))
 	}
 	const knownFlags = driverapi.FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP |
 		driverapi.FLTFL_REGISTRATION_SUPPORT_NPFS_MSFS | driverapi.FLTFL_REGISTRATION_SUPPORT_DAX_VOLUME
 	if reg.Flags&^knownFlags != 0 {
-		return nil, kernel.STATUS_INVALID_PARAMETER
+		return nil, m.refuse(name, routine, kernel.STATUS_INVALID_PARAMETER, fmt.Sprintf("unknown registration flags 0x%X", reg.Flags&^knownFlags))
 	}
 	if st := validateIORegistration(reg); st != kernel.STATUS_SUCCESS {
-		return nil, st
+		return nil, m.refuse(name, routine, st, "the operation or context registration is malformed (see docs/io-support.md)")
 	}
 	// The fault hook and the trace run with no lock held: trace observers may call back
 	// into the world.
@@ -90,7 +97,8 @@ func (m *Manager) registerFilter(driver *driverapi.DriverObject, reg *driverapi.
 	}
 	if ld == nil || ld.state == driverUnloaded || ld.filter != nil {
 		m.mu.Unlock()
-		return nil, kernel.STATUS_INVALID_PARAMETER
+		return nil, m.refuse(name, routine, kernel.STATUS_INVALID_PARAMETER,
+			"the driver object is not the one DriverEntry was given, or the driver registered a filter already")
 	}
 	m.mu.Unlock()
 	if st := m.fault(RoutineRegisterFilter, ld.name); st != kernel.STATUS_SUCCESS {
@@ -126,11 +134,11 @@ func (m *Manager) startFiltering(fi driverapi.Filter) kernel.NTSTATUS {
 	f.mu.Lock()
 	if f.state != filterRegistered {
 		f.mu.Unlock()
-		return kernel.STATUS_FLT_DELETING_OBJECT
+		return m.refuse(f.name, "FltStartFiltering", kernel.STATUS_FLT_DELETING_OBJECT, "the filter is being unregistered")
 	}
 	if f.started {
 		f.mu.Unlock()
-		return kernel.STATUS_INVALID_PARAMETER
+		return m.refuse(f.name, "FltStartFiltering", kernel.STATUS_INVALID_PARAMETER, "the filter was started already")
 	}
 	f.started = true
 	f.mu.Unlock()

@@ -236,7 +236,7 @@ func TestIOInstanceContextLifetime(t *testing.T) {
 	require.Equal(t, []string{`freed \Device\Mup`}, r.take(), "the refused network instance's context is freed at once")
 	h := openRW(t, p, `C:\a.txt`, harness.OPEN_EXISTING)
 	require.NoError(t, p.CloseHandle(h))
-	require.Equal(t, kernel.S_OK, w.Unload("ic"))
+	require.NoError(t, w.Unload("ic"))
 	require.Equal(t, []string{`create sees \Device\HarddiskVolume1`, `teardown-start sees \Device\HarddiskVolume1`,
 		"teardown-complete", `freed \Device\HarddiskVolume1`}, r.take())
 }
@@ -250,7 +250,7 @@ func TestIOUnloadFreesContextsOfOpenHandles(t *testing.T) {
 	mustLoad(t, w, "scan", ctxDriver(&r))
 	h := openRW(t, p, `C:\doc.txt`, harness.OPEN_EXISTING)
 	r.take()
-	require.Equal(t, kernel.S_OK, w.Unload("scan"))
+	require.NoError(t, w.Unload("scan"))
 	require.Equal(t, []string{"cleanup-callback FLT_STREAMHANDLE_CONTEXT &{RescanRequired:true}"}, r.take())
 	_, err := p.WriteFile(h, []byte("x"))
 	require.NoError(t, err)
@@ -283,7 +283,7 @@ func TestIOContextLeakReported(t *testing.T) {
 	h := openRW(t, p, `C:\a.txt`, harness.OPEN_EXISTING)
 	require.NoError(t, p.CloseHandle(h))
 	require.Empty(t, r.take(), "the Get's reference keeps the context alive after the close")
-	require.Equal(t, kernel.S_OK, w.Unload("leaky"))
+	require.NoError(t, w.Unload("leaky"))
 	c, st := d.FM.AllocateContext(d.Filter, driverapi.FLT_STREAMHANDLE_CONTEXT, 1, driverapi.PagedPool)
 	require.Nil(t, c)
 	require.Equal(t, kernel.STATUS_FLT_DELETING_OBJECT, st)

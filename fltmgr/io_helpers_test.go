@@ -116,7 +116,7 @@ func ioWorld(t *testing.T, seed map[string][]byte) (*harness.World, *harness.Pro
 
 func mustLoad(t *testing.T, w *harness.World, name string, d driverapi.Driver) {
 	t.Helper()
-	require.Equal(t, kernel.S_OK, w.Load(name, d))
+	require.NoError(t, w.Load(name, d))
 }
 
 // openRW opens path for read and write, sharing everything.

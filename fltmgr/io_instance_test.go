@@ -59,7 +59,7 @@ func TestIOAutomaticAttachAndSetupRefusal(t *testing.T) {
 	require.Equal(t, []string{"f/f Instance@360000"}, w.Instances("D:"))
 
 	// R-IO-TEARDOWN-1: unloading tears every instance down with FILTER_UNLOAD.
-	require.Equal(t, kernel.S_OK, w.Unload("f"))
+	require.NoError(t, w.Unload("f"))
 	require.Equal(t, []string{
 		`f:teardown-start \Device\HarddiskVolume1 reason=0x2`, `f:teardown-complete \Device\HarddiskVolume1 reason=0x2`,
 		`f:teardown-start \Device\HarddiskVolume2 reason=0x2`, `f:teardown-complete \Device\HarddiskVolume2 reason=0x2`,
@@ -189,7 +189,7 @@ func TestIORegistrationValidation(t *testing.T) {
 			ContextRegistration: []driverapi.ContextRegistration{{ContextType: driverapi.FLT_CONTEXT_END}, {ContextType: 0x3}}}, kernel.STATUS_SUCCESS},
 	} {
 		d := &ioDriver{Reg: tc.reg}
-		require.Equal(t, kernel.HResultFromNtStatus(tc.st), w.Load(fmt.Sprintf("reg%d", i), d), "case %d", i)
+		require.ErrorIs(t, w.Load(fmt.Sprintf("reg%d", i), d), kernel.HResultFromNtStatus(tc.st), "case %d", i)
 	}
 }
 

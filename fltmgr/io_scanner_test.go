@@ -204,7 +204,7 @@ func TestIOScannerEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, app.CloseHandle(h))
 	require.Equal(t, 4, <-done) // dirty.txt, clean.txt open, the write, the paging write
-	require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+	require.NoError(t, w.Unload("scanner"))
 }
 
 // R-SEND-5 through file I/O: the callback data's context is the requestor's thread, so a

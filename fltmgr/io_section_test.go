@@ -191,7 +191,7 @@ func TestIOSectionNeverClosedIsReported(t *testing.T) {
 	d.FM.ReleaseContext(c) // the driver's reference; the section's stays
 	require.NoError(t, svc.CloseHandle(h))
 	require.NoError(t, app.CloseHandle(fh))
-	require.Equal(t, kernel.S_OK, w.Unload("scanflt"))
+	require.NoError(t, w.Unload("scanflt"))
 }
 
 // ReferenceFileObjectByHandle finds the file object behind a process's file handle, and

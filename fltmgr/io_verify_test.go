@@ -135,7 +135,7 @@ func TestIOPendedOperationAtUnload(t *testing.T) {
 		done <- err
 	}()
 	<-pended
-	require.Equal(t, kernel.S_OK, w.Unload("holder"))
+	require.NoError(t, w.Unload("holder"))
 	require.Equal(t, kernel.ERROR_OPERATION_ABORTED, <-done)
 
 	// Completing an operation that is not pended is a driver bug.
@@ -174,7 +174,7 @@ func TestIODrainingPostOperation(t *testing.T) {
 		done <- err
 	}()
 	<-entered
-	require.Equal(t, kernel.S_OK, w.Unload("upper"))
+	require.NoError(t, w.Unload("upper"))
 	require.Equal(t, []string{"upper post flags=1"}, r.take())
 	close(release)
 	require.NoError(t, <-done)

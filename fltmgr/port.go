@@ -37,18 +37,28 @@ func (p *serverPort) SecurityDescriptor() *kernel.SecurityDescriptor { return p.
 func (m *Manager) createCommunicationPort(fi driverapi.Filter, attrs *driverapi.ObjectAttributes, cookie any,
 	connect driverapi.ConnectNotify, disconnect driverapi.DisconnectNotify, message driverapi.MessageNotify,
 	maxConnections int32) (driverapi.ServerPort, kernel.NTSTATUS) {
+	const routine = RoutineCreateCommunicationPort
 	f, ok := m.asFilter(fi)
-	if !ok || attrs == nil || attrs.Attributes&driverapi.OBJ_KERNEL_HANDLE == 0 || maxConnections <= 0 ||
-		connect == nil || disconnect == nil {
-		if ok && (connect == nil || disconnect == nil) {
-			// Windows does not check: the first connect or disconnect calls through the nil
-			// pointer (R-CREATE-3). The emulator refuses the port and reports it, so the bug
-			// fails the test here rather than crashing a machine later.
-			m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: fmt.Sprintf("server port %q", attrs.ObjectName),
-				Message: "FltCreateCommunicationPort without a ConnectNotify or DisconnectNotify callback",
-				Windows: "no check: the first connect (or disconnect) calls a NULL pointer, a bugcheck"})
-		}
-		return nil, kernel.STATUS_INVALID_PARAMETER
+	bad := func(why string) (driverapi.ServerPort, kernel.NTSTATUS) {
+		return nil, m.refuse(filterName(fi), routine, kernel.STATUS_INVALID_PARAMETER, why)
+	}
+	switch {
+	case !ok:
+		return bad("the filter is nil or not one this filter manager registered")
+	case attrs == nil:
+		return bad("the object attributes are nil")
+	case attrs.Attributes&driverapi.OBJ_KERNEL_HANDLE == 0:
+		return bad("the object attributes lack OBJ_KERNEL_HANDLE: InitializeObjectAttributes(name, OBJ_KERNEL_HANDLE|OBJ_CASE_INSENSITIVE, sd)")
+	case maxConnections <= 0:
+		return bad(fmt.Sprintf("MaxConnections is %d; it must be at least 1", maxConnections))
+	case connect == nil || disconnect == nil:
+		// Windows does not check: the first connect or disconnect calls through the nil
+		// pointer (R-CREATE-3). The emulator refuses the port and reports it, so the bug
+		// fails the test here rather than crashing a machine later.
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: fmt.Sprintf("server port %q", attrs.ObjectName),
+			Message: "FltCreateCommunicationPort without a ConnectNotify or DisconnectNotify callback",
+			Windows: "no check: the first connect (or disconnect) calls a NULL pointer, a bugcheck"})
+		return bad("ConnectNotify and DisconnectNotify are required")
 	}
 	m.checkIRQL("FltCreateCommunicationPort", maxIRQLCreateCommunicationPort, f.name)
 	if st := m.fault(RoutineCreateCommunicationPort, f.name); st != kernel.STATUS_SUCCESS {
@@ -63,11 +73,11 @@ func (m *Manager) createCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 	f.mu.Lock()
 	if f.state != filterRegistered {
 		f.mu.Unlock()
-		return nil, kernel.STATUS_FLT_DELETING_OBJECT
+		return nil, m.refuse(f.name, routine, kernel.STATUS_FLT_DELETING_OBJECT, "the filter is being unregistered")
 	}
 	if st := m.world.Namespace().Insert(p.name, p, attrs.Attributes&driverapi.OBJ_CASE_INSENSITIVE != 0); st != kernel.STATUS_SUCCESS {
 		f.mu.Unlock()
-		return nil, st
+		return nil, m.refuse(f.name, routine, st, portNameProblem(p.name, st))
 	}
 	f.ports[p] = struct{}{}
 	f.mu.Unlock()
@@ -91,6 +101,23 @@ func (m *Manager) closeCommunicationPort(sp driverapi.ServerPort) {
 		m.violation(kernel.Violation{Rule: kernel.RuleVerify4, Driver: p.f.name, Object: fmt.Sprintf("server port %q", p.name),
 			Message: "FltCloseCommunicationPort called on a port that was already closed"})
 	}
+}
+
+// portNameProblem explains a status the namespace gave for a port name.
+func portNameProblem(name string, st kernel.NTSTATUS) string {
+	switch st {
+	case kernel.STATUS_OBJECT_NAME_COLLISION:
+		return fmt.Sprintf("a port named %s exists already", name)
+	case kernel.STATUS_OBJECT_PATH_SYNTAX_BAD:
+		return fmt.Sprintf("the name %q does not start with a backslash", name)
+	case kernel.STATUS_OBJECT_PATH_NOT_FOUND:
+		return fmt.Sprintf("a directory on the way to %s does not exist", name)
+	case kernel.STATUS_OBJECT_NAME_INVALID:
+		return fmt.Sprintf("the name %q has an empty component", name)
+	case kernel.STATUS_OBJECT_TYPE_MISMATCH:
+		return fmt.Sprintf("a component of %s is not a directory", name)
+	}
+	return "the name " + name + " cannot be inserted"
 }
 
 // close removes the port's name and stops new connections; false if it was closed already.

@@ -52,12 +52,12 @@ func TestRegisterKnownVersions(t *testing.T) {
 		w := harness.New(t)
 		d := &registerOnly{}
 		d.reg = &driverapi.Registration{Version: v, FilterUnload: unloadByUnregistering(d)}
-		require.Equal(t, kernel.S_OK, w.Load("flt", d), "version %#04x", v)
+		require.NoError(t, w.Load("flt", d), "version %#04x", v)
 		require.Equal(t, kernel.STATUS_SUCCESS, d.st)
 		require.NotNil(t, d.filter)
 		require.Equal(t, "flt", d.filter.FilterName())
 		require.True(t, w.FilterManager().Loaded("flt"))
-		require.Equal(t, kernel.S_OK, w.Unload("flt"))
+		require.NoError(t, w.Unload("flt"))
 	}
 	require.Equal(t, 0x0203, driverapi.FLT_REGISTRATION_VERSION)
 }
@@ -67,7 +67,7 @@ func TestRegisterUnknownVersion(t *testing.T) {
 	w := harness.New(t)
 	for _, v := range []uint16{0, 0x0100, 0x0201, 0x0204, 0x0300, 0x0302, 0xFFFF} {
 		d := &registerOnly{reg: &driverapi.Registration{Version: v}}
-		require.Equal(t, kernel.E_INVALIDARG, w.Load("flt", d), "version %#04x", v)
+		require.ErrorIs(t, w.Load("flt", d), kernel.E_INVALIDARG, "version %#04x", v)
 		require.Equal(t, kernel.STATUS_INVALID_PARAMETER, d.st, "version %#04x", v)
 		require.Nil(t, d.filter)
 		require.False(t, w.FilterManager().Loaded("flt"))
@@ -80,15 +80,15 @@ func TestRegisterFlags(t *testing.T) {
 	w := harness.New(t)
 	for _, flags := range []uint32{0x8, 0x10, 0x80000000, 0x1 | 0x8} {
 		d := &registerOnly{reg: &driverapi.Registration{Version: driverapi.FLT_REGISTRATION_VERSION, Flags: flags}}
-		require.Equal(t, kernel.E_INVALIDARG, w.Load("flt", d), "flags %#x", flags)
+		require.ErrorIs(t, w.Load("flt", d), kernel.E_INVALIDARG, "flags %#x", flags)
 		require.Equal(t, kernel.STATUS_INVALID_PARAMETER, d.st, "flags %#x", flags)
 	}
 	d := &registerOnly{}
 	d.reg = &driverapi.Registration{Version: driverapi.FLT_REGISTRATION_VERSION, FilterUnload: unloadByUnregistering(d),
 		Flags: driverapi.FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP | driverapi.FLTFL_REGISTRATION_SUPPORT_NPFS_MSFS |
 			driverapi.FLTFL_REGISTRATION_SUPPORT_DAX_VOLUME}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
+	require.NoError(t, w.Load("flt", d))
+	require.NoError(t, w.Unload("flt"))
 }
 
 // R-REG-1: bad arguments to RegisterFilter, and a second registration by the same driver.
@@ -121,12 +121,12 @@ func TestRegisterBadArguments(t *testing.T) {
 		m.UnregisterFilter(first)
 		return kernel.STATUS_SUCCESS
 	})
-	require.Equal(t, kernel.S_OK, w.Load("flt", drv))
+	require.NoError(t, w.Load("flt", drv))
 	require.Equal(t, []kernel.NTSTATUS{kernel.STATUS_INVALID_PARAMETER, kernel.STATUS_INVALID_PARAMETER,
 		kernel.STATUS_INVALID_PARAMETER, kernel.STATUS_INVALID_PARAMETER}, got)
 
 	// The filter was unregistered in DriverEntry: an unload request finds no filter.
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload("flt"))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
 	// Later calls on the unregistered filter.
 	require.Equal(t, kernel.STATUS_FLT_DELETING_OBJECT, fm.StartFiltering(first))
 	fm.UnregisterFilter(first) // twice: nothing happens
@@ -157,8 +157,8 @@ func TestStartFiltering(t *testing.T) {
 		d.FM.UnregisterFilter(fakeFilter{})              // no panic
 		return st
 	}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d)) // DriverEntry called StartFiltering once
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
+	require.NoError(t, w.Load("flt", d)) // DriverEntry called StartFiltering once
+	require.NoError(t, w.Unload("flt"))
 	require.Equal(t, []kernel.NTSTATUS{kernel.STATUS_INVALID_PARAMETER, kernel.STATUS_INVALID_PARAMETER,
 		kernel.STATUS_INVALID_PARAMETER, kernel.STATUS_INVALID_PARAMETER, kernel.STATUS_FLT_DELETING_OBJECT}, sts)
 	require.Equal(t, 1, len(w.Trace().Filter(kernel.EvFilterStarted)))
@@ -173,20 +173,20 @@ func (fakeFilter) FilterName() string { return "fake" }
 func TestDriverEntryFailsAfterUnregistering(t *testing.T) {
 	w := harness.NewWorld()
 	d := &testdriver.Driver{FailEntryAfterRegister: kernel.STATUS_INSUFFICIENT_RESOURCES}
-	require.Equal(t, kernel.HRESULT(0x800705AA), w.Load("flt", d))
+	require.ErrorIs(t, w.Load("flt", d), kernel.HRESULT(0x800705AA))
 	require.Equal(t, kernel.STATUS_INSUFFICIENT_RESOURCES,
 		w.FilterManager().LoadDriver("flt", &testdriver.Driver{FailEntryAfterRegister: kernel.STATUS_INSUFFICIENT_RESOURCES}))
 	require.False(t, w.FilterManager().Loaded("flt"))
 	require.Empty(t, w.FilterManager().Drivers())
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload("flt"))
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Stop("flt"))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
+	require.ErrorIs(t, w.Stop("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
 	require.Empty(t, w.Violations())
 
 	// Loaded again, this time successfully.
 	good := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("flt", good))
+	require.NoError(t, w.Load("flt", good))
 	require.True(t, w.FilterManager().Loaded("flt"))
-	require.Equal(t, kernel.S_OK, w.Stop("flt"))
+	require.NoError(t, w.Stop("flt"))
 	require.NoError(t, w.Close())
 	require.Equal(t, int32(0), d.Unloads.Load(), "the failed driver's unload callback is never called")
 	require.Equal(t, int32(1), good.Unloads.Load())
@@ -205,7 +205,7 @@ func TestDriverEntryFailsWithoutUnregistering(t *testing.T) {
 		}
 		return kernel.STATUS_OBJECT_NAME_INVALID // fails after the port exists, without cleaning up
 	})
-	require.Equal(t, kernel.HRESULT(0x8007007B), w.Load("flt", bad))
+	require.ErrorIs(t, w.Load("flt", bad), kernel.HRESULT(0x8007007B))
 	require.False(t, w.FilterManager().Loaded("flt"))
 	require.Equal(t, int32(0), d.Unloads.Load())
 
@@ -222,16 +222,16 @@ func TestDriverEntryFailsWithoutUnregistering(t *testing.T) {
 	w2 := harness.New(t)
 	w2.ExpectViolation(kernel.RuleReg2)
 	d2 := &testdriver.Driver{FailEntryAfterRegister: kernel.STATUS_ACCESS_DENIED, LeaveRegistered: true}
-	require.Equal(t, kernel.E_ACCESSDENIED, w2.Load("flt", d2))
+	require.ErrorIs(t, w2.Load("flt", d2), kernel.E_ACCESSDENIED)
 	require.Equal(t, int32(0), d2.Unloads.Load())
 
 	// Loaded again.
 	good := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("flt", good))
+	require.NoError(t, w.Load("flt", good))
 	h, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 	require.Equal(t, kernel.S_OK, hr)
 	require.NoError(t, p.CloseHandle(h))
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
+	require.NoError(t, w.Unload("flt"))
 }
 
 // A DriverEntry that fails before registering: its status, no report.
@@ -240,19 +240,19 @@ func TestDriverEntryFailsBeforeRegistering(t *testing.T) {
 	drv := driverapi.DriverFunc(func(*driverapi.DriverObject, driverapi.FilterManager, string) kernel.NTSTATUS {
 		return kernel.STATUS_NOT_SUPPORTED
 	})
-	require.Equal(t, kernel.HRESULT(0x80070032), w.Load("flt", drv))
+	require.ErrorIs(t, w.Load("flt", drv), kernel.HRESULT(0x80070032))
 	require.False(t, w.FilterManager().Loaded("flt"))
 	require.Empty(t, w.Violations())
 	// The registry path handed to DriverEntry is the service key.
 	var path string
-	require.Equal(t, kernel.S_OK, w.Load("flt", driverapi.DriverFunc(func(_ *driverapi.DriverObject, _ driverapi.FilterManager, p string) kernel.NTSTATUS {
+	require.NoError(t, w.Load("flt", driverapi.DriverFunc(func(_ *driverapi.DriverObject, _ driverapi.FilterManager, p string) kernel.NTSTATUS {
 		path = p
 		return kernel.STATUS_SUCCESS
 	})))
 	require.Equal(t, fltmgr.RegistryPath("flt"), path)
 	require.Equal(t, `\Registry\Machine\System\CurrentControlSet\Services\flt`, path)
 	// A driver without a filter cannot be unloaded by filter name; teardown unloads it.
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload("flt"))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
 	require.Equal(t, []string{"flt"}, w.FilterManager().Drivers())
 }
 

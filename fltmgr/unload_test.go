@@ -79,12 +79,12 @@ func TestUnloadRefusedThenStop(t *testing.T) {
 	w := harness.New(t)
 	rec := &unloadFlags{}
 	d := refusingDriver(rec)
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
+	require.NoError(t, w.Load("flt", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h := connect(t, p)
 
-	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("flt"))
-	require.Equal(t, kernel.HRESULT(0x801F0010), w.Unload("flt"))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_DO_NOT_DETACH)
+	require.ErrorIs(t, w.Unload("flt"), kernel.HRESULT(0x801F0010))
 	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter(context.Background(), "flt", false))
 	require.Equal(t, []driverapi.FilterUnloadFlags{0, 0, 0}, rec.get())
 	require.True(t, w.FilterManager().Loaded("flt"))
@@ -98,7 +98,7 @@ func TestUnloadRefusedThenStop(t *testing.T) {
 	require.Equal(t, int32(1), d.Disconnects.Load(), "h2's disconnect only")
 
 	// A service stop is mandatory: the driver unloads.
-	require.Equal(t, kernel.S_OK, w.Stop("flt"))
+	require.NoError(t, w.Stop("flt"))
 	require.Equal(t, []driverapi.FilterUnloadFlags{0, 0, 0, driverapi.FLTFL_FILTER_UNLOAD_MANDATORY}, rec.get())
 	require.False(t, w.FilterManager().Loaded("flt"))
 	require.Empty(t, w.FilterManager().Drivers())
@@ -109,8 +109,8 @@ func TestUnloadRefusedThenStop(t *testing.T) {
 	require.Equal(t, int32(2), d.Disconnects.Load(), "DisconnectNotify at most once per connection")
 
 	// Unloaded: further requests find no filter.
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload("flt"))
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Stop("flt"))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
+	require.ErrorIs(t, w.Stop("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
 	require.Len(t, rec.get(), 4)
 }
 
@@ -123,10 +123,10 @@ func TestStopIgnoresReturnValue(t *testing.T) {
 		d.DefaultUnload()
 		return kernel.STATUS_FLT_DO_NOT_DETACH
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
+	require.NoError(t, w.Load("flt", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h := connect(t, p)
-	require.Equal(t, kernel.S_OK, w.Stop("flt"))
+	require.NoError(t, w.Stop("flt"))
 	require.Equal(t, kernel.STATUS_FLT_FILTER_NOT_FOUND, w.FilterManager().UnloadFilter(context.Background(), "flt", true))
 	require.Equal(t, 1, calls)
 	require.False(t, w.FilterManager().Loaded("flt"))
@@ -144,13 +144,13 @@ func TestDoNotSupportServiceStop(t *testing.T) {
 			rec.add(flags)
 			return d.DefaultUnload()
 		}}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
-	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Stop("flt"))
+	require.NoError(t, w.Load("flt", d))
+	require.ErrorIs(t, w.Stop("flt"), kernel.ERROR_FLT_DO_NOT_DETACH)
 	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter(context.Background(), "flt", true))
 	require.Empty(t, rec.get(), "the callback is not called for a mandatory unload")
 	require.True(t, w.FilterManager().Loaded("flt"))
 
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
+	require.NoError(t, w.Unload("flt"))
 	require.Equal(t, []driverapi.FilterUnloadFlags{0}, rec.get())
 	require.False(t, w.FilterManager().Loaded("flt"))
 }
@@ -159,11 +159,11 @@ func TestDoNotSupportServiceStop(t *testing.T) {
 func TestNoUnloadCallback(t *testing.T) {
 	w := harness.New(t)
 	d := &testdriver.Driver{NoUnload: true}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
+	require.NoError(t, w.Load("flt", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h := connect(t, p)
-	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("flt"))
-	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Stop("flt"))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_DO_NOT_DETACH)
+	require.ErrorIs(t, w.Stop("flt"), kernel.ERROR_FLT_DO_NOT_DETACH)
 	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter(context.Background(), "flt", false))
 	require.Equal(t, kernel.STATUS_FLT_DO_NOT_DETACH, w.FilterManager().UnloadFilter(context.Background(), "flt", true))
 	require.True(t, w.FilterManager().Loaded("flt"))
@@ -183,8 +183,8 @@ func TestNoUnloadCallback(t *testing.T) {
 func TestUnloadExpectedOrder(t *testing.T) {
 	w := harness.New(t)
 	d := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
+	require.NoError(t, w.Load("flt", d))
+	require.NoError(t, w.Unload("flt"))
 	require.Empty(t, w.Violations())
 	require.Empty(t, w.Kernel().Namespace().Names())
 
@@ -201,8 +201,8 @@ func TestUnloadWrongOrder(t *testing.T) {
 	w := harness.New(t)
 	w.ExpectViolation(kernel.RuleVerify1)
 	d := &testdriver.Driver{UnregisterOnly: true}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
+	require.NoError(t, w.Load("flt", d))
+	require.NoError(t, w.Unload("flt"))
 	vs := w.Violations()
 	require.Len(t, vs, 1)
 	require.Equal(t, kernel.RuleVerify1, vs[0].Rule)
@@ -222,11 +222,11 @@ func TestUnloadSuccessWithoutUnregistering(t *testing.T) {
 			}
 			return kernel.STATUS_SUCCESS // forgot FltUnregisterFilter
 		}}
-		require.Equal(t, kernel.S_OK, w.Load("flt", d))
+		require.NoError(t, w.Load("flt", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h := connect(t, p)
 
-		require.Equal(t, kernel.S_OK, w.Unload("flt"))
+		require.NoError(t, w.Unload("flt"))
 		require.False(t, w.FilterManager().Loaded("flt"))
 		vs := w.Violations()
 		require.Len(t, vs, 1, "closePort=%v: only R-VERIFY-3, the open port is part of it", closePort)
@@ -235,7 +235,7 @@ func TestUnloadSuccessWithoutUnregistering(t *testing.T) {
 		require.Empty(t, w.Kernel().Namespace().Names())
 		require.Equal(t, kernel.E_HANDLE, echo(t, p, h, "x"))
 		require.Equal(t, int32(1), d.Disconnects.Load())
-		require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload("flt"))
+		require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
 	}
 }
 
@@ -248,14 +248,14 @@ func TestUnloadRefusedAfterUnregistering(t *testing.T) {
 		d.DefaultUnload()
 		return kernel.STATUS_FLT_DO_NOT_DETACH
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
-	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("flt"))
+	require.NoError(t, w.Load("flt", d))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_DO_NOT_DETACH)
 	vs := w.Violations()
 	require.Len(t, vs, 1)
 	require.Equal(t, kernel.RuleVerify3, vs[0].Rule)
 	require.Contains(t, vs[0].Message, "STATUS_FLT_DO_NOT_DETACH")
 	require.False(t, w.FilterManager().Loaded("flt"))
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload("flt"))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
 	require.Equal(t, int32(1), d.Unloads.Load())
 }
 
@@ -267,10 +267,10 @@ func TestStopRefusedWithoutUnregistering(t *testing.T) {
 	d := &testdriver.Driver{OnUnload: func(*testdriver.Driver, driverapi.FilterUnloadFlags) kernel.NTSTATUS {
 		return kernel.STATUS_FLT_DO_NOT_DETACH
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
+	require.NoError(t, w.Load("flt", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h := connect(t, p)
-	require.Equal(t, kernel.S_OK, w.Stop("flt"))
+	require.NoError(t, w.Stop("flt"))
 	require.False(t, w.FilterManager().Loaded("flt"))
 	require.Equal(t, kernel.E_HANDLE, echo(t, p, h, "x"))
 	require.Empty(t, w.Kernel().Namespace().Names())
@@ -281,14 +281,14 @@ func TestStopRefusedWithoutUnregistering(t *testing.T) {
 func TestUnloadUnknownFilter(t *testing.T) {
 	w := harness.New(t)
 	for _, name := range []string{"nosuch", "", `\`, "FLT"} {
-		require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload(name), "%q", name)
-		require.Equal(t, kernel.HRESULT(0x801F0013), w.Stop(name), "%q", name)
+		require.ErrorIs(t, w.Unload(name), kernel.ERROR_FLT_FILTER_NOT_FOUND, "%q", name)
+		require.ErrorIs(t, w.Stop(name), kernel.HRESULT(0x801F0013), "%q", name)
 		require.Equal(t, kernel.STATUS_FLT_FILTER_NOT_FOUND, w.FilterManager().UnloadFilter(context.Background(), name, false), "%q", name)
 	}
 	// Names are case-insensitive, as service names are.
-	require.Equal(t, kernel.S_OK, w.Load("Flt", &testdriver.Driver{}))
+	require.NoError(t, w.Load("Flt", &testdriver.Driver{}))
 	require.True(t, w.FilterManager().Loaded("fLT"))
-	require.Equal(t, kernel.S_OK, w.Unload("FLT"))
+	require.NoError(t, w.Unload("FLT"))
 }
 
 // Loading a name twice is STATUS_IMAGE_ALREADY_LOADED (users see
@@ -296,18 +296,18 @@ func TestUnloadUnknownFilter(t *testing.T) {
 func TestLoadTwice(t *testing.T) {
 	w := harness.New(t)
 	first := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("flt", first))
+	require.NoError(t, w.Load("flt", first))
 	second := &testdriver.Driver{PortName: `\Other`}
-	require.Equal(t, kernel.HRESULT(0x80070420), w.Load("flt", second))
+	require.ErrorIs(t, w.Load("flt", second), kernel.HRESULT(0x80070420))
 	require.Equal(t, fltmgr.STATUS_IMAGE_ALREADY_LOADED, w.FilterManager().LoadDriver("FLT", second))
 	require.Equal(t, kernel.STATUS_IMAGE_ALREADY_LOADED, w.FilterManager().LoadDriver("flt", first))
 	require.Nil(t, second.FM, "DriverEntry of the second driver never ran")
 	require.Equal(t, []string{"flt"}, w.FilterManager().Drivers())
 
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
-	require.Equal(t, kernel.S_OK, w.Load("flt", second))
+	require.NoError(t, w.Unload("flt"))
+	require.NoError(t, w.Load("flt", second))
 	require.Equal(t, []string{`\Other`}, w.Kernel().Namespace().Names())
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
+	require.NoError(t, w.Unload("flt"))
 	require.Equal(t, int32(1), first.Unloads.Load())
 	require.Equal(t, int32(1), second.Unloads.Load())
 }
@@ -330,7 +330,7 @@ func TestLoadBadInput(t *testing.T) {
 		{"a/b", good},
 	} {
 		require.Equal(t, kernel.STATUS_INVALID_PARAMETER, w.FilterManager().LoadDriver(tc.name, tc.drv), "%q %T", tc.name, tc.drv)
-		require.Equal(t, kernel.E_INVALIDARG, w.Load(tc.name, tc.drv), "%q %T", tc.name, tc.drv)
+		require.ErrorIs(t, w.Load(tc.name, tc.drv), kernel.E_INVALIDARG, "%q %T", tc.name, tc.drv)
 	}
 	require.Empty(t, w.FilterManager().Drivers())
 	require.Nil(t, good.FM)
@@ -342,11 +342,11 @@ func TestShutdownUnloadsRefusingDriver(t *testing.T) {
 	w := harness.NewWorld()
 	rec := &unloadFlags{}
 	d := refusingDriver(rec)
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
+	require.NoError(t, w.Load("flt", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	connect(t, p)
 	p.AllowOpenHandles() // the teardown, not the test, ends the connection
-	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("flt"))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_DO_NOT_DETACH)
 	require.NoError(t, w.Close())
 	require.Equal(t, []driverapi.FilterUnloadFlags{0, driverapi.FLTFL_FILTER_UNLOAD_MANDATORY}, rec.get())
 	require.False(t, w.FilterManager().Loaded("flt"))
@@ -359,8 +359,8 @@ func TestShutdownTearsDownUnstoppableDrivers(t *testing.T) {
 	w := harness.NewWorld()
 	noUnload := &testdriver.Driver{NoUnload: true, PortName: `\A`}
 	noStop := &testdriver.Driver{Flags: driverapi.FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP, PortName: `\B`}
-	require.Equal(t, kernel.S_OK, w.Load("a", noUnload))
-	require.Equal(t, kernel.S_OK, w.Load("b", noStop))
+	require.NoError(t, w.Load("a", noUnload))
+	require.NoError(t, w.Load("b", noStop))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	for _, name := range []string{`\A`, `\B`} {
 		_, hr := p.FilterConnectCommunicationPort(name, 0, nil, 0, nil)

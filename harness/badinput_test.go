@@ -135,7 +135,7 @@ func TestBadInputProcess(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := harness.New(t)
 		d := &biDriver{}
-		require.Equal(t, kernel.S_OK, w.Load("bad", d))
+		require.NoError(t, w.Load("bad", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		other := w.NewProcess("other.exe", kernel.TokenAdmin())
 		dead := w.NewProcess("dead.exe", kernel.TokenAdmin())
@@ -309,7 +309,7 @@ func TestBadInputProcess(t *testing.T) {
 func TestBadInputDialConn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := harness.New(t)
-		require.Equal(t, kernel.S_OK, w.Load("bad", &biDriver{}))
+		require.NoError(t, w.Load("bad", &biDriver{}))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		cancelled, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -345,7 +345,7 @@ func TestBadInputDialConn(t *testing.T) {
 
 		// Unloading ends the connection: Receive and Send report E_HANDLE (R-UNLOAD-5); a
 		// Reply finds no waiter (FilterReplyMessage 5, rev 2).
-		require.Equal(t, kernel.S_OK, w.Unload("bad"))
+		require.NoError(t, w.Unload("bad"))
 		biRun(t, []biCase{
 			{"receive after unload", func() any { _, err := c.Receive(bg); return errIs(err, kernel.E_HANDLE) }, true},
 			{"send after unload", func() any { _, err := c.Send(bg, []byte("x"), nil); return errIs(err, kernel.E_HANDLE) }, true},

@@ -15,7 +15,7 @@ import (
 func TestRoundTripBasic(t *testing.T) {
 	w := harness.New(t)
 	d := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("test", d))
+	require.NoError(t, w.Load("test", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 	require.Equal(t, kernel.S_OK, hr)
@@ -41,5 +41,5 @@ func TestRoundTripBasic(t *testing.T) {
 	require.Equal(t, "ok", string(reply[:n]))
 	require.NoError(t, p.CloseHandle(h))
 	require.Equal(t, int32(1), d.Disconnects.Load())
-	require.Equal(t, kernel.S_OK, w.Unload("test"))
+	require.NoError(t, w.Unload("test"))
 }

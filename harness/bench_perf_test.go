@@ -27,8 +27,8 @@ func benchWorld(b *testing.B, d *testdriver.Driver) (*harness.World, *harness.Pr
 	b.Helper()
 	w := harness.NewWorld()
 	w.Trace().SetEnabled(false)
-	if hr := w.Load("bench", d); hr != kernel.S_OK {
-		b.Fatal(hr)
+	if err := w.Load("bench", d); err != nil {
+		b.Fatal(err)
 	}
 	return w, w.NewProcess("svc.exe", kernel.TokenAdmin())
 }
@@ -244,8 +244,8 @@ func BenchmarkUserToKernel(b *testing.B) {
 	w := harness.NewWorld()
 	w.Trace().SetEnabled(false)
 	d := &echoDriver{}
-	if hr := w.Load("echo", d); hr != kernel.S_OK {
-		b.Fatal(hr)
+	if err := w.Load("echo", d); err != nil {
+		b.Fatal(err)
 	}
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h, hr := p.FilterConnectCommunicationPort(`\EchoPort`, 0, nil, 0, nil)
@@ -391,8 +391,8 @@ func BenchmarkUnloadScale(b *testing.B) {
 				w, d, hs := scaleWorldHandles(b, conns)
 				b.StartTimer()
 				start := time.Now()
-				if hr := w.Unload("bench"); hr != kernel.S_OK {
-					b.Fatal(hr)
+				if err := w.Unload("bench"); err != nil {
+					b.Fatal(err)
 				}
 				total += time.Since(start)
 				b.StopTimer()

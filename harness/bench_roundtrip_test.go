@@ -56,8 +56,8 @@ func newRTRig(b *testing.B, msgSize int, trace bool, idle int) *rtRig {
 	w := harness.NewWorld()
 	w.Trace().SetEnabled(trace)
 	d := &testdriver.Driver{MaxConnections: int32(idle + 1)}
-	if hr := w.Load("bench", d); hr != kernel.S_OK {
-		b.Fatal(hr)
+	if err := w.Load("bench", d); err != nil {
+		b.Fatal(err)
 	}
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)

@@ -29,7 +29,7 @@ var deadlockScenarios = map[string]func(t *testing.T, w *harness.World){
 			d.FM.UnregisterFilter(d.Filter)
 			return 0, kernel.STATUS_SUCCESS
 		}
-		require.Equal(t, kernel.S_OK, w.Load("test", d))
+		require.NoError(t, w.Load("test", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
@@ -40,7 +40,7 @@ var deadlockScenarios = map[string]func(t *testing.T, w *harness.World){
 	// which waits for the Get; the driver waits for the reply.
 	"sync-handle-reader-and-replier": func(t *testing.T, w *harness.World) {
 		d := &testdriver.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("test", d))
+		require.NoError(t, w.Load("test", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h, hr := p.FilterConnectCommunicationPort(`\TestPort`, driverapi.FLT_PORT_FLAG_SYNC_HANDLE, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
@@ -72,7 +72,7 @@ var deadlockScenarios = map[string]func(t *testing.T, w *harness.World){
 			<-closed
 			return 0, kernel.STATUS_SUCCESS
 		}
-		require.Equal(t, kernel.S_OK, w.Load("test", d))
+		require.NoError(t, w.Load("test", d))
 		c, err := fltlib.Dial(context.Background(), w.NewProcess("svc.exe", kernel.TokenAdmin()), `\TestPort`, nil)
 		require.NoError(t, err)
 		go c.Send(context.Background(), []byte("x"), nil)

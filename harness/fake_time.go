@@ -12,7 +12,7 @@ import (
 // goroutine of the bubble has blocked or ended (synctest.Wait).
 //
 //	harness.Run(t, func(t *testing.T, w *harness.World) {
-//		require.Equal(t, kernel.S_OK, w.Load("scanner", &scanner.Driver{}))
+//		require.NoError(t, w.Load("scanner", &scanner.Driver{}))
 //		...
 //	})
 //

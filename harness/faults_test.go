@@ -28,10 +28,10 @@ func TestFaultKernelRoutines(t *testing.T) {
 		t.Run(routine, func(t *testing.T) {
 			w := harness.New(t)
 			require.NoError(t, w.Faults().FailNth(routine, 1, kernel.STATUS_INSUFFICIENT_RESOURCES))
-			require.Equal(t, hrNoResources, w.Load("drv", &testdriver.Driver{}))
+			require.ErrorIs(t, w.Load("drv", &testdriver.Driver{}), hrNoResources)
 			require.False(t, w.FilterManager().Loaded("drv"))
 			// Only the first call failed: a second load works.
-			require.Equal(t, kernel.S_OK, w.Load("drv", &testdriver.Driver{}))
+			require.NoError(t, w.Load("drv", &testdriver.Driver{}))
 			inj := w.Faults().Injected()
 			require.Len(t, inj, 1)
 			require.Equal(t, harness.FaultCall{Routine: routine, Driver: "drv", N: 1, Status: kernel.STATUS_INSUFFICIENT_RESOURCES, Rule: "FailNth"}, inj[0])
@@ -46,7 +46,7 @@ func TestFaultKernelRoutines(t *testing.T) {
 func TestFaultSendAndConnect(t *testing.T) {
 	w := harness.New(t)
 	d := &testdriver.Driver{MaxConnections: 4}
-	require.Equal(t, kernel.S_OK, w.Load("drv", d))
+	require.NoError(t, w.Load("drv", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	require.NoError(t, w.Faults().FailNth(fltmgr.RoutineConnect, 3, kernel.STATUS_INSUFFICIENT_RESOURCES))
 	require.NoError(t, w.Faults().FailNth(fltmgr.RoutineSendMessage, 3, kernel.STATUS_PORT_DISCONNECTED))
@@ -75,7 +75,7 @@ func TestFaultUserRoutines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := harness.New(t)
 		d := &testdriver.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("drv", d))
+		require.NoError(t, w.Load("drv", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h := labConnect(t, p, `\TestPort`, nil)
 		f := w.Faults()
@@ -121,7 +121,7 @@ func TestFaultRandomIsReproducible(t *testing.T) {
 	pattern := func(seed int64, interleave bool) []bool {
 		w := harness.NewWorld(harness.WithSeed(seed))
 		d := &testdriver.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("drv", d))
+		require.NoError(t, w.Load("drv", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h := labConnect(t, p, `\TestPort`, nil)
 		require.Equal(t, seed, w.Faults().Seed())
@@ -154,9 +154,9 @@ func TestFaultRandomIsReproducible(t *testing.T) {
 	w := harness.NewWorld()
 	d := &testdriver.Driver{}
 	require.NoError(t, w.Faults().FailRandom(fltmgr.RoutineRegisterFilter, 0, kernel.STATUS_INSUFFICIENT_RESOURCES))
-	require.Equal(t, kernel.S_OK, w.Load("a", d))
+	require.NoError(t, w.Load("a", d))
 	require.NoError(t, w.Faults().FailRandom(fltmgr.RoutineStartFiltering, 1, kernel.STATUS_INSUFFICIENT_RESOURCES))
-	require.Equal(t, kernel.HRESULT(0x800705AA), w.Load("b", &testdriver.Driver{PortName: `\B`}))
+	require.ErrorIs(t, w.Load("b", &testdriver.Driver{PortName: `\B`}), kernel.HRESULT(0x800705AA))
 	require.NoError(t, w.Close())
 }
 
@@ -165,14 +165,14 @@ func TestFaultIf(t *testing.T) {
 	w := harness.New(t)
 	require.NoError(t, w.Faults().FailIf(fltmgr.RoutineCreateCommunicationPort, kernel.STATUS_INSUFFICIENT_RESOURCES,
 		func(c harness.FaultCall) bool { return c.Driver == "victim" }))
-	require.Equal(t, kernel.S_OK, w.Load("bystander", &testdriver.Driver{PortName: `\A`}))
-	require.Equal(t, kernel.HRESULT(0x800705AA), w.Load("victim", &testdriver.Driver{PortName: `\B`}))
+	require.NoError(t, w.Load("bystander", &testdriver.Driver{PortName: `\A`}))
+	require.ErrorIs(t, w.Load("victim", &testdriver.Driver{PortName: `\B`}), kernel.HRESULT(0x800705AA))
 	require.Equal(t, "victim", w.Faults().Injected()[0].Driver)
 	require.Equal(t, 2, w.Faults().Injected()[0].N, "the second call of the routine since the rule")
 
 	// Clear removes the rules.
 	w.Faults().Clear()
-	require.Equal(t, kernel.S_OK, w.Load("victim", &testdriver.Driver{PortName: `\B`}))
+	require.NoError(t, w.Load("victim", &testdriver.Driver{PortName: `\B`}))
 }
 
 // Bad input: unknown routine names are rejected with the list of valid ones; so are n < 1, a
@@ -203,7 +203,7 @@ func TestFaultBadInput(t *testing.T) {
 func TestFaultKillAfterReceivingMessageK(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := &testdriver.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("drv", d))
+		require.NoError(t, w.Load("drv", d))
 		svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h := labConnect(t, svc, `\TestPort`, nil)
 		require.NoError(t, w.Faults().KillAt(svc, harness.Received(svc, 2)))
@@ -252,7 +252,7 @@ func TestFaultKillAfterReceivingMessageK(t *testing.T) {
 func TestFaultKillAtEventOfKind(t *testing.T) {
 	w := harness.New(t)
 	d := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("drv", d))
+	require.NoError(t, w.Load("drv", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	labConnect(t, p, `\TestPort`, nil)
 	require.NoError(t, w.Faults().KillAt(p, harness.At(kernel.EvPortClosed, nil, 1)))
@@ -305,7 +305,7 @@ func TestFaultSeed(t *testing.T) {
 func TestFaultKillInsideGet(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := &testdriver.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("drv", d))
+		require.NoError(t, w.Load("drv", d))
 		svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h := labConnect(t, svc, `\TestPort`, nil)
 		require.NoError(t, w.Faults().KillAt(svc, harness.Received(svc, 1)))

@@ -67,8 +67,8 @@ func Example_denySecretFiles() {
 		`notes\todo.txt`:     []byte("buy milk"),
 		`notes\plans.SECRET`: []byte("world domination"),
 	}})
-	if hr := w.Load("nosecrets", &noSecrets{}); hr != kernel.S_OK {
-		fmt.Println("load:", hr)
+	if err := w.Load("nosecrets", &noSecrets{}); err != nil {
+		fmt.Println("load:", err)
 		return
 	}
 	p := w.NewProcess("notepad.exe", kernel.TokenStandardUser())

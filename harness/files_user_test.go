@@ -113,7 +113,7 @@ func TestFilesSharingViolation(t *testing.T) {
 func TestFilesReadWrite(t *testing.T) {
 	w, p := fileWorld(t, map[string][]byte{`f.txt`: []byte("0123456789")})
 	var writes int
-	require.Equal(t, kernel.S_OK, w.Load("count", writeCounter(&writes)))
+	require.NoError(t, w.Load("count", writeCounter(&writes)))
 	ro, err := p.CreateFile(`C:\f.txt`, kernel.GENERIC_READ, shareAll, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err)
 	_, err = p.WriteFile(ro, []byte("x"))

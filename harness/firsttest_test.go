@@ -20,7 +20,7 @@ func TestMinimalDriverAsksTheService(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) { // fake time: the 30 s timeout below costs nothing
 		w := harness.New(t) // a fresh machine; torn down and leak-checked at the end
 		drv := &minimal.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("minimal", drv))
+		require.NoError(t, w.Load("minimal", drv))
 
 		// Only SYSTEM and administrators may connect to the default descriptor.
 		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
@@ -47,7 +47,7 @@ func TestMinimalDriverAsksTheService(t *testing.T) {
 		require.Equal(t, []byte{1}, reply)
 
 		// Unloading ends the connection: the service sees E_HANDLE.
-		require.Equal(t, kernel.S_OK, w.Unload("minimal"))
+		require.NoError(t, w.Unload("minimal"))
 		_, err = conn.Receive(context.Background())
 		require.ErrorIs(t, err, kernel.E_HANDLE)
 		require.NoError(t, conn.Close())

@@ -150,8 +150,8 @@ type fzSendResult struct {
 func fzLoad(t *testing.T) (*harness.World, *fzDriver, *harness.Process) {
 	w := harness.New(t)
 	d := &fzDriver{}
-	if hr := w.Load("fuzz", d); hr != kernel.S_OK {
-		t.Fatalf("load: %v", hr)
+	if err := w.Load("fuzz", d); err != nil {
+		t.Fatalf("load: %v", err)
 	}
 	return w, d, w.NewProcess("svc.exe", kernel.TokenAdmin())
 }
@@ -298,8 +298,8 @@ func fzFraming(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 	if err := p.CloseHandle(h); err != nil {
 		t.Fatal(err)
 	}
-	if hr := w.Unload("fuzz"); hr != kernel.S_OK {
-		t.Fatalf("unload: %v", hr)
+	if err := w.Unload("fuzz"); err != nil {
+		t.Fatalf("unload: %v", err)
 	}
 }
 
@@ -337,8 +337,8 @@ func fzFramingConn(t *testing.T, payloadLen, bufLen, capacity, replyLen int) {
 	if err := conn.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if hr := w.Unload("fuzz"); hr != kernel.S_OK {
-		t.Fatalf("unload: %v", hr)
+	if err := w.Unload("fuzz"); err != nil {
+		t.Fatalf("unload: %v", err)
 	}
 }
 
@@ -370,8 +370,8 @@ func FuzzConnectContext(f *testing.F) {
 		synctest.Test(t, func(t *testing.T) {
 			w := harness.New(t)
 			d := &fzDriver{}
-			if hr := w.Load("fuzz", d); hr != kernel.S_OK {
-				t.Fatalf("load: %v", hr)
+			if err := w.Load("fuzz", d); err != nil {
+				t.Fatalf("load: %v", err)
 			}
 			p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 			h, hr := p.FilterConnectCommunicationPort(fzPortName, options, ctx, int(size), nil)
@@ -405,8 +405,8 @@ func FuzzConnectContext(f *testing.F) {
 					t.Fatal(err)
 				}
 			}
-			if hr := w.Unload("fuzz"); hr != kernel.S_OK {
-				t.Fatalf("unload: %v", hr)
+			if err := w.Unload("fuzz"); err != nil {
+				t.Fatalf("unload: %v", err)
 			}
 		})
 	})
@@ -428,8 +428,8 @@ func FuzzConnectName(f *testing.F) {
 		synctest.Test(t, func(t *testing.T) {
 			w := harness.New(t)
 			d := &fzDriver{}
-			if hr := w.Load("fuzz", d); hr != kernel.S_OK {
-				t.Fatalf("load: %v", hr)
+			if err := w.Load("fuzz", d); err != nil {
+				t.Fatalf("load: %v", err)
 			}
 			p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 			h, hr := p.FilterConnectCommunicationPort(name, 0, nil, 0, nil)

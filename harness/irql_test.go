@@ -122,7 +122,7 @@ func (d *irqlDriver) postWrite(data *driverapi.CallbackData, objs *driverapi.Rel
 func irqlWrite(t *testing.T, w *harness.World, d *irqlDriver) {
 	t.Helper()
 	w.MustAddVolume(fsys.VolumeConfig{Name: "C:"})
-	require.Equal(t, kernel.S_OK, w.Load("irql", d))
+	require.NoError(t, w.Load("irql", d))
 	svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	c, err := fltlib.Dial(context.Background(), svc, `\IrqlPort`, nil)
 	require.NoError(t, err)
@@ -191,7 +191,7 @@ func TestIRQLSafeWaysOut(t *testing.T) {
 func TestIRQLPortCallbacksArePassive(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := &irqlDriver{}
-		require.Equal(t, kernel.S_OK, w.Load("irql", d))
+		require.NoError(t, w.Load("irql", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h, hr := p.FilterConnectCommunicationPort(`\IrqlPort`, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)

@@ -32,20 +32,20 @@ func TestWorldLoadReturnsHRESULT(t *testing.T) {
 		{kernel.STATUS_FLT_BUFFER_TOO_SMALL, 0x8007007A},
 		{kernel.NTSTATUS(0xC0DE0001), 0x8007013D},
 	} {
-		require.Equal(t, tc.hr, w.Load("flt", failingEntry(tc.st)), "%v", tc.st)
+		require.ErrorIs(t, w.Load("flt", failingEntry(tc.st)), tc.hr, "%v", tc.st)
 		require.False(t, w.FilterManager().Loaded("flt"), "%v", tc.st)
 	}
-	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{}))
-	require.Equal(t, kernel.HRESULT(0x80070420), w.Load("flt", &testdriver.Driver{}), "already loaded")
-	require.Equal(t, kernel.E_INVALIDARG, w.Load("", &testdriver.Driver{}))
-	require.Equal(t, kernel.E_INVALIDARG, w.Load("x", nil))
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload("nosuch"))
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Stop("nosuch"))
-	require.Equal(t, kernel.S_OK, w.Stop("flt"))
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Stop("flt"))
-	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{}))
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
-	require.Equal(t, kernel.ERROR_FLT_FILTER_NOT_FOUND, w.Unload("flt"))
+	require.NoError(t, w.Load("flt", &testdriver.Driver{}))
+	require.ErrorIs(t, w.Load("flt", &testdriver.Driver{}), kernel.HRESULT(0x80070420), "already loaded")
+	require.ErrorIs(t, w.Load("", &testdriver.Driver{}), kernel.E_INVALIDARG)
+	require.ErrorIs(t, w.Load("x", nil), kernel.E_INVALIDARG)
+	require.ErrorIs(t, w.Unload("nosuch"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
+	require.ErrorIs(t, w.Stop("nosuch"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
+	require.NoError(t, w.Stop("flt"))
+	require.ErrorIs(t, w.Stop("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
+	require.NoError(t, w.Load("flt", &testdriver.Driver{}))
+	require.NoError(t, w.Unload("flt"))
+	require.ErrorIs(t, w.Unload("flt"), kernel.ERROR_FLT_FILTER_NOT_FOUND)
 
 	refusing := &testdriver.Driver{OnUnload: func(d *testdriver.Driver, f driverapi.FilterUnloadFlags) kernel.NTSTATUS {
 		if f&driverapi.FLTFL_FILTER_UNLOAD_MANDATORY == 0 {
@@ -53,9 +53,9 @@ func TestWorldLoadReturnsHRESULT(t *testing.T) {
 		}
 		return d.DefaultUnload()
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("flt", refusing))
-	require.Equal(t, kernel.HRESULT(0x801F0010), w.Unload("flt"))
-	require.Equal(t, kernel.S_OK, w.Stop("flt"))
+	require.NoError(t, w.Load("flt", refusing))
+	require.ErrorIs(t, w.Unload("flt"), kernel.HRESULT(0x801F0010))
+	require.NoError(t, w.Stop("flt"))
 }
 
 func TestWorldCloseClean(t *testing.T) {
@@ -65,7 +65,7 @@ func TestWorldCloseClean(t *testing.T) {
 
 	w = harness.NewWorld()
 	d := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("flt", d))
+	require.NoError(t, w.Load("flt", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	_, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 	require.Equal(t, kernel.S_OK, hr)
@@ -83,7 +83,7 @@ func TestWorldCloseClean(t *testing.T) {
 func TestWorldCloseExpectedViolationMissing(t *testing.T) {
 	w := harness.NewWorld()
 	w.ExpectViolation(kernel.RuleVerify1)
-	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{}))
+	require.NoError(t, w.Load("flt", &testdriver.Driver{}))
 	err := w.Close()
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "expected a verifier report of R-VERIFY-1, none came")
@@ -94,13 +94,13 @@ func TestWorldCloseExpectedViolationMissing(t *testing.T) {
 func TestWorldCloseViolations(t *testing.T) {
 	w := harness.NewWorld()
 	w.ExpectViolation(kernel.RuleVerify1)
-	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{UnregisterOnly: true}))
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
+	require.NoError(t, w.Load("flt", &testdriver.Driver{UnregisterOnly: true}))
+	require.NoError(t, w.Unload("flt"))
 	require.NoError(t, w.Close())
 
 	w = harness.NewWorld()
-	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{UnregisterOnly: true}))
-	require.Equal(t, kernel.S_OK, w.Unload("flt"))
+	require.NoError(t, w.Load("flt", &testdriver.Driver{UnregisterOnly: true}))
+	require.NoError(t, w.Unload("flt"))
 	err := w.Close()
 	require.Error(t, err)
 	require.Contains(t, err.Error(), kernel.RuleVerify1)
@@ -158,7 +158,7 @@ func TestNewFailsTestAtCleanup(t *testing.T) {
 	ft := &fakeTB{TB: t}
 	w := harness.New(ft)
 	w.ExpectViolation(kernel.RuleVerify2)
-	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{}))
+	require.NoError(t, w.Load("flt", &testdriver.Driver{}))
 	require.Empty(t, ft.errs, "nothing is checked before the cleanup")
 	ft.runCleanups()
 	require.Len(t, ft.errs, 1)
@@ -170,7 +170,7 @@ func TestNewFailsTestAtCleanup(t *testing.T) {
 	// A clean world passes and logs nothing.
 	ft = &fakeTB{TB: t}
 	w = harness.New(ft)
-	require.Equal(t, kernel.S_OK, w.Load("flt", &testdriver.Driver{}))
+	require.NoError(t, w.Load("flt", &testdriver.Driver{}))
 	ft.runCleanups()
 	require.Empty(t, ft.errs)
 	require.Empty(t, ft.logs)
@@ -183,6 +183,6 @@ func TestLoadSuccessCodeIsLoaded(t *testing.T) {
 	d := driverapi.DriverFunc(func(*driverapi.DriverObject, driverapi.FilterManager, string) kernel.NTSTATUS {
 		return kernel.STATUS_PENDING
 	})
-	require.Equal(t, kernel.S_OK, w.Load("pending", d))
+	require.NoError(t, w.Load("pending", d))
 	require.True(t, w.FilterManager().Loaded("pending"))
 }

@@ -893,8 +893,8 @@ func newMdReal() (*mdReal, error) {
 	// leaves open (process exit, disconnects) is part of what the model checks.
 	r.w.AllowOpenHandles()
 	r.drv = &mdDriver{run: r}
-	if hr := r.w.Load(mdDrvName, r.drv); hr != kernel.S_OK {
-		return nil, hr
+	if err := r.w.Load(mdDrvName, r.drv); err != nil {
+		return nil, err
 	}
 	for i := range r.procs {
 		r.procs[i] = r.w.NewProcess(fmt.Sprintf("p%d.exe", i), mdToken(i))

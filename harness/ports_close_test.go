@@ -101,7 +101,7 @@ func TestCloseServerPortTwice(t *testing.T) {
 		}}
 		w, _ := load(t, d)
 		w.ExpectViolation(kernel.RuleVerify4)
-		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.NoError(t, w.Unload("test"))
 		vs := violationsOf(w, kernel.RuleVerify4)
 		require.Len(t, vs, 1)
 		require.Equal(t, "test", vs[0].Driver)
@@ -222,7 +222,7 @@ func TestCloseClientPortDisconnects(t *testing.T) {
 		require.Equal(t, int32(0), d.Messages.Load())
 		require.NoError(t, p.CloseHandle(h))
 		require.Equal(t, int32(0), d.Disconnects.Load())
-		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.NoError(t, w.Unload("test"))
 		require.Equal(t, int32(0), d.Disconnects.Load())
 	})
 }
@@ -264,7 +264,7 @@ func TestLeakedClientPortKeepsSlot(t *testing.T) {
 		require.Equal(t, int32(1), d.ConnectCalls.Load())
 		require.Empty(t, w.Violations())
 
-		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.NoError(t, w.Unload("test"))
 		require.Equal(t, int32(1), d.Disconnects.Load(), "no second DisconnectNotify at unload")
 		vs := violationsOf(w, kernel.RuleVerify2)
 		require.Len(t, vs, 1)
@@ -303,7 +303,7 @@ func TestDisconnectNotifyOnceWithDuplicates(t *testing.T) {
 				require.NoError(t, last.CloseHandle(lastH))
 				require.Equal(t, int32(1), d.Disconnects.Load())
 				require.True(t, d.Conn(0).Port.IsNil())
-				require.Equal(t, kernel.S_OK, w.Unload("test"))
+				require.NoError(t, w.Unload("test"))
 				require.Equal(t, int32(1), d.Disconnects.Load())
 			})
 		})
@@ -433,7 +433,7 @@ func TestUnloadEndsEveryConnection(t *testing.T) {
 		requireBlocked(t, g0)
 		requireBlocked(t, r2)
 
-		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.NoError(t, w.Unload("test"))
 		require.Equal(t, sendResult{kernel.STATUS_PORT_DISCONNECTED, 0}, <-r0)
 		require.Equal(t, sendResult{kernel.STATUS_PORT_DISCONNECTED, 0}, <-r2)
 		require.Equal(t, kernel.E_HANDLE, <-g0)
@@ -479,7 +479,7 @@ func TestUnloadWaitsForMessageNotify(t *testing.T) {
 		out := make([]byte, 8)
 		go func() { sent <- p.FilterSendMessage(h, []byte("x"), out, nil) }()
 		<-entered
-		unloaded := make(chan kernel.HRESULT, 1)
+		unloaded := make(chan error, 1)
 		go func() { unloaded <- w.Unload("test") }()
 		requireBlocked(t, unloaded)
 		requireBlocked(t, sent)
@@ -489,7 +489,7 @@ func TestUnloadWaitsForMessageNotify(t *testing.T) {
 		close(release)
 		require.Equal(t, kernel.S_OK, <-sent)
 		require.Equal(t, "bye", string(out[:3]))
-		require.Equal(t, kernel.S_OK, <-unloaded)
+		require.NoError(t, <-unloaded)
 		require.Equal(t, int32(1), d.Messages.Load())
 		require.Equal(t, int32(1), d.Disconnects.Load())
 	})
@@ -519,12 +519,12 @@ func TestUnloadWaitsForConnectNotify(t *testing.T) {
 			cr <- connected{h, hr}
 		}()
 		<-entered
-		unloaded := make(chan kernel.HRESULT, 1)
+		unloaded := make(chan error, 1)
 		go func() { unloaded <- w.Unload("test") }()
 		requireBlocked(t, unloaded)
 		close(release)
 		c := <-cr
-		require.Equal(t, kernel.S_OK, <-unloaded)
+		require.NoError(t, <-unloaded)
 		require.Equal(t, int32(1), d.Disconnects.Load())
 		if c.hr == kernel.S_OK {
 			require.Equal(t, kernel.E_HANDLE, p.FilterGetMessage(c.h, make([]byte, 64), nil))
@@ -546,10 +546,10 @@ func TestUnregisterWithServerPortOpen(t *testing.T) {
 		h := connect(t, p)
 		g := getAsync(p, h, make([]byte, 64))
 		requireBlocked(t, g)
-		done := make(chan kernel.HRESULT, 1)
+		done := make(chan error, 1)
 		go func() { done <- w.Unload("test") }()
 		synctest.Wait()
-		require.Equal(t, kernel.S_OK, <-done)
+		require.NoError(t, <-done)
 		require.Equal(t, kernel.E_HANDLE, <-g)
 		vs := violationsOf(w, kernel.RuleVerify1)
 		require.Len(t, vs, 1)
@@ -573,7 +573,7 @@ func TestUnloadCancelsSenderContextIndependently(t *testing.T) {
 		defer cancel()
 		r := sendAsync(ctx, d, d.Conn(0), []byte("m"), make([]byte, 4), nil)
 		requireBlocked(t, r)
-		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.NoError(t, w.Unload("test"))
 		require.Equal(t, sendResult{kernel.STATUS_PORT_DISCONNECTED, 0}, <-r)
 	})
 }

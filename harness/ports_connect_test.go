@@ -40,7 +40,7 @@ func load(t *testing.T, d *testdriver.Driver) (*harness.World, *testdriver.Drive
 	if d == nil {
 		d = &testdriver.Driver{}
 	}
-	require.Equal(t, kernel.S_OK, w.Load("test", d))
+	require.NoError(t, w.Load("test", d))
 	return w, d
 }
 
@@ -225,7 +225,7 @@ func TestModelConnectCheckOrder(t *testing.T) {
 		d2 := &testdriver.Driver{PortName: `\Refusing`, OnConnect: func(context.Context, *testdriver.Conn, []byte) kernel.NTSTATUS {
 			return kernel.STATUS_INSUFFICIENT_RESOURCES
 		}}
-		require.Equal(t, kernel.S_OK, w.Load("refusing", d2))
+		require.NoError(t, w.Load("refusing", d2))
 		h, hr = second.FilterConnectCommunicationPort(`\Refusing`, 0, nil, 0, nil)
 		require.Equal(t, kernel.HRESULT(0x800705AA), hr)
 		require.Equal(t, kernel.InvalidHandle, h)
@@ -360,7 +360,7 @@ func TestCreateNameCollision(t *testing.T) {
 			require.Nil(t, sp)
 		}
 		// Another driver's DriverEntry fails with the collision (ERROR_ALREADY_EXISTS).
-		require.Equal(t, kernel.HRESULT(0x800700B7), w.Load("other", &testdriver.Driver{PortName: `\testPORT`}))
+		require.ErrorIs(t, w.Load("other", &testdriver.Driver{PortName: `\testPORT`}), kernel.HRESULT(0x800700B7))
 		// The original port still works.
 		connect(t, adminProc(w, "svc.exe"))
 		require.Equal(t, int32(1), d.Connects.Load())
@@ -383,7 +383,7 @@ func TestCreateOnUnregisteringFilterFromUnload(t *testing.T) {
 			return kernel.STATUS_SUCCESS
 		}}
 		w, _ := load(t, d)
-		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.NoError(t, w.Unload("test"))
 		require.Equal(t, kernel.STATUS_FLT_DELETING_OBJECT, st)
 		require.Empty(t, w.Kernel().Namespace().Names())
 	})
@@ -405,7 +405,7 @@ func TestCreateOnUnregisteringFilterFromDisconnectNotify(t *testing.T) {
 		}
 		w, _ := load(t, d)
 		connect(t, adminProc(w, "svc.exe"))
-		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.NoError(t, w.Unload("test"))
 		require.Equal(t, int32(1), d.Disconnects.Load())
 		require.Equal(t, kernel.STATUS_FLT_DELETING_OBJECT, st)
 		require.Empty(t, w.Kernel().Namespace().Names())
@@ -428,7 +428,7 @@ func TestCreateCapturesSecurityDescriptor(t *testing.T) {
 
 		open := kernel.MustParseSDDL("D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1f0001;;;BU)")
 		d2 := &testdriver.Driver{SD: open, PortName: `\OpenPort`}
-		require.Equal(t, kernel.S_OK, w.Load("open", d2))
+		require.NoError(t, w.Load("open", d2))
 		open.DACL.ACEs = open.DACL.ACEs[:2]
 		open.DACL.ACEs[1].Mask = 0
 		h, hr := user.FilterConnectCommunicationPort(`\OpenPort`, 0, nil, 0, nil)
@@ -589,7 +589,7 @@ func TestDisconnectNotifyAtUnloadRunsOnTheUnloadingThread(t *testing.T) {
 		d := &testdriver.Driver{OnDisconnect: func(ctx context.Context, _ *testdriver.Conn) { discCtx = ctx }}
 		w, _ := load(t, d)
 		connect(t, adminProc(w, "scanuser.exe"))
-		require.Equal(t, kernel.S_OK, w.Stop("test"))
+		require.NoError(t, w.Stop("test"))
 		require.Equal(t, int32(1), d.Disconnects.Load())
 		require.NotNil(t, discCtx)
 		require.Nil(t, driverapi.CurrentProcess(discCtx))

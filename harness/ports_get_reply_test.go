@@ -81,7 +81,7 @@ func TestGetSynchronousEndings(t *testing.T) {
 			closeClient()
 		}, kernel.E_HANDLE},
 		{"unload", func(t *testing.T, w *harness.World, _ *harness.Process, _ kernel.Handle, _ func()) {
-			require.Equal(t, kernel.S_OK, w.Unload("test"))
+			require.NoError(t, w.Unload("test"))
 		}, kernel.E_HANDLE},
 		{"CancelIoEx", func(t *testing.T, _ *harness.World, p *harness.Process, h kernel.Handle, _ func()) {
 			require.NoError(t, p.CancelIoEx(h, nil))

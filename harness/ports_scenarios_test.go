@@ -25,7 +25,7 @@ func TestScenarioElevatedAdminConnects(t *testing.T) {
 		// with the default descriptor and talks both ways.
 		w := harness.New(t)
 		d := &minimal.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("minimal", d))
+		require.NoError(t, w.Load("minimal", d))
 		p := w.NewProcess("service.exe", kernel.TokenAdmin())
 		h, hr := p.FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
@@ -63,14 +63,14 @@ func TestScenarioStandardUser(t *testing.T) {
 		w := harness.New(t)
 		user := w.NewProcess("tray.exe", kernel.TokenStandardUser())
 		strict := &testdriver.Driver{PortName: `\Strict`}
-		require.Equal(t, kernel.S_OK, w.Load("strict", strict))
+		require.NoError(t, w.Load("strict", strict))
 		h, hr := user.FilterConnectCommunicationPort(`\Strict`, 0, nil, 0, nil)
 		require.Equal(t, kernel.E_ACCESSDENIED, hr)
 		require.Equal(t, kernel.InvalidHandle, h)
 		require.Equal(t, int32(0), strict.ConnectCalls.Load())
 
 		open := &minimal.Driver{PortName: `\Open`, SDDL: "D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;0x1f0001;;;BU)"}
-		require.Equal(t, kernel.S_OK, w.Load("open", open))
+		require.NoError(t, w.Load("open", open))
 		h, hr = user.FilterConnectCommunicationPort(`\Open`, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
 		require.True(t, open.Connected())
@@ -95,7 +95,7 @@ func TestScenarioUnloadTerminatesEveryConnection(t *testing.T) {
 		for _, g := range gets {
 			requireBlocked(t, g)
 		}
-		require.Equal(t, kernel.S_OK, w.Unload("test"))
+		require.NoError(t, w.Unload("test"))
 		for _, g := range gets {
 			require.Equal(t, kernel.E_HANDLE, <-g)
 		}
@@ -111,7 +111,7 @@ func TestScenarioCloseServerPortEarly(t *testing.T) {
 		// the driver can create the name again.
 		w := harness.New(t)
 		d := &minimal.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("minimal", d))
+		require.NoError(t, w.Load("minimal", d))
 		p := adminProc(w, "svc.exe")
 		h, hr := p.FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
@@ -134,7 +134,7 @@ func TestScenarioCloseServerPortEarly(t *testing.T) {
 
 		// The name is free: another driver takes it.
 		other := &testdriver.Driver{PortName: minimal.PortName}
-		require.Equal(t, kernel.S_OK, w.Load("other", other))
+		require.NoError(t, w.Load("other", other))
 		newcomer := adminProc(w, "new.exe")
 		connect2, hr := newcomer.FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)
 		require.Equal(t, kernel.S_OK, hr)
@@ -371,7 +371,7 @@ func TestBadInput(t *testing.T) {
 func connectAndClose(t *testing.T, w *harness.World, p *harness.Process) kernel.Handle {
 	t.Helper()
 	d := &testdriver.Driver{PortName: `\Scratch`}
-	require.Equal(t, kernel.S_OK, w.Load("scratch", d))
+	require.NoError(t, w.Load("scratch", d))
 	h, hr := p.FilterConnectCommunicationPort(`\Scratch`, 0, nil, 0, nil)
 	require.Equal(t, kernel.S_OK, hr)
 	require.NoError(t, p.CloseHandle(h))

@@ -567,7 +567,7 @@ func TestSendEndings(t *testing.T) {
 			d.FM.CloseClientPort(d.Filter, &d.Conn(0).Port)
 		}, kernel.STATUS_PORT_DISCONNECTED},
 		{"unload", func(t *testing.T, w *harness.World, _ *testdriver.Driver, _ *harness.Process, _ kernel.Handle, _ context.CancelFunc) {
-			require.Equal(t, kernel.S_OK, w.Unload("test"))
+			require.NoError(t, w.Unload("test"))
 		}, kernel.STATUS_PORT_DISCONNECTED},
 		{"thread terminating", func(t *testing.T, _ *harness.World, _ *testdriver.Driver, _ *harness.Process, _ kernel.Handle, cancel context.CancelFunc) {
 			cancel()

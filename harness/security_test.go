@@ -102,7 +102,7 @@ func secWorld(t *testing.T, sddl string) (*harness.World, *secDriver) {
 	default:
 		d.sd = kernel.MustParseSDDL(sddl)
 	}
-	require.Equal(t, kernel.S_OK, w.Load("sec", d))
+	require.NoError(t, w.Load("sec", d))
 	return w, d
 }
 

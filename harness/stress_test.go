@@ -863,13 +863,13 @@ func (s *stressRun) chaos() {
 		if !unloaded && ops > s.total/2 {
 			// R-UNLOAD-5 in the middle of everything, then a fresh load.
 			unloaded = true
-			if hr := s.w.Unload(stressDrvName); hr != kernel.S_OK {
-				s.bug("unload: %v", hr)
+			if err := s.w.Unload(stressDrvName); err != nil {
+				s.bug("unload: %v", err)
 			}
 			time.Sleep(2 * time.Millisecond)
 			nd := &stressDriver{run: s, epoch: 2}
-			if hr := s.w.Load(stressDrvName, nd); hr != kernel.S_OK {
-				s.bug("reload: %v", hr)
+			if err := s.w.Load(stressDrvName, nd); err != nil {
+				s.bug("reload: %v", err)
 			}
 			s.cur.Store(nd)
 			s.count("chaos: unload and reload", 1)
@@ -1035,7 +1035,7 @@ func stressRunOnce(t *testing.T, seed uint64, total int, mix bool) {
 	w.Trace().SetEnabled(false) // the trace of 10,000 operations would only slow the run
 	s := &stressRun{t: t, seed: seed, total: total, w: w, mix: mix, delivered: make(map[uint64]int), counts: make(map[string]int)}
 	d := &stressDriver{run: s, epoch: 1}
-	require.Equal(t, kernel.S_OK, w.Load(stressDrvName, d))
+	require.NoError(t, w.Load(stressDrvName, d))
 	s.cur.Store(d)
 	for i := range s.holders {
 		s.holders[i].Store(w.NewProcess(fmt.Sprintf("holder%d.exe", i), kernel.TokenStandardUser()))

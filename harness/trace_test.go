@@ -33,7 +33,7 @@ var _ = flag.Bool("update", false, "rewrite the golden files under testdata/gold
 // recording at a time so that the trace is the same on every run (in a bubble).
 func labScenario(t *testing.T, w *harness.World) {
 	d := &testdriver.Driver{MaxConnections: 2}
-	require.Equal(t, kernel.S_OK, w.Load("drv", d))
+	require.NoError(t, w.Load("drv", d))
 	svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	usr := w.NewProcess("user.exe", kernel.TokenStandardUser())
 
@@ -85,7 +85,7 @@ func labScenario(t *testing.T, w *harness.World) {
 	d.FM.CloseCommunicationPort(d.Server)
 	d.Server = nil
 	usr.Exit(0)
-	require.Equal(t, kernel.S_OK, w.Unload("drv"))
+	require.NoError(t, w.Unload("drv"))
 	require.NoError(t, svc.CloseHandle(h))
 }
 
@@ -97,12 +97,12 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		// The I/O model's events: a volume mounts, an instance attaches, a file operation
 		// runs through it, the instance is torn down at unload.
 		w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{`a.txt`: []byte("x")}})
-		require.Equal(t, kernel.S_OK, w.Load("nosecrets", &noSecrets{}))
+		require.NoError(t, w.Load("nosecrets", &noSecrets{}))
 		io := w.NewProcess("io.exe", kernel.TokenAdmin())
 		fh, err := io.CreateFile(`C:\a.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 		require.NoError(t, err)
 		require.NoError(t, io.CloseHandle(fh))
-		require.Equal(t, kernel.S_OK, w.Unload("nosecrets"))
+		require.NoError(t, w.Unload("nosecrets"))
 
 		tr := w.Trace()
 		for _, k := range kernel.EventKinds() {
@@ -187,7 +187,7 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 func TestTraceMessageAbandonedOnDisconnect(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := &testdriver.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("drv", d))
+		require.NoError(t, w.Load("drv", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h := labConnect(t, p, `\TestPort`, nil)
 		done := make(chan kernel.NTSTATUS, 1)
@@ -245,14 +245,14 @@ func TestMermaidRendering(t *testing.T) {
 func TestTraceLoggedOnlyOnFailure(t *testing.T) {
 	ft := &labTB{TB: t}
 	w := harness.New(ft)
-	require.Equal(t, kernel.S_OK, w.Load("drv", &testdriver.Driver{}))
+	require.NoError(t, w.Load("drv", &testdriver.Driver{}))
 	ft.finish()
 	require.Empty(t, ft.errs)
 	require.Empty(t, ft.logs)
 
 	ft = &labTB{TB: t}
 	w = harness.New(ft)
-	require.Equal(t, kernel.S_OK, w.Load("drv", &testdriver.Driver{}))
+	require.NoError(t, w.Load("drv", &testdriver.Driver{}))
 	ft.Errorf("the test failed")
 	ft.finish()
 	require.Len(t, ft.logs, 1)
@@ -265,7 +265,7 @@ func TestRunFakeTime(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		require.Equal(t, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Now().UTC())
 		d := &testdriver.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("drv", d))
+		require.NoError(t, w.Load("drv", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		h := labConnect(t, p, `\TestPort`, nil)
 		defer p.CloseHandle(h)
@@ -285,7 +285,7 @@ func TestRunFakeTime(t *testing.T) {
 			unloadedAt = time.Since(start)
 			return d.DefaultUnload()
 		}}
-		require.Equal(t, kernel.S_OK, w.Load("slow", d))
+		require.NoError(t, w.Load("slow", d))
 	})
 	require.Equal(t, time.Hour, unloadedAt)
 }

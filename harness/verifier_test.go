@@ -78,8 +78,8 @@ func labConnect(t *testing.T, p *harness.Process, port string, ctx []byte) kerne
 func TestVerifyUnregisterWithOpenServerPort(t *testing.T) {
 	w := harness.NewWorld()
 	d := &testdriver.Driver{UnregisterOnly: true}
-	require.Equal(t, kernel.S_OK, w.Load("buggy", d))
-	require.Equal(t, kernel.S_OK, w.Unload("buggy"), "the unload completes instead of hanging")
+	require.NoError(t, w.Load("buggy", d))
+	require.NoError(t, w.Unload("buggy"), "the unload completes instead of hanging")
 	// The emulator closed the port: the name is free again.
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	_, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
@@ -99,7 +99,7 @@ func TestVerifyUnregisterWithOpenServerPort(t *testing.T) {
 func TestVerifyUnregisterWithOpenServerPortAtTeardown(t *testing.T) {
 	ft := &labTB{TB: t}
 	w := harness.New(ft)
-	require.Equal(t, kernel.S_OK, w.Load("buggy", &testdriver.Driver{UnregisterOnly: true}))
+	require.NoError(t, w.Load("buggy", &testdriver.Driver{UnregisterOnly: true}))
 	ft.finish()
 	require.Len(t, ft.errs, 1)
 	require.Contains(t, ft.errs[0], `verifier R-VERIFY-1: driver "buggy", server port "\\TestPort"`)
@@ -115,14 +115,14 @@ func TestVerifyUnregisterWithOpenServerPortAtTeardown(t *testing.T) {
 func TestVerifyDisconnectNotifyWithoutCloseClientPort(t *testing.T) {
 	w := harness.NewWorld()
 	d := &testdriver.Driver{KeepClientPort: true, MaxConnections: 1}
-	require.Equal(t, kernel.S_OK, w.Load("leaky", d))
+	require.NoError(t, w.Load("leaky", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h := labConnect(t, p, `\TestPort`, nil)
 	require.NoError(t, p.CloseHandle(h))
 	require.Equal(t, int32(1), d.Disconnects.Load())
 	_, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT), hr, "the leaked slot")
-	require.Equal(t, kernel.S_OK, w.Unload("leaky"))
+	require.NoError(t, w.Unload("leaky"))
 
 	v := labOne(t, w, kernel.RuleVerify2)
 	require.Equal(t, "leaky", v.Driver)
@@ -137,11 +137,11 @@ func TestVerifyDisconnectNotifyWithoutCloseClientPort(t *testing.T) {
 func TestVerifyClientPortLeakedAtUnload(t *testing.T) {
 	w := harness.NewWorld()
 	d := &testdriver.Driver{KeepClientPort: true, MaxConnections: 2}
-	require.Equal(t, kernel.S_OK, w.Load("leaky", d))
+	require.NoError(t, w.Load("leaky", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	labConnect(t, p, `\TestPort`, nil)
 	labConnect(t, p, `\TestPort`, nil)
-	require.Equal(t, kernel.S_OK, w.Stop("leaky"))
+	require.NoError(t, w.Stop("leaky"))
 	p.Exit(0)
 	w.ExpectViolation(kernel.RuleVerify2).Containing("connection 1 ").Times(1)
 	w.ExpectViolation(kernel.RuleVerify2).Containing("connection 2 ").Times(1)
@@ -156,8 +156,8 @@ func TestVerifyUnloadSuccessWithoutUnregister(t *testing.T) {
 		d.FM.CloseCommunicationPort(d.Server)
 		return kernel.STATUS_SUCCESS // forgot FltUnregisterFilter
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("forgetful", d))
-	require.Equal(t, kernel.S_OK, w.Unload("forgetful"))
+	require.NoError(t, w.Load("forgetful", d))
+	require.NoError(t, w.Unload("forgetful"))
 	require.False(t, w.FilterManager().Loaded("forgetful"))
 
 	v := labOne(t, w, kernel.RuleVerify3)
@@ -174,8 +174,8 @@ func TestVerifyUnloadRefusedAfterUnregister(t *testing.T) {
 		d.DefaultUnload()
 		return kernel.STATUS_FLT_DO_NOT_DETACH
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("fickle", d))
-	require.Equal(t, kernel.ERROR_FLT_DO_NOT_DETACH, w.Unload("fickle"))
+	require.NoError(t, w.Load("fickle", d))
+	require.ErrorIs(t, w.Unload("fickle"), kernel.ERROR_FLT_DO_NOT_DETACH)
 
 	v := labOne(t, w, kernel.RuleVerify3)
 	require.Equal(t, "fickle", v.Driver)
@@ -192,8 +192,8 @@ func TestVerifyDoubleCloseServerPort(t *testing.T) {
 		d.FM.UnregisterFilter(d.Filter)
 		return kernel.STATUS_SUCCESS
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("twice", d))
-	require.Equal(t, kernel.S_OK, w.Unload("twice"))
+	require.NoError(t, w.Load("twice", d))
+	require.NoError(t, w.Unload("twice"))
 
 	v := labOne(t, w, kernel.RuleVerify4)
 	require.Equal(t, "twice", v.Driver)
@@ -210,7 +210,7 @@ func TestVerifyClientPortUsedAfterClose(t *testing.T) {
 		stale.Store(c.Port.Load()) // a second copy of the pointer: the bug
 		return kernel.STATUS_SUCCESS
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("stale", d))
+	require.NoError(t, w.Load("stale", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h := labConnect(t, p, `\TestPort`, nil)
 	c := d.Conn(0)
@@ -244,7 +244,7 @@ func TestVerifyBadSendArguments(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := harness.NewWorld()
 			d := &testdriver.Driver{}
-			require.Equal(t, kernel.S_OK, w.Load("careless", d))
+			require.NoError(t, w.Load("careless", d))
 			p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 			h := labConnect(t, p, `\TestPort`, nil)
 			st := d.FM.SendMessage(context.Background(), d.Filter, &d.Conn(0).Port, []byte("x"), tc.reply, tc.length, nil)
@@ -268,7 +268,7 @@ func TestVerifyMessageNotifyOverstatesOutput(t *testing.T) {
 	d := &testdriver.Driver{OnMessage: func(_ context.Context, _ *testdriver.Conn, _, out []byte) (uint32, kernel.NTSTATUS) {
 		return uint32(len(out)) + 100, kernel.STATUS_SUCCESS
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("boastful", d))
+	require.NoError(t, w.Load("boastful", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h := labConnect(t, p, `\TestPort`, nil)
 	var n uint32
@@ -287,7 +287,7 @@ func TestVerifyMessageNotifyOverstatesOutput(t *testing.T) {
 func TestVerifyCloseClientPortNilPointer(t *testing.T) {
 	w := harness.NewWorld()
 	d := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("sloppy", d))
+	require.NoError(t, w.Load("sloppy", d))
 	d.FM.CloseClientPort(d.Filter, nil)
 	v := labOne(t, w, kernel.RuleVerify5)
 	require.Equal(t, "sloppy", v.Driver)
@@ -301,7 +301,7 @@ func TestVerifyCloseClientPortNilPointer(t *testing.T) {
 func TestVerifyConnectContextKeptPastTheCall(t *testing.T) {
 	w := harness.NewWorld()
 	d := &testdriver.Driver{KeepContext: true}
-	require.Equal(t, kernel.S_OK, w.Load("hoarder", d))
+	require.NoError(t, w.Load("hoarder", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	ctx := []byte("secret!!")
 	h := labConnect(t, p, `\TestPort`, ctx)
@@ -327,7 +327,7 @@ func TestVerifyConnectContextKeptElsewhereReadsGarbage(t *testing.T) {
 		kept = ctx // kept in a variable of the driver's, not in the cookie
 		return kernel.STATUS_SUCCESS
 	}}
-	require.Equal(t, kernel.S_OK, w.Load("hoarder", d))
+	require.NoError(t, w.Load("hoarder", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h := labConnect(t, p, `\TestPort`, []byte{1, 2, 3})
 	require.Equal(t, []byte{0xDB, 0xDB, 0xDB}, kept)
@@ -340,7 +340,7 @@ func TestVerifyConnectContextKeptElsewhereReadsGarbage(t *testing.T) {
 func TestVerifyConnectContextCopiedIsFine(t *testing.T) {
 	w := harness.New(t)
 	d := &testdriver.Driver{MaxConnections: 2}
-	require.Equal(t, kernel.S_OK, w.Load("good", d))
+	require.NoError(t, w.Load("good", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	h1 := labConnect(t, p, `\TestPort`, []byte("ctx"))
 	defer p.CloseHandle(h1)
@@ -352,7 +352,7 @@ func TestVerifyConnectContextCopiedIsFine(t *testing.T) {
 // An expectation that does not happen fails the test (bad input of the verifier's API).
 func TestExpectedViolationThatDoesNotHappen(t *testing.T) {
 	w := harness.NewWorld()
-	require.Equal(t, kernel.S_OK, w.Load("good", &testdriver.Driver{}))
+	require.NoError(t, w.Load("good", &testdriver.Driver{}))
 	w.ExpectViolation(kernel.RuleVerify1)
 	err := w.Close()
 	require.EqualError(t, err, "harness: world teardown:\n\texpected a verifier report of R-VERIFY-1, none came")
@@ -370,7 +370,7 @@ func TestExpectedViolationThatDoesNotHappen(t *testing.T) {
 func TestExpectationMatching(t *testing.T) {
 	newLeaky := func() *harness.World {
 		w := harness.NewWorld()
-		require.Equal(t, kernel.S_OK, w.Load("leaky", &testdriver.Driver{KeepClientPort: true, MaxConnections: 2}))
+		require.NoError(t, w.Load("leaky", &testdriver.Driver{KeepClientPort: true, MaxConnections: 2}))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		labConnect(t, p, `\TestPort`, nil)
 		labConnect(t, p, `\TestPort`, nil)
@@ -417,7 +417,7 @@ func TestExpectationMatching(t *testing.T) {
 func TestTakeViolations(t *testing.T) {
 	w := harness.New(t)
 	d := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("sloppy", d))
+	require.NoError(t, w.Load("sloppy", d))
 	d.FM.CloseClientPort(d.Filter, nil)
 	d.FM.CloseClientPort(d.Filter, nil)
 	vs := w.TakeViolations()
@@ -435,7 +435,7 @@ func TestLeftoversListEachKindWithOwner(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := harness.New(t)
 		d := &testdriver.Driver{MaxConnections: 3}
-		require.Equal(t, kernel.S_OK, w.Load("drv", d))
+		require.NoError(t, w.Load("drv", d))
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		hGet := labConnect(t, p, `\TestPort`, nil)
 		labConnect(t, p, `\TestPort`, nil)
@@ -522,7 +522,7 @@ func TestTeardownReportsWhatSurvivesIt(t *testing.T) {
 		late := &testdriver.Driver{PortName: `\LatePort`, MaxConnections: 3}
 		done := make(chan kernel.NTSTATUS, 2)
 		first := &testdriver.Driver{OnUnload: func(d *testdriver.Driver, _ driverapi.FilterUnloadFlags) kernel.NTSTATUS {
-			require.Equal(t, kernel.S_OK, w.Load("late", late))
+			require.NoError(t, w.Load("late", late))
 			p := w.NewProcess("late.exe", kernel.TokenAdmin())
 			h1 := labConnect(t, p, `\LatePort`, nil)
 			labConnect(t, p, `\LatePort`, nil)
@@ -538,7 +538,7 @@ func TestTeardownReportsWhatSurvivesIt(t *testing.T) {
 			synctest.Wait()
 			return d.DefaultUnload()
 		}}
-		require.Equal(t, kernel.S_OK, w.Load("first", first))
+		require.NoError(t, w.Load("first", first))
 
 		err := w.Close()
 		require.Error(t, err)
@@ -583,7 +583,7 @@ func TestTeardownReportsHandlesOfForeignProcesses(t *testing.T) {
 func TestCloseCleanWorld(t *testing.T) {
 	w := harness.NewWorld()
 	d := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("good", d))
+	require.NoError(t, w.Load("good", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	labConnect(t, p, `\TestPort`, nil) // closed by the process exit at teardown
 	p.AllowOpenHandles()
@@ -603,7 +603,7 @@ func TestLeakedUserHandleFailsTheTest(t *testing.T) {
 		ft := &labTB{TB: t}
 		w := harness.New(ft)
 		d := &testdriver.Driver{MaxConnections: 4}
-		require.Equal(t, kernel.S_OK, w.Load("drv", d))
+		require.NoError(t, w.Load("drv", d))
 		svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		tray := w.NewProcess("tray.exe", kernel.TokenAdmin())
 		body(w, svc, tray)
@@ -655,7 +655,7 @@ func TestLeakedUserHandleFailsTheTest(t *testing.T) {
 	ft := &labTB{TB: t}
 	w := harness.New(ft)
 	d := &testdriver.Driver{}
-	require.Equal(t, kernel.S_OK, w.Load("drv", d))
+	require.NoError(t, w.Load("drv", d))
 	labConnect(t, w.NewProcess("svc.exe", kernel.TokenAdmin()), `\TestPort`, nil)
 	ft.finish()
 	require.Len(t, ft.errs, 1)

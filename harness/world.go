@@ -255,28 +255,89 @@ func (e *Expectation) matches(v kernel.Violation) bool {
 }
 
 // Load loads a driver, as `fltmc load` or a service start: DriverEntry runs on the calling
-// goroutine. It returns the HRESULT a user would get: S_OK when DriverEntry succeeded (any
-// NT_SUCCESS status: the driver is loaded), else HRESULT(DriverEntry's status).
-func (w *World) Load(name string, d driverapi.Driver) kernel.HRESULT {
-	if st := w.fm.LoadDriver(name, d); !st.IsSuccess() {
-		return kernel.HResultFromNtStatus(st)
+// goroutine. It returns nil when DriverEntry succeeded (any NT_SUCCESS status: the driver is
+// loaded), else a *DriverError wrapping the HRESULT a user would get (HRESULT(DriverEntry's
+// status), so errors.Is(err, kernel.E_INVALIDARG) works) and naming the routine that failed
+// inside DriverEntry and why:
+//
+//	require.NoError(t, w.Load("scanner", &scanner.Driver{}))
+func (w *World) Load(name string, d driverapi.Driver) error {
+	st := w.fm.LoadDriver(name, d)
+	if st.IsSuccess() {
+		return nil
 	}
-	return kernel.S_OK
+	e := &DriverError{Op: "load", Driver: name, HRESULT: kernel.HResultFromNtStatus(st), Status: st}
+	if f := w.fm.DriverEntryFailure(name); f != nil && st != fltmgr.STATUS_IMAGE_ALREADY_LOADED {
+		e.Failed = f
+	}
+	return e
+}
+
+// DriverError is the error of Load, Unload and Stop: the operation, the driver, the HRESULT
+// fltmc or the service control manager would report (Unwrap returns it) and the NTSTATUS
+// behind it; for a failed load, the routine that failed inside DriverEntry when the emulator
+// saw one.
+type DriverError struct {
+	Op      string          // "load", "unload" or "stop"
+	Driver  string          // the driver's name
+	HRESULT kernel.HRESULT  // what a user of fltmc would see
+	Status  kernel.NTSTATUS // DriverEntry's status, or the unload's
+	Failed  *fltmgr.EntryFailure
+}
+
+// Error says which call failed and why, e.g. `harness: load "scanner": DriverEntry returned
+// STATUS_INVALID_PARAMETER (0xC000000D): FltRegisterFilter failed with STATUS_INVALID_PARAMETER
+// (0xC000000D): the registration's Version 0x0100 is not one the filter manager knows ...`.
+func (e *DriverError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "harness: %s %q: ", e.Op, e.Driver)
+	switch e.Op {
+	case "load":
+		if e.Status == fltmgr.STATUS_IMAGE_ALREADY_LOADED {
+			fmt.Fprintf(&b, "the driver is loaded already (%v)", e.HRESULT)
+			break
+		}
+		fmt.Fprintf(&b, "DriverEntry returned %v", e.Status)
+		if e.Failed != nil {
+			fmt.Fprintf(&b, ": %v", e.Failed)
+		}
+	default:
+		fmt.Fprintf(&b, "%v", e.HRESULT)
+		switch e.Status {
+		case kernel.STATUS_FLT_DO_NOT_DETACH:
+			b.WriteString(" (the driver refused, has no FilterUnload, or registered FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP)")
+		case kernel.STATUS_FLT_FILTER_NOT_FOUND:
+			b.WriteString(" (no such driver is loaded)")
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns the HRESULT.
+func (e *DriverError) Unwrap() error { return e.HRESULT }
+
+// unloadError is nil for a successful unload, else a *DriverError.
+func unloadError(op, name string, st kernel.NTSTATUS) error {
+	if st.IsSuccess() {
+		return nil
+	}
+	return &DriverError{Op: op, Driver: name, HRESULT: kernel.HResultFromNtStatus(st), Status: st}
 }
 
 // Unload asks the filter to unload as `fltmc unload` does (FilterUnload, non-mandatory): the
-// driver may refuse, and the result is ERROR_FLT_DO_NOT_DETACH (0x801F0010) then. FilterUnload,
+// driver may refuse, and the result is a *DriverError wrapping ERROR_FLT_DO_NOT_DETACH
+// (0x801F0010) then; nil when the driver unloaded. FilterUnload,
 // and the DisconnectNotify calls its FltUnregisterFilter makes, run on a system thread
 // (driverapi.CurrentProcess is nil there).
-func (w *World) Unload(name string) kernel.HRESULT {
-	return kernel.HResultFromNtStatus(w.fm.UnloadFilter(context.Background(), name, false))
+func (w *World) Unload(name string) error {
+	return unloadError("unload", name, w.fm.UnloadFilter(context.Background(), name, false))
 }
 
 // Stop unloads the filter as a service stop does (mandatory): the unload callback cannot
 // refuse; a filter registered with FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP or without an
-// unload callback gives ERROR_FLT_DO_NOT_DETACH.
-func (w *World) Stop(name string) kernel.HRESULT {
-	return kernel.HResultFromNtStatus(w.fm.UnloadFilter(context.Background(), name, true))
+// unload callback gives a *DriverError wrapping ERROR_FLT_DO_NOT_DETACH; nil when it unloaded.
+func (w *World) Stop(name string) error {
+	return unloadError("stop", name, w.fm.UnloadFilter(context.Background(), name, true))
 }
 
 // NewProcess starts a user process with the given image name and token (see the token

@@ -37,6 +37,7 @@ const (
 	EvUserSend         EventKind = "user-send"           // FilterSendMessage → MessageNotify
 	EvViolation        EventKind = "violation"           // the verifier caught a driver bug (Status: the rule)
 	EvFaultInjected    EventKind = "fault-injected"      // a test made a call fail or killed a process
+	EvRoutineFailed    EventKind = "routine-failed"      // a routine refused its arguments (Detail: routine: why)
 	EvVolumeMounted    EventKind = "volume-mounted"      // a volume was added (Detail: name, device, kind)
 	EvInstanceAttached EventKind = "instance-attached"   // an attach attempt and its result
 	EvInstanceDetached EventKind = "instance-detached"   // an instance was torn down (Detail: reason)
@@ -48,7 +49,7 @@ func EventKinds() []EventKind {
 	return []EventKind{EvProcessCreated, EvProcessExited, EvDriverLoaded, EvDriverUnloaded, EvUnloadRequest,
 		EvFilterRegistered, EvFilterStarted, EvUnregister, EvPortCreated, EvPortClosed, EvConnect, EvConnectNotify,
 		EvDisconnect, EvMessageSent, EvMessageDelivered, EvMessageReplied, EvMessageTimedOut, EvMessageAbandoned,
-		EvUserSend, EvViolation, EvFaultInjected, EvVolumeMounted, EvInstanceAttached, EvInstanceDetached, EvFileIO}
+		EvUserSend, EvViolation, EvFaultInjected, EvRoutineFailed, EvVolumeMounted, EvInstanceAttached, EvInstanceDetached, EvFileIO}
 }
 
 // TraceEvent is one entry of the flight recorder.

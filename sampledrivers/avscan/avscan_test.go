@@ -39,7 +39,7 @@ func load(t *testing.T, w *harness.World, cfg avscan.Config) *avscan.Driver {
 	t.Helper()
 	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: seed()})
 	d := &avscan.Driver{Config: cfg}
-	require.Equal(t, kernel.S_OK, w.Load("avscan", d))
+	require.NoError(t, w.Load("avscan", d))
 	return d
 }
 

@@ -25,7 +25,7 @@ func TestUnloadWaitsForTheAbortListener(t *testing.T) {
 		require.NoError(t, openClose(t, app, `C:\clean.txt`))
 
 		start := time.Now()
-		require.Equal(t, kernel.S_OK, w.Unload("avscan"))
+		require.NoError(t, w.Unload("avscan"))
 		require.Equal(t, 5*time.Second, time.Since(start), "FilterUnload waited for the reply")
 		<-s.Done()
 		st := stats(s)
@@ -49,7 +49,7 @@ func TestUnloadWithoutListenerProceeds(t *testing.T) {
 		d := load(t, w, avscan.Config{})
 		s := startScanner(t, w, avscanuser.Options{NoAbortListener: true})
 		start := time.Now()
-		require.Equal(t, kernel.S_OK, w.Unload("avscan"))
+		require.NoError(t, w.Unload("avscan"))
 		require.Zero(t, time.Since(start))
 		require.Equal(t, kernel.STATUS_PORT_DISCONNECTED, d.Stats().UnloadReply)
 		<-s.Done()
@@ -61,7 +61,7 @@ func TestUnloadWithoutListenerProceeds(t *testing.T) {
 func TestUnloadWithNoScanner(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := load(t, w, avscan.Config{})
-		require.Equal(t, kernel.S_OK, w.Unload("avscan"))
+		require.NoError(t, w.Unload("avscan"))
 		require.Equal(t, kernel.STATUS_PORT_DISCONNECTED, d.Stats().UnloadReply)
 	})
 }
@@ -74,7 +74,7 @@ func TestUnloadWaitsForeverForASilentListener(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := load(t, w, avscan.Config{})
 		s := startScanner(t, w, avscanuser.Options{IgnoreUnloading: true})
-		done := make(chan kernel.HRESULT, 1)
+		done := make(chan error, 1)
 		go func() { done <- w.Unload("avscan") }()
 		time.Sleep(24 * time.Hour)
 		synctest.Wait()
@@ -85,7 +85,7 @@ func TestUnloadWaitsForeverForASilentListener(t *testing.T) {
 		}
 		require.Equal(t, 1, stats(s).Unloading)
 		s.Backend().(*harness.Process).Exit(1)
-		require.Equal(t, kernel.S_OK, <-done)
+		require.NoError(t, <-done)
 		require.Equal(t, kernel.STATUS_PORT_DISCONNECTED, d.Stats().UnloadReply)
 		<-s.Done()
 	})
@@ -100,7 +100,7 @@ func TestUnloadReplyTimeoutAndListenerStopsOnEHandle(t *testing.T) {
 		d := load(t, w, avscan.Config{UnloadReplyTimeout: 10 * time.Second})
 		s := startScanner(t, w, avscanuser.Options{IgnoreUnloading: true})
 		start := time.Now()
-		require.Equal(t, kernel.S_OK, w.Unload("avscan"))
+		require.NoError(t, w.Unload("avscan"))
 		require.Equal(t, 10*time.Second, time.Since(start))
 		require.Equal(t, kernel.STATUS_TIMEOUT, d.Stats().UnloadReply)
 		<-s.Done()
@@ -128,7 +128,7 @@ func TestUnloadFinishesScansInFlight(t *testing.T) {
 		synctest.Wait()
 		require.Len(t, d.ScansInFlight(), 1)
 		start := time.Now()
-		require.Equal(t, kernel.S_OK, w.Unload("avscan"))
+		require.NoError(t, w.Unload("avscan"))
 		require.NoError(t, <-done)
 		require.Zero(t, time.Since(start))
 		require.Equal(t, int64(1), d.Stats().ScansAbandoned)
@@ -146,7 +146,7 @@ func TestNoScanWhileUnloading(t *testing.T) {
 		s := startScanner(t, w, avscanuser.Options{BeforeUnloadReply: func() {
 			during = openClose(t, app, `C:\virus.txt`)
 		}})
-		require.Equal(t, kernel.S_OK, w.Unload("avscan"))
+		require.NoError(t, w.Unload("avscan"))
 		require.NoError(t, during)
 		require.Empty(t, stats(s).Requests)
 		require.Equal(t, int64(0), d.Stats().ScansRequested)

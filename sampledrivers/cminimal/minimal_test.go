@@ -25,7 +25,7 @@ const portName = `\MinimalPort`
 // closes the port before unregistering.
 func TestCMinimalTemplate(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		require.Equal(t, kernel.S_OK, w.Load("minimal", cminimal.New()))
+		require.NoError(t, w.Load("minimal", cminimal.New()))
 
 		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
 		_, err := fltlib.Dial(context.Background(), user, portName, nil)
@@ -46,7 +46,7 @@ func TestCMinimalTemplate(t *testing.T) {
 		require.ErrorIs(t, err, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT))
 
 		require.NoError(t, c.Close())
-		require.Equal(t, kernel.S_OK, w.Unload("minimal"))
+		require.NoError(t, w.Unload("minimal"))
 
 		var lines []string
 		for _, e := range w.Trace().Filter(cdriver.EvDbgPrint) {
@@ -66,7 +66,7 @@ func TestCMinimalTemplate(t *testing.T) {
 // blocks the goroutine on a channel and a timer, so synctest advances time.
 func TestCMinimalWaitRunsOnFakeTime(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		require.Equal(t, kernel.S_OK, w.Load("minimal", cminimal.New()))
+		require.NoError(t, w.Load("minimal", cminimal.New()))
 		svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		c, err := fltlib.Dial(context.Background(), svc, portName, nil)
 		require.NoError(t, err)
@@ -85,12 +85,12 @@ func TestCMinimalWaitRunsOnFakeTime(t *testing.T) {
 func TestCMinimalOneImagePerProcess(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := cminimal.New()
-		require.Equal(t, kernel.S_OK, w.Load("minimal", d))
+		require.NoError(t, w.Load("minimal", d))
 		other := harness.NewWorld()
 		require.Equal(t, kernel.HResultFromNtStatus(kernel.STATUS_IMAGE_ALREADY_LOADED), other.Load("minimal", cminimal.New()))
 		require.NoError(t, other.Close())
-		require.Equal(t, kernel.S_OK, w.Unload("minimal"))
-		require.Equal(t, kernel.S_OK, w.Load("minimal", d), "loaded again after the unload")
+		require.NoError(t, w.Unload("minimal"))
+		require.NoError(t, w.Load("minimal", d), "loaded again after the unload")
 	})
 }
 

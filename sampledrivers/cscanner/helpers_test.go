@@ -35,7 +35,7 @@ func newLab(t *testing.T, w *harness.World, vol fsys.VolumeConfig) *lab {
 		vol.Name = "C:"
 	}
 	w.MustAddVolume(vol)
-	require.Equal(t, kernel.S_OK, w.Load("scanner", cscanner.New()))
+	require.NoError(t, w.Load("scanner", cscanner.New()))
 	return &lab{t: t, w: w,
 		svc: w.NewProcess("scanuser.exe", kernel.TokenAdmin()),
 		app: w.NewProcess("notepad.exe", kernel.TokenStandardUser())}

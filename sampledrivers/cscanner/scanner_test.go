@@ -44,7 +44,7 @@ func TestCScenario1FoulTextDeniedOnlyWhileScannerRuns(t *testing.T) {
 		sc = l.start(nil)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`), "a new scanner took the free slot")
 		require.NoError(t, sc.Stop())
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 	})
 }
 
@@ -164,7 +164,7 @@ func TestCScenario5ConnectRefusals(t *testing.T) {
 		_, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
 		require.Equal(t, kernel.HRESULT(0x80070002), hresultOf(err), "%v", err)
 
-		require.Equal(t, kernel.S_OK, w.Load("scanner", cscanner.New()))
+		require.NoError(t, w.Load("scanner", cscanner.New()))
 		user := w.NewProcess("scanuser.exe", kernel.TokenStandardUser())
 		_, err = scanuser.Start(context.Background(), user, scanuser.Options{})
 		require.Equal(t, kernel.E_ACCESSDENIED, hresultOf(err), "%v", err)
@@ -181,7 +181,7 @@ func TestCScenario5ConnectRefusals(t *testing.T) {
 		sc, err = scanuser.Start(context.Background(), other, scanuser.Options{})
 		require.NoError(t, err, "the slot is free once the first scanner stopped")
 		require.NoError(t, sc.Stop())
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 		require.Empty(t, w.Leftovers())
 	})
 }
@@ -195,7 +195,7 @@ func TestCScenario6UnloadWhileConnected(t *testing.T) {
 		sc := l.start(nil)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
 
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 		require.Equal(t, kernel.E_HANDLE, hresultOf(sc.Wait()))
 		require.Empty(t, w.Leftovers(), "the service closed its handles")
 		require.NoError(t, l.open(`C:\dirty.txt`), "no filter any more")
@@ -223,7 +223,7 @@ func TestCUnloadWithScanInFlight(t *testing.T) {
 		}()
 		synctest.Wait()
 
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 		require.NoError(t, <-opened)
 		require.Equal(t, 1, l.dbg("couldn't send message to user-mode to scan file, status 0xC0000037"))
 

@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestMinimalTemplate(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := &minimal.Driver{}
-		require.Equal(t, kernel.S_OK, w.Load("minimal", d))
+		require.NoError(t, w.Load("minimal", d))
 		require.False(t, d.Connected())
 
 		// No client: the push fails at once (R-SEND-2).
@@ -62,7 +62,7 @@ func TestMinimalTemplate(t *testing.T) {
 		// Closing the handle disconnects: DisconnectNotify closes the client port (R-CB-2).
 		require.NoError(t, c.Close())
 		require.False(t, d.Connected())
-		require.Equal(t, kernel.S_OK, w.Unload("minimal"))
+		require.NoError(t, w.Unload("minimal"))
 	})
 }
 
@@ -70,14 +70,14 @@ func TestMinimalTemplate(t *testing.T) {
 func TestMinimalTemplateSDDL(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := &minimal.Driver{PortName: `\Custom`, SDDL: "D:P(A;;0x1f0001;;;SY)(A;;0x1f0001;;;BA)(A;;GA;;;BU)"}
-		require.Equal(t, kernel.S_OK, w.Load("custom", d))
+		require.NoError(t, w.Load("custom", d))
 		user := w.NewProcess("user.exe", kernel.TokenStandardUser())
 		c, err := fltlib.Dial(context.Background(), user, `\Custom`, nil)
 		require.NoError(t, err)
 		require.NoError(t, c.Close())
 
 		bad := &minimal.Driver{PortName: `\Bad`, SDDL: "D:(X;;;;;)"}
-		require.Equal(t, kernel.E_INVALIDARG, w.Load("bad", bad)) // malformed SDDL: DriverEntry fails and unregisters
+		require.ErrorIs(t, w.Load("bad", bad), kernel.E_INVALIDARG) // malformed SDDL: DriverEntry fails and unregisters
 		require.False(t, w.FilterManager().Loaded("bad"))
 	})
 }

@@ -49,7 +49,7 @@ type fixture struct {
 func setup(t *testing.T, w *harness.World, d *minispy.Driver, opts *minispyuser.Options) *fixture {
 	t.Helper()
 	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{`old.txt`: []byte("old")}})
-	require.Equal(t, kernel.S_OK, w.Load(minispyproto.FilterName, d))
+	require.NoError(t, w.Load(minispyproto.FilterName, d))
 	admin := w.NewProcess("minispy.exe", kernel.TokenAdmin())
 	spy, hr := connect(admin, opts)
 	require.Equal(t, kernel.S_OK, hr)
@@ -457,7 +457,7 @@ func TestUnloadWhilePolling(t *testing.T) {
 		// Leave records queued: the poller sleeps 200 ms between empty polls.
 		h, err := f.app.CreateFile(`C:\u.txt`, kernel.GENERIC_READ, shareAll, nil, harness.OPEN_EXISTING, 0)
 		require.NoError(t, err)
-		require.Equal(t, kernel.S_OK, w.Unload(minispyproto.FilterName))
+		require.NoError(t, w.Unload(minispyproto.FilterName))
 		queued, allocated := d.Outstanding()
 		require.Zero(t, queued, "freed at unload")
 		require.Zero(t, allocated)
@@ -572,7 +572,7 @@ func TestDetachDuringOperationLeavesNoGap(t *testing.T) {
 		d := &minispy.Driver{}
 		f := setup(t, w, d, nil)
 		b := &blocker{entered: make(chan struct{}), release: make(chan struct{})}
-		require.Equal(t, kernel.S_OK, w.Load("blocker", b))
+		require.NoError(t, w.Load("blocker", b))
 		_, hr := f.spy.Attach("C:")
 		require.Equal(t, kernel.S_OK, hr)
 
@@ -600,7 +600,7 @@ func TestDetachDuringOperationLeavesNoGap(t *testing.T) {
 		recs := drain(t, f.spy)
 		require.Equal(t, []uint32{1, 2, 3}, sequence(recs))
 		require.Equal(t, []driverapi.MajorFunction{driverapi.IRP_MJ_CREATE, driverapi.IRP_MJ_CLEANUP, driverapi.IRP_MJ_CLOSE}, majors(recs))
-		require.Equal(t, kernel.S_OK, w.Unload("blocker"))
+		require.NoError(t, w.Unload("blocker"))
 	})
 }
 

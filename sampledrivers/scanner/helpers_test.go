@@ -41,7 +41,7 @@ func newLab(t *testing.T, w *harness.World, extensions []string, vol fsys.Volume
 	w.MustAddVolume(vol)
 	log := &dbgLog{}
 	d := &scanner.Driver{Config: scanner.Config{Extensions: extensions, DbgPrint: log.printf}}
-	require.Equal(t, kernel.S_OK, w.Load("scanner", d))
+	require.NoError(t, w.Load("scanner", d))
 	return &lab{t: t, w: w, d: d, log: log,
 		svc: w.NewProcess("scanuser.exe", kernel.TokenAdmin()),
 		app: w.NewProcess("notepad.exe", kernel.TokenStandardUser())}

@@ -49,7 +49,7 @@ func TestScenario1FoulTextDeniedOnlyWhileScannerRuns(t *testing.T) {
 		sc = l.start(nil)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`), "a new scanner took the free slot")
 		require.NoError(t, sc.Stop())
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 	})
 }
 
@@ -95,10 +95,10 @@ func TestScenario2DefaultExtensionIsDoc(t *testing.T) {
 		require.NoError(t, sc.Stop())
 
 		d := &scanner.Driver{Config: scanner.Config{Extensions: []string{".TXT", "", "log"}}}
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
-		require.Equal(t, kernel.S_OK, w.Load("scanner", d))
+		require.NoError(t, w.Unload("scanner"))
+		require.NoError(t, w.Load("scanner", d))
 		require.Equal(t, []string{"TXT", "log"}, d.Extensions())
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 		require.Nil(t, d.Extensions(), "the configuration is freed at unload")
 	})
 }
@@ -186,7 +186,7 @@ func TestScenario5ConnectRefusals(t *testing.T) {
 		_, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
 		require.Equal(t, kernel.HRESULT(0x80070002), hresultOf(err), "%v", err)
 
-		require.Equal(t, kernel.S_OK, w.Load("scanner", &scanner.Driver{}))
+		require.NoError(t, w.Load("scanner", &scanner.Driver{}))
 		user := w.NewProcess("scanuser.exe", kernel.TokenStandardUser())
 		_, err = scanuser.Start(context.Background(), user, scanuser.Options{})
 		require.Equal(t, kernel.E_ACCESSDENIED, hresultOf(err), "%v", err)
@@ -203,7 +203,7 @@ func TestScenario5ConnectRefusals(t *testing.T) {
 		sc, err = scanuser.Start(context.Background(), other, scanuser.Options{})
 		require.NoError(t, err, "the slot is free once the first scanner stopped")
 		require.NoError(t, sc.Stop())
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 		require.Empty(t, w.Leftovers())
 	})
 }
@@ -217,7 +217,7 @@ func TestScenario6UnloadWhileConnected(t *testing.T) {
 		sc := l.start(nil) // 2 workers × 5 Gets
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
 
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 		require.Equal(t, kernel.E_HANDLE, hresultOf(sc.Wait()))
 		require.Empty(t, w.Leftovers(), "the service closed its handles")
 		require.Nil(t, l.d.Extensions())
@@ -248,7 +248,7 @@ func TestUnloadWithScanInFlight(t *testing.T) {
 		}()
 		synctest.Wait() // the worker is scanning, the post-create waits for the reply
 
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 		require.NoError(t, <-opened)
 		require.Equal(t, int64(1), l.d.Stats().SendFailures)
 		require.Equal(t, 1, l.log.count("couldn't send message"))
@@ -316,7 +316,7 @@ func TestBugConfigurationFreedAfterUnregister(t *testing.T) {
 				openDuringUnload = l.open(`C:\dirty.txt`)
 			}
 		})
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 		require.Equal(t, []string{"server port closed", "unregistered", "configuration freed"}, steps)
 		require.Equal(t, []int{6, 6, 0}, extensions)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, openDuringUnload, "scanned with the configuration intact")

@@ -38,7 +38,7 @@ func TestOptionsValidated(t *testing.T) {
 // default); Stop ends them all and closes every handle.
 func TestOutstandingGets(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		require.Equal(t, kernel.S_OK, w.Load("scanner", &scanner.Driver{}))
+		require.NoError(t, w.Load("scanner", &scanner.Driver{}))
 		p := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
 		for _, c := range []struct {
 			opts *scanuser.Options
@@ -51,7 +51,7 @@ func TestOutstandingGets(t *testing.T) {
 			require.Zero(t, pendingGets(w))
 			require.Empty(t, p.Kernel().Handles(), "the service closed its handles")
 		}
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 	})
 }
 
