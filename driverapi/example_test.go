@@ -69,7 +69,7 @@ func (d *verdictDriver) ask(question string) (byte, kernel.NTSTATUS) {
 func Example_driver() {
 	w := harness.NewWorld()
 	d := &verdictDriver{}
-	fmt.Println("load:", w.Load("verdict", d))
+	fmt.Println("load:", harness.HRESULTOf(w.Load("verdict", d)))
 
 	svc := w.NewProcess("service.exe", kernel.TokenAdmin())
 	conn, err := fltlib.Dial(context.Background(), svc, `\VerdictPort`, nil)
@@ -86,7 +86,7 @@ func Example_driver() {
 	v, st := d.ask("is it safe?")
 	fmt.Println("verdict:", v, st)
 
-	fmt.Println("unload:", w.Unload("verdict"))
+	fmt.Println("unload:", harness.HRESULTOf(w.Unload("verdict")))
 	_ = conn.Close() // the service closes its handle; a handle left open fails the teardown
 	fmt.Println("teardown:", w.Close())
 	// Output:

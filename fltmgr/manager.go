@@ -56,13 +56,13 @@ const (
 )
 
 type loadedDriver struct {
-	name   string
-	drv    driverapi.Driver
-	obj    *driverapi.DriverObject
-	state  driverState // guarded by Manager.mu
+	name  string
+	drv   driverapi.Driver
+	obj   *driverapi.DriverObject
+	state driverState // guarded by Manager.mu
 	// entryFailure is the first routine that failed during DriverEntry; guarded by Manager.mu.
 	entryFailure *EntryFailure
-	filter *filter     // the filter it registered, nil if none; guarded by Manager.mu
+	filter       *filter // the filter it registered, nil if none; guarded by Manager.mu
 	// unloadCtx is the thread running the driver's FilterUnload (nil otherwise): its
 	// FltUnregisterFilter runs DisconnectNotify there. Guarded by Manager.mu.
 	unloadCtx context.Context

@@ -137,7 +137,7 @@ func TestStartFiltering(t *testing.T) {
 	w := harness.New(t)
 	other := harness.New(t)
 	var foreign driverapi.Filter
-	require.Equal(t, kernel.S_OK, other.Load("foreign", driverapi.DriverFunc(
+	require.NoError(t, other.Load("foreign", driverapi.DriverFunc(
 		func(obj *driverapi.DriverObject, m driverapi.FilterManager, _ string) kernel.NTSTATUS {
 			var st kernel.NTSTATUS
 			foreign, st = m.RegisterFilter(obj, &driverapi.Registration{Version: driverapi.FLT_REGISTRATION_VERSION})

@@ -145,7 +145,7 @@ func TestBadInputProcess(t *testing.T) {
 
 		// A foreign world with its own port, process and handle.
 		fw := harness.New(t)
-		require.Equal(t, kernel.S_OK, fw.Load("bad", &biDriver{}))
+		require.NoError(t, fw.Load("bad", &biDriver{}))
 		for range 4 { // another pid, hence other handle values, than any process of w
 			fw.NewProcess("filler.exe", kernel.TokenStandardUser()).Exit(0)
 		}
@@ -368,15 +368,15 @@ func TestBadInputWorld(t *testing.T) {
 		w := harness.New(t)
 		hrNotFound := kernel.ERROR_FLT_FILTER_NOT_FOUND
 		biRun(t, []biCase{
-			{"load empty name", func() any { return w.Load("", &biDriver{}) }, kernel.E_INVALIDARG},
-			{"load nil driver", func() any { return w.Load("x", nil) }, kernel.E_INVALIDARG},
-			{"load name with a backslash", func() any { return w.Load(`a\b`, &biDriver{}) }, kernel.E_INVALIDARG},
-			{"unload unknown", func() any { return w.Unload("nope") }, hrNotFound},
-			{"stop unknown", func() any { return w.Stop("") }, hrNotFound},
-			{"load", func() any { return w.Load("bad", &biDriver{}) }, kernel.S_OK},
-			{"load again", func() any { return w.Load("BAD", &biDriver{}) }, kernel.HResultFromNtStatus(kernel.STATUS_IMAGE_ALREADY_LOADED)},
-			{"unload", func() any { return w.Unload("bad") }, kernel.S_OK},
-			{"unload twice", func() any { return w.Unload("bad") }, hrNotFound},
+			{"load empty name", func() any { return harness.HRESULTOf(w.Load("", &biDriver{})) }, kernel.E_INVALIDARG},
+			{"load nil driver", func() any { return harness.HRESULTOf(w.Load("x", nil)) }, kernel.E_INVALIDARG},
+			{"load name with a backslash", func() any { return harness.HRESULTOf(w.Load(`a\b`, &biDriver{})) }, kernel.E_INVALIDARG},
+			{"unload unknown", func() any { return harness.HRESULTOf(w.Unload("nope")) }, hrNotFound},
+			{"stop unknown", func() any { return harness.HRESULTOf(w.Stop("")) }, hrNotFound},
+			{"load", func() any { return harness.HRESULTOf(w.Load("bad", &biDriver{})) }, kernel.S_OK},
+			{"load again", func() any { return harness.HRESULTOf(w.Load("BAD", &biDriver{})) }, kernel.HResultFromNtStatus(kernel.STATUS_IMAGE_ALREADY_LOADED)},
+			{"unload", func() any { return harness.HRESULTOf(w.Unload("bad")) }, kernel.S_OK},
+			{"unload twice", func() any { return harness.HRESULTOf(w.Unload("bad")) }, hrNotFound},
 			{"start process with nil token", func() any { _, err := w.StartProcess("x.exe", nil, nil, false); return err != nil }, true},
 			{"start process with empty image", func() any {
 				_, err := w.StartProcess("", kernel.TokenAdmin(), nil, false)

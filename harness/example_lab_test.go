@@ -19,9 +19,9 @@ func ExampleFaults() {
 	if err := w.Faults().FailNth(fltmgr.RoutineCreateCommunicationPort, 1, kernel.STATUS_INSUFFICIENT_RESOURCES); err != nil {
 		panic(err)
 	}
-	fmt.Println("first load: ", w.Load("minimal", &minimal.Driver{}))
+	fmt.Println("first load: ", harness.HRESULTOf(w.Load("minimal", &minimal.Driver{})))
 	drv := &minimal.Driver{}
-	fmt.Println("second load:", w.Load("minimal", drv))
+	fmt.Println("second load:", harness.HRESULTOf(w.Load("minimal", drv)))
 
 	svc := w.NewProcess("service.exe", kernel.TokenAdmin())
 	h, _ := svc.FilterConnectCommunicationPort(minimal.PortName, 0, nil, 0, nil)

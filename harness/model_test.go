@@ -1083,10 +1083,10 @@ func (r *mdReal) apply1(st mdStep) string {
 		}
 		return "ok"
 	case mdUnload:
-		return r.w.Unload(mdDrvName).Error()
+		return harness.HRESULTOf(r.w.Unload(mdDrvName)).Error()
 	case mdReload:
 		d := &mdDriver{run: r}
-		hr := r.w.Load(mdDrvName, d)
+		hr := harness.HRESULTOf(r.w.Load(mdDrvName, d))
 		if hr == kernel.S_OK {
 			r.drv = d
 		}

@@ -25,7 +25,7 @@ func TestRegressionCloseClientPortRacesUnload(t *testing.T) {
 			counts[c]++
 			mu.Unlock()
 		}}
-		if w.Load("test", d) != kernel.S_OK {
+		if w.Load("test", d) != nil {
 			t.Fatal("load")
 		}
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())

@@ -103,6 +103,10 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, io.CloseHandle(fh))
 		require.NoError(t, w.Unload("nosecrets"))
+		// A routine that refuses its arguments says why, in the trace and in Load's error.
+		err = w.Load("oldversion", &testdriver.Driver{Version: 0x0100, NoPort: true})
+		require.ErrorIs(t, err, kernel.E_INVALIDARG)
+		require.ErrorContains(t, err, `load "oldversion": DriverEntry returned STATUS_INVALID_PARAMETER (0xC000000D): FltRegisterFilter failed with STATUS_INVALID_PARAMETER (0xC000000D): the registration's Version 0x0100`)
 
 		tr := w.Trace()
 		for _, k := range kernel.EventKinds() {

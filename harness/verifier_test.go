@@ -673,7 +673,7 @@ func TestVerifyCloseClientPortInFailingConnectNotify(t *testing.T) {
 		return kernel.STATUS_ACCESS_DENIED
 	}}
 	w := harness.NewWorld()
-	require.Equal(t, kernel.S_OK, w.Load("twice", d))
+	require.NoError(t, w.Load("twice", d))
 	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	_, hr := p.FilterConnectCommunicationPort(`\TestPort`, 0, nil, 0, nil)
 	require.Equal(t, kernel.E_ACCESSDENIED, hr)

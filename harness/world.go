@@ -267,8 +267,11 @@ func (w *World) Load(name string, d driverapi.Driver) error {
 		return nil
 	}
 	e := &DriverError{Op: "load", Driver: name, HRESULT: kernel.HResultFromNtStatus(st), Status: st}
-	if f := w.fm.DriverEntryFailure(name); f != nil && st != fltmgr.STATUS_IMAGE_ALREADY_LOADED {
-		e.Failed = f
+	switch {
+	case name == "" || strings.ContainsAny(name, `\/`) || d == nil:
+		e.Reason = "the driver name must be a plain non-empty name and the driver not nil; DriverEntry did not run"
+	case st != fltmgr.STATUS_IMAGE_ALREADY_LOADED:
+		e.Failed = w.fm.DriverEntryFailure(name)
 	}
 	return e
 }
@@ -283,6 +286,7 @@ type DriverError struct {
 	HRESULT kernel.HRESULT  // what a user of fltmc would see
 	Status  kernel.NTSTATUS // DriverEntry's status, or the unload's
 	Failed  *fltmgr.EntryFailure
+	Reason  string // why the call was refused before DriverEntry ran, if it was
 }
 
 // Error says which call failed and why, e.g. `harness: load "scanner": DriverEntry returned
@@ -295,6 +299,10 @@ func (e *DriverError) Error() string {
 	case "load":
 		if e.Status == fltmgr.STATUS_IMAGE_ALREADY_LOADED {
 			fmt.Fprintf(&b, "the driver is loaded already (%v)", e.HRESULT)
+			break
+		}
+		if e.Reason != "" {
+			fmt.Fprintf(&b, "%v: %s", e.HRESULT, e.Reason)
 			break
 		}
 		fmt.Fprintf(&b, "DriverEntry returned %v", e.Status)
@@ -562,4 +570,17 @@ func (w *World) checkViolations() []string {
 		}
 	}
 	return problems
+}
+
+// HRESULTOf returns the HRESULT an error of Load, Unload or Stop carries, S_OK for nil: for a
+// table-driven test or a program that prints what fltmc would.
+func HRESULTOf(err error) kernel.HRESULT {
+	if err == nil {
+		return kernel.S_OK
+	}
+	var hr kernel.HRESULT
+	if errors.As(err, &hr) {
+		return hr
+	}
+	return kernel.E_FAIL
 }

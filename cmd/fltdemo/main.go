@@ -56,7 +56,7 @@ func run(mermaid bool, stdout, stderr io.Writer) error {
 	}
 	drv := &minimal.Driver{}
 
-	c.step("load the minimal driver", w.Load("minimal", drv), kernel.S_OK)
+	c.step("load the minimal driver", harness.HRESULTOf(w.Load("minimal", drv)), kernel.S_OK)
 
 	admin := w.NewProcess("service.exe", kernel.TokenAdmin())
 	user := w.NewProcess("user.exe", kernel.TokenStandardUser())
@@ -107,7 +107,7 @@ func run(mermaid bool, stdout, stderr io.Writer) error {
 		_, err := admin.GetOverlappedResult(h, ov, true)
 		getDone <- kernel.HResultFromWin32(errToWin32(err))
 	}()
-	c.step("fltmc unload minimal", w.Unload("minimal"), kernel.S_OK)
+	c.step("fltmc unload minimal", harness.HRESULTOf(w.Unload("minimal")), kernel.S_OK)
 	c.step("the pending Get completes with", <-getDone, kernel.E_HANDLE)
 	c.step("CloseHandle after unload", admin.CloseHandle(h), error(nil))
 

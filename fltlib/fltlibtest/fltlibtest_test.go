@@ -19,8 +19,8 @@ func TestConformanceEmulator(t *testing.T) {
 	{
 		w := harness.New(t)
 		d := &testdriver.Driver{MaxConnections: 4}
-		if hr := w.Load("test", d); hr != kernel.S_OK {
-			t.Fatalf("Load: %v", hr)
+		if err := w.Load("test", d); err != nil {
+			t.Fatalf("Load: %v", err)
 		}
 		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		fltlibtest.Run(t, fltlibtest.Env{

@@ -40,7 +40,7 @@ func Example() {
 	}
 	fmt.Println("scan requests:", len(scanner.Stats().Requests))
 
-	fmt.Println("unload:", w.Unload("avscan"))
+	fmt.Println("unload:", harness.HRESULTOf(w.Unload("avscan")))
 	<-scanner.Done()
 	fmt.Println("FilterUnloading received:", scanner.Stats().Unloading)
 	// Output:

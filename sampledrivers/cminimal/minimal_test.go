@@ -87,7 +87,7 @@ func TestCMinimalOneImagePerProcess(t *testing.T) {
 		d := cminimal.New()
 		require.NoError(t, w.Load("minimal", d))
 		other := harness.NewWorld()
-		require.Equal(t, kernel.HResultFromNtStatus(kernel.STATUS_IMAGE_ALREADY_LOADED), other.Load("minimal", cminimal.New()))
+		require.ErrorIs(t, other.Load("minimal", cminimal.New()), kernel.HResultFromNtStatus(kernel.STATUS_IMAGE_ALREADY_LOADED))
 		require.NoError(t, other.Close())
 		require.NoError(t, w.Unload("minimal"))
 		require.NoError(t, w.Load("minimal", d), "loaded again after the unload")

@@ -23,7 +23,7 @@ func load(t *testing.T, w *harness.World, bugs uint32) (svc, app *harness.Proces
 	t.Helper()
 	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{
 		`dirty.txt`: append([]byte("foul"), bytes.Repeat([]byte("x"), 100)...), `clean.txt`: []byte("all good")}})
-	require.Equal(t, kernel.S_OK, w.Load("scanner", cscannerbugs.New(bugs)))
+	require.NoError(t, w.Load("scanner", cscannerbugs.New(bugs)))
 	return w.NewProcess("scanuser.exe", kernel.TokenAdmin()), w.NewProcess("notepad.exe", kernel.TokenStandardUser())
 }
 
@@ -44,7 +44,7 @@ func TestPlantedForgottenCloseClientPort(t *testing.T) {
 		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
 		require.NoError(t, err)
 		require.NoError(t, sc.Stop())
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 	})
 }
 
@@ -59,7 +59,7 @@ func TestPlantedLeakedPool(t *testing.T) {
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
 		require.NoError(t, open(t, app, `C:\clean.txt`))
 		require.NoError(t, sc.Stop())
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 	})
 }
 
@@ -68,7 +68,7 @@ func TestPlantedUnregisterWithOpenPort(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		load(t, w, cscannerbugs.BugUnregisterOpen)
 		w.ExpectViolation(kernel.RuleVerify1).Containing(`\ScannerPort`)
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 	})
 }
 
@@ -94,7 +94,7 @@ func TestPlantedSendFromPostWrite(t *testing.T) {
 func TestPlantedRegistrationSize(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		w.ExpectViolation(kernel.RuleVerify5).Containing("FLT_REGISTRATION with Size 64")
-		require.Equal(t, kernel.E_INVALIDARG, w.Load("scanner", cscannerbugs.New(cscannerbugs.BugRegistrationSize)))
+		require.ErrorIs(t, w.Load("scanner", cscannerbugs.New(cscannerbugs.BugRegistrationSize)), kernel.E_INVALIDARG)
 		require.False(t, w.FilterManager().Loaded("scanner"))
 	})
 }
@@ -109,6 +109,6 @@ func TestPlantedDoubleFree(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
 		require.NoError(t, sc.Stop())
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 	})
 }

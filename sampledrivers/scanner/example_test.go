@@ -20,7 +20,7 @@ func Example() {
 	w.MustAddVolume(fsys.VolumeConfig{Name: "C:", Files: map[string][]byte{
 		`report.txt`: []byte("a foul report"), `notes.txt`: []byte("fine notes")}})
 	d := &scanner.Driver{Config: scanner.Config{Extensions: scanner.InstallerExtensions()}}
-	fmt.Println("load:", w.Load("scanner", d))
+	fmt.Println("load:", harness.HRESULTOf(w.Load("scanner", d)))
 
 	svc := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
 	sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{}) // 2 workers × 5 outstanding Gets
@@ -43,7 +43,7 @@ func Example() {
 
 	fmt.Println("stop:", sc.Stop(), sc.Stats().Messages, "messages")
 	open(`C:\report.txt`)
-	fmt.Println("unload:", w.Unload("scanner"))
+	fmt.Println("unload:", harness.HRESULTOf(w.Unload("scanner")))
 	// Output:
 	// load: S_OK (0x00000000)
 	// C:\report.txt: ERROR_ACCESS_DENIED (5)

@@ -77,7 +77,7 @@ func deref(o *scanuser.Options) scanuser.Options {
 // error before anything is opened.
 func TestStartContextAndBackend(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		require.Equal(t, kernel.S_OK, w.Load("scanner", &scanner.Driver{}))
+		require.NoError(t, w.Load("scanner", &scanner.Driver{}))
 		p := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
 		_, err := scanuser.Start(context.Background(), nil, scanuser.Options{})
 		require.ErrorIs(t, err, kernel.E_INVALIDARG)
@@ -94,6 +94,6 @@ func TestStartContextAndBackend(t *testing.T) {
 		<-sc.Done()
 		require.NoError(t, sc.Wait())
 		require.Empty(t, p.Kernel().Handles(), "the service closed its handles")
-		require.Equal(t, kernel.S_OK, w.Unload("scanner"))
+		require.NoError(t, w.Unload("scanner"))
 	})
 }
