@@ -12,10 +12,6 @@ import (
 // are tested everywhere: the Windows files only pass checked arguments to the DLLs. The rules
 // are those the emulator applies (R-USER): a bad argument is an error HRESULT, never a fault.
 
-// instanceNameMaxChars is INSTANCE_NAME_MAX_CHARS: the longest instance name FilterAttach
-// returns.
-const instanceNameMaxChars = 255
-
 // checkConnect checks FilterConnectCommunicationPort's arguments: a name, known option bits,
 // a context present exactly when its size is non-zero, a size within the context and within
 // the 65511 bytes a connection context may have.

@@ -28,6 +28,10 @@ var (
 )
 
 // System returns the backend of the running Windows system: fltlib.dll and kernel32.
+// instanceNameMaxChars is INSTANCE_NAME_MAX_CHARS: the longest instance name FilterAttach
+// returns.
+const instanceNameMaxChars = 255
+
 func System() Backend { return &sysBackend{pinned: map[*sysOverlapped]struct{}{}} }
 
 type sysBackend struct {

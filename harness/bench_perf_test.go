@@ -328,13 +328,8 @@ func BenchmarkConnectChurn(b *testing.B) {
 
 const scaleConns = 10000
 
-// scaleWorld makes a world with conns idle connections to one port, from 10 processes.
-func scaleWorld(b *testing.B, conns int) (*harness.World, *testdriver.Driver) {
-	w, d, _ := scaleWorldHandles(b, conns)
-	return w, d
-}
-
-// scaleWorldHandles is scaleWorld that also returns the connection handles.
+// scaleWorldHandles makes a world with conns idle connections to one port, from 10
+// processes, and returns their handles.
 func scaleWorldHandles(b *testing.B, conns int) (*harness.World, *testdriver.Driver, []idleHandle) {
 	d := &testdriver.Driver{MaxConnections: int32(conns)}
 	w, _ := benchWorld(b, d)

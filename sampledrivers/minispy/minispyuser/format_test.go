@@ -12,7 +12,6 @@ import (
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/minispy"
-	"github.com/fltemu/fltemu/sampledrivers/minispy/minispyproto"
 	mp "github.com/fltemu/fltemu/sampledrivers/minispy/minispyproto"
 	"github.com/fltemu/fltemu/sampledrivers/minispy/minispyuser"
 )
@@ -67,7 +66,7 @@ func TestOperationNames(t *testing.T) {
 // Stop before Start returns at once; WaitRecords gives up after its (fake) timeout.
 func TestStopAndWait(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		require.NoError(t, w.Load(minispyproto.FilterName, &minispy.Driver{}))
+		require.NoError(t, w.Load(mp.FilterName, &minispy.Driver{}))
 		spy, hr := connect(w.NewProcess("minispy.exe", kernel.TokenAdmin()), nil)
 		require.Equal(t, kernel.S_OK, hr)
 		spy2Proc := w.NewProcess("minispy.exe", kernel.TokenAdmin())
