@@ -77,7 +77,9 @@ func Example_driver() {
 		fmt.Println(err)
 		return
 	}
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		m, err := conn.Receive(context.Background())
 		if err == nil {
 			_ = conn.Reply(m, kernel.STATUS_SUCCESS, []byte{1})
@@ -85,6 +87,7 @@ func Example_driver() {
 	}()
 	v, st := d.ask("is it safe?")
 	fmt.Println("verdict:", v, st)
+	<-served // the service's Reply has returned: no call of it still holds the handle
 
 	fmt.Println("unload:", harness.HRESULTOf(w.Unload("verdict")))
 	_ = conn.Close() // the service closes its handle; a handle left open fails the teardown
