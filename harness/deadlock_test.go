@@ -52,7 +52,9 @@ var deadlockScenarios = map[string]func(t *testing.T, w *harness.World){
 					return
 				}
 				hdr, _ := driverapi.ParseFilterMessageHeader(buf)
-				toReply <- hdr.MessageId
+				// Hand the message over once the reader is back in FilterGetMessage, the
+				// ordering that makes the deadlock certain rather than likely.
+				go func() { synctest.Wait(); toReply <- hdr.MessageId }()
 			}
 		}()
 		go func() { // the replier
