@@ -176,11 +176,10 @@ func TestIRQLSafeWaysOut(t *testing.T) {
 				d.mu.Lock()
 				defer d.mu.Unlock()
 				require.Equal(t, kernel.DISPATCH_LEVEL, d.levels["post-write"])
-				for _, where := range []string{"safe", "work item"} {
-					if lvl, ok := d.levels[where]; ok {
-						require.Equal(t, kernel.PASSIVE_LEVEL, lvl, where)
-					}
-				}
+				where := map[string]string{"safe": "safe", "workitem": "work item"}[mode]
+				lvl, ok := d.levels[where]
+				require.True(t, ok, "the %s callback never ran", where)
+				require.Equal(t, kernel.PASSIVE_LEVEL, lvl, where)
 				require.Empty(t, w.Kernel().Verifier().Violations())
 			})
 		})

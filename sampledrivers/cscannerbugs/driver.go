@@ -1,8 +1,9 @@
-// Package cscannerbugs is a copy of the C scanner (package cscanner) with bugs planted in
-// it, switched on one by one, for the tests that show which verifier rule each one breaks.
+// Package cscannerbugs is a copy of the C scanner's scanner.c (package cscanner, whose headers
+// it includes) with bugs planted in it, switched on one by one, for the tests that show which
+// verifier rule each one breaks.
 package cscannerbugs
 
-// #cgo CFLAGS: -I${SRCDIR}/../../cdriver/include
+// #cgo CFLAGS: -I${SRCDIR}/../../cdriver/include -I${SRCDIR}/../cscanner
 // #include <fltKernel.h>
 // NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 // extern ULONG PlantedBugs;
