@@ -101,7 +101,7 @@ func (c *Connection) PortName() string { return c.port.name }
 func (c *Connection) Process() *kernel.Process { return c.proc }
 
 func (c *Connection) String() string {
-	return fmt.Sprintf("connection %d to %q from %s", c.id, c.port.name, c.procName)
+	return fmt.Sprintf("connection %d to %s from %s", c.id, kernel.Quote(c.port.name), c.procName)
 }
 
 // writeMessage lays FILTER_MESSAGE_HEADER and the payload into buf and returns the length.
@@ -244,10 +244,11 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 	op, ok := c.waiters[id]
 	if !ok || op.expired() {
 		// An expired waiter stays for its sender to remove: the deadline wins (R-SEND-11).
+		last := c.nextID
 		c.mu.Unlock()
 		if c.m.tracing() {
 			c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
-				Detail: "no waiter"}.WithStatus(kernel.STATUS_FLT_NO_WAITER_FOR_REPLY))
+				Detail: noWaiterReason(id, last)}.WithStatus(kernel.STATUS_FLT_NO_WAITER_FOR_REPLY))
 		}
 		return kernel.STATUS_FLT_NO_WAITER_FOR_REPLY
 	}
@@ -270,6 +271,21 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 	}
 	op.wake <- struct{}{}
 	return res
+}
+
+// noWaiterReason explains a reply to id that found no waiter, last being the connection's
+// last MessageId. An id the connection never gave is most often not an id at all: the service
+// sent its payload without the FILTER_REPLY_HEADER in front, so the first bytes of the payload
+// were read as the id. A late reply to a real id is a timing matter and says only "no waiter".
+func noWaiterReason(id, last uint64) string {
+	const fix = "does the buffer start with FILTER_REPLY_HEADER (Status, MessageId)? driverapi.NewFilterReply builds it"
+	switch {
+	case id == 0:
+		return "no waiter: MessageId 0 was never issued (0 marks a one-way message, which takes no reply); " + fix
+	case id > last:
+		return fmt.Sprintf("no waiter: MessageId %d was never issued on this connection (the last was %d); %s", id, last, fix)
+	}
+	return "no waiter"
 }
 
 // Send is the kernel half of FilterSendMessage (R-USER Send): MessageNotify runs on the

@@ -179,7 +179,7 @@ func (f *filter) unregister(ctx context.Context, report bool) {
 	sort.Slice(open, func(i, j int) bool { return open[i].name < open[j].name })
 	for _, p := range open {
 		if report {
-			m.violation(kernel.Violation{Rule: kernel.RuleVerify1, Driver: f.name, Object: fmt.Sprintf("server port %q", p.name),
+			m.violation(kernel.Violation{Rule: kernel.RuleVerify1, Driver: f.name, Object: "server port " + kernel.Quote(p.name),
 				Message: "FltUnregisterFilter was called while the server port was still open; the emulator closed it"})
 		}
 		p.close()
@@ -223,7 +223,7 @@ func (f *filter) unregister(ctx context.Context, report bool) {
 	for _, c := range leaked {
 		if c.closeKernelEndpoint() && report {
 			m.violation(kernel.Violation{Rule: kernel.RuleVerify2, Driver: f.name,
-				Object:  fmt.Sprintf("connection %d on port %q (%s)", c.id, c.port.name, c.procName),
+				Object:  fmt.Sprintf("connection %d on port %s (%s)", c.id, kernel.Quote(c.port.name), c.procName),
 				Message: "DisconnectNotify returned without FltCloseClientPort; the client port was still open at unload"})
 		}
 	}

@@ -79,7 +79,7 @@ func (op *ioOp) foName() string {
 	if op.fo == nil {
 		return op.vol.v.Name()
 	}
-	return fmt.Sprintf("%q on %s", op.fo.FileName, op.vol.v.Name())
+	return kernel.Quote(op.fo.FileName) + " on " + op.vol.v.Name()
 }
 
 func (op *ioOp) objects(inst *instance) *driverapi.RelatedObjects {

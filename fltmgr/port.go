@@ -55,7 +55,7 @@ func (m *Manager) createCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 		// Windows does not check: the first connect or disconnect calls through the nil
 		// pointer (R-CREATE-3). The emulator refuses the port and reports it, so the bug
 		// fails the test here rather than crashing a machine later.
-		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: fmt.Sprintf("server port %q", attrs.ObjectName),
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: "server port " + kernel.Quote(attrs.ObjectName),
 			Message: "FltCreateCommunicationPort without a ConnectNotify or DisconnectNotify callback",
 			Windows: "no check: the first connect (or disconnect) calls a NULL pointer, a bugcheck"})
 		return bad("ConnectNotify and DisconnectNotify are required")
@@ -98,7 +98,7 @@ func (m *Manager) closeCommunicationPort(sp driverapi.ServerPort) {
 	}
 	m.checkIRQL("FltCloseCommunicationPort", maxIRQLCloseCommunicationPort, p.f.name)
 	if !p.close() {
-		m.violation(kernel.Violation{Rule: kernel.RuleVerify4, Driver: p.f.name, Object: fmt.Sprintf("server port %q", p.name),
+		m.violation(kernel.Violation{Rule: kernel.RuleVerify4, Driver: p.f.name, Object: "server port " + kernel.Quote(p.name),
 			Message: "FltCloseCommunicationPort called on a port that was already closed"})
 	}
 }
@@ -109,11 +109,11 @@ func portNameProblem(name string, st kernel.NTSTATUS) string {
 	case kernel.STATUS_OBJECT_NAME_COLLISION:
 		return fmt.Sprintf("a port named %s exists already", name)
 	case kernel.STATUS_OBJECT_PATH_SYNTAX_BAD:
-		return fmt.Sprintf("the name %q does not start with a backslash", name)
+		return fmt.Sprintf("the name %s does not start with a backslash", kernel.Quote(name))
 	case kernel.STATUS_OBJECT_PATH_NOT_FOUND:
 		return fmt.Sprintf("a directory on the way to %s does not exist", name)
 	case kernel.STATUS_OBJECT_NAME_INVALID:
-		return fmt.Sprintf("the name %q has an empty component", name)
+		return fmt.Sprintf("the name %s has an empty component", kernel.Quote(name))
 	case kernel.STATUS_OBJECT_TYPE_MISMATCH:
 		return fmt.Sprintf("a component of %s is not a directory", name)
 	}

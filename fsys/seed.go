@@ -32,7 +32,7 @@ func (t TestAccess) MkdirAll(path string) error {
 	v := t.v
 	pn, st := parseName(testPath(path))
 	if st != kernel.STATUS_SUCCESS || pn.stream != "" {
-		return fmt.Errorf("fsys: %s: bad directory path %q", v.name, path)
+		return fmt.Errorf("fsys: %s: bad directory path %s", v.name, kernel.Quote(path))
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -63,7 +63,7 @@ func (t TestAccess) WriteFileData(path string, data []byte) error {
 	v := t.v
 	pn, st := parseName(testPath(path))
 	if st != kernel.STATUS_SUCCESS || len(pn.comps) == 0 {
-		return fmt.Errorf("fsys: %s: bad file path %q", v.name, path)
+		return fmt.Errorf("fsys: %s: bad file path %s", v.name, kernel.Quote(path))
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -149,13 +149,13 @@ func (t TestAccess) SetSecurity(path string, sd *kernel.SecurityDescriptor) erro
 func (v *Volume) withNode(path string, f func(*fsNode)) error {
 	pn, st := parseName(testPath(path))
 	if st != kernel.STATUS_SUCCESS || pn.stream != "" {
-		return fmt.Errorf("fsys: %s: bad path %q", v.name, path)
+		return fmt.Errorf("fsys: %s: bad path %s", v.name, kernel.Quote(path))
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	n, _ := v.findLocked(pn)
 	if n == nil {
-		return fmt.Errorf("fsys: %s: %q not found", v.name, path)
+		return fmt.Errorf("fsys: %s: %s not found", v.name, kernel.Quote(path))
 	}
 	f(n)
 	return nil

@@ -124,7 +124,7 @@ func TestWorldCloseListsLeftovers(t *testing.T) {
 	msg := err.Error()
 	require.Contains(t, msg, "leftover")
 	require.Contains(t, msg, "stray.exe")
-	require.Contains(t, msg, `Thing "\\Thing"`)
+	require.Contains(t, msg, `Thing "\Thing"`)
 	require.Contains(t, msg, `\Orphan`)
 	require.Equal(t, 2, strings.Count(msg, "leftover"), msg)
 }

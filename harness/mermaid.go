@@ -197,7 +197,11 @@ func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 	case kernel.EvMessageReplied:
 		p, _ := r.process(e)
 		if strings.Contains(e.Status, "NO_WAITER") {
-			r.arrow(p, "-x", "FM", "FilterReplyMessage"+mmMsg(e)+": no waiter")
+			text := "FilterReplyMessage" + mmMsg(e) + ": no waiter"
+			if strings.Contains(e.Detail, "never issued") {
+				text += ", id never issued (FILTER_REPLY_HEADER missing?)"
+			}
+			r.arrow(p, "-x", "FM", text)
 			break
 		}
 		r.arrow(p, "->>", "FM", "FilterReplyMessage"+mmMsg(e))
@@ -225,6 +229,16 @@ func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 			over = r.driver(e.Driver)
 		}
 		r.note(over, mmDetail("FAULT "+mmStatus(e.Status), e.Detail))
+	case kernel.EvRoutineFailed:
+		// Detail is "routine: why": the call and its status on the arrow, then the reason.
+		routine, why, _ := strings.Cut(e.Detail, ": ")
+		from := "FM"
+		if e.Process != "" {
+			from = r.proc(e.Process)
+		} else if e.Driver != "" {
+			from = r.driver(e.Driver)
+		}
+		r.arrow(from, "-x", "FM", mmDetail(routine+": "+mmStatus(e.Status), why))
 	default:
 		r.note("FM", string(e.Kind)+" "+e.Detail)
 	}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -168,10 +169,8 @@ func (p *Process) portFile(h kernel.Handle) (*portFile, kernel.NTSTATUS) {
 // directory 0x80070003, a missing port 0x80070002 (R-USER connect 5).
 func (p *Process) FilterConnectCommunicationPort(portName string, options uint32, context []byte, sizeOfContext int,
 	sa *fltlib.SecurityAttributes) (kernel.Handle, kernel.HRESULT) {
-	if options&^driverapi.FLT_PORT_FLAG_SYNC_HANDLE != 0 ||
-		(context == nil) != (sizeOfContext == 0) || sizeOfContext < 0 || sizeOfContext > len(context) ||
-		sizeOfContext > driverapi.MaxConnectionContext {
-		return kernel.InvalidHandle, kernel.E_INVALIDARG
+	if why := connectArgsProblem(options, context, sizeOfContext, driverapi.FLT_PORT_FLAG_SYNC_HANDLE, driverapi.MaxConnectionContext); why != "" {
+		return kernel.InvalidHandle, p.refuseHR("FilterConnectCommunicationPort", kernel.E_INVALIDARG, why)
 	}
 	if i := strings.IndexByte(portName, 0); i >= 0 {
 		portName = portName[:i] // lpPortName is an LPCWSTR: it ends at the first NUL
@@ -295,9 +294,11 @@ func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *fltlib.Overlapped)
 // prepareGet does the checks every FilterGetMessage makes before it queues its request.
 func (p *Process) prepareGet(h kernel.Handle, buf []byte) (*portFile, kernel.HRESULT) {
 	if len(buf) < driverapi.FilterMessageHeaderSize {
-		return nil, kernel.E_INVALIDARG
+		return nil, p.refuseHR(RoutineFilterGetMessage, kernel.E_INVALIDARG, fmt.Sprintf(
+			"the %d-byte buffer is shorter than FILTER_MESSAGE_HEADER (%d bytes), which comes before the message",
+			len(buf), driverapi.FilterMessageHeaderSize))
 	}
-	pf, st := p.portFile(h)
+	pf, st := p.portFileFor(RoutineFilterGetMessage, h)
 	if st != kernel.STATUS_SUCCESS {
 		return nil, kernel.HResultFromNtStatus(st)
 	}
@@ -425,6 +426,7 @@ func (p *Process) CancelSynchronousIo(th fltlib.Thread) error {
 // the Win32 error of the request (ERROR_IO_INCOMPLETE while pending without wait).
 func (p *Process) GetOverlappedResult(h kernel.Handle, ov *fltlib.Overlapped, wait bool) (uint32, error) {
 	if ov == nil {
+		p.refuse("GetOverlappedResult", kernel.ERROR_INVALID_PARAMETER, "lpOverlapped is nil")
 		return 0, kernel.ERROR_INVALID_PARAMETER
 	}
 	r, _ := ov.Request().(*ovRequest)
@@ -452,11 +454,16 @@ func (p *Process) GetOverlappedResult(h kernel.Handle, ov *fltlib.Overlapped, wa
 // ERROR_FLT_NO_WAITER_FOR_REPLY (0x801F0020) when no sender waits for that id on this
 // connection, HRESULT_FROM_WIN32(ERROR_MORE_DATA) when the payload was truncated, E_HANDLE
 // once the connection ended, E_INVALIDARG for a buffer shorter than FILTER_REPLY_HEADER. It never waits.
+// A MessageId the connection never issued is most often a buffer without FILTER_REPLY_HEADER in
+// front (its payload read as the id): the trace says so. Every refused check of these calls is
+// an EvRoutineFailed event in the trace, with the argument and the reason.
 func (p *Process) FilterReplyMessage(h kernel.Handle, buf []byte) kernel.HRESULT {
 	if len(buf) < driverapi.FilterReplyHeaderSize {
-		return kernel.E_INVALIDARG
+		return p.refuseHR(RoutineFilterReplyMessage, kernel.E_INVALIDARG, fmt.Sprintf(
+			"the %d-byte buffer is shorter than FILTER_REPLY_HEADER (%d bytes: Status, MessageId), which comes before the reply: build it with driverapi.NewFilterReply",
+			len(buf), driverapi.FilterReplyHeaderSize))
 	}
-	pf, st := p.portFile(h)
+	pf, st := p.portFileFor(RoutineFilterReplyMessage, h)
 	if st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st)
 	}
@@ -476,9 +483,9 @@ func (p *Process) FilterSendMessage(h kernel.Handle, in []byte, out []byte, byte
 		*bytesReturned = 0
 	}
 	if len(in) == 0 {
-		return kernel.E_INVALIDARG
+		return p.refuseHR(RoutineFilterSendMessage, kernel.E_INVALIDARG, "the input buffer is empty: a message has at least one byte")
 	}
-	pf, st := p.portFile(h)
+	pf, st := p.portFileFor(RoutineFilterSendMessage, h)
 	if st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st)
 	}
@@ -501,7 +508,9 @@ func (p *Process) FilterSendMessage(h kernel.Handle, in []byte, out []byte, byte
 // ERROR_INVALID_HANDLE.
 func (p *Process) CloseHandle(h kernel.Handle) error {
 	if st := p.k.CloseHandle(h); st != kernel.STATUS_SUCCESS {
-		return kernel.NtStatusToDosError(st)
+		err := kernel.NtStatusToDosError(st)
+		p.refuse("CloseHandle", err, p.handleProblem(h, st, "any"))
+		return err
 	}
 	return nil
 }
@@ -527,7 +536,7 @@ func (p *Process) DuplicateHandle(h kernel.Handle, target *Process, access kerne
 // with ERROR_OPERATION_ABORTED. Requests other processes issued through duplicates are not
 // touched. It returns ERROR_NOT_FOUND when there was nothing to cancel.
 func (p *Process) CancelIoEx(h kernel.Handle, ov *fltlib.Overlapped) error {
-	pf, st := p.portFile(h)
+	pf, st := p.portFileFor("CancelIoEx", h)
 	if st != kernel.STATUS_SUCCESS {
 		return kernel.NtStatusToDosError(st)
 	}
@@ -553,7 +562,7 @@ func (p *Process) CreateIoCompletionPort(file kernel.Handle, existing kernel.Han
 	var pf *portFile
 	if file != kernel.InvalidHandle {
 		var st kernel.NTSTATUS
-		if pf, st = p.portFile(file); st != kernel.STATUS_SUCCESS {
+		if pf, st = p.portFileFor("CreateIoCompletionPort", file); st != kernel.STATUS_SUCCESS {
 			return kernel.InvalidHandle, kernel.NtStatusToDosError(st)
 		}
 	}
@@ -562,7 +571,9 @@ func (p *Process) CreateIoCompletionPort(file kernel.Handle, existing kernel.Han
 	if existing != 0 {
 		b, st := p.lookup(existing, TypeIoCompletion)
 		if st != kernel.STATUS_SUCCESS {
-			return kernel.InvalidHandle, kernel.NtStatusToDosError(st)
+			err := kernel.NtStatusToDosError(st)
+			p.refuse("CreateIoCompletionPort", err, "ExistingCompletionPort: "+p.handleProblem(existing, st, TypeIoCompletion))
+			return kernel.InvalidHandle, err
 		}
 		cp = b.(*kernel.CompletionPort)
 	} else {
@@ -579,6 +590,11 @@ func (p *Process) CreateIoCompletionPort(file kernel.Handle, existing kernel.Han
 		if existing == 0 {
 			p.k.CloseHandle(h)
 		}
+		why := "the handle is associated with a completion port already; a handle joins one port, once"
+		if pf.syncOnly {
+			why = "the handle was opened with FLT_PORT_FLAG_SYNC_HANDLE: a synchronous handle cannot join a completion port"
+		}
+		p.refuse("CreateIoCompletionPort", kernel.ERROR_INVALID_PARAMETER, why)
 		return kernel.InvalidHandle, kernel.ERROR_INVALID_PARAMETER
 	}
 	return h, nil
@@ -593,7 +609,9 @@ func (p *Process) CreateIoCompletionPort(file kernel.Handle, existing kernel.Han
 func (p *Process) GetQueuedCompletionStatus(port kernel.Handle, timeout time.Duration) (uint32, uintptr, *fltlib.Overlapped, error) {
 	b, st := p.lookup(port, TypeIoCompletion)
 	if st != kernel.STATUS_SUCCESS {
-		return 0, 0, nil, kernel.NtStatusToDosError(st)
+		err := kernel.NtStatusToDosError(st)
+		p.refuse("GetQueuedCompletionStatus", err, p.handleProblem(port, st, TypeIoCompletion))
+		return 0, 0, nil, err
 	}
 	pkt, st := b.(*kernel.CompletionPort).Remove(context.Background(), timeout)
 	switch st {
@@ -616,7 +634,9 @@ func (p *Process) GetQueuedCompletionStatus(port kernel.Handle, timeout time.Dur
 func (p *Process) PostQueuedCompletionStatus(port kernel.Handle, bytes uint32, key uintptr, ov *fltlib.Overlapped) error {
 	b, st := p.lookup(port, TypeIoCompletion)
 	if st != kernel.STATUS_SUCCESS {
-		return kernel.NtStatusToDosError(st)
+		err := kernel.NtStatusToDosError(st)
+		p.refuse("PostQueuedCompletionStatus", err, p.handleProblem(port, st, TypeIoCompletion))
+		return err
 	}
 	if st := b.(*kernel.CompletionPort).Post(kernel.CompletionPacket{Key: key, Bytes: bytes, Overlapped: ov}); st != kernel.STATUS_SUCCESS {
 		return kernel.NtStatusToDosError(st)

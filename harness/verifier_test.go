@@ -87,10 +87,10 @@ func TestVerifyUnregisterWithOpenServerPort(t *testing.T) {
 
 	v := labOne(t, w, kernel.RuleVerify1)
 	require.Equal(t, "buggy", v.Driver)
-	require.Equal(t, `server port "\\TestPort"`, v.Object)
+	require.Equal(t, `server port "\TestPort"`, v.Object)
 	require.Contains(t, v.Message, "FltUnregisterFilter")
 	require.Equal(t, "FltUnregisterFilter hangs forever", v.Windows)
-	require.Equal(t, `verifier R-VERIFY-1: driver "buggy", server port "\\TestPort": `+v.Message+
+	require.Equal(t, `verifier R-VERIFY-1: driver "buggy", server port "\TestPort": `+v.Message+
 		" (on Windows: FltUnregisterFilter hangs forever; see docs/rules.md#r-verify-1)", v.Error())
 }
 
@@ -102,7 +102,7 @@ func TestVerifyUnregisterWithOpenServerPortAtTeardown(t *testing.T) {
 	require.NoError(t, w.Load("buggy", &testdriver.Driver{UnregisterOnly: true}))
 	ft.finish()
 	require.Len(t, ft.errs, 1)
-	require.Contains(t, ft.errs[0], `verifier R-VERIFY-1: driver "buggy", server port "\\TestPort"`)
+	require.Contains(t, ft.errs[0], `verifier R-VERIFY-1: driver "buggy", server port "\TestPort"`)
 	require.Contains(t, ft.errs[0], "(on Windows: FltUnregisterFilter hangs forever; see docs/rules.md#r-verify-1)")
 	logs := strings.Join(ft.logs, "\n")
 	require.Contains(t, logs, "trace of the failed test", "a failed test shows its trace")
@@ -126,7 +126,7 @@ func TestVerifyDisconnectNotifyWithoutCloseClientPort(t *testing.T) {
 
 	v := labOne(t, w, kernel.RuleVerify2)
 	require.Equal(t, "leaky", v.Driver)
-	require.Equal(t, `connection 1 on port "\\TestPort" (svc.exe (pid 8))`, v.Object)
+	require.Equal(t, `connection 1 on port "\TestPort" (svc.exe (pid 8))`, v.Object)
 	require.Contains(t, v.Message, "without FltCloseClientPort")
 	require.Contains(t, v.Windows, "slot")
 	require.Contains(t, v.Windows, "leak")
@@ -197,7 +197,7 @@ func TestVerifyDoubleCloseServerPort(t *testing.T) {
 
 	v := labOne(t, w, kernel.RuleVerify4)
 	require.Equal(t, "twice", v.Driver)
-	require.Equal(t, `server port "\\TestPort"`, v.Object)
+	require.Equal(t, `server port "\TestPort"`, v.Object)
 	require.Contains(t, v.Message, "already closed")
 	require.Contains(t, v.Windows, "bugcheck")
 }
@@ -221,14 +221,14 @@ func TestVerifyClientPortUsedAfterClose(t *testing.T) {
 
 	v := labOne(t, w, kernel.RuleVerify4)
 	require.Equal(t, "stale", v.Driver)
-	require.Equal(t, `connection 1 to "\\TestPort" from svc.exe (pid 8)`, v.Object)
+	require.Equal(t, `connection 1 to "\TestPort" from svc.exe (pid 8)`, v.Object)
 	require.Contains(t, v.Message, "already closed")
 	require.Contains(t, v.Windows, "use after free")
 }
 
 // R-VERIFY-5: argument combinations that would crash Windows.
 func TestVerifyBadSendArguments(t *testing.T) {
-	conn := `FltSendMessage on connection 1 to "\\TestPort" from svc.exe (pid 8)`
+	conn := `FltSendMessage on connection 1 to "\TestPort" from svc.exe (pid 8)`
 	cases := []struct {
 		name     string
 		reply    []byte
@@ -278,7 +278,7 @@ func TestVerifyMessageNotifyOverstatesOutput(t *testing.T) {
 
 	v := labOne(t, w, kernel.RuleVerify5)
 	require.Equal(t, "boastful", v.Driver)
-	require.Equal(t, `connection 1 to "\\TestPort" from svc.exe (pid 8)`, v.Object)
+	require.Equal(t, `connection 1 to "\TestPort" from svc.exe (pid 8)`, v.Object)
 	require.Equal(t, "MessageNotify reported 116 output bytes for a 16-byte buffer", v.Message)
 	require.Contains(t, v.Windows, "reads past its buffer")
 }
@@ -313,7 +313,7 @@ func TestVerifyConnectContextKeptPastTheCall(t *testing.T) {
 
 	v := labOne(t, w, kernel.RuleVerify6)
 	require.Equal(t, "hoarder", v.Driver)
-	require.Equal(t, `connection 1 to "\\TestPort" from svc.exe (pid 8)`, v.Object)
+	require.Equal(t, `connection 1 to "\TestPort" from svc.exe (pid 8)`, v.Object)
 	require.Equal(t, "ConnectNotify kept the connection context past the call (in *testdriver.Conn.KeptContext); the emulator overwrote it with 0xDB bytes", v.Message)
 	require.Contains(t, v.Windows, "freed")
 }
@@ -362,7 +362,7 @@ func TestExpectedViolationThatDoesNotHappen(t *testing.T) {
 	w = harness.New(ft)
 	w.ExpectViolation(kernel.RuleVerify2).Containing(`"\TestPort"`)
 	ft.finish()
-	require.Equal(t, []string{"harness: world teardown:\n\texpected a verifier report of R-VERIFY-2 containing [\"\\\"\\\\TestPort\\\"\"], none came"}, ft.errs)
+	require.Equal(t, []string{"harness: world teardown:\n\texpected a verifier report of R-VERIFY-2 containing [\"\\\"\\TestPort\\\"\"], none came"}, ft.errs)
 }
 
 // An unexpected violation fails the test; an expectation narrowed with Containing does not
@@ -465,12 +465,12 @@ func TestLeftoversListEachKindWithOwner(t *testing.T) {
 			got = append(got, l.String())
 		}
 		require.ElementsMatch(t, []string{
-			"svc.exe (pid 8): handle 0x80004 to FilterConnectionPort \"\\\\TestPort\" still open",
-			"svc.exe (pid 8): handle 0x80008 to FilterConnectionPort \"\\\\TestPort\" still open",
-			"svc.exe (pid 8): handle 0x8000c to FilterConnectionPort \"\\\\TestPort\" still open",
+			"svc.exe (pid 8): handle 0x80004 to FilterConnectionPort \"\\TestPort\" still open",
+			"svc.exe (pid 8): handle 0x80008 to FilterConnectionPort \"\\TestPort\" still open",
+			"svc.exe (pid 8): handle 0x8000c to FilterConnectionPort \"\\TestPort\" still open",
 			"svc.exe (pid 8): handle 0x80010 to IoCompletion still open",
 			"svc.exe (pid 8) (handle 0x80010): 1 completion packet(s) queued in an I/O completion port and never dequeued",
-			`driver "drv": server port "\\TestPort" still open`,
+			`driver "drv": server port "\TestPort" still open`,
 			`driver "drv": client port of connection 1 (svc.exe (pid 8)) not closed`,
 			`driver "drv": client port of connection 2 (svc.exe (pid 8)) not closed`,
 			`driver "drv": client port of connection 3 (svc.exe (pid 8)) not closed`,
@@ -545,10 +545,10 @@ func TestTeardownReportsWhatSurvivesIt(t *testing.T) {
 		lines := strings.Split(err.Error(), "\n\t")
 		require.Equal(t, "harness: world teardown:", lines[0])
 		require.ElementsMatch(t, []string{
-			`leftover after teardown: late.exe (pid 8): handle 0x80004 to FilterConnectionPort "\\LatePort" still open`,
-			`leftover after teardown: late.exe (pid 8): handle 0x80008 to FilterConnectionPort "\\LatePort" still open`,
-			`leftover after teardown: late.exe (pid 8): handle 0x8000c to FilterConnectionPort "\\LatePort" still open`,
-			`leftover after teardown: driver "late": server port "\\LatePort" still open`,
+			`leftover after teardown: late.exe (pid 8): handle 0x80004 to FilterConnectionPort "\LatePort" still open`,
+			`leftover after teardown: late.exe (pid 8): handle 0x80008 to FilterConnectionPort "\LatePort" still open`,
+			`leftover after teardown: late.exe (pid 8): handle 0x8000c to FilterConnectionPort "\LatePort" still open`,
+			`leftover after teardown: driver "late": server port "\LatePort" still open`,
 			`leftover after teardown: driver "late": client port of connection 1 (late.exe (pid 8)) not closed`,
 			`leftover after teardown: driver "late": client port of connection 2 (late.exe (pid 8)) not closed`,
 			`leftover after teardown: driver "late": client port of connection 3 (late.exe (pid 8)) not closed`,
@@ -618,7 +618,7 @@ func TestLeakedUserHandleFailsTheTest(t *testing.T) {
 		require.Equal(t, kernel.Handle(0xc0004), port)
 	})
 	require.Equal(t, []string{"harness: world teardown:\n" +
-		"\tleftover at teardown: svc.exe (pid 8): handle 0x80004 to FilterConnectionPort \"\\\\TestPort\" still open\n" +
+		"\tleftover at teardown: svc.exe (pid 8): handle 0x80004 to FilterConnectionPort \"\\TestPort\" still open\n" +
 		"\tleftover at teardown: tray.exe (pid 12): handle 0xc0004 to IoCompletion still open\n" +
 		"\t" + hint}, errs)
 
@@ -648,7 +648,7 @@ func TestLeakedUserHandleFailsTheTest(t *testing.T) {
 	})
 	require.Len(t, errs, 1)
 	require.NotContains(t, errs[0], "svc.exe")
-	require.Contains(t, errs[0], `tray.exe (pid 12): handle 0xc0004 to FilterConnectionPort "\\TestPort" still open`)
+	require.Contains(t, errs[0], `tray.exe (pid 12): handle 0xc0004 to FilterConnectionPort "\TestPort" still open`)
 
 	// The leaked handle is reported before the teardown closes it: the teardown still ran (the
 	// connection ended, the driver unloaded) and nothing survived it.
@@ -685,7 +685,7 @@ func TestVerifyCloseClientPortInFailingConnectNotify(t *testing.T) {
 	require.Equal(t, int32(1), d.Disconnects.Load())
 	v := labOne(t, w, kernel.RuleVerify7)
 	require.Equal(t, "twice", v.Driver)
-	require.Equal(t, `connection 1 to "\\TestPort" from svc.exe (pid 8)`, v.Object)
+	require.Equal(t, `connection 1 to "\TestPort" from svc.exe (pid 8)`, v.Object)
 	require.Contains(t, v.Message, "ConnectNotify closed the client port and then failed with STATUS_ACCESS_DENIED")
 	require.Contains(t, v.Windows, "double close")
 }

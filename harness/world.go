@@ -235,7 +235,11 @@ func (e *Expectation) Times(n int) *Expectation {
 func (e *Expectation) String() string {
 	s := string(e.rule)
 	if len(e.contains) > 0 {
-		s += fmt.Sprintf(" containing %q", e.contains)
+		q := make([]string, len(e.contains))
+		for i, c := range e.contains {
+			q[i] = kernel.Quote(c)
+		}
+		s += " containing [" + strings.Join(q, " ") + "]"
 	}
 	return s
 }

@@ -66,7 +66,7 @@ func (l Leftover) String() string {
 	case LeftoverCompletionPackets:
 		what = fmt.Sprintf("%d completion packet(s) queued in an I/O completion port and never dequeued", l.Count)
 	case LeftoverServerPort:
-		what = fmt.Sprintf("server port %q still open", l.Object)
+		what = "server port " + Quote(l.Object) + " still open"
 	case LeftoverClientPort:
 		what = fmt.Sprintf("client port of %s (%s) not closed", l.Object, l.Process)
 	case LeftoverPendingGets:
@@ -77,7 +77,7 @@ func (l Leftover) String() string {
 		what = fmt.Sprintf("%d reply waiter(s) on %s", l.Count, l.Object)
 	case LeftoverName:
 		owner = "object namespace"
-		what = fmt.Sprintf("name %q still present", l.Object)
+		what = "name " + Quote(l.Object) + " still present"
 	default:
 		what = fmt.Sprintf("%v %s", l.Kind, l.Object)
 	}

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"fmt"
 	"sync"
 )
 
@@ -58,7 +57,7 @@ func (o *Object) String() string {
 	if o.name == "" {
 		return o.typ
 	}
-	return fmt.Sprintf("%s %q", o.typ, o.name)
+	return o.typ + " " + Quote(o.name)
 }
 
 func (o *Object) addHandle() {

@@ -166,7 +166,7 @@ func TestObject(t *testing.T) {
 	require.Equal(t, "FilterConnectionPort", o.Type())
 	require.Equal(t, `\P`, o.Name())
 	require.Equal(t, 42, o.Body())
-	require.Equal(t, `FilterConnectionPort "\\P"`, o.String())
+	require.Equal(t, `FilterConnectionPort "\P"`, o.String())
 	require.Equal(t, "IoCompletion", kernel.NewObject("IoCompletion", "", nil, nil).String())
 
 	// A nil cleanup hook is fine.

@@ -37,7 +37,7 @@ const (
 	EvUserSend         EventKind = "user-send"           // FilterSendMessage → MessageNotify
 	EvViolation        EventKind = "violation"           // the verifier caught a driver bug (Status: the rule)
 	EvFaultInjected    EventKind = "fault-injected"      // a test made a call fail or killed a process
-	EvRoutineFailed    EventKind = "routine-failed"      // a routine refused its arguments (Detail: routine: why)
+	EvRoutineFailed    EventKind = "routine-failed"      // a driver's or a process's call failed a check (Detail: routine: why)
 	EvVolumeMounted    EventKind = "volume-mounted"      // a volume was added (Detail: name, device, kind)
 	EvInstanceAttached EventKind = "instance-attached"   // an attach attempt and its result
 	EvInstanceDetached EventKind = "instance-detached"   // an instance was torn down (Detail: reason)
@@ -114,7 +114,7 @@ func (e TraceEvent) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%d %s", e.Seq, e.Kind)
 	if e.Process != "" {
-		fmt.Fprintf(&b, " process=%q", e.Process)
+		fmt.Fprintf(&b, " process=%s", Quote(e.Process))
 	}
 	if e.Driver != "" {
 		fmt.Fprintf(&b, " driver=%q", e.Driver)
@@ -129,7 +129,7 @@ func (e TraceEvent) String() string {
 		fmt.Fprintf(&b, " status=%s", e.Status)
 	}
 	if e.Detail != "" {
-		fmt.Fprintf(&b, " detail=%q", e.Detail)
+		fmt.Fprintf(&b, " detail=%s", Quote(e.Detail))
 	}
 	return b.String()
 }

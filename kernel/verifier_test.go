@@ -62,13 +62,13 @@ func TestLeftoverString(t *testing.T) {
 			`svc.exe (pid 8): handle 0x80004 to FilterConnectionPort "\P" still open`},
 		{kernel.Leftover{Kind: kernel.LeftoverCompletionPackets, Process: "svc.exe (pid 8) (handle 0x8)", Count: 2},
 			"svc.exe (pid 8) (handle 0x8): 2 completion packet(s) queued in an I/O completion port and never dequeued"},
-		{kernel.Leftover{Kind: kernel.LeftoverServerPort, Driver: "d", Object: `\P`}, `driver "d": server port "\\P" still open`},
+		{kernel.Leftover{Kind: kernel.LeftoverServerPort, Driver: "d", Object: `\P`}, `driver "d": server port "\P" still open`},
 		{kernel.Leftover{Kind: kernel.LeftoverClientPort, Driver: "d", Process: "svc.exe (pid 8)", Object: "connection 1"},
 			`driver "d": client port of connection 1 (svc.exe (pid 8)) not closed`},
 		{kernel.Leftover{Kind: kernel.LeftoverPendingGets, Process: "svc.exe (pid 8)", Object: "connection 1", Count: 3}, "svc.exe (pid 8): 3 pending Get(s) on connection 1"},
 		{kernel.Leftover{Kind: kernel.LeftoverBlockedSenders, Driver: "d", Process: "svc.exe (pid 8)", Object: "connection 2", Count: 1}, `driver "d": 1 blocked sender(s) on connection 2`},
 		{kernel.Leftover{Kind: kernel.LeftoverReplyWaiters, Driver: "d", Object: "connection 3", Count: 1}, `driver "d": 1 reply waiter(s) on connection 3`},
-		{kernel.Leftover{Kind: kernel.LeftoverName, Object: `\X`}, `object namespace: name "\\X" still present`},
+		{kernel.Leftover{Kind: kernel.LeftoverName, Object: `\X`}, `object namespace: name "\X" still present`},
 	} {
 		require.Equal(t, c.want, c.l.String())
 	}
