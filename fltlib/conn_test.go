@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -132,6 +134,77 @@ func TestClientReceiveContextCancel(t *testing.T) {
 			cancel()
 			require.ErrorIs(t, <-errc, context.Canceled)
 			require.NoError(t, c.Close())
+		}
+	})
+}
+
+// Close racing Receive ends the Receive with ErrClosed, even while a duplicate handle keeps the
+// connection open and the Get is queued after Close already cancelled the Conn's requests: the
+// Receive cannot rely on its ctx either, since its CancelIoEx goes through the closed handle.
+func TestClientCloseRacingReceiveEndsIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := loadTestDriver(t, &testdriver.Driver{MaxConnections: 1})
+		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		q := w.NewProcess("other.exe", kernel.TokenAdmin())
+		c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
+		require.NoError(t, err)
+		dup, err := p.DuplicateHandle(c.Handle(), q, 0, false, kernel.DUPLICATE_SAME_ACCESS)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, q.CloseHandle(dup)) }()
+		var once atomic.Bool
+		// The predicate runs between the handle lookup and the queuing of the Get: exactly the
+		// window a concurrent Close can hit.
+		require.NoError(t, w.Faults().FailIf(harness.RoutineFilterGetMessage, kernel.STATUS_UNSUCCESSFUL, func(harness.FaultCall) bool {
+			if once.CompareAndSwap(false, true) {
+				_ = c.Close()
+			}
+			return false
+		}))
+		res := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := c.Receive(ctx)
+			res <- err
+		}()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		select {
+		case err := <-res:
+			require.ErrorIs(t, err, fltlib.ErrClosed)
+		default:
+			t.Errorf("Receive still blocked one minute after its 1s ctx expired and Close returned")
+			w.Faults().Clear()
+			p.Exit(0) // unblocks it (Exit cancels p's Gets)
+			<-res
+		}
+	})
+}
+
+// On a synchronous-handle Conn, one Receive's ctx cancellation cancels only its own Get, not
+// the other Receives of the Conn (a per-thread CancelSynchronousIo, not CancelIoEx(h, nil)).
+func TestClientSyncReceiveCancelIsPerReceive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := loadTestDriver(t, &testdriver.Driver{})
+		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		c, err := fltlib.Dial(context.Background(), p, `\TestPort`, &fltlib.DialOptions{SyncHandle: true})
+		require.NoError(t, err)
+		ctx1, cancel1 := context.WithCancel(context.Background())
+		r1 := make(chan error, 1)
+		r2 := make(chan error, 1)
+		go func() { _, err := c.Receive(ctx1); r1 <- err }()
+		go func() { _, err := c.Receive(context.Background()); r2 <- err }()
+		synctest.Wait()
+		cancel1()
+		synctest.Wait()
+		require.ErrorIs(t, <-r1, context.Canceled)
+		select {
+		case err := <-r2:
+			t.Errorf("the other Receive (ctx never cancelled) returned %v", err)
+			require.NoError(t, c.Close())
+		default:
+			require.NoError(t, c.Close())
+			<-r2
 		}
 	})
 }

@@ -14,12 +14,6 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// postCreateOnly registers one post-create callback.
-func postCreateOnly(altitude string, post driverapi.PostOperationCallback) driverapi.Registration {
-	return driverapi.Registration{Altitude: altitude, OperationRegistration: []driverapi.OperationRegistration{
-		{MajorFunction: driverapi.IRP_MJ_CREATE, PostOperation: post}}}
-}
-
 // R-IO-NAME-1, R-IO-NAME-2: normalized and opened names, parsed into volume, parent
 // directory, final component, extension and stream; the normalized name has the stored case
 // and follows a rename; in a pre-create it is the name being opened.

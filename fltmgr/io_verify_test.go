@@ -11,12 +11,6 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// preOnly registers one pre-operation callback for major.
-func preOnly(altitude string, major driverapi.MajorFunction, pre driverapi.PreOperationCallback) driverapi.Registration {
-	return driverapi.Registration{Altitude: altitude, OperationRegistration: []driverapi.OperationRegistration{
-		{MajorFunction: major, PreOperation: pre}}}
-}
-
 // R-IO-VERIFY-1: a pre-operation callback returning an invalid status is a driver bug; the
 // user gets a Windows error (ERROR_GEN_FAILURE), never a panic.
 func TestIOInvalidPreStatus(t *testing.T) {

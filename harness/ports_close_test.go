@@ -8,6 +8,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
@@ -273,7 +274,130 @@ func TestLeakedClientPortKeepsSlot(t *testing.T) {
 	})
 }
 
+// R-VERIFY-2, R-CB-2: user closes, FltCloseClientPort calls and an unload that race end each
+// connection exactly once: DisconnectNotify runs at most once per connection, and a client
+// port whose FltCloseClientPort is still running when the unload looks for leaks is not
+// reported as leaked (the call is about to free it). The window is narrow, so the test repeats
+// the race many times.
+func TestCloseClientPortRacingCloseHandleAndUnload(t *testing.T) {
+	for it := 0; it < 300; it++ {
+		w := harness.NewWorld()
+		var mu sync.Mutex
+		counts := map[*testdriver.Conn]int{}
+		d := &testdriver.Driver{MaxConnections: 4, OnDisconnect: func(_ context.Context, c *testdriver.Conn) {
+			mu.Lock()
+			counts[c]++
+			mu.Unlock()
+		}}
+		if w.Load("test", d) != nil {
+			t.Fatal("load")
+		}
+		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		var hs []kernel.Handle
+		for i := 0; i < 4; i++ {
+			h, hr := p.FilterConnectCommunicationPort(testPort, 0, nil, 0, nil)
+			if hr != kernel.S_OK {
+				t.Fatal(hr)
+			}
+			hs = append(hs, h)
+		}
+		var inflight atomic.Int32
+		var sawInflight atomic.Bool
+		w.Trace().Subscribe(func(e kernel.TraceEvent) {
+			if e.Kind == kernel.EvViolation && inflight.Load() > 0 {
+				sawInflight.Store(true)
+			}
+		})
+		var wg sync.WaitGroup
+		for i, h := range hs {
+			wg.Add(2)
+			go func() { defer wg.Done(); p.CloseHandle(h) }()
+			c := d.Conn(i)
+			go func() { defer wg.Done(); inflight.Add(1); d.FM.CloseClientPort(d.Filter, &c.Port); inflight.Add(-1) }()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Unload("test") }()
+		wg.Wait()
+		mu.Lock()
+		for c, n := range counts {
+			if n > 1 {
+				t.Fatalf("iteration %d: DisconnectNotify %d times for %p", it, n, c)
+			}
+		}
+		mu.Unlock()
+		if err := w.Close(); err != nil {
+			t.Log(w.Trace().Table())
+			t.Fatalf("iteration %d (violation while a FltCloseClientPort call was in flight: %v): %v", it, sawInflight.Load(), err)
+		}
+	}
+}
+
 // ---- R-CB-2 and R-USER Handles ----
+
+// blockedMessageDriver is a test driver whose MessageNotify blocks until release is closed,
+// and which records whether DisconnectNotify ever ran while a MessageNotify was in flight (a
+// real driver would free its connection cookie there, under the running MessageNotify).
+type blockedMessageDriver struct {
+	*testdriver.Driver
+	entered, release chan struct{}
+	inFlight         atomic.Int32
+	overlapped       atomic.Bool
+}
+
+func newBlockedMessageDriver() *blockedMessageDriver {
+	b := &blockedMessageDriver{entered: make(chan struct{}), release: make(chan struct{})}
+	b.Driver = &testdriver.Driver{
+		OnMessage: func(context.Context, *testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+			b.inFlight.Add(1)
+			close(b.entered)
+			<-b.release
+			b.inFlight.Add(-1)
+			return 0, kernel.STATUS_SUCCESS
+		},
+		OnDisconnect: func(context.Context, *testdriver.Conn) {
+			if b.inFlight.Load() > 0 {
+				b.overlapped.Store(true)
+			}
+		},
+	}
+	return b
+}
+
+// R-CB-2 (rev 2), R-CB-3: DisconnectNotify after a user close never overlaps a MessageNotify of
+// the same connection: the closing thread waits for the port's message run-down, then runs
+// DisconnectNotify itself, and CloseHandle returns after it.
+func TestCloseHandleWaitsForMessageNotifyThenDisconnects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newBlockedMessageDriver()
+		w, _ := load(t, d.Driver)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		done := make(chan kernel.HRESULT, 1)
+		go func() { done <- p.FilterSendMessage(h, []byte("x"), make([]byte, 4), nil) }()
+		<-d.entered
+		var closer string
+		d.Driver.OnDisconnect = func(context.Context, *testdriver.Conn) {
+			closer = goid()
+			if d.inFlight.Load() > 0 {
+				d.overlapped.Store(true)
+			}
+		}
+		closed := make(chan error, 1)
+		var closing string
+		go func() {
+			closing = goid()
+			closed <- p.CloseHandle(h)
+		}()
+		requireBlocked(t, closed) // CloseHandle waits for the running MessageNotify
+		require.Equal(t, int32(0), d.Disconnects.Load(), "DisconnectNotify must wait for the running MessageNotify")
+		close(d.release)
+		require.Equal(t, kernel.S_OK, <-done)
+		require.NoError(t, <-closed)
+		require.Equal(t, int32(1), d.Disconnects.Load())
+		require.Equal(t, closing, closer, "DisconnectNotify runs on the closing thread")
+		require.False(t, d.overlapped.Load(), "DisconnectNotify ran while MessageNotify of the same connection was in flight")
+	})
+}
 
 func TestDisconnectNotifyOnceWithDuplicates(t *testing.T) {
 	// R-CB-2, R-USER Handles 2: with the handle duplicated into a second process, the
@@ -333,6 +457,38 @@ func TestProcessExitDisconnects(t *testing.T) {
 		p.Exit(0)
 		require.Equal(t, int32(2), d.Disconnects.Load())
 		require.Equal(t, kernel.S_OK, survivor.FilterSendMessage(hs, []byte("x"), nil, nil))
+	})
+}
+
+// R-USER Handles 3: a message sent while a process exits (here from the DisconnectNotify its
+// exit causes) never lands in that process's Gets, even on a connection a duplicate in another
+// process keeps open: the exit cancels the process's Gets before closing its handles runs any
+// driver code.
+func TestProcessExitNeverDeliversToItsGets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var d *testdriver.Driver
+		var sent atomic.Int32
+		var sendSt kernel.NTSTATUS
+		d = &testdriver.Driver{MaxConnections: 2, OnDisconnect: func(_ context.Context, c *testdriver.Conn) {
+			if c == d.Conn(0) && sent.CompareAndSwap(0, 1) {
+				sendSt, _ = d.Send(context.Background(), d.Conn(1), []byte("hello"), nil, driverapi.NoWait())
+			}
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		q := adminProc(w, "other.exe")
+		hA := connect(t, p)
+		hB := connect(t, p)
+		require.Less(t, hA, hB)
+		hQ, err := p.DuplicateHandle(hB, q, 0, false, kernel.DUPLICATE_SAME_ACCESS)
+		require.NoError(t, err)
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
+		require.Equal(t, hrPending, p.FilterGetMessage(hB, make([]byte, 64), ov))
+		p.Exit(0)
+		st, n := ov.Result()
+		t.Logf("send status %v; dead process's Get: %v, %d bytes", sendSt, st, n)
+		require.NotEqual(t, kernel.STATUS_SUCCESS, st, "a message was delivered into the Get of an exited process")
+		_ = q.CloseHandle(hQ)
 	})
 }
 
@@ -492,6 +648,28 @@ func TestUnloadWaitsForMessageNotify(t *testing.T) {
 		require.NoError(t, <-unloaded)
 		require.Equal(t, int32(1), d.Messages.Load())
 		require.Equal(t, int32(1), d.Disconnects.Load())
+	})
+}
+
+// R-UNLOAD-5, R-CB-2: at unload too, a connection's running MessageNotify returns before its
+// DisconnectNotify is called, and the unload waits for both.
+func TestUnloadDisconnectsAfterMessageNotifyReturns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newBlockedMessageDriver()
+		w, _ := load(t, d.Driver)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		go func() { _ = p.FilterSendMessage(h, []byte("x"), make([]byte, 4), nil) }()
+		<-d.entered
+		unloaded := make(chan error, 1)
+		go func() { unloaded <- w.Unload("test") }()
+		synctest.Wait()
+		require.Equal(t, int32(0), d.Disconnects.Load(), "the unload must wait for the running MessageNotify")
+		close(d.release)
+		require.NoError(t, <-unloaded)
+		require.Equal(t, int32(1), d.Disconnects.Load())
+		require.False(t, d.overlapped.Load(), "unload: DisconnectNotify ran while MessageNotify was in flight")
+		_ = p.CloseHandle(h)
 	})
 }
 

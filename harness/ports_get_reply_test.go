@@ -18,12 +18,6 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// HRESULT_FROM_WIN32(ERROR_IO_PENDING) and HRESULT_FROM_WIN32(ERROR_OPERATION_ABORTED).
-const (
-	hrPending kernel.HRESULT = 0x800703E5
-	hrAborted kernel.HRESULT = 0x800703E3
-)
-
 func TestGetBufferArgument(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		// R-USER Get 1: a buffer nil or shorter than 16 bytes is E_INVALIDARG at once, in both

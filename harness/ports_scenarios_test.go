@@ -377,7 +377,3 @@ func connectAndClose(t *testing.T, w *harness.World, p *harness.Process) kernel.
 	require.NoError(t, p.CloseHandle(h))
 	return h
 }
-
-func second[A, B any](_ A, b B) B { return b }
-
-func fourth[A, B, C, D any](_ A, _ B, _ C, d D) D { return d }

@@ -66,13 +66,6 @@ func labOne(t *testing.T, w *harness.World, rule kernel.RuleID) kernel.Violation
 	return vs[0]
 }
 
-func labConnect(t *testing.T, p *harness.Process, port string, ctx []byte) kernel.Handle {
-	t.Helper()
-	h, hr := p.FilterConnectCommunicationPort(port, 0, ctx, len(ctx), nil)
-	require.Equal(t, kernel.S_OK, hr)
-	return h
-}
-
 // R-VERIFY-1, R-UNLOAD-6: FltUnregisterFilter with the server port still open hangs forever on
 // Windows; the emulator reports it, closes the port itself and goes on.
 func TestVerifyUnregisterWithOpenServerPort(t *testing.T) {

@@ -1,16 +1,18 @@
 package fltmgr_test
 
+// Helpers shared by the test files of this package (mostly the I/O tests); a helper used by
+// one file only stays in that file.
+
 import (
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/fltemu/fltemu/fsys"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fsys"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 )
@@ -126,4 +128,16 @@ func openRW(t *testing.T, p *harness.Process, path string, disposition uint32) k
 		fsys.FILE_SHARE_READ|fsys.FILE_SHARE_WRITE|fsys.FILE_SHARE_DELETE, nil, disposition, 0)
 	require.NoError(t, err)
 	return h
+}
+
+// preOnly registers one pre-operation callback for major.
+func preOnly(altitude string, major driverapi.MajorFunction, pre driverapi.PreOperationCallback) driverapi.Registration {
+	return driverapi.Registration{Altitude: altitude, OperationRegistration: []driverapi.OperationRegistration{
+		{MajorFunction: major, PreOperation: pre}}}
+}
+
+// postCreateOnly registers one post-create callback.
+func postCreateOnly(altitude string, post driverapi.PostOperationCallback) driverapi.Registration {
+	return driverapi.Registration{Altitude: altitude, OperationRegistration: []driverapi.OperationRegistration{
+		{MajorFunction: driverapi.IRP_MJ_CREATE, PostOperation: post}}}
 }
