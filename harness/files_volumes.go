@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -41,6 +42,28 @@ func (w *World) MustAddVolume(cfg fsys.VolumeConfig) *fsys.Volume {
 // AddVolumeFromDir is AddVolume with the volume seeded from the directory tree dir of the
 // host (testdata/volumes/c, say), after cfg.Files.
 func (w *World) AddVolumeFromDir(cfg fsys.VolumeConfig, dir string) (*fsys.Volume, error) {
+	return w.addVolumeFrom(cfg, os.DirFS(dir), dir)
+}
+
+// AddVolumeFromFS is AddVolume with the volume seeded from files, after cfg.Files: every
+// directory of files becomes a directory of the volume's root and every regular file a file
+// with the same contents (other entries, symbolic links say, are skipped). files may be an
+// embed.FS holding a test's disk image, an fstest.MapFS written in the test, or os.DirFS. The
+// seeding bypasses the filters, as cfg.Files does.
+//
+//	v, err := w.AddVolumeFromFS(fsys.VolumeConfig{Name: "C:"}, fstest.MapFS{
+//		"docs/a.txt": {Data: []byte("hello")},
+//	})
+func (w *World) AddVolumeFromFS(cfg fsys.VolumeConfig, files fs.FS) (*fsys.Volume, error) {
+	if files == nil {
+		return nil, fmt.Errorf("harness: AddVolumeFromFS(%s): nil fs.FS", cfg.Name)
+	}
+	return w.addVolumeFrom(cfg, files, fmt.Sprintf("%T", files))
+}
+
+// addVolumeFrom makes cfg's volume, seeds it from files (what names them in an error) and
+// mounts it.
+func (w *World) addVolumeFrom(cfg fsys.VolumeConfig, files fs.FS, what string) (*fsys.Volume, error) {
 	if cfg.DeviceName == "" && cfg.Kind == fsys.VolumeLocal {
 		cfg.DeviceName = w.fm.NextLocalDeviceName()
 	}
@@ -48,8 +71,8 @@ func (w *World) AddVolumeFromDir(cfg fsys.VolumeConfig, dir string) (*fsys.Volum
 	if err != nil {
 		return nil, err
 	}
-	if err := v.TestAccess().SeedFS(os.DirFS(dir), "."); err != nil {
-		return nil, fmt.Errorf("harness: seeding %s from %s: %w", v.Name(), dir, err)
+	if err := v.TestAccess().SeedFS(files, "."); err != nil {
+		return nil, fmt.Errorf("harness: seeding %s from %s: %w", v.Name(), what, err)
 	}
 	if st := w.fm.AddVolume(v); st != kernel.STATUS_SUCCESS {
 		return nil, fmt.Errorf("harness: cannot mount volume %s: %w", v.Name(), st)

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,14 +20,49 @@ import (
 	"github.com/fltemu/fltemu/sampledrivers/minimal"
 )
 
-func main() {
-	mermaid := flag.Bool("mermaid", false, "print the trace as a Markdown page with a Mermaid sequence diagram "+
+func main() { os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// usage is what -h prints before the flags.
+const usage = `Usage: fltdemo [-mermaid]
+
+fltdemo plays a short scenario in an emulated Windows machine, with no Windows: it loads the
+minimal sample minifilter, connects an elevated administrator's service (allowed) and a
+standard user (refused by the port's default security descriptor), sends a kernel message
+with a timeout and a reply, replies twice (the second finds no waiter), sends user messages to
+MessageNotify, closes the server port while the connection keeps working, unloads the driver,
+and prints each step and the flight-recorder trace. It exits with status 1 if a step does not
+behave as Windows does (CI runs it as a smoke test), 2 for a bad command line.
+
+Flags:
+`
+
+// cli runs the command with its arguments (without the program name) and returns the exit
+// status.
+func cli(args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("fltdemo", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	mermaid := flags.Bool("mermaid", false, "print the trace as a Markdown page with a Mermaid sequence diagram "+
 		"(the steps go to stderr), as in docs/demo-trace.md")
-	flag.Parse()
-	if err := run(*mermaid, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "fltdemo: FAILED:", err)
-		os.Exit(1)
+	flags.Usage = func() {
+		fmt.Fprint(flags.Output(), usage)
+		flags.PrintDefaults()
 	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2 // the flag package printed the error and the usage
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "fltdemo: unexpected argument %q: the demo takes no arguments\n", flags.Arg(0))
+		flags.Usage()
+		return 2
+	}
+	if err := run(*mermaid, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "fltdemo: FAILED:", err)
+		return 1
+	}
+	return 0
 }
 
 type checker struct {
