@@ -55,11 +55,20 @@
 //
 // # Limits
 //
-//   - A C driver's globals are one per process: a given C driver can be loaded in one world
-//     at a time (a second load gets STATUS_IMAGE_ALREADY_LOADED), so its tests do not run in
+//   - WCHAR is the compiler's wchar_t, so that L"..." literals compile unedited: 16 bits only
+//     when the C code is compiled with -fshort-wchar, which the go command accepts from the
+//     environment alone (CGO_CFLAGS="-O2 -g -fshort-wchar"), never from a #cgo line. Built
+//     without it, a driver fails to load with STATUS_INVALID_IMAGE_FORMAT unless its Go file
+//     says it shares no WCHAR layout ([Driver.AllowWCHAR32]); see [WCHARSize]. C files built
+//     with different sizes do not link.
+//   - One image per process: a C driver's globals exist once per test binary, so a given C
+//     driver can be loaded in one world at a time (a second load gets
+//     STATUS_IMAGE_ALREADY_LOADED, and the load's error says why); its tests do not run in
 //     parallel with each other; they do run in parallel with other drivers' tests. Globals
 //     keep their values from one load to the next in the same test binary, where Windows
-//     would map a fresh image: initialize them in DriverEntry.
+//     would map a fresh image: initialize them in DriverEntry. Two C drivers that define a
+//     global of the same name (every WDK driver defines DriverEntry) do not link into one test
+//     binary: each C driver is tested in its own package.
 //   - __try/__except is a stand-in (see wdm.h): the body runs, the handler never does; a fault
 //     in C is a crash of the test binary (SIGSEGV with the C stack), not an exception.
 //   - The race detector does not see inside C code: -race checks the Go side only.

@@ -48,9 +48,10 @@ const (
 
 // Driver is a C minifilter: its DriverEntry, hosted as a [driverapi.Driver].
 type Driver struct {
-	image string
-	entry unsafe.Pointer
-	inst  Instance
+	image   string
+	entry   unsafe.Pointer
+	inst    Instance
+	wchar32 bool // may load with a 32-bit WCHAR
 
 	mu   sync.Mutex
 	host *host // the current load, nil when the image is not loaded
@@ -75,14 +76,47 @@ func New(image string, entry unsafe.Pointer) *Driver {
 // Image returns the image name given to New.
 func (d *Driver) Image() string { return d.image }
 
+// AllowWCHAR32 says whether the driver may load when its C code was compiled without
+// -fshort-wchar, with the 32-bit wchar_t of Linux as WCHAR (see [WCHARSize]). By default it
+// may not: its load fails with STATUS_INVALID_IMAGE_FORMAT and a message that says how to
+// build. The runtime converts every string it hands over or reads (UNICODE_STRING, names,
+// DbgPrint), so allow it only for a driver that shares no structure holding a WCHAR with user
+// mode or a file, and never counts on sizeof(WCHAR) being 2: such a driver behaves the same
+// with either size.
+func (d *Driver) AllowWCHAR32(allow bool) *Driver {
+	d.wchar32 = allow
+	return d
+}
+
+// WCHARSize returns sizeof(WCHAR) in this build's C code: 2 (Windows' size) when it was
+// compiled with -fshort-wchar, as in CGO_CFLAGS="-O2 -g -fshort-wchar"; 4 without. The go
+// command accepts that flag only from the environment, never from a #cgo line. Every C file
+// of the test binary has the same size, or the link fails (see include/wdm.h).
+func WCHARSize() int { return wcharSize }
+
+// routineImage is the routine named in the explanation of a load refused before DriverEntry ran.
+const routineImage = "cdriver (loading the image)"
+
 // DriverEntry emulates the I/O manager calling the C driver's DriverEntry with a
-// DRIVER_OBJECT and its registry path. A driver image already loaded in another world gets
-// STATUS_IMAGE_ALREADY_LOADED: its globals exist once per process.
+// DRIVER_OBJECT and its registry path. Before it runs, the image is checked: built with a
+// 32-bit WCHAR and not allowed to (AllowWCHAR32), the load fails with
+// STATUS_INVALID_IMAGE_FORMAT; already loaded in another world of the process, it fails with
+// STATUS_IMAGE_ALREADY_LOADED, because its globals exist once per process. Both refusals
+// say why in the load's error.
 func (d *Driver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterManager, registryPath string) kernel.NTSTATUS {
+	if wcharSize != 2 && !d.wchar32 {
+		return refuse(fm, kernel.STATUS_INVALID_IMAGE_FORMAT, fmt.Sprintf("%s was compiled with a %d-bit WCHAR "+
+			"(Linux's wchar_t), so every structure that holds a WCHAR differs from Windows; compile the C code "+
+			"with -fshort-wchar, which the go command takes only from the environment: "+
+			`CGO_CFLAGS="-O2 -g -fshort-wchar" go test ./... (or, for a driver that shares no WCHAR layout, `+
+			"AllowWCHAR32(true) in its Go file)", d.image, 8*wcharSize))
+	}
 	imagesMu.Lock()
 	if prev, ok := images[d.entry]; ok && prev.loaded() {
 		imagesMu.Unlock()
-		return kernel.STATUS_IMAGE_ALREADY_LOADED
+		return refuse(fm, kernel.STATUS_IMAGE_ALREADY_LOADED, fmt.Sprintf("%s is loaded in another world of this "+
+			"test binary as %q; a C driver's globals exist once per process, so one world at a time may load it "+
+			"(its tests must not run in parallel)", d.image, prev.serviceName()))
 	}
 	images[d.entry] = d
 	h := newHost(d, obj, fm)
@@ -109,6 +143,24 @@ func (d *Driver) DriverEntry(obj *driverapi.DriverObject, fm driverapi.FilterMan
 		return st
 	}
 	return st
+}
+
+// refuse fails the load before DriverEntry runs, saying why.
+func refuse(fm driverapi.FilterManager, st kernel.NTSTATUS, reason string) kernel.NTSTATUS {
+	if drvhost.Refuse != nil {
+		return drvhost.Refuse(fm, routineImage, st, reason)
+	}
+	return st
+}
+
+// serviceName is the name the image is loaded under, "" when it is not.
+func (d *Driver) serviceName() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.host == nil {
+		return ""
+	}
+	return d.host.name
 }
 
 func (d *Driver) loaded() bool {
@@ -190,7 +242,7 @@ func (h *host) object(p unsafe.Pointer) (any, bool) {
 }
 
 // wcharSize is sizeof(WCHAR): 2 with -fshort-wchar, as on Windows; 4 without.
-const wcharSize = C.sizeof_WCHAR
+const wcharSize = int(C.sizeof_WCHAR)
 
 // wunits returns s in WCHAR units: UTF-16 or UTF-32.
 func wunits(s string) []uint32 {

@@ -44,3 +44,22 @@ func TestDriverViewHidesTheHost(t *testing.T) {
 	require.Nil(t, drvhost.WorldOf(struct{ driverapi.FilterManager }{got}), "a wrapper is another host")
 	m.Shutdown()
 }
+
+// A host that runs drivers itself refuses through drvhost.Refuse: the refusal is in the trace
+// and, inside DriverEntry, it is the failed load's explanation. Outside the emulator's view it
+// only returns the status.
+func TestDriverViewRefuseExplainsTheLoad(t *testing.T) {
+	w := kernel.New()
+	m := fltmgr.New(w)
+	drv := driverapi.DriverFunc(func(_ *driverapi.DriverObject, fm driverapi.FilterManager, _ string) kernel.NTSTATUS {
+		return drvhost.Refuse(fm, "image check", kernel.STATUS_INVALID_IMAGE_FORMAT, "built for another ABI")
+	})
+	require.Equal(t, kernel.STATUS_INVALID_IMAGE_FORMAT, m.LoadDriver("refused", drv))
+	require.Equal(t, &fltmgr.EntryFailure{Routine: "image check", Status: kernel.STATUS_INVALID_IMAGE_FORMAT,
+		Reason: "built for another ABI"}, m.DriverEntryFailure("refused"))
+	ev := w.Trace().Filter(kernel.EvRoutineFailed)
+	require.Len(t, ev, 1)
+	require.Equal(t, "image check: built for another ABI", ev[0].Detail)
+	require.Equal(t, kernel.STATUS_ACCESS_DENIED, drvhost.Refuse(struct{}{}, "x", kernel.STATUS_ACCESS_DENIED, "y"))
+	m.Shutdown()
+}

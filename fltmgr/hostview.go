@@ -16,4 +16,15 @@ func worldOf(fm any) *kernel.World {
 	return nil
 }
 
-func init() { drvhost.WorldOf = worldOf }
+// refuse is drvhost.Refuse: a refusal by a routine of the host that runs the driver of fm.
+func refuse(fm any, routine string, st kernel.NTSTATUS, reason string) kernel.NTSTATUS {
+	if v, ok := fm.(*driverView); ok {
+		return v.m.refuse(v.driver, routine, st, reason)
+	}
+	return st
+}
+
+func init() {
+	drvhost.WorldOf = worldOf
+	drvhost.Refuse = refuse
+}

@@ -274,10 +274,22 @@ func (w *World) Load(name string, d driverapi.Driver) error {
 	switch {
 	case name == "" || strings.ContainsAny(name, `\/`) || d == nil:
 		e.Reason = "the driver name must be a plain non-empty name and the driver not nil; DriverEntry did not run"
-	case st != fltmgr.STATUS_IMAGE_ALREADY_LOADED:
+	case st != fltmgr.STATUS_IMAGE_ALREADY_LOADED || !w.loadedHere(name):
+		// STATUS_IMAGE_ALREADY_LOADED from DriverEntry itself: the image is loaded in another
+		// world (a C driver, whose globals are one per process), and its runtime said so.
 		e.Failed = w.fm.DriverEntryFailure(name)
 	}
 	return e
+}
+
+// loadedHere reports whether a driver of that name is loaded (or loading) in this world.
+func (w *World) loadedHere(name string) bool {
+	for _, n := range w.fm.Drivers() {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // DriverError is the error of Load, Unload and Stop: the operation, the driver, the HRESULT
@@ -301,7 +313,7 @@ func (e *DriverError) Error() string {
 	fmt.Fprintf(&b, "harness: %s %q: ", e.Op, e.Driver)
 	switch e.Op {
 	case "load":
-		if e.Status == fltmgr.STATUS_IMAGE_ALREADY_LOADED {
+		if e.Status == fltmgr.STATUS_IMAGE_ALREADY_LOADED && e.Failed == nil {
 			fmt.Fprintf(&b, "the driver is loaded already (%v)", e.HRESULT)
 			break
 		}

@@ -8,12 +8,14 @@
  * by the fltemu runtime (package github.com/fltemu/fltemu/cdriver), which hosts the driver
  * inside the emulated filter manager under `go test`.
  *
- * WCHAR is the compiler's wchar_t, so that L"..." literals are WCHAR strings. With
- * -fshort-wchar it is 16 bits as on Windows, and every structure has its Windows layout; go
- * does not accept that flag in a #cgo line, so pass it in the environment
- * (CGO_CFLAGS="-O2 -g -fshort-wchar"). Without it WCHAR is 32 bits: the driver works the same
- * (the runtime converts at its boundary), but structures that contain WCHARs are larger than
- * on Windows. long is 64 bits on Linux, so no Windows type here is built on long.
+ * WCHAR is the compiler's wchar_t, so that L"..." literals are WCHAR strings: a wide literal
+ * is one token of type wchar_t[], which no macro or cast can turn into 16-bit units. With
+ * -fshort-wchar it is 16 bits as on Windows, and every structure has its Windows layout. The
+ * go command refuses that flag in a #cgo line (it is not on its allowlist), so it comes from
+ * the environment: CGO_CFLAGS="-O2 -g -fshort-wchar". Without it WCHAR is 32 bits and the
+ * runtime refuses to load the driver unless its Go file allows it (cdriver's AllowWCHAR32):
+ * the runtime converts the strings it hands over, but a structure holding a WCHAR would
+ * differ from Windows. long is 64 bits on Linux, so no Windows type here is built on long.
  */
 #ifndef FLTEMU_WDM_H
 #define FLTEMU_WDM_H
@@ -23,6 +25,18 @@
 #include <string.h>
 
 #define FLTEMU_WCHAR_IS_16_BITS (__SIZEOF_WCHAR_T__ == 2)
+
+/* Every C file of a driver and the runtime must agree on the size of WCHAR: each file that
+ * includes this header references a symbol named after its own size, and the runtime defines
+ * only the one of its size, so a file built with other flags fails the link, naming the
+ * symbol, instead of exchanging strings of the wrong width at run time. */
+#if FLTEMU_WCHAR_IS_16_BITS
+#define FLTEMU_WCHAR_ABI fltemu_this_file_has_a_16_bit_WCHAR_build_every_C_file_with_the_same_CGO_CFLAGS
+#else
+#define FLTEMU_WCHAR_ABI fltemu_this_file_has_a_32_bit_WCHAR_build_every_C_file_with_the_same_CGO_CFLAGS
+#endif
+extern const int FLTEMU_WCHAR_ABI;
+static const int *const fltemu_wchar_abi_check __attribute__((used, unused)) = &FLTEMU_WCHAR_ABI;
 
 #ifdef __cplusplus
 extern "C" {

@@ -54,3 +54,9 @@ type FileObjectBody interface {
 // runtime that hosts drivers written in another language (package cdriver) reports to that
 // world's trace and verifier and keeps the driver's IRQL there. Installed by fltmgr.
 var WorldOf func(fm any) *kernel.World
+
+// Refuse records that routine failed with st for reason in the driver whose view fm is: a
+// trace event, and, while that driver's DriverEntry runs, the explanation of its failed load
+// (what harness.World.Load reports). It returns st. The C runtime calls it for what it
+// checks itself, e.g. an image built for another WCHAR size. Installed by fltmgr.
+var Refuse func(fm any, routine string, st kernel.NTSTATUS, reason string) kernel.NTSTATUS

@@ -14,4 +14,6 @@ import (
 )
 
 // New returns the C driver, ready for harness.World.Load.
-func New() *cdriver.Driver { return cdriver.New("minimal.sys", unsafe.Pointer(C.DriverEntry)) }
+func New() *cdriver.Driver {
+	return cdriver.New("minimal.sys", unsafe.Pointer(C.DriverEntry)).AllowWCHAR32(true)
+}

@@ -80,17 +80,42 @@ func TestCMinimalWaitRunsOnFakeTime(t *testing.T) {
 	})
 }
 
-// Loading the image while it is loaded in another world fails: its globals are one per
-// process.
+// Loading the image while it is loaded in another world fails, and the error says why: its
+// globals are one per process.
 func TestCMinimalOneImagePerProcess(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		d := cminimal.New()
 		require.NoError(t, w.Load("minimal", d))
 		other := harness.NewWorld()
-		require.ErrorIs(t, other.Load("minimal", cminimal.New()), kernel.HResultFromNtStatus(kernel.STATUS_IMAGE_ALREADY_LOADED))
+		err := other.Load("minimal2", cminimal.New())
+		require.ErrorIs(t, err, kernel.HResultFromNtStatus(kernel.STATUS_IMAGE_ALREADY_LOADED))
+		require.ErrorContains(t, err, `minimal.sys is loaded in another world of this test binary as "minimal"; `+
+			"a C driver's globals exist once per process")
+		require.Empty(t, other.Trace().Filter(cdriver.EvDbgPrint), "DriverEntry did not run")
 		require.NoError(t, other.Close())
 		require.NoError(t, w.Unload("minimal"))
 		require.NoError(t, w.Load("minimal", d), "loaded again after the unload")
+	})
+}
+
+// Built without -fshort-wchar, a C driver's WCHAR is 32 bits and its structures are not
+// Windows': it loads only if its Go file allows it (the samples do, they share no WCHAR
+// layout), and otherwise fails with STATUS_INVALID_IMAGE_FORMAT and the flag to build with.
+// CI runs this test both ways.
+func TestCMinimalWCHARSize(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		err := w.Load("minimal", cminimal.New().AllowWCHAR32(false))
+		if cdriver.WCHARSize() == 2 {
+			require.NoError(t, err, "built with -fshort-wchar")
+			require.NoError(t, w.Unload("minimal"))
+			return
+		}
+		require.Equal(t, 4, cdriver.WCHARSize())
+		require.ErrorIs(t, err, kernel.HResultFromNtStatus(kernel.STATUS_INVALID_IMAGE_FORMAT))
+		require.ErrorContains(t, err, `minimal.sys was compiled with a 32-bit WCHAR`)
+		require.ErrorContains(t, err, `CGO_CFLAGS="-O2 -g -fshort-wchar" go test ./...`)
+		require.Empty(t, w.Trace().Filter(cdriver.EvDbgPrint), "DriverEntry did not run")
+		require.NoError(t, w.Load("minimal", cminimal.New()), "the sample allows a 32-bit WCHAR")
 	})
 }
 

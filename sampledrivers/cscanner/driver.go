@@ -17,5 +17,6 @@ import (
 // New returns the C driver, ready for harness.World.Load.
 func New() *cdriver.Driver {
 	return cdriver.New("scanner.sys", unsafe.Pointer(C.DriverEntry)).
-		SetInstance(cdriver.Instance{Altitude: "265000", Name: "Scanner Instance", Flags: 0x0})
+		SetInstance(cdriver.Instance{Altitude: "265000", Name: "Scanner Instance", Flags: 0x0}).
+		AllowWCHAR32(true)
 }

@@ -29,5 +29,6 @@ const (
 func New(bugs uint32) *cdriver.Driver {
 	C.PlantedBugs = C.ULONG(bugs)
 	return cdriver.New("scanner.sys", unsafe.Pointer(C.DriverEntry)).
-		SetInstance(cdriver.Instance{Altitude: "265000", Name: "Scanner Instance"})
+		SetInstance(cdriver.Instance{Altitude: "265000", Name: "Scanner Instance"}).
+		AllowWCHAR32(true)
 }
