@@ -25,6 +25,9 @@ const FLT_PORT_FLAG_SYNC_HANDLE = 0x1
 const MaxConnectionContext = 65511
 
 // ObjectAttributes is OBJECT_ATTRIBUTES as InitializeObjectAttributes fills it for a port.
+// SecurityDescriptor decides who may connect: a connect asks for FLT_PORT_ALL_ACCESS
+// (0x1F0001), so a user needs an ACE that grants all of it (GA), not only FLT_PORT_CONNECT, or
+// a NULL DACL (R-MODEL-2). A nil descriptor lets only SYSTEM connect (R-CREATE-6).
 type ObjectAttributes struct {
 	ObjectName         string
 	Attributes         uint32
@@ -54,6 +57,18 @@ type DisconnectNotify func(ctx context.Context, connectionCookie any)
 // MessageNotify is PFLT_MESSAGE_NOTIFY: runs on the user's thread for each FilterSendMessage
 // (ctx is that thread: CurrentProcess(ctx) is the sender's process, whose handles the message
 // may name). input and output are the user's own buffers, not copies (R-CB-3).
+//
+// It returns the number of bytes it wrote into output and a status, which the user gets as an
+// HRESULT (R-HR). When output is too small for the answer, return 0 and
+// STATUS_BUFFER_TOO_SMALL, as the samples do: the user's FilterSendMessage gets
+// HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER) (0x8007007A) (R-CB-3). Return
+// STATUS_BUFFER_OVERFLOW when output holds part of the answer (a warning: the count reaches the
+// user, with 0x800700EA), and STATUS_INVALID_PARAMETER for an input the driver does not
+// understand (0x80070057). Whatever the status, the count must not exceed len(output): a
+// larger one is R-VERIFY-5 and is clamped, since Windows hands it to the user unchecked. The
+// count reaches the user for success and warning statuses and for STATUS_BUFFER_TOO_SMALL; an
+// error status reports 0 bytes (R-USER Send 4). STATUS_PENDING is R-VERIFY-8 (FilterSendMessage
+// would never return).
 type MessageNotify func(ctx context.Context, connectionCookie any, input, output []byte) (returnOutputBufferLength uint32, status kernel.NTSTATUS)
 
 // ClientPort is the variable in which a driver keeps a client port (a PFLT_PORT). Reading it
@@ -102,8 +117,11 @@ func (c *ClientPort) IsNil() bool { return c.p.Load() == nil }
 // forever; a pointer to zero does not wait at all; a negative value is relative, in 100 ns
 // units; a positive value is an absolute system time (100 ns units since 1601-01-01 UTC).
 
-// RelativeTimeout returns a relative timeout of d (negative 100 ns units). A zero or negative
-// duration gives the "do not wait" timeout.
+// RelativeTimeout returns a relative timeout of d (negative 100 ns units).
+// RelativeTimeout(0) means "do not wait", like NoWait, not "wait forever" (that is a nil
+// timeout): a SendMessage with it hands the message only to a Get already pending and never
+// waits for a reply, so it returns STATUS_TIMEOUT at once unless it is a one-way send that
+// found a Get (R-SEND-3). A negative duration does not wait either.
 func RelativeTimeout(d time.Duration) *int64 {
 	v := -int64(d / 100)
 	return &v
@@ -130,22 +148,42 @@ type FilterManager interface {
 	StartFiltering(filter Filter) kernel.NTSTATUS
 	// UnregisterFilter emulates FltUnregisterFilter.
 	UnregisterFilter(filter Filter)
-	// BuildDefaultSecurityDescriptor emulates FltBuildDefaultSecurityDescriptor.
+	// BuildDefaultSecurityDescriptor emulates FltBuildDefaultSecurityDescriptor: SYSTEM and
+	// BUILTIN\Administrators are granted desiredAccess (R-SD). Pass kernel.FLT_PORT_ALL_ACCESS:
+	// a connect asks for all of it (R-MODEL-2), so a descriptor built with FLT_PORT_CONNECT
+	// alone refuses even administrators. Anyone else needs an ACE of their own (GA), or an
+	// SDDL descriptor (kernel.ParseSDDL).
 	BuildDefaultSecurityDescriptor(desiredAccess kernel.AccessMask) (*kernel.SecurityDescriptor, kernel.NTSTATUS)
 	// FreeSecurityDescriptor emulates FltFreeSecurityDescriptor (the emulator captured a copy
 	// at port creation, so freeing is always safe).
 	FreeSecurityDescriptor(sd *kernel.SecurityDescriptor)
-	// CreateCommunicationPort emulates FltCreateCommunicationPort.
+	// CreateCommunicationPort emulates FltCreateCommunicationPort. attributes must hold
+	// OBJ_KERNEL_HANDLE; its SecurityDescriptor (copied: free yours afterwards) decides who may
+	// connect, each connect asking for FLT_PORT_ALL_ACCESS (see ObjectAttributes). connect and
+	// disconnect are required, message may be nil; maxConnections > 0 (R-CREATE).
 	CreateCommunicationPort(filter Filter, attributes *ObjectAttributes, serverPortCookie any,
 		connect ConnectNotify, disconnect DisconnectNotify, message MessageNotify,
 		maxConnections int32) (ServerPort, kernel.NTSTATUS)
-	// CloseCommunicationPort emulates FltCloseCommunicationPort.
+	// CloseCommunicationPort emulates FltCloseCommunicationPort: the name goes away (later
+	// connects fail with HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)) and the connections made
+	// through the port keep working (R-CLOSESRV). Close a server port once, before
+	// UnregisterFilter: a second close is a use after free on Windows, reported as R-VERIFY-4;
+	// a port still open at UnregisterFilter is R-VERIFY-1.
 	CloseCommunicationPort(serverPort ServerPort)
 	// CloseClientPort emulates FltCloseClientPort: it reads and clears *clientPort.
 	CloseClientPort(filter Filter, clientPort *ClientPort)
 	// SendMessage emulates FltSendMessage. ctx is the calling thread: its cancellation is
-	// the thread terminating. replyLength is in/out: the reply capacity on entry, the bytes
-	// received on return. timeout follows the WDK convention (see RelativeTimeout).
+	// the thread terminating (STATUS_THREAD_IS_TERMINATING). replyLength is in/out: the reply
+	// capacity on entry, the bytes received on return. timeout follows the WDK convention:
+	// nil waits forever, RelativeTimeout(0) or NoWait does not wait (see RelativeTimeout).
+	//
+	// A nil replyBuffer is a one-way send (replyLength is then ignored and may be nil): it
+	// still blocks until a FilterGetMessage takes the message, then returns STATUS_SUCCESS
+	// without waiting for an answer; the user sees MessageId 0 and has nothing to reply to
+	// (R-SEND-6). With no Get in time it returns STATUS_TIMEOUT, a success code, and the
+	// message is not delivered: compare with STATUS_SUCCESS. A reply buffer waits for
+	// FilterReplyMessage (R-SEND-7, R-SEND-8); STATUS_PORT_DISCONNECTED when no client is
+	// connected or the connection ends meanwhile.
 	SendMessage(ctx context.Context, filter Filter, clientPort *ClientPort, sendBuffer []byte,
 		replyBuffer []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS
 	FileRoutines // file I/O: FltReadFile, contexts, names, volumes, instances (io.go)

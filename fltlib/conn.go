@@ -86,6 +86,11 @@ func (m *Message) WantsReply() bool { return m.ID != 0 }
 // before connecting: ConnectNotify runs synchronously and cannot be interrupted. Errors wrap
 // the HRESULT, e.g. errors.Is(err, kernel.E_ACCESSDENIED) for a token the port's descriptor
 // refuses, or HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) for a port that does not exist.
+//
+// The access asked for is FLT_PORT_ALL_ACCESS (0x1F0001), as fltmgr asks: the descriptor must
+// grant the caller's token all of it (GA), not only FLT_PORT_CONNECT. The default descriptor
+// (FltBuildDefaultSecurityDescriptor) lets only SYSTEM and administrators in; a process at Low
+// integrity also needs a Low mandatory label on the port.
 func Dial(ctx context.Context, b Backend, portName string, opts *DialOptions) (*Conn, error) {
 	if b == nil {
 		return nil, &OpError{Op: "dial", Port: portName, Err: kernel.E_INVALIDARG}
@@ -326,7 +331,9 @@ func (c *Conn) Reply(m *Message, status kernel.NTSTATUS, payload []byte) error {
 // Send sends in to the driver's MessageNotify and returns the number of bytes it wrote into
 // out (FilterSendMessage). MessageNotify runs synchronously on this goroutine; ctx is checked
 // only before the call. A failure status of the callback comes back as an error wrapping its
-// HRESULT.
+// HRESULT: STATUS_BUFFER_TOO_SMALL, what a driver returns when out is too small, is
+// errors.Is(err, kernel.HResultFromWin32(kernel.ERROR_INSUFFICIENT_BUFFER)) (0x8007007A),
+// and n is the count the driver reported with it (0 in the samples).
 func (c *Conn) Send(ctx context.Context, in, out []byte) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, c.opError("send", err)

@@ -50,7 +50,8 @@ type SecurityAttributes struct {
 type Backend interface {
 	// FilterConnectCommunicationPort connects to the named port. context is lpContext, of which
 	// sizeOfContext bytes are sent (wSizeOfContext); options may be FLT_PORT_FLAG_SYNC_HANDLE;
-	// sa decides whether the handle is inheritable.
+	// sa decides whether the handle is inheritable. The port's security descriptor must grant
+	// the caller FLT_PORT_ALL_ACCESS (0x1F0001), not only FLT_PORT_CONNECT: else E_ACCESSDENIED.
 	FilterConnectCommunicationPort(portName string, options uint32, context []byte, sizeOfContext int, sa *SecurityAttributes) (kernel.Handle, kernel.HRESULT)
 	// FilterGetMessage receives a message into buf (FILTER_MESSAGE_HEADER and payload). With ov
 	// nil it blocks; with ov it returns HRESULT_FROM_WIN32(ERROR_IO_PENDING) and completes

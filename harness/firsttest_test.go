@@ -1,6 +1,8 @@
 package harness_test
 
-// This file is the README's "Your first driver test", kept compiling and passing.
+// A first test of the ready-made sampledrivers/minimal, written with synctest.Test and
+// harness.New rather than harness.Run. The README's first test, with a driver of its own, is
+// driverapi/firstdriver_test.go.
 
 import (
 	"context"
