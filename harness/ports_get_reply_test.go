@@ -5,6 +5,7 @@ package harness_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -135,6 +136,35 @@ func TestGetOverlappedCompletesThroughEvent(t *testing.T) {
 		n, err = p.GetOverlappedResult(h, ov, true)
 		require.Equal(t, kernel.ERROR_OPERATION_ABORTED, err)
 		require.Equal(t, uint32(0), n)
+	})
+}
+
+func TestGetOverlappedReusedManyTimes(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-USER Get 3: an overlapped reused for request after request, each waited for with
+		// GetOverlappedResult while the next message is being sent, reports each request's own
+		// message and byte count (the emulator recycles its record of the request; a waiter must
+		// never be woken by the previous request's completion, nor miss its own).
+		w, d := load(t, nil)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		ov := &fltlib.Overlapped{Event: kernel.NewEvent(true, false)}
+		buf := make([]byte, 64)
+		for i := range 200 {
+			require.Equal(t, hrPending, p.FilterGetMessage(h, buf, ov))
+			msg := []byte(fmt.Sprintf("message %d", i))
+			waited := make(chan error, 1)
+			go func() {
+				n, err := p.GetOverlappedResult(h, ov, true)
+				if err == nil && n != uint32(driverapi.FilterMessageHeaderSize+len(msg)) {
+					err = fmt.Errorf("byte count %d for %q", n, msg)
+				}
+				waited <- err
+			}()
+			require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), msg, nil, nil))
+			require.NoError(t, <-waited)
+			require.Equal(t, string(msg), string(buf[driverapi.FilterMessageHeaderSize:driverapi.FilterMessageHeaderSize+len(msg)]))
+		}
 	})
 }
 

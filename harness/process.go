@@ -215,24 +215,79 @@ func (pf *portFile) lockIO() (unlock func()) {
 type request interface{ issuedBy() *Process }
 
 // ovRequest is the emulator's record of a Get issued with an OVERLAPPED: the completion the
-// filter manager calls and the tag CancelIoEx matches.
+// filter manager calls and the tag CancelIoEx matches. It lives in the Overlapped (Begin) and
+// is reused by the next Get issued with it once the previous one completed, so a service's
+// steady Get loop allocates nothing.
 type ovRequest struct {
+	// Written by the issuer only while no request of this record is pending; read by the
+	// completion before it reports the request complete (after which the record may be
+	// reused), and by cancellation only while the request is queued.
 	ov     *fltlib.Overlapped
 	file   *portFile
 	issuer *Process
-	done   chan struct{} // closed on completion: GetOverlappedResult waits on it
+
+	seq    atomic.Uint64                 // odd while a request is pending: issues and completions
+	waitCh atomic.Pointer[chan struct{}] // made by a GetOverlappedResult that waits; closed at a completion
 }
 
 func (r *ovRequest) issuedBy() *Process { return r.issuer }
+
+// newOvRequest returns the record of a new Get issued by p on pf with ov: the one ov carries
+// from its previous Get when that Get completed, else a new one (ov reissued while its request
+// is still pending, which Windows forbids, keeps the old record intact for the old request).
+func newOvRequest(ov *fltlib.Overlapped, pf *portFile, p *Process) *ovRequest {
+	r, _ := ov.Request().(*ovRequest)
+	if r == nil || r.seq.Load()&1 != 0 {
+		r = &ovRequest{}
+	}
+	r.ov, r.file, r.issuer = ov, pf, p
+	r.seq.Add(1)
+	return r
+}
+
+// completed marks the request complete (its result already in the Overlapped) and wakes the
+// GetOverlappedResult calls waiting for it. The record may be reused as soon as it returns.
+func (r *ovRequest) completed() {
+	r.seq.Add(1)
+	// A waiter stores its channel before it looks at seq; this looks after the Add: one of the
+	// two sees the other's write, so no waiter is left behind.
+	if r.waitCh.Load() != nil {
+		if ch := r.waitCh.Swap(nil); ch != nil {
+			close(*ch)
+		}
+	}
+}
+
+// wait returns once the request pending on r when it is called (if any) has completed.
+func (r *ovRequest) wait() {
+	s := r.seq.Load()
+	for s&1 != 0 && r.seq.Load() == s {
+		ch := r.waitCh.Load()
+		if ch == nil {
+			c := make(chan struct{})
+			if !r.waitCh.CompareAndSwap(nil, &c) {
+				continue
+			}
+			ch = &c
+		}
+		if r.seq.Load() != s {
+			return // completed meanwhile; the channel is left for the next request's waiters
+		}
+		// The completion of the previous request may still be closing channels when this
+		// one is issued: a wake-up is only a hint, seq is the truth.
+		<-*ch
+	}
+}
 
 // GetCompleted is called by the filter manager when the request completes: it records the
 // result in the OVERLAPPED, sets its event and queues a packet to the completion port the
 // handle is associated with.
 func (r *ovRequest) GetCompleted(st kernel.NTSTATUS, n uint32) {
-	r.ov.Complete(st, n)
-	close(r.done)
-	if a := r.file.assoc.Load(); a != nil {
-		a.port.Post(kernel.CompletionPacket{Key: a.key, Bytes: n, Overlapped: r.ov, Status: st})
+	ov, a := r.ov, r.file.assoc.Load()
+	ov.Complete(st, n)
+	r.completed() // r may be reused from here on: only the locals are used below
+	if a != nil {
+		a.port.Post(kernel.CompletionPacket{Key: a.key, Bytes: n, Overlapped: ov, Status: st})
 	}
 }
 
@@ -280,11 +335,11 @@ func (p *Process) getMessage(h kernel.Handle, buf []byte, ov *fltlib.Overlapped)
 	if pf.syncOnly {
 		return p.syncGetOverlapped(pf, buf, ov, nil)
 	}
-	r := &ovRequest{ov: ov, file: pf, issuer: p, done: make(chan struct{})}
+	r := newOvRequest(ov, pf, p)
 	ov.Begin(r)
 	if st := pf.conn.Get(buf, r, r); st != kernel.STATUS_PENDING {
 		ov.Complete(st, 0)
-		close(r.done)
+		r.completed()
 		return kernel.HResultFromNtStatus(st), 0
 	}
 	p.cancelIfExited(pf, r)
@@ -351,14 +406,15 @@ func (p *Process) syncGet(pf *portFile, buf []byte, sg *syncGet, t *Thread, tag 
 // That is how a service learns the size of a message received on a synchronous handle, which
 // the plain synchronous call does not report.
 func (p *Process) syncGetOverlapped(pf *portFile, buf []byte, ov *fltlib.Overlapped, t *Thread) (kernel.HRESULT, uint32) {
-	r := &ovRequest{ov: ov, file: pf, issuer: p, done: make(chan struct{})}
+	r := &ovRequest{ov: ov, file: pf, issuer: p}
+	r.seq.Add(1)
 	ov.Begin(r)
 	// A request a thread may cancel gets its own completion: a pooled one could be reused by
 	// another call while a CancelSynchronousIo still holds it.
 	sg := &syncGet{ch: make(chan getResult, 1)}
 	st, n := p.syncGet(pf, buf, sg, t, r)
 	ov.Complete(st, n)
-	close(r.done)
+	r.completed()
 	return kernel.HResultFromNtStatus(st), n
 }
 
@@ -437,7 +493,7 @@ func (p *Process) GetOverlappedResult(h kernel.Handle, ov *fltlib.Overlapped, wa
 	}
 	st, n := ov.Result()
 	if st == kernel.STATUS_PENDING && wait && r != nil {
-		<-r.done
+		r.wait()
 		st, n = ov.Result()
 	}
 	if st == kernel.STATUS_PENDING {
