@@ -127,3 +127,33 @@ func TestSecondServerPortCloseIsReported(t *testing.T) {
 		require.NoError(t, w.Unload("twice"))
 	})
 }
+
+// R-MODEL-2: the SDDL docs/guide.md gives for letting standard users in works, and a Low
+// integrity process also needs the Low mandatory label.
+func TestGuideSDDLLetsUsersIn(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		for _, tc := range []struct {
+			sddl    string
+			lowToo  bool
+			drvName string
+		}{
+			{`D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;BU)`, false, "users"},
+			{`D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;BU)S:(ML;;NW;;;LW)`, true, "low"},
+		} {
+			sd, err := kernel.ParseSDDL(tc.sddl)
+			require.NoError(t, err)
+			d := &testdriver.Driver{SD: sd, PortName: `\` + tc.drvName, MaxConnections: 4}
+			require.NoError(t, w.Load(tc.drvName, d))
+			c, err := fltlib.Dial(t.Context(), w.NewProcess("user.exe", kernel.TokenStandardUser()), `\`+tc.drvName, nil)
+			require.NoError(t, err)
+			require.NoError(t, c.Close())
+			c, err = fltlib.Dial(t.Context(), w.NewProcess("low.exe", kernel.TokenLowIntegrity()), `\`+tc.drvName, nil)
+			if !tc.lowToo {
+				require.ErrorIs(t, err, kernel.E_ACCESSDENIED)
+				continue
+			}
+			require.NoError(t, err)
+			require.NoError(t, c.Close())
+		}
+	})
+}
