@@ -5,7 +5,8 @@
 // drvhost, fsys and kernel; harness may import all of them; a sample driver imports only
 // driverapi, fsys, kernel and its own protocol package, never drvhost (the host's hooks are not
 // a driver's to call); fltlib (the user-mode API) imports kernel, fsys and driverapi; its
-// conformance suite adds fltlib; a sample's user-mode program imports fltlib and the shared
+// conformance suite adds fltlib and the scanner sample's layouts (it speaks the protocol of
+// the WDK scanner, the driver it meets on Windows); a sample's user-mode program imports fltlib and the shared
 // layouts, so that it builds for Windows (its tests may import harness).
 package layering
 
@@ -53,8 +54,8 @@ func allowed(pkg string) ([]string, bool) {
 		if len(parts) == 1 {
 			return []string{"kernel", "fsys", "driverapi"}, true
 		}
-		// its conformance suite
-		return []string{"kernel", "fsys", "driverapi", "fltlib"}, true
+		// its conformance suite, which speaks the WDK scanner's protocol
+		return []string{"kernel", "fsys", "driverapi", "fltlib", "sampledrivers/scanner/scannerproto"}, true
 	case "sampledrivers":
 		if len(parts) < 2 {
 			return nil, false
