@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -27,10 +28,10 @@ func TestCheckConnect(t *testing.T) {
 
 func TestCheckBuffers(t *testing.T) {
 	require.Equal(t, kernel.E_INVALIDARG, checkGetBuffer(nil))
-	require.Equal(t, kernel.E_INVALIDARG, checkGetBuffer(make([]byte, 15)))
-	require.Equal(t, kernel.S_OK, checkGetBuffer(make([]byte, 16)))
-	require.Equal(t, kernel.E_INVALIDARG, checkReplyBuffer(make([]byte, 15)))
-	require.Equal(t, kernel.S_OK, checkReplyBuffer(make([]byte, 16)))
+	require.Equal(t, kernel.E_INVALIDARG, checkGetBuffer(make([]byte, driverapi.FilterMessageHeaderSize-1)))
+	require.Equal(t, kernel.S_OK, checkGetBuffer(make([]byte, driverapi.FilterMessageHeaderSize)))
+	require.Equal(t, kernel.E_INVALIDARG, checkReplyBuffer(make([]byte, driverapi.FilterReplyHeaderSize-1)))
+	require.Equal(t, kernel.S_OK, checkReplyBuffer(make([]byte, driverapi.FilterReplyHeaderSize)))
 	require.Equal(t, kernel.E_INVALIDARG, checkSend(nil, nil))
 	require.Equal(t, kernel.S_OK, checkSend([]byte{1}, nil))
 }

@@ -267,14 +267,14 @@ func TestBadInputProcess(t *testing.T) {
 			// Headers.
 			{"parse nil header", func() any { _, ok := driverapi.ParseFilterMessageHeader(nil); return ok }, false},
 			{"put header into nil", func() any { return driverapi.FilterReplyHeader{MessageId: 1}.Put(nil) }, false},
-			{"reply buffer of nil", func() any { return len(driverapi.NewFilterReply(0, 1, nil)) }, 16},
+			{"reply buffer of nil", func() any { return len(driverapi.NewFilterReply(0, 1, nil)) }, replyHdr},
 		}
 		for _, bh := range bad {
 			n := fmt.Sprintf(" (handle %#x)", bh)
 			cases = append(cases,
 				biCase{"get on bad handle" + n, func() any { return p.FilterGetMessage(bh, buf(64), ov()) }, kernel.E_HANDLE},
 				biCase{"sync get on bad handle" + n, func() any { return p.FilterGetMessage(bh, buf(64), nil) }, kernel.E_HANDLE},
-				biCase{"reply on bad handle" + n, func() any { return p.FilterReplyMessage(bh, buf(16)) }, kernel.E_HANDLE},
+				biCase{"reply on bad handle" + n, func() any { return p.FilterReplyMessage(bh, buf(replyHdr)) }, kernel.E_HANDLE},
 				biCase{"send on bad handle" + n, func() any { return p.FilterSendMessage(bh, buf(1), nil, nil) }, kernel.E_HANDLE},
 				biCase{"cancel on bad handle" + n, func() any { return errv(p.CancelIoEx(bh, nil)) }, kernel.ERROR_INVALID_HANDLE},
 				biCase{"dequeue from bad handle" + n, func() any { _, _, _, err := p.GetQueuedCompletionStatus(bh, 0); return errv(err) }, kernel.ERROR_INVALID_HANDLE},

@@ -2,7 +2,6 @@ package harness_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -112,7 +111,8 @@ func newTPRig(b *testing.B, workers, m, size int) *tpRig {
 					return // E_HANDLE at unload, or the port closed
 				}
 				buf := bufs[ov]
-				driverapi.FilterReplyHeader{Status: kernel.STATUS_SUCCESS, MessageId: binary.LittleEndian.Uint64(buf[8:])}.Put(reply)
+				hdr, _ := driverapi.ParseFilterMessageHeader(buf)
+				driverapi.FilterReplyHeader{Status: kernel.STATUS_SUCCESS, MessageId: hdr.MessageId}.Put(reply)
 				p.FilterReplyMessage(h, reply)
 				if hr := p.FilterGetMessage(h, buf, ov); hr != kernel.HResultFromWin32(kernel.ERROR_IO_PENDING) {
 					return

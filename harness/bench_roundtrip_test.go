@@ -2,7 +2,6 @@ package harness_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
@@ -89,7 +88,8 @@ func newRTRig(b *testing.B, msgSize int, trace bool, idle int) *rtRig {
 			if hr := p.FilterGetMessage(h, buf, nil); hr != kernel.S_OK {
 				return // E_HANDLE at unload
 			}
-			driverapi.FilterReplyHeader{Status: kernel.STATUS_SUCCESS, MessageId: binary.LittleEndian.Uint64(buf[8:])}.Put(reply)
+			hdr, _ := driverapi.ParseFilterMessageHeader(buf)
+			driverapi.FilterReplyHeader{Status: kernel.STATUS_SUCCESS, MessageId: hdr.MessageId}.Put(reply)
 			if msgSize > 0 {
 				reply[driverapi.FilterReplyHeaderSize] = buf[driverapi.FilterMessageHeaderSize]
 			}
@@ -142,7 +142,7 @@ func newChanRig(msgSize int) *chanRig {
 		for m := range c.req {
 			copy(buf[driverapi.FilterMessageHeaderSize:], m)
 			if msgSize > 0 {
-				r[16] = buf[16]
+				r[replyHdr] = buf[msgHdr]
 			}
 			c.rep <- r
 		}
@@ -182,7 +182,7 @@ func roundTripSocket(b *testing.B, n int) float64 {
 			if _, err := readFull(c, buf); err != nil {
 				return
 			}
-			r[16] = buf[16]
+			r[replyHdr] = buf[msgHdr]
 			if _, err := c.Write(r); err != nil {
 				return
 			}

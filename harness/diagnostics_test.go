@@ -7,7 +7,6 @@ package harness_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -74,7 +73,7 @@ func TestRefusedUserCallsAreTracedWithTheReason(t *testing.T) {
 		// A handle of the wrong type says what it is.
 		cp, err := p.CreateIoCompletionPort(kernel.InvalidHandle, 0, 0, 0)
 		require.NoError(t, err)
-		require.Equal(t, kernel.HRESULT(0x80070006), p.FilterReplyMessage(cp, make([]byte, 16)))
+		require.Equal(t, kernel.HRESULT(0x80070006), p.FilterReplyMessage(cp, make([]byte, replyHdr)))
 		require.NoError(t, p.CloseHandle(cp))
 		last := refusals(w)[len(refusals(w))-1]
 		require.Equal(t, svc+"|E_HANDLE (0x80070006)|FilterReplyMessage: handle 0x80010 refers to an object of type IoCompletion, not FilterConnectionPort", last)
@@ -105,7 +104,8 @@ func TestReplyToAnIdNeverIssuedHintsAtTheHeader(t *testing.T) {
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 5}, <-r)
 		require.Equal(t, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY, reply(p, h, 0, hdr.MessageId, nil))
 
-		wrongID := binary.LittleEndian.Uint64(verdict[8:16])
+		misread, _ := driverapi.ParseFilterReplyHeader(verdict)
+		wrongID := misread.MessageId
 		var details []string
 		for _, e := range w.Trace().Filter(kernel.EvMessageReplied) {
 			details = append(details, e.Status+"|"+e.Detail)

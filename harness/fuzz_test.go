@@ -90,9 +90,9 @@ const fzSentinel = 0xEE
 func FuzzMessageFraming(f *testing.F) {
 	f.Add(uint16(5), uint16(64), uint8(8), uint8(2), false, []byte("0123456789abcdef!"))
 	f.Add(uint16(100), uint16(20), uint8(0), uint8(0), false, []byte{})
-	f.Add(uint16(0), uint16(16), uint8(1), uint8(1), false, []byte("short"))
-	f.Add(uint16(48), uint16(15), uint8(4), uint8(9), false, bytes.Repeat([]byte{0xFF}, 16))
-	f.Add(uint16(4000), uint16(4016), uint8(255), uint8(255), true, []byte{})
+	f.Add(uint16(0), uint16(msgHdr), uint8(1), uint8(1), false, []byte("short"))
+	f.Add(uint16(48), uint16(msgHdr-1), uint8(4), uint8(9), false, bytes.Repeat([]byte{0xFF}, msgHdr))
+	f.Add(uint16(4000), uint16(4000+msgHdr), uint8(255), uint8(255), true, []byte{})
 	f.Add(uint16(33), uint16(40), uint8(3), uint8(3), true, []byte{})
 	f.Fuzz(func(t *testing.T, payloadLen, bufLen uint16, capacity, replyLen uint8, viaConn bool, raw []byte) {
 		fzHeaders(t, raw)

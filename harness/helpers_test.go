@@ -20,6 +20,13 @@ import (
 
 const testPort = `\TestPort`
 
+// msgHdr and replyHdr are the sizes of FILTER_MESSAGE_HEADER and FILTER_REPLY_HEADER, short
+// for the buffer arithmetic of the tests.
+const (
+	msgHdr   = driverapi.FilterMessageHeaderSize
+	replyHdr = driverapi.FilterReplyHeaderSize
+)
+
 // bubble runs f in parallel with the other tests, inside a synctest bubble: time is fake, and a
 // test that would block forever fails with a deadlock report instead of hanging.
 func bubble(t *testing.T, f func(t *testing.T)) {

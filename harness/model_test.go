@@ -109,7 +109,7 @@ var (
 	mdMsgLens   = []int{1, 4, 8, 20, 40, 100}
 	mdFitDeltas = []int{-1, 0, 1}
 	mdCaps      = []int{1, 4, 8, 16}
-	mdGetSizes  = []int{8, 16, 24, 40, 64, 128}
+	mdGetSizes  = []int{8, msgHdr, 24, 40, 64, 128} // below, at and above the header alone
 	mdStatuses  = []kernel.NTSTATUS{kernel.STATUS_SUCCESS, kernel.STATUS_VIRUS_INFECTED, kernel.STATUS_TIMEOUT, kernel.STATUS_BUFFER_OVERFLOW}
 	mdIDDeltas  = []int64{0, 0, 0, 1, -1}
 	mdTimeoutNm = []string{"zero", "relative", "absolute", "absolute-past", "none"}
@@ -259,21 +259,14 @@ func (m *mdModel) deliver(c *mdMConn, s *mdMSender, g *mdMGet) {
 		c.nextID++
 		s.id = c.nextID
 		c.waiters[s.id] = s
-		rl = uint32(s.cap) + 16
+		rl = driverapi.MessageReplyLength(s.cap)
 	}
-	putMsgHeader(buf, rl, s.id)
-	copy(buf[16:], s.msg)
+	driverapi.FilterMessageHeader{ReplyLength: rl, MessageId: s.id}.Put(buf)
+	copy(buf[msgHdr:], s.msg)
 	m.delivered = append(m.delivered, mdDelivered{get: g.idx, conn: c, id: s.id})
-	m.getDone(g, kernel.STATUS_SUCCESS, uint32(16+len(s.msg)), buf)
+	m.getDone(g, kernel.STATUS_SUCCESS, uint32(msgHdr+len(s.msg)), buf)
 	if s.oneWay {
 		m.senderDone(s, kernel.STATUS_SUCCESS, 0, nil)
-	}
-}
-
-func putMsgHeader(buf []byte, rl uint32, id uint64) {
-	buf[0], buf[1], buf[2], buf[3] = byte(rl), byte(rl>>8), byte(rl>>16), byte(rl>>24)
-	for i := 0; i < 8; i++ {
-		buf[8+i] = byte(id >> (8 * i))
 	}
 }
 
@@ -423,7 +416,7 @@ func (m *mdModel) resolve(op mdOp) mdStep {
 		if pickHandle(op.A) {
 			st.size = mdGetSizes[op.B%len(mdGetSizes)]
 			if len(m.senders) > 0 {
-				st.size = 16 + len(m.senders[op.B%len(m.senders)].msg) + mdFitDeltas[op.C%len(mdFitDeltas)]
+				st.size = msgHdr + len(m.senders[op.B%len(m.senders)].msg) + mdFitDeltas[op.C%len(mdFitDeltas)]
 			}
 			st.desc = fmt.Sprintf("get-fit h#%d size=%d", st.handle, st.size)
 		}
@@ -671,7 +664,7 @@ func (m *mdModel) send(st mdStep) string {
 	case 1, 2:
 		s.bounded, s.deadline = true, m.now+st.dur
 	}
-	need := 16 + len(s.msg)
+	need := msgHdr + len(s.msg)
 	// R-SEND-4a: the oldest pending Get that is large enough.
 	if i := slices.IndexFunc(c.gets, func(g *mdMGet) bool { return g.size >= need }); i >= 0 {
 		g := c.gets[i]
@@ -710,7 +703,7 @@ func (m *mdModel) get(st mdStep) string {
 		}
 		return hr.Error()
 	}
-	if st.size < 16 {
+	if st.size < msgHdr {
 		return fail(kernel.E_INVALIDARG) // R-USER Get 1
 	}
 	if !m.handleValid(h) || h.conn.down {
@@ -724,7 +717,7 @@ func (m *mdModel) get(st mdStep) string {
 	c := h.conn
 	// R-SEND-4c: the oldest waiting sender whose message fits; else a refusal for the oldest
 	// sender not yet refused; else the Get stays pending.
-	if i := slices.IndexFunc(c.queued, func(s *mdMSender) bool { return 16+len(s.msg) <= g.size }); i >= 0 {
+	if i := slices.IndexFunc(c.queued, func(s *mdMSender) bool { return msgHdr+len(s.msg) <= g.size }); i >= 0 {
 		s := c.queued[i]
 		c.queued = slices.Delete(c.queued, i, i+1)
 		m.deliver(c, s, g)
@@ -733,7 +726,7 @@ func (m *mdModel) get(st mdStep) string {
 	if i := slices.IndexFunc(c.queued, func(s *mdMSender) bool { return !s.refused }); i >= 0 {
 		s := c.queued[i]
 		s.refused = true
-		m.getDone(g, kernel.STATUS_BUFFER_TOO_SMALL, uint32(16+len(s.msg)), make([]byte, g.size))
+		m.getDone(g, kernel.STATUS_BUFFER_TOO_SMALL, uint32(msgHdr+len(s.msg)), make([]byte, g.size))
 		return res
 	}
 	c.gets = append(c.gets, g)

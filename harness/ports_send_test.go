@@ -97,7 +97,7 @@ func TestSendZeroTimeoutDoesNotWait(t *testing.T) {
 		// A receiver waiting: a one-way message is delivered and the send succeeds.
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, c, []byte("one-way"), nil, driverapi.NoWait()))
 		require.Equal(t, kernel.S_OK, <-g)
-		require.Equal(t, "one-way", string(buf[16:23]))
+		require.Equal(t, "one-way", string(buf[msgHdr:msgHdr+7]))
 
 		// A receiver waiting and a reply expected: delivered, but the send does not wait for
 		// the reply: TIMEOUT with out length 0, and the reply comes too late (R-SEND-9).
@@ -198,7 +198,7 @@ func TestSendFirstFitTakesOldestLargeEnoughGet(t *testing.T) {
 		ovBig, _ := ovGet(t, p, h, 40)
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), msg, nil, nil))
 		requireResult(t, ovFit, kernel.STATUS_SUCCESS, 26)
-		require.Equal(t, msg, fit[16:])
+		require.Equal(t, msg, fit[msgHdr:])
 		requireBlocked(t, small)
 		requireResult(t, ovBig, kernel.STATUS_PENDING, 0)
 
@@ -272,23 +272,23 @@ func TestSendRefusedSenderWaitsForALargeEnoughGet(t *testing.T) {
 		// Smaller Gets now stay pending: no second refusal for the same sender.
 		g55 := getAsync(p, h, make([]byte, 55))
 		requireBlocked(t, g55)
-		ov16, _ := ovGet(t, p, h, 16)
-		requireResult(t, ov16, kernel.STATUS_PENDING, 0)
+		ovHdr, _ := ovGet(t, p, h, msgHdr)
+		requireResult(t, ovHdr, kernel.STATUS_PENDING, 0)
 		requireBlocked(t, r)
 
 		// A smaller message arriving meanwhile takes the oldest pending Get that fits it: it
 		// is not starved by the oversized one.
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("small"), nil, nil))
 		require.Equal(t, kernel.S_OK, <-g55)
-		requireResult(t, ov16, kernel.STATUS_PENDING, 0)
+		requireResult(t, ovHdr, kernel.STATUS_PENDING, 0)
 
 		hdr, payload := getMessage(t, p, h, 56)
 		require.Equal(t, msg, payload)
-		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 20, MessageId: 1}, hdr)
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: replyHdr + 4, MessageId: 1}, hdr)
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, 1, []byte("done")))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 4}, <-r)
-		require.NoError(t, p.CancelIoEx(h, ov16))
-		requireResult(t, ov16, kernel.STATUS_CANCELLED, 0)
+		require.NoError(t, p.CancelIoEx(h, ovHdr))
+		requireResult(t, ovHdr, kernel.STATUS_CANCELLED, 0)
 	})
 }
 
@@ -342,9 +342,9 @@ func TestSendZeroTimeoutRefusesTheOldestGet(t *testing.T) {
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
-		ov, _ := ovGet(t, p, h, 16)
+		ov, _ := ovGet(t, p, h, msgHdr)
 		require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("x"), nil, driverapi.NoWait()))
-		requireResult(t, ov, kernel.STATUS_BUFFER_TOO_SMALL, 17)
+		requireResult(t, ov, kernel.STATUS_BUFFER_TOO_SMALL, msgHdr+1)
 		g := getAsync(p, h, make([]byte, 64))
 		requireBlocked(t, g)
 		require.NoError(t, p.CancelIoEx(h, nil))
@@ -373,8 +373,8 @@ func TestSendDeliveryPhaseTimeoutNeverDelivers(t *testing.T) {
 		r := sendAsync(context.Background(), d, d.Conn(0), []byte("second"), make([]byte, 4), nil)
 		n, err := p.GetOverlappedResult(h, ov, true)
 		require.NoError(t, err)
-		require.Equal(t, uint32(22), n)
-		require.Equal(t, "second", string(buf[16:22]))
+		require.Equal(t, uint32(msgHdr+6), n)
+		require.Equal(t, "second", string(buf[msgHdr:n]))
 		hdr, _ := driverapi.ParseFilterMessageHeader(buf)
 		require.Equal(t, uint32(20), hdr.ReplyLength)
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_SUCCESS, hdr.MessageId, nil))
@@ -416,7 +416,7 @@ func TestSendMessageIdsAndReplyLength(t *testing.T) {
 			r := sendAsync(context.Background(), d, d.Conn(0), []byte("m"), make([]byte, capacity), driverapi.RelativeTimeout(time.Second))
 			hdr, _ := getMessage(t, p, h, 64)
 			require.Equal(t, uint64(i+1), hdr.MessageId)
-			require.Equal(t, uint32(capacity+16), hdr.ReplyLength)
+			require.Equal(t, uint32(replyHdr+capacity), hdr.ReplyLength)
 			if i == 1 {
 				// Let this one time out in the reply phase: its id is not given again.
 				require.Equal(t, sendResult{kernel.STATUS_TIMEOUT, 0}, <-r)
@@ -631,7 +631,7 @@ func TestModelMessagesAreNotBuffered(t *testing.T) {
 		buf := make([]byte, 64)
 		require.Equal(t, kernel.S_OK, p.FilterGetMessage(h, buf, nil))
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-r)
-		require.Equal(t, "waiting", string(buf[16:23]))
+		require.Equal(t, "waiting", string(buf[msgHdr:msgHdr+7]))
 	})
 }
 
@@ -789,7 +789,7 @@ func TestSendNilReplyBufferIsOneWay(t *testing.T) {
 		go func() {
 			r <- d.FM.SendMessage(context.Background(), d.Filter, &d.Conn(0).Port, []byte("log"), nil, &n, nil)
 		}()
-		hdr, payload := getMessage(t, p, h, 19)
+		hdr, payload := getMessage(t, p, h, msgHdr+3)
 		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 0, MessageId: 0}, hdr)
 		require.Equal(t, []byte("log"), payload)
 		require.Equal(t, kernel.STATUS_SUCCESS, <-r)
@@ -807,14 +807,14 @@ func TestSendZeroCapacityIsStatusOnlyReply(t *testing.T) {
 		p := adminProc(w, "svc.exe")
 		h := connect(t, p)
 		r := sendAsync(context.Background(), d, d.Conn(0), []byte("q"), make([]byte, 4)[:0], nil)
-		hdr, _ := getMessage(t, p, h, 17)
-		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 16, MessageId: 1}, hdr)
+		hdr, _ := getMessage(t, p, h, msgHdr+1)
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: replyHdr, MessageId: 1}, hdr)
 		require.Equal(t, kernel.S_OK, reply(p, h, kernel.STATUS_VIRUS_INFECTED, 1, nil))
 		require.Equal(t, sendResult{kernel.STATUS_VIRUS_INFECTED, 0}, <-r)
 
 		r = sendAsync(context.Background(), d, d.Conn(0), []byte("q"), make([]byte, 0), nil)
-		hdr, _ = getMessage(t, p, h, 17)
-		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: 16, MessageId: 2}, hdr)
+		hdr, _ = getMessage(t, p, h, msgHdr+1)
+		require.Equal(t, driverapi.FilterMessageHeader{ReplyLength: replyHdr, MessageId: 2}, hdr)
 		require.Equal(t, kernel.HRESULT(0x800700EA), reply(p, h, kernel.STATUS_SUCCESS, 2, []byte("payload")))
 		require.Equal(t, sendResult{kernel.STATUS_BUFFER_OVERFLOW, 0}, <-r)
 		require.Empty(t, w.Violations())
@@ -935,7 +935,7 @@ func TestGetOverlappedResultWaitsWithoutAnEvent(t *testing.T) {
 		requireBlocked(t, got)
 		time.Sleep(time.Hour)
 		require.Equal(t, sendResult{kernel.STATUS_SUCCESS, 0}, <-sendAsync(context.Background(), d, d.Conn(0), []byte("hello"), nil, nil))
-		require.Equal(t, res{21, nil}, <-got)
-		require.Equal(t, "hello", string(buf[16:21]))
+		require.Equal(t, res{msgHdr + 5, nil}, <-got)
+		require.Equal(t, "hello", string(buf[msgHdr:msgHdr+5]))
 	})
 }

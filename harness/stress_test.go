@@ -523,12 +523,12 @@ func (wk *stressWorker) issueGet() {
 	if !ok || len(wk.gets) >= 4 || hd.syncOnly { // on a synchronous handle the call would wait
 		return
 	}
-	size := 16 + 80
+	size := msgHdr + 80
 	switch {
 	case wk.s.mix:
-		size = 16 + stressMinPaylen + wk.r.IntN(420) // R-SEND-4: first fit among varied sizes
+		size = msgHdr + stressMinPaylen + wk.r.IntN(420) // R-SEND-4: first fit among varied sizes
 	case wk.r.IntN(5) == 0:
-		size = 16 + wk.r.IntN(30) // often too small: R-SEND-4
+		size = msgHdr + wk.r.IntN(30) // often too small: R-SEND-4
 	}
 	wk.issueGetOf(hd.h, size)
 }
@@ -558,7 +558,7 @@ func (wk *stressWorker) completed(g *stressGet, st kernel.NTSTATUS, n uint32, re
 		wk.message(g.h, g.buf, int(n), reply)
 	case kernel.STATUS_BUFFER_TOO_SMALL:
 		// R-SEND-4: the size needed is reported and the message stays queued.
-		if int(n) <= len(g.buf) || int(n) < 16+stressMinPaylen {
+		if int(n) <= len(g.buf) || int(n) < msgHdr+stressMinPaylen {
 			wk.s.bug("worker %d: BUFFER_TOO_SMALL for a %d-byte buffer reports %d bytes needed", wk.idx, len(g.buf), n)
 		}
 		wk.s.count("get too small", 1)
@@ -578,11 +578,11 @@ func (wk *stressWorker) completed(g *stressGet, st kernel.NTSTATUS, n uint32, re
 // message checks a delivered message and maybe replies.
 func (wk *stressWorker) message(h kernel.Handle, buf []byte, n int, reply bool) {
 	hdr, _ := driverapi.ParseFilterMessageHeader(buf)
-	if n < 16 || n > len(buf) {
+	if n < msgHdr || n > len(buf) {
 		wk.s.bug("worker %d: message of %d bytes in a %d-byte buffer", wk.idx, n, len(buf))
 		return
 	}
-	token, ok := stressParse(buf[16:n])
+	token, ok := stressParse(buf[msgHdr:n])
 	if !ok {
 		wk.s.bug("worker %d: corrupt or truncated message (%d bytes, token %#x)", wk.idx, n, token)
 		return
@@ -594,14 +594,14 @@ func (wk *stressWorker) message(h kernel.Handle, buf []byte, n int, reply bool) 
 		}
 		return
 	}
-	if hdr.MessageId == 0 || hdr.ReplyLength < 16+8 {
+	if hdr.MessageId == 0 || hdr.ReplyLength < driverapi.MessageReplyLength(8) {
 		wk.s.bug("worker %d: message %#x: header %+v", wk.idx, token, hdr)
 		return
 	}
 	if !reply {
 		return
 	}
-	cap := int(hdr.ReplyLength) - 16
+	cap := hdr.ReplyCapacity()
 	k := wk.r.IntN(20)
 	if k == 0 {
 		return // never answered: the sender times out or is disconnected
@@ -658,9 +658,9 @@ func (wk *stressWorker) syncGet() {
 	if !ok {
 		return
 	}
-	buf := make([]byte, 16+80)
+	buf := make([]byte, msgHdr+80)
 	if wk.s.mix {
-		buf = make([]byte, 16+stressMinPaylen+wk.r.IntN(420))
+		buf = make([]byte, msgHdr+stressMinPaylen+wk.r.IntN(420))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+wk.r.IntN(20))*time.Millisecond)
 	p := wk.proc
@@ -671,12 +671,12 @@ func (wk *stressWorker) syncGet() {
 	cancel()
 	switch hr {
 	case kernel.S_OK:
-		n := 16 + int(binary.LittleEndian.Uint16(buf[16+8:]))
+		n := msgHdr + int(binary.LittleEndian.Uint16(buf[msgHdr+8:]))
 		wk.message(hd.h, buf, n, true)
 	case stressHrAborted, kernel.E_HANDLE:
 		wk.s.count("sync get "+hr.Error(), 1)
 	case stressHrTooSmall:
-		if !wk.s.mix && len(buf) >= 16+stressMinPaylen+60 {
+		if !wk.s.mix && len(buf) >= msgHdr+stressMinPaylen+60 {
 			wk.s.bug("worker %d: synchronous Get of %d bytes refused, every message fits it", wk.idx, len(buf))
 		}
 		wk.s.count("sync get "+hr.Error(), 1)

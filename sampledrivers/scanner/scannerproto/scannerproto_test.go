@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannerproto"
 )
 
@@ -15,8 +16,8 @@ func TestSizes(t *testing.T) {
 	require.Equal(t, 1024, scannerproto.ReadBufferSize)
 	require.Equal(t, 1032, scannerproto.NotificationSize)
 	require.Equal(t, 1, scannerproto.ReplySize)
-	require.Equal(t, 16+1032, scannerproto.MessageSize)
-	require.Equal(t, 17, scannerproto.ReplyMessageSize)
+	require.Equal(t, driverapi.FilterMessageHeaderSize+1032, scannerproto.MessageSize)
+	require.Equal(t, driverapi.FilterReplyHeaderSize+1, scannerproto.ReplyMessageSize)
 	require.Equal(t, `\ScannerPort`, scannerproto.PortName)
 }
 
