@@ -62,6 +62,7 @@ type lifeStep struct {
 	// The disconnect, when this event caused it: the queues to complete.
 	getStatus kernel.NTSTATUS
 	cause     string
+	endedBy   string // the user routine that ended the connection ("CloseHandle"), for the trace
 	gets      []getEntry
 	senders   []*sendOp
 	waiters   map[uint64]*sendOp
@@ -85,7 +86,7 @@ func (c *Connection) transition(ev lifeEvent) lifeStep {
 		}
 		next |= lifeUserClosed
 		delete(f.users, c)
-		s.getStatus, s.cause = kernel.STATUS_CANCELLED, "user handle closed"
+		s.getStatus, s.cause, s.endedBy = kernel.STATUS_CANCELLED, "user handle closed", "CloseHandle"
 		// Taken with the decision, so that an unload that comes next waits for this close's
 		// callbacks before it looks for leaked client ports.
 		s.held = f.notifyRundown.acquire()
@@ -146,7 +147,8 @@ func (s *lifeStep) finish() {
 		return
 	}
 	c := s.c
-	c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: c.f.name, Conn: c.id, Detail: s.cause})
+	c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: c.f.name, Conn: c.id, Detail: s.cause,
+		Routine: s.endedBy, Reason: s.cause})
 	for _, op := range s.senders {
 		op.wake <- struct{}{}
 	}
@@ -183,7 +185,8 @@ func (c *Connection) CloseUserEndpoint(ctx context.Context) {
 	// this close deadlocks, as on Windows; the harness reports it (R-VERIFY-10).
 	<-c.msgs.close(nil)
 	if s.notify {
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: c.f.name, Conn: c.id, Detail: "DisconnectNotify (user closed)"})
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Process: c.procName, Driver: c.f.name, Conn: c.id,
+			Detail: "DisconnectNotify (user closed)", Routine: "DisconnectNotify", Reason: "user closed"})
 		c.port.disconnectCB(ctx, c.cookie)
 	}
 	if s.held {
@@ -225,7 +228,8 @@ func (c *Connection) endByUnload() (notify bool) {
 func (c *Connection) settleForUnload(ctx context.Context, notify bool) {
 	<-c.msgs.close(nil)
 	if notify {
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Driver: c.f.name, Conn: c.id, Detail: "DisconnectNotify (unload)"})
+		c.m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Driver: c.f.name, Conn: c.id,
+			Detail: "DisconnectNotify (unload)", Routine: "DisconnectNotify", Reason: "unload"})
 		c.port.disconnectCB(ctx, c.cookie)
 	}
 }

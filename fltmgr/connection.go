@@ -247,8 +247,9 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 		last := c.nextID
 		c.mu.Unlock()
 		if c.m.tracing() {
+			detail, reason := noWaiterReason(id, last)
 			c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
-				Detail: noWaiterReason(id, last)}.WithStatus(kernel.STATUS_FLT_NO_WAITER_FOR_REPLY))
+				Detail: detail, Reason: reason}.WithStatus(kernel.STATUS_FLT_NO_WAITER_FOR_REPLY))
 		}
 		return kernel.STATUS_FLT_NO_WAITER_FOR_REPLY
 	}
@@ -277,15 +278,16 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 // last MessageId. An id the connection never gave is most often not an id at all: the service
 // sent its payload without the FILTER_REPLY_HEADER in front, so the first bytes of the payload
 // were read as the id. A late reply to a real id is a timing matter and says only "no waiter".
-func noWaiterReason(id, last uint64) string {
+// reason is the trace event's Reason: "id never issued" for such an id, "" for a late reply.
+func noWaiterReason(id, last uint64) (detail, reason string) {
 	const fix = "does the buffer start with FILTER_REPLY_HEADER (Status, MessageId)? driverapi.NewFilterReply builds it"
 	switch {
 	case id == 0:
-		return "no waiter: MessageId 0 was never issued (0 marks a one-way message, which takes no reply); " + fix
+		return "no waiter: MessageId 0 was never issued (0 marks a one-way message, which takes no reply); " + fix, "id never issued"
 	case id > last:
-		return fmt.Sprintf("no waiter: MessageId %d was never issued on this connection (the last was %d); %s", id, last, fix)
+		return fmt.Sprintf("no waiter: MessageId %d was never issued on this connection (the last was %d); %s", id, last, fix), "id never issued"
 	}
-	return "no waiter"
+	return "no waiter", ""
 }
 
 // Send is the kernel half of FilterSendMessage (R-USER Send): MessageNotify runs on the

@@ -29,7 +29,7 @@ func (m *Manager) traceIO(ctx context.Context, what string, st kernel.NTSTATUS) 
 		return
 	}
 	_, _, proc := requestor(ctx)
-	m.trace(kernel.TraceEvent{Kind: kernel.EvFileIO, Process: proc, Status: st.Error(), Detail: what})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvFileIO, Process: proc, Detail: what}.WithStatus(st))
 }
 
 // NtCreateFile sends an IRP_MJ_CREATE for fileName (volume-relative: `\dir\a.txt`) down the

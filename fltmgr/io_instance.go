@@ -398,8 +398,8 @@ func (m *Manager) attach(fio *filterIO, fv *fltVolume, altitude, name string, fl
 		posts: map[*postEntry]struct{}{}, pends: map[*ioOp]struct{}{},
 		shCtx: map[*fsys.FileObject]*fltContext{}, sCtx: map[*fsys.Stream]*fltContext{}}
 	fail := func(st kernel.NTSTATUS, why string) (*instance, kernel.NTSTATUS) {
-		m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceAttached, Driver: fio.f.name, Status: st.Error(),
-			Detail: fmt.Sprintf("%q on %s at %s: %s", name, fv.v.Name(), altitude, why)})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceAttached, Driver: fio.f.name,
+			Detail: fmt.Sprintf("%q on %s at %s: %s", name, fv.v.Name(), altitude, why)}.WithStatus(st))
 		return nil, st
 	}
 	m.io.mu.Lock()
@@ -459,8 +459,8 @@ func (m *Manager) attach(fio *filterIO, fv *fltVolume, altitude, name string, fl
 		}
 		return fail(st, "InstanceSetup refused")
 	}
-	m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceAttached, Driver: fio.f.name, Status: kernel.STATUS_SUCCESS.Error(),
-		Detail: fmt.Sprintf("%q on %s at %s", name, fv.v.Name(), altitude)})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceAttached, Driver: fio.f.name,
+		Detail: fmt.Sprintf("%q on %s at %s", name, fv.v.Name(), altitude)}.WithStatus(kernel.STATUS_SUCCESS))
 	return inst, kernel.STATUS_SUCCESS
 }
 
@@ -605,8 +605,8 @@ func (m *Manager) detach(fio *filterIO, fv *fltVolume, instanceName string) kern
 	st := cb(&driverapi.RelatedObjects{Filter: fio.f, Volume: fv, Instance: inst}, 0)
 	inst.leave()
 	if !st.IsSuccess() {
-		m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceDetached, Driver: fio.f.name, Status: st.Error(),
-			Detail: fmt.Sprintf("%q on %s: InstanceQueryTeardown refused", inst.name, fv.v.Name())})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvInstanceDetached, Driver: fio.f.name,
+			Detail: fmt.Sprintf("%q on %s: InstanceQueryTeardown refused", inst.name, fv.v.Name())}.WithStatus(st))
 		return st
 	}
 	m.teardownInstance(inst, driverapi.FLTFL_INSTANCE_TEARDOWN_MANUAL)

@@ -132,13 +132,13 @@ func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
 				Message: fmt.Sprintf("DriverEntry failed with %v but left its filter registered", st)})
 			f.unregister(context.Background(), false)
 		}
-		m.trace(kernel.TraceEvent{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error(), Detail: "DriverEntry failed"})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvDriverLoaded, Driver: name, Detail: "DriverEntry failed"}.WithStatus(st))
 		return st
 	}
 	m.mu.Lock()
 	ld.state = driverLoaded
 	m.mu.Unlock()
-	m.trace(kernel.TraceEvent{Kind: kernel.EvDriverLoaded, Driver: name, Status: st.Error()})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvDriverLoaded, Driver: name}.WithStatus(st))
 	return st
 }
 
@@ -201,8 +201,8 @@ func (m *Manager) UnloadFilter(ctx context.Context, name string, mandatory bool)
 	if reg.FilterUnload == nil ||
 		(mandatory && reg.Flags&driverapi.FLTFL_REGISTRATION_DO_NOT_SUPPORT_SERVICE_STOP != 0) {
 		m.mu.Unlock()
-		m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Status: kernel.STATUS_FLT_DO_NOT_DETACH.Error(),
-			Detail: unloadDetail(mandatory) + ": refused without calling FilterUnload"})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Detail: unloadDetail(mandatory) + ": refused without calling FilterUnload",
+			Reason: unloadDetail(mandatory)}.WithStatus(kernel.STATUS_FLT_DO_NOT_DETACH))
 		return kernel.STATUS_FLT_DO_NOT_DETACH
 	}
 	ld.state = driverUnloading
@@ -218,7 +218,8 @@ func (m *Manager) UnloadFilter(ctx context.Context, name string, mandatory bool)
 	if mandatory {
 		flags = driverapi.FLTFL_FILTER_UNLOAD_MANDATORY
 	}
-	m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Detail: unloadDetail(mandatory) + ": calling FilterUnload"})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Detail: unloadDetail(mandatory) + ": calling FilterUnload",
+		Routine: "FilterUnload", Reason: unloadDetail(mandatory)})
 	st := reg.FilterUnload(flags)
 	unregistered := f.isUnregistered()
 
@@ -227,7 +228,8 @@ func (m *Manager) UnloadFilter(ctx context.Context, name string, mandatory bool)
 			m.mu.Lock()
 			ld.state = driverLoaded
 			m.mu.Unlock()
-			m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Status: st.Error(), Detail: "FilterUnload refused; the filter stays"})
+			m.trace(kernel.TraceEvent{Kind: kernel.EvUnloadRequest, Driver: ld.name, Detail: "FilterUnload refused; the filter stays",
+				Routine: "FilterUnload", Reason: unloadDetail(mandatory)}.WithStatus(st))
 			return st
 		}
 		m.violation(kernel.Violation{Rule: kernel.RuleVerify3, Driver: ld.name, Object: "filter",

@@ -81,7 +81,7 @@ func (m *Manager) createCommunicationPort(fi driverapi.Filter, attrs *driverapi.
 	}
 	f.ports[p] = struct{}{}
 	f.mu.Unlock()
-	m.trace(kernel.TraceEvent{Kind: kernel.EvPortCreated, Driver: f.name,
+	m.trace(kernel.TraceEvent{Kind: kernel.EvPortCreated, Driver: f.name, Object: p.name, Count: int(maxConnections),
 		Detail: fmt.Sprintf("%s max %d SD %s", p.name, maxConnections, sd.SDDL())})
 	return p, kernel.STATUS_SUCCESS
 }
@@ -132,7 +132,7 @@ func (p *serverPort) close() bool {
 	delete(f.ports, p)
 	f.m.world.Namespace().Remove(p.name, p)
 	f.mu.Unlock()
-	f.m.trace(kernel.TraceEvent{Kind: kernel.EvPortClosed, Driver: f.name, Detail: p.name})
+	f.m.trace(kernel.TraceEvent{Kind: kernel.EvPortClosed, Driver: f.name, Object: p.name, Detail: p.name})
 	return true
 }
 
@@ -170,8 +170,8 @@ type connectResult struct {
 
 func (m *Manager) connect1(ctx context.Context, proc *kernel.Process, name string, connectionContext []byte) connectResult {
 	fail := func(st kernel.NTSTATUS, driver, why string) connectResult {
-		m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: driver, Status: st.Error(),
-			Detail: name + ": " + why})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: driver, Detail: name + ": " + why}.
+			WithStatus(st))
 		return connectResult{status: st}
 	}
 	// fltmgr opens the port with no attributes, so the lookup is case-sensitive (R-MODEL-1).
@@ -214,7 +214,7 @@ func (m *Manager) connect1(ctx context.Context, proc *kernel.Process, name strin
 		ctxCopy[i] = scribble
 	}
 	notifyEv := kernel.TraceEvent{Kind: kernel.EvConnectNotify, Process: proc.String(), Driver: f.name, Conn: c.id,
-		Status: st.Error(), Detail: fmt.Sprintf("%d context bytes", len(ctxCopy))}
+		Detail: fmt.Sprintf("%d context bytes", len(ctxCopy))}.WithStatus(st)
 	if !st.IsSuccess() {
 		if !c.refuse() { // a refused connection never gets DisconnectNotify (R-CB-1)
 			m.violation(kernel.Violation{Rule: kernel.RuleVerify7, Driver: f.name, Object: c.String(),
@@ -222,8 +222,8 @@ func (m *Manager) connect1(ctx context.Context, proc *kernel.Process, name strin
 		}
 		f.connectRundown.release()
 		m.trace(notifyEv)
-		m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id, Status: st.Error(),
-			Detail: name + ": ConnectNotify refused"})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id,
+			Detail: name + ": ConnectNotify refused"}.WithStatus(st))
 		return connectResult{status: st}
 	}
 	c.cookie = cookie
@@ -234,6 +234,6 @@ func (m *Manager) connect1(ctx context.Context, proc *kernel.Process, name strin
 			Message: fmt.Sprintf("ConnectNotify kept the connection context past the call (in %s); the emulator overwrote it with 0x%X bytes", path, scribble)})
 	}
 	m.trace(kernel.TraceEvent{Kind: kernel.EvConnect, Process: proc.String(), Driver: f.name, Conn: c.id,
-		Status: kernel.STATUS_SUCCESS.Error(), Detail: name + ": connected as " + proc.Token().Name()})
+		Detail: name + ": connected as " + proc.Token().Name()}.WithStatus(kernel.STATUS_SUCCESS))
 	return connectResult{conn: c, status: kernel.STATUS_SUCCESS}
 }

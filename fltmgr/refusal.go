@@ -32,7 +32,8 @@ func (e *EntryFailure) String() string {
 // trace with its reason (EvRoutineFailed), and, during the driver's DriverEntry, becomes the
 // load's explanation. It returns st.
 func (m *Manager) refuse(driver, routine string, st kernel.NTSTATUS, reason string) kernel.NTSTATUS {
-	m.trace(kernel.TraceEvent{Kind: kernel.EvRoutineFailed, Driver: driver, Status: st.Error(), Detail: routine + ": " + reason})
+	m.trace(kernel.TraceEvent{Kind: kernel.EvRoutineFailed, Driver: driver, Detail: routine + ": " + reason,
+		Routine: routine, Reason: reason}.WithStatus(st))
 	m.noteEntryFailure(driver, routine, st, reason)
 	return st
 }

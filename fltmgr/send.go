@@ -36,7 +36,7 @@ func (m *Manager) closeClientPort(fi driverapi.Filter, clientPort *driverapi.Cli
 		return
 	}
 	if c.closeKernelEndpoint() {
-		m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Driver: f.name, Conn: c.id, Detail: "FltCloseClientPort"})
+		m.trace(kernel.TraceEvent{Kind: kernel.EvDisconnect, Driver: f.name, Conn: c.id, Detail: "FltCloseClientPort", Routine: "FltCloseClientPort"})
 	}
 }
 

@@ -231,8 +231,8 @@ func (f *Faults) decide(routine, driver, process string) kernel.NTSTATUS {
 			f.mu.Lock()
 			f.injected = append(f.injected, call)
 			f.mu.Unlock()
-			f.w.Trace().Add(kernel.TraceEvent{Kind: kernel.EvFaultInjected, Process: process, Driver: driver,
-				Status: c.r.status.Error(), Detail: fmt.Sprintf("%s call %d failed (%s)", routine, c.n, c.r.kind)})
+			f.w.Trace().Add(kernel.TraceEvent{Kind: kernel.EvFaultInjected, Process: process, Driver: driver, Routine: routine,
+				Detail: fmt.Sprintf("%s call %d failed (%s)", routine, c.n, c.r.kind)}.WithStatus(c.r.status))
 			return c.r.status
 		}
 	}

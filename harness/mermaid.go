@@ -96,16 +96,26 @@ func (r *mermaidRenderer) note(over, text string) {
 	r.lines = append(r.lines, fmt.Sprintf("Note over %s: %s", over, mermaidText(text)))
 }
 
-// failed reports whether a status text is an error or a warning (severity bits set).
-func mmFailed(status string) bool {
-	return strings.Contains(status, "(0xC") || strings.Contains(status, "(0x8")
+// mmFailed reports whether an event's status is an error or a warning: an NTSTATUS or an
+// HRESULT with its severity bits set, a Win32 error other than ERROR_SUCCESS.
+func mmFailed(e kernel.TraceEvent) bool {
+	switch st := e.Err.(type) {
+	case kernel.NTSTATUS:
+		return st.IsError() || st.IsWarning()
+	case kernel.HRESULT:
+		return st.Failed()
+	case kernel.Win32Error:
+		return st != kernel.ERROR_SUCCESS
+	}
+	return false
 }
 
-func mmStatus(status string) string {
-	if i := strings.Index(status, " ("); i > 0 {
-		return status[:i]
+// mmStatus returns the name of an event's status, without its value: "STATUS_TIMEOUT".
+func mmStatus(e kernel.TraceEvent) string {
+	if st, ok := e.Err.(interface{ Name() string }); ok {
+		return st.Name()
 	}
-	return status
+	return ""
 }
 
 func mmConn(e kernel.TraceEvent) string {
@@ -137,8 +147,8 @@ func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 		r.note(r.proc(e.Process), mmDetail("process exited", e.Detail))
 	case kernel.EvDriverLoaded:
 		d := r.driver(e.Driver)
-		if mmFailed(e.Status) {
-			r.note(d, "DriverEntry failed: "+mmStatus(e.Status))
+		if mmFailed(e) {
+			r.note(d, "DriverEntry failed: "+mmStatus(e))
 		} else {
 			r.note(d, "driver loaded")
 		}
@@ -146,10 +156,10 @@ func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 		r.note(r.driver(e.Driver), mmDetail("driver unloaded", e.Detail))
 	case kernel.EvUnloadRequest:
 		d := r.driver(e.Driver)
-		if e.Status != "" {
-			r.arrow(d, "--x", "FM", mmDetail(mmStatus(e.Status), e.Detail))
+		if e.Err != nil {
+			r.arrow(d, "--x", "FM", mmDetail(mmStatus(e), e.Detail))
 		} else {
-			r.arrow("FM", "->>", d, "FilterUnload, "+strings.TrimSuffix(e.Detail, ": calling FilterUnload"))
+			r.arrow("FM", "->>", d, mmDetail(e.Routine, e.Reason))
 		}
 	case kernel.EvFilterRegistered:
 		r.arrow(r.driver(e.Driver), "->>", "FM", "FltRegisterFilter")
@@ -158,13 +168,9 @@ func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 	case kernel.EvUnregister:
 		r.arrow(r.driver(e.Driver), "->>", "FM", "FltUnregisterFilter returned")
 	case kernel.EvPortCreated:
-		detail := e.Detail
-		if i := strings.Index(detail, " SD "); i >= 0 {
-			detail = detail[:i]
-		}
-		r.arrow(r.driver(e.Driver), "->>", "FM", "FltCreateCommunicationPort "+detail)
+		r.arrow(r.driver(e.Driver), "->>", "FM", fmt.Sprintf("FltCreateCommunicationPort %s max %d", e.Object, e.Count))
 	case kernel.EvPortClosed:
-		r.arrow(r.driver(e.Driver), "->>", "FM", "FltCloseCommunicationPort "+e.Detail)
+		r.arrow(r.driver(e.Driver), "->>", "FM", "FltCloseCommunicationPort "+e.Object)
 	case kernel.EvConnectNotify:
 		p, _ := r.process(e)
 		d := r.driver(e.Driver)
@@ -172,20 +178,20 @@ func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 		r.arrow(p, "->>", "FM", "FilterConnectCommunicationPort")
 		r.arrow("FM", "->>", d, "ConnectNotify"+mmConn(e))
 		a := "-->>"
-		if mmFailed(e.Status) {
+		if mmFailed(e) {
 			a = "--x"
 		}
-		r.arrow(d, a, "FM", mmStatus(e.Status))
+		r.arrow(d, a, "FM", mmStatus(e))
 	case kernel.EvConnect:
 		p, _ := r.process(e)
 		if r.notified[e.Conn] {
 			a := "-->>"
-			if mmFailed(e.Status) {
+			if mmFailed(e) {
 				a = "--x"
 			}
-			r.arrow("FM", a, p, mmDetail(mmStatus(e.Status)+mmConn(e), e.Detail))
+			r.arrow("FM", a, p, mmDetail(mmStatus(e)+mmConn(e), e.Detail))
 		} else {
-			r.arrow(p, "-x", "FM", mmDetail("FilterConnectCommunicationPort: "+mmStatus(e.Status), e.Detail))
+			r.arrow(p, "-x", "FM", mmDetail("FilterConnectCommunicationPort: "+mmStatus(e), e.Detail))
 		}
 	case kernel.EvDisconnect:
 		r.disconnect(e)
@@ -196,31 +202,31 @@ func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 		r.arrow("FM", "->>", p, mmDetail("FilterGetMessage receives"+mmMsg(e), e.Detail))
 	case kernel.EvMessageReplied:
 		p, _ := r.process(e)
-		if strings.Contains(e.Status, "NO_WAITER") {
+		if e.Err == kernel.STATUS_FLT_NO_WAITER_FOR_REPLY {
 			text := "FilterReplyMessage" + mmMsg(e) + ": no waiter"
-			if strings.Contains(e.Detail, "never issued") {
-				text += ", id never issued (FILTER_REPLY_HEADER missing?)"
+			if e.Reason != "" {
+				text += ", " + e.Reason + " (FILTER_REPLY_HEADER missing?)"
 			}
 			r.arrow(p, "-x", "FM", text)
 			break
 		}
 		r.arrow(p, "->>", "FM", "FilterReplyMessage"+mmMsg(e))
-		r.arrow("FM", "-->>", r.driver(e.Driver), mmDetail("FltSendMessage returns "+mmStatus(e.Status), e.Detail))
+		r.arrow("FM", "-->>", r.driver(e.Driver), mmDetail("FltSendMessage returns "+mmStatus(e), e.Detail))
 	case kernel.EvMessageTimedOut:
-		r.arrow("FM", "--x", r.driver(e.Driver), mmDetail("FltSendMessage returns "+mmStatus(e.Status), e.Detail))
+		r.arrow("FM", "--x", r.driver(e.Driver), mmDetail("FltSendMessage returns "+mmStatus(e), e.Detail))
 	case kernel.EvMessageAbandoned:
-		r.arrow("FM", "--x", r.driver(e.Driver), mmDetail("FltSendMessage"+mmMsg(e)+" returns "+mmStatus(e.Status), e.Detail))
+		r.arrow("FM", "--x", r.driver(e.Driver), mmDetail("FltSendMessage"+mmMsg(e)+" returns "+mmStatus(e), e.Detail))
 	case kernel.EvUserSend:
 		p, _ := r.process(e)
 		d := r.driver(e.Driver)
 		r.arrow(p, "->>", "FM", "FilterSendMessage"+mmConn(e))
 		a := "->>"
-		if mmFailed(e.Status) {
+		if mmFailed(e) {
 			a = "-x"
 		}
-		r.arrow("FM", a, d, mmDetail("MessageNotify: "+mmStatus(e.Status), e.Detail))
+		r.arrow("FM", a, d, mmDetail("MessageNotify: "+mmStatus(e), e.Detail))
 	case kernel.EvViolation:
-		r.note(r.driver(e.Driver), "VERIFIER "+strings.TrimPrefix(e.Detail, "verifier "))
+		r.note(r.driver(e.Driver), "VERIFIER "+e.Reason)
 	case kernel.EvFaultInjected:
 		over := "FM"
 		if e.Process != "" {
@@ -228,17 +234,16 @@ func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 		} else if e.Driver != "" {
 			over = r.driver(e.Driver)
 		}
-		r.note(over, mmDetail("FAULT "+mmStatus(e.Status), e.Detail))
+		r.note(over, mmDetail("FAULT "+mmStatus(e), e.Detail))
 	case kernel.EvRoutineFailed:
-		// Detail is "routine: why": the call and its status on the arrow, then the reason.
-		routine, why, _ := strings.Cut(e.Detail, ": ")
+		// The call and its status on the arrow, then the reason.
 		from := "FM"
 		if e.Process != "" {
 			from = r.proc(e.Process)
 		} else if e.Driver != "" {
 			from = r.driver(e.Driver)
 		}
-		r.arrow(from, "-x", "FM", mmDetail(routine+": "+mmStatus(e.Status), why))
+		r.arrow(from, "-x", "FM", mmDetail(e.Routine+": "+mmStatus(e), e.Reason))
 	default:
 		r.note("FM", string(e.Kind)+" "+e.Detail)
 	}
@@ -248,16 +253,16 @@ func (r *mermaidRenderer) disconnect(e kernel.TraceEvent) {
 	d := r.driver(e.Driver)
 	p, hasProc := r.process(e)
 	switch {
-	case strings.HasPrefix(e.Detail, "DisconnectNotify"):
-		r.arrow("FM", "->>", d, e.Detail+mmConn(e))
-	case e.Detail == "FltCloseClientPort":
+	case e.Routine == "DisconnectNotify":
+		r.arrow("FM", "->>", d, "DisconnectNotify ("+e.Reason+")"+mmConn(e))
+	case e.Routine == "FltCloseClientPort":
 		r.arrow(d, "->>", "FM", "FltCloseClientPort"+mmConn(e))
-	case strings.HasPrefix(e.Detail, "user") && hasProc:
+	case e.Routine == "CloseHandle" && hasProc:
 		r.arrow(p, "->>", "FM", "last handle closed,"+mmConn(e)+" ends")
 	case hasProc:
-		r.arrow("FM", "-x", p, mmDetail("disconnected"+mmConn(e), e.Detail))
+		r.arrow("FM", "-x", p, mmDetail("disconnected"+mmConn(e), e.Reason))
 	default:
-		r.note("FM", mmDetail("disconnect"+mmConn(e), e.Detail))
+		r.note("FM", mmDetail("disconnect"+mmConn(e), e.Reason))
 	}
 }
 

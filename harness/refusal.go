@@ -12,7 +12,7 @@ import (
 // may be any of a call's arguments, E_HANDLE a closed handle or one of another type.
 func (p *Process) refuse(routine string, err error, reason string) {
 	p.w.k.Trace().Add(kernel.TraceEvent{Kind: kernel.EvRoutineFailed, Process: p.String(),
-		Status: err.Error(), Detail: routine + ": " + reason})
+		Status: err.Error(), Err: err, Detail: routine + ": " + reason, Routine: routine, Reason: reason})
 }
 
 // refuseHR is refuse for a call that returns an HRESULT; it returns hr.

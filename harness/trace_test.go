@@ -138,7 +138,7 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		require.Equal(t, `\TestPort: access check failed for user`, e.Detail)
 		e = one(kernel.EvConnectNotify, nil)
 		require.Equal(t, kernel.TraceEvent{Seq: e.Seq, Time: e.Time, Kind: kernel.EvConnectNotify, Process: svc, Driver: "drv", Conn: 1,
-			Status: kernel.STATUS_SUCCESS.Error(), Detail: "5 context bytes"}, e)
+			Status: kernel.STATUS_SUCCESS.Error(), Err: kernel.STATUS_SUCCESS, Detail: "5 context bytes"}, e)
 		e = one(kernel.EvConnect, func(e kernel.TraceEvent) bool { return e.Process == svc })
 		require.Equal(t, uint64(1), e.Conn)
 		require.Equal(t, kernel.STATUS_SUCCESS.Error(), e.Status)
@@ -152,6 +152,8 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		require.Equal(t, "5 reply bytes", e.Detail)
 		e = one(kernel.EvMessageReplied, func(e kernel.TraceEvent) bool { return e.Status != kernel.STATUS_SUCCESS.Error() })
 		require.Equal(t, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY.Error(), e.Status)
+		require.Equal(t, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, e.Err)
+		require.Empty(t, e.Reason, "a late reply to an id that was issued")
 		e = one(kernel.EvMessageTimedOut, nil)
 		require.Equal(t, kernel.STATUS_TIMEOUT.Error(), e.Status)
 		require.Equal(t, "no receiver", e.Detail)
@@ -170,13 +172,24 @@ func TestTraceRecordsEveryKind(t *testing.T) {
 		require.Equal(t, "FltSendMessage call 1 failed (FailNth)", e.Detail)
 		e = one(kernel.EvViolation, nil)
 		require.Equal(t, string(kernel.RuleVerify5), e.Status)
+		require.Nil(t, e.Err)
+		require.Equal(t, "verifier "+e.Reason, e.Detail)
+		e = one(kernel.EvPortCreated, nil)
+		require.Equal(t, `\TestPort`, e.Object)
+		require.Equal(t, 2, e.Count)
 		e = one(kernel.EvPortClosed, nil)
 		require.Equal(t, `\TestPort`, e.Detail)
-		var causes []string
+		require.Equal(t, `\TestPort`, e.Object)
+		var causes, routines, reasons []string
 		for _, e := range tr.Filter(kernel.EvDisconnect) {
-			causes = append(causes, e.Detail)
+			causes, routines, reasons = append(causes, e.Detail), append(routines, e.Routine), append(reasons, e.Reason)
 		}
 		require.Equal(t, []string{"filter unregistering", "DisconnectNotify (unload)", "FltCloseClientPort"}, causes)
+		require.Equal(t, []string{"", "DisconnectNotify", "FltCloseClientPort"}, routines)
+		require.Equal(t, []string{"filter unregistering", "unload", ""}, reasons)
+		e = one(kernel.EvUnloadRequest, func(e kernel.TraceEvent) bool { return e.Driver == "drv" })
+		require.Equal(t, "FilterUnload", e.Routine)
+		require.Equal(t, "unload request (fltmc unload)", e.Reason)
 		var steps []kernel.EventKind
 		for _, e := range tr.Events() {
 			if e.Driver == "drv" && (e.Kind == kernel.EvUnloadRequest || e.Kind == kernel.EvUnregister || e.Kind == kernel.EvDriverUnloaded) {
@@ -224,11 +237,11 @@ func TestTraceGolden(t *testing.T) {
 func TestMermaidRendering(t *testing.T) {
 	ev := []kernel.TraceEvent{
 		{Kind: kernel.EvProcessCreated, Process: "a.exe (pid 8)", Detail: "admin"},
-		{Kind: kernel.EvConnectNotify, Process: "a.exe (pid 8)", Driver: "d", Conn: 1, Status: kernel.STATUS_SUCCESS.Error()},
-		{Kind: kernel.EvConnect, Process: "a.exe (pid 8)", Driver: "d", Conn: 1, Status: kernel.STATUS_SUCCESS.Error(), Detail: `\P: ok`},
-		{Kind: kernel.EvDisconnect, Driver: "d", Conn: 1, Detail: "FltCloseClientPort"},
-		{Kind: kernel.EvDisconnect, Driver: "d", Conn: 1, Detail: "client port closed by the filter"},
-		{Kind: kernel.EvViolation, Driver: "d", Status: string(kernel.RuleVerify4), Detail: "x; y #1 <b>"},
+		{Kind: kernel.EvConnectNotify, Process: "a.exe (pid 8)", Driver: "d", Conn: 1, Err: kernel.STATUS_SUCCESS},
+		{Kind: kernel.EvConnect, Process: "a.exe (pid 8)", Driver: "d", Conn: 1, Err: kernel.STATUS_SUCCESS, Detail: `\P: ok`},
+		{Kind: kernel.EvDisconnect, Driver: "d", Conn: 1, Routine: "FltCloseClientPort"},
+		{Kind: kernel.EvDisconnect, Driver: "d", Conn: 1, Reason: "client port closed by the filter"},
+		{Kind: kernel.EvViolation, Driver: "d", Status: string(kernel.RuleVerify4), Reason: "x; y #1 <b>"},
 	}
 	require.Equal(t, `sequenceDiagram
     participant P1 as a.exe (pid 8)

@@ -100,14 +100,17 @@ func ntstatusName(s NTSTATUS) string {
 	return ""
 }
 
-// Error prints the name and the hex value, e.g. "STATUS_PORT_DISCONNECTED (0xC0000037)".
-func (s NTSTATUS) Error() string {
-	name := ntstatusName(s)
-	if name == "" {
-		name = "NTSTATUS"
+// Name returns the ntstatus.h name of s, e.g. "STATUS_PORT_DISCONNECTED", or "NTSTATUS" for a
+// value the table does not list.
+func (s NTSTATUS) Name() string {
+	if name := ntstatusName(s); name != "" {
+		return name
 	}
-	return fmt.Sprintf("%s (0x%08X)", name, uint32(s))
+	return "NTSTATUS"
 }
+
+// Error prints the name and the hex value, e.g. "STATUS_PORT_DISCONNECTED (0xC0000037)".
+func (s NTSTATUS) Error() string { return fmt.Sprintf("%s (0x%08X)", s.Name(), uint32(s)) }
 
 // String is the same as Error.
 func (s NTSTATUS) String() string { return s.Error() }
@@ -191,14 +194,17 @@ func win32Name(e Win32Error) string {
 	return ntstatusName(NTSTATUS(e))
 }
 
-// Error prints the name and the decimal code, e.g. "ERROR_INVALID_HANDLE (6)".
-func (e Win32Error) Error() string {
-	name := win32Name(e)
-	if name == "" {
-		name = "Win32 error"
+// Name returns the winerror.h name of e, e.g. "ERROR_INVALID_HANDLE", or "Win32 error" for a
+// value the table does not list.
+func (e Win32Error) Name() string {
+	if name := win32Name(e); name != "" {
+		return name
 	}
-	return fmt.Sprintf("%s (%d)", name, uint32(e))
+	return "Win32 error"
 }
+
+// Error prints the name and the decimal code, e.g. "ERROR_INVALID_HANDLE (6)".
+func (e Win32Error) Error() string { return fmt.Sprintf("%s (%d)", e.Name(), uint32(e)) }
 
 // NtStatusToDosError emulates RtlNtStatusToDosError: the Win32 error of every status of
 // ntstatus.h and fltWinError.h that has one, from the generated table (status_table.go). As
@@ -341,15 +347,18 @@ func hresultName(h HRESULT) string {
 	return ""
 }
 
+// Name returns the name of h, e.g. "E_HANDLE" or "HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)",
+// or "HRESULT" for a value no table lists.
+func (h HRESULT) Name() string {
+	if name := hresultName(h); name != "" {
+		return name
+	}
+	return "HRESULT"
+}
+
 // Error prints the name and the hex value, e.g. "E_HANDLE (0x80070006)" or
 // "HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) (0x80070002)".
-func (h HRESULT) Error() string {
-	name := hresultName(h)
-	if name == "" {
-		name = "HRESULT"
-	}
-	return fmt.Sprintf("%s (0x%08X)", name, uint32(h))
-}
+func (h HRESULT) Error() string { return fmt.Sprintf("%s (0x%08X)", h.Name(), uint32(h)) }
 
 // String is the same as Error.
 func (h HRESULT) String() string { return h.Error() }

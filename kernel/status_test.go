@@ -24,6 +24,18 @@ func TestNTSTATUSError(t *testing.T) {
 	require.EqualError(t, err, "STATUS_ACCESS_DENIED (0xC0000022)")
 }
 
+// Name is what Error prints before the value, for a reader that shows the name alone (the
+// trace diagram).
+func TestStatusNames(t *testing.T) {
+	require.Equal(t, "STATUS_PORT_DISCONNECTED", kernel.STATUS_PORT_DISCONNECTED.Name())
+	require.Equal(t, "NTSTATUS", kernel.NTSTATUS(0xC0DE0001).Name())
+	require.Equal(t, "E_HANDLE", kernel.E_HANDLE.Name())
+	require.Equal(t, "HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)", kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND).Name())
+	require.Equal(t, "HRESULT", kernel.HRESULT(0x8ABC0001).Name())
+	require.Equal(t, "ERROR_INVALID_HANDLE", kernel.ERROR_INVALID_HANDLE.Name())
+	require.Equal(t, "Win32 error", kernel.Win32Error(0xFFFF).Name())
+}
+
 func TestNTSTATUSSeverity(t *testing.T) {
 	for _, tc := range []struct {
 		st                        kernel.NTSTATUS

@@ -13,31 +13,37 @@ import (
 type EventKind string
 
 // Trace event kinds. Each event carries the world's clock time, the process and the driver
-// concerned (by name), the connection id and the message id where they apply, a status and a
-// free-form detail (a reason, a cause, a byte count).
+// concerned (by name), the connection id and the message id where they apply, a status (with
+// Err, its value) and a free-form detail (a reason, a cause, a byte count). The comments say
+// which of Routine, Object, Count and Reason a kind fills in.
+//
+// An EvDisconnect event is one of: the connection ending (Reason: the cause; Routine
+// "CloseHandle" when the user's last handle closed, "" otherwise), the filter closing its client
+// port (Routine "FltCloseClientPort"), or the filter manager calling the port's
+// DisconnectNotify (Routine "DisconnectNotify", Reason "user closed" or "unload").
 const (
 	EvProcessCreated   EventKind = "process-created"     // a user process started (Detail: the token)
 	EvProcessExited    EventKind = "process-exited"      // a process exited (Detail: the exit code)
 	EvDriverLoaded     EventKind = "driver-loaded"       // DriverEntry returned (Status: its status)
 	EvDriverUnloaded   EventKind = "driver-unloaded"     // the last unload step: the image is gone
-	EvUnloadRequest    EventKind = "unload-request"      // fltmc unload / service stop, and its outcome
+	EvUnloadRequest    EventKind = "unload-request"      // fltmc unload / service stop, and its outcome (Reason: which; Routine: FilterUnload when it is called)
 	EvFilterRegistered EventKind = "filter-registered"   // FltRegisterFilter succeeded
 	EvFilterStarted    EventKind = "filter-started"      // FltStartFiltering succeeded
 	EvUnregister       EventKind = "filter-unregistered" // FltUnregisterFilter finished (an unload step)
-	EvPortCreated      EventKind = "port-created"        // FltCreateCommunicationPort (Detail: name, max, SDDL)
-	EvPortClosed       EventKind = "port-closed"         // a server port closed (Detail: its name)
+	EvPortCreated      EventKind = "port-created"        // FltCreateCommunicationPort (Detail: name, max, SDDL; Object: the name; Count: max)
+	EvPortClosed       EventKind = "port-closed"         // a server port closed (Detail and Object: its name)
 	EvConnect          EventKind = "connect"             // a connect attempt with its result and reason
 	EvConnectNotify    EventKind = "connect-notify"      // ConnectNotify returned (Status: its status)
-	EvDisconnect       EventKind = "disconnect"          // a connection ended, or a disconnect step (Detail: the cause)
+	EvDisconnect       EventKind = "disconnect"          // a connection ended, or a disconnect step (Detail: the cause; see below)
 	EvMessageSent      EventKind = "message-sent"        // FltSendMessage entered (Detail: sizes, timeout)
 	EvMessageDelivered EventKind = "message-delivered"   // a kernel message was copied into a user Get
-	EvMessageReplied   EventKind = "message-replied"     // FilterReplyMessage (Status: the reply's status or why it failed)
+	EvMessageReplied   EventKind = "message-replied"     // FilterReplyMessage (Status: the reply's status or why it failed; Reason: "id never issued" for such a reply)
 	EvMessageTimedOut  EventKind = "message-timed-out"   // FltSendMessage returned STATUS_TIMEOUT
 	EvMessageAbandoned EventKind = "message-abandoned"   // FltSendMessage gave up: disconnect or thread terminating
 	EvUserSend         EventKind = "user-send"           // FilterSendMessage → MessageNotify
-	EvViolation        EventKind = "violation"           // the verifier caught a driver bug (Status: the rule)
+	EvViolation        EventKind = "violation"           // the verifier caught a driver bug (Status: the rule; Reason: the report after "verifier ")
 	EvFaultInjected    EventKind = "fault-injected"      // a test made a call fail or killed a process
-	EvRoutineFailed    EventKind = "routine-failed"      // a driver's or a process's call failed a check (Detail: routine: why)
+	EvRoutineFailed    EventKind = "routine-failed"      // a driver's or a process's call failed a check (Detail: routine: why; Routine, Reason: the two)
 	EvVolumeMounted    EventKind = "volume-mounted"      // a volume was added (Detail: name, device, kind)
 	EvInstanceAttached EventKind = "instance-attached"   // an attach attempt and its result
 	EvInstanceDetached EventKind = "instance-detached"   // an instance was torn down (Detail: reason)
@@ -69,6 +75,15 @@ type TraceEvent struct {
 	Status  string // an NTSTATUS as text, or a rule id for a violation
 	Detail  string
 
+	// The facts of Status and Detail as values, for a reader that draws or matches events
+	// without parsing their text (harness.Mermaid draws from these). Each is zero where the
+	// kind has no such fact; the comments of the EventKind constants say which kinds have them.
+	Err     error  // Status as a value: an NTSTATUS, HRESULT or Win32Error; nil when there is none or Status is a rule id
+	Routine string // the routine or callback the event is about: a refused call, a disconnect step, FilterUnload
+	Object  string // the object the event is about: a port's name
+	Count   int    // a number the event is about: a port's maximum number of connections
+	Reason  string // why: a refusal's reason, a connection's end, an unload's origin, a verifier report's finding
+
 	// Not yet formatted: the status and the detail's renderer and arguments.
 	status    NTSTATUS
 	hasStatus bool
@@ -80,8 +95,8 @@ type TraceEvent struct {
 // read.
 type TraceArgs [4]int64
 
-// WithStatus returns e whose Status will read as st's text (st.Error()); the text is made
-// only when the event is read, so recording costs no allocation.
+// WithStatus returns e whose Status will read as st's text (st.Error()) and whose Err will be
+// st; both are made only when the event is read, so recording costs no allocation.
 func (e TraceEvent) WithStatus(st NTSTATUS) TraceEvent {
 	e.status, e.hasStatus = st, true
 	return e
@@ -99,7 +114,7 @@ func (e TraceEvent) WithDetail(render func(TraceArgs) string, args TraceArgs) Tr
 // resolved returns e with Status and Detail formatted and nothing left to format.
 func (e TraceEvent) resolved() TraceEvent {
 	if e.hasStatus {
-		e.Status = e.status.Error()
+		e.Status, e.Err = e.status.Error(), e.status
 	}
 	if e.render != nil {
 		e.Detail = e.render(e.args)

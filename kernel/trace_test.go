@@ -200,7 +200,8 @@ func TestTraceFormatsStatusAndDetailWhenRead(t *testing.T) {
 	ev := tr.Events()
 	require.Equal(t, 1, calls)
 	require.Equal(t, kernel.TraceEvent{Seq: 1, Time: ev[0].Time, Kind: kernel.EvMessageReplied, Conn: 1,
-		Status: kernel.STATUS_BUFFER_OVERFLOW.Error(), Detail: "xxx|7"}, ev[0], "read events carry only text")
+		Status: kernel.STATUS_BUFFER_OVERFLOW.Error(), Err: kernel.STATUS_BUFFER_OVERFLOW, Detail: "xxx|7"}, ev[0],
+		"read events carry the text and the status's value, nothing left to format")
 	require.Equal(t, ev, tr.Filter(kernel.EvMessageReplied))
 	require.Contains(t, tr.Table(), "STATUS_BUFFER_OVERFLOW (0x80000005)  xxx|7")
 

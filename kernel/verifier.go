@@ -22,9 +22,13 @@ type Violation struct {
 // Error formats the violation on one line:
 //
 //	verifier R-VERIFY-1: driver "scanner", server port "\ScannerPort": <message> (on Windows: <what Windows does>; see docs/rules.md#r-verify-1)
-func (v Violation) Error() string {
+func (v Violation) Error() string { return "verifier " + v.finding() }
+
+// finding is the report without its "verifier" prefix: the rule, who, what, and what Windows
+// does.
+func (v Violation) finding() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "verifier %s: driver %q", v.Rule, v.Driver)
+	fmt.Fprintf(&b, "%s: driver %q", v.Rule, v.Driver)
 	if v.Process != "" {
 		fmt.Fprintf(&b, ", process %s", v.Process)
 	}
@@ -64,7 +68,7 @@ func (v *Verifier) Report(x Violation) {
 	t := v.trace
 	v.mu.Unlock()
 	if t != nil {
-		t.Add(TraceEvent{Kind: EvViolation, Driver: x.Driver, Status: string(x.Rule), Detail: x.Error()})
+		t.Add(TraceEvent{Kind: EvViolation, Driver: x.Driver, Status: string(x.Rule), Detail: x.Error(), Reason: x.finding()})
 	}
 }
 
