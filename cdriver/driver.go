@@ -314,6 +314,15 @@ func (h *host) trace(e kernel.TraceEvent) {
 	}
 }
 
+// timedWait tells the world a timed wait starts (see kernel.World.TimedWait); nil when nobody
+// listens, or there is no world.
+func (h *host) timedWait(routine string) (end func()) {
+	if h.world == nil {
+		return nil
+	}
+	return h.world.TimedWait(routine)
+}
+
 // imageUnloaded ends the load: the pool and lock checks of an unloading driver, then the
 // runtime's memory is freed and the image may be loaded again.
 func (h *host) imageUnloaded(why string) {

@@ -242,6 +242,11 @@ func cdrv_Wait(f C.fltemu_frame_t, obj C.PVOID, timeout *C.LARGE_INTEGER) C.NTST
 	} else {
 		fr.checkIRQL("KeWaitForSingleObject", DISPATCH_LEVEL)
 	}
+	if !forever && d > 0 {
+		if end := fr.h.timedWait("KeWaitForSingleObject"); end != nil {
+			defer end()
+		}
+	}
 	p := unsafe.Pointer(obj)
 	s := &fr.h.sync
 	s.mu.Lock()
@@ -305,6 +310,9 @@ func cdrv_Delay(f C.fltemu_frame_t, interval *C.LARGE_INTEGER) C.NTSTATUS {
 		return st(kernel.STATUS_INVALID_PARAMETER)
 	}
 	d, _ := timeoutDuration(interval)
+	if end := fr.h.timedWait("KeDelayExecutionThread"); end != nil && d > 0 {
+		defer end()
+	}
 	time.Sleep(d)
 	return st(kernel.STATUS_SUCCESS)
 }

@@ -298,6 +298,11 @@ func (c *Connection) await(ctx context.Context, op *sendOp, dl *sendDeadline, po
 		<-op.wake // no deadline, no cancellation: a plain receive
 		return kernel.STATUS_SUCCESS
 	default:
+		if !dl.at.IsZero() {
+			if end := c.m.world.TimedWait("FltSendMessage"); end != nil {
+				defer end()
+			}
+		}
 		select {
 		case <-op.wake:
 			return kernel.STATUS_SUCCESS

@@ -112,6 +112,10 @@ func TestDeadlockIsReported(t *testing.T) {
 			require.Contains(t, text, "Trace up to the deadlock:")
 			require.Contains(t, text, "driver-loaded")
 			require.NotContains(t, text, "panic: deadlock", "synctest's bare panic must not be what the user sees")
+			// The rule first, then the goroutines, then the trace.
+			rule, stacks, trace := strings.Index(text, "verifier R-VERIFY-10"), strings.Index(text, "blocked goroutines of"),
+				strings.Index(text, "Trace up to the deadlock:")
+			require.True(t, rule < stacks && stacks < trace, "report out of order:\n%s", text)
 			if strings.Contains(name, "unregister") {
 				require.Contains(t, text, "UnregisterFilter")
 			}

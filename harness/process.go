@@ -669,6 +669,11 @@ func (p *Process) GetQueuedCompletionStatus(port kernel.Handle, timeout time.Dur
 		p.refuse("GetQueuedCompletionStatus", err, p.handleProblem(port, st, TypeIoCompletion))
 		return 0, 0, nil, err
 	}
+	if timeout > 0 {
+		if end := p.w.k.TimedWait("GetQueuedCompletionStatus"); end != nil {
+			defer end()
+		}
+	}
 	pkt, st := b.(*kernel.CompletionPort).Remove(context.Background(), timeout)
 	switch st {
 	case kernel.STATUS_SUCCESS:

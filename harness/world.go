@@ -76,6 +76,11 @@ func WithSeed(seed int64) Option {
 // it did not expect, or each expected one that did not come. When the test failed, the trace
 // is logged as a table, and the fault-injection seed if the test injected faults.
 //
+// With [MermaidDirEnv] set, a failed test also writes its trace as a Mermaid diagram into that
+// directory. A world made outside a synctest bubble has a real clock: the first of its timed
+// waits (a FltSendMessage timeout, say) that takes a second or more of real time makes it log,
+// once, that the test could take no time inside a bubble, and how.
+//
 // A world made inside a synctest bubble must be torn down inside it: New with the bubble's t
 // does that. [Run] does both in one call.
 func New(t testing.TB, opts ...Option) *World {
@@ -101,16 +106,23 @@ func New(t testing.TB, opts ...Option) *World {
 		o.seedSet = true
 	}
 	w := newWorld(o)
+	stopWatch := func() {}
+	if currentBubble() == "" {
+		// Real time: a test that waits out a timeout here waits for real.
+		stopWatch = w.watchRealTimeWaits(t)
+	}
 	t.Cleanup(func() {
 		if err := w.Close(); err != nil {
 			t.Error(err)
 		}
+		stopWatch()
 		if t.Failed() {
 			t.Logf("trace of the failed test:\n%s", w.k.Trace().Table())
 			if w.faults.Used() {
 				t.Logf("fault injection seed %d (from %s); re-run with %s=%d go test -run '^%s$'",
 					w.faults.Seed(), seedFrom, SeedEnv, w.faults.Seed(), t.Name())
 			}
+			w.writeFailureDiagram(t)
 		}
 	})
 	return w

@@ -3,6 +3,8 @@ package kernel
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // World is one emulated machine: its object namespace, processes, trace and verifier. Every
@@ -16,6 +18,36 @@ type World struct {
 	mu      sync.Mutex
 	procs   map[uint32]*Process
 	nextPID uint32
+
+	timedWaits atomic.Pointer[TimedWaitObserver]
+}
+
+// TimedWaitObserver is told of each timed wait of the world as it ends: a wait with a timeout
+// (FltSendMessage's, GetQueuedCompletionStatus's, KeWaitForSingleObject's, ...) that fake time
+// would skip. routine names the call; began is when it started waiting.
+type TimedWaitObserver func(routine string, began time.Time)
+
+// ObserveTimedWaits installs f as the world's timed-wait observer (nil removes it). The
+// harness installs one when a world lives outside a synctest bubble, where such waits take
+// real time, to tell the test how to make them free.
+func (w *World) ObserveTimedWaits(f TimedWaitObserver) {
+	if f == nil {
+		w.timedWaits.Store(nil)
+		return
+	}
+	w.timedWaits.Store(&f)
+}
+
+// TimedWait is what a timed wait calls as it starts: it returns the function to call when the
+// wait ends (deferred, typically), or nil when nobody observes timed waits, so that the wait
+// reads no clock for nothing.
+func (w *World) TimedWait(routine string) (end func()) {
+	f := w.timedWaits.Load()
+	if f == nil {
+		return nil
+	}
+	began := time.Now()
+	return func() { (*f)(routine, began) }
 }
 
 // New makes an empty world: a namespace, no processes, an empty trace and verifier.

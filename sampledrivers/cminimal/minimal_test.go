@@ -63,19 +63,26 @@ func TestCMinimalTemplate(t *testing.T) {
 }
 
 // A 30-second KeWaitForSingleObject in C code runs on the bubble's fake clock: the runtime
-// blocks the goroutine on a channel and a timer, so synctest advances time.
+// blocks the goroutine on a channel and a timer, so synctest advances time. The wait is a
+// timed wait of the world, which a world outside a bubble would report as real time spent.
 func TestCMinimalWaitRunsOnFakeTime(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		require.NoError(t, w.Load("minimal", cminimal.New()))
 		svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
 		c, err := fltlib.Dial(context.Background(), svc, portName, nil)
 		require.NoError(t, err)
+		var waits []string
+		w.Kernel().ObserveTimedWaits(func(routine string, began time.Time) {
+			waits = append(waits, routine+" "+time.Since(began).String())
+		})
 		start := time.Now()
 		out := make([]byte, 8)
 		n, err := c.Send(context.Background(), []byte("sleep"), out)
 		require.NoError(t, err)
 		require.Equal(t, "woke", string(out[:n]))
 		require.Equal(t, 30*time.Second, time.Since(start))
+		w.Kernel().ObserveTimedWaits(nil)
+		require.Equal(t, []string{"KeWaitForSingleObject 30s"}, waits)
 		require.NoError(t, c.Close())
 	})
 }
