@@ -3,6 +3,7 @@
 package fltlib
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 	"time"
@@ -27,26 +28,32 @@ var (
 	procCancelSynchronousIo            = windows.NewLazySystemDLL("kernel32.dll").NewProc("CancelSynchronousIo")
 )
 
-// System returns the backend of the running Windows system: fltlib.dll and kernel32.
 // instanceNameMaxChars is INSTANCE_NAME_MAX_CHARS: the longest instance name FilterAttach
 // returns.
 const instanceNameMaxChars = 255
 
-func System() Backend { return &sysBackend{pinned: map[*sysOverlapped]struct{}{}} }
+// System returns the backend of the running Windows system: fltlib.dll and kernel32.
+func System() Backend {
+	return &sysBackend{pinned: map[*sysOverlapped]struct{}{}, associated: map[kernel.Handle]bool{}}
+}
 
 type sysBackend struct {
-	mu     sync.Mutex
-	pinned map[*sysOverlapped]struct{} // guarded by mu: requests the OS may still write into
+	mu         sync.Mutex
+	pinned     map[*sysOverlapped]struct{} // guarded by mu: requests the OS may still write into
+	associated map[kernel.Handle]bool      // guarded by mu: handles tied to a completion port
 }
 
 // sysOverlapped is the OS's OVERLAPPED of a request (first, so that the pointer a completion
 // port returns leads back to it), the buffer the OS writes into, and the event the request
-// signals. It stays referenced from pinned until its completion has been observed.
+// signals. It stays referenced from pinned until its completion has been observed and no
+// completion packet can refer to it any more.
 type sysOverlapped struct {
 	ov    windows.Overlapped
 	owner *Overlapped
 	buf   []byte
+	port  kernel.Handle // the handle the request was issued on
 	b     *sysBackend
+	event closeOnce // ov.HEvent: waiters may still be blocked on it when the completion is seen
 	once  sync.Once
 }
 
@@ -59,30 +66,57 @@ func (s *sysOverlapped) pending() bool {
 	return st == kernel.STATUS_PENDING
 }
 
-// finish runs once the completion of a request has been observed: the OS no longer writes
-// into it, its event closes, the Go event is set.
+// wait blocks until the request completed, on its OS event.
+func (s *sysOverlapped) wait() error {
+	if !s.event.acquire() {
+		return nil // finished: it completed
+	}
+	defer s.event.release()
+	_, err := windows.WaitForSingleObject(s.ov.HEvent, windows.INFINITE)
+	return errnoError(err)
+}
+
+// observed runs when a completion was seen outside a completion port (the event, or
+// GetOverlappedResult): the Go event is set, and unless the handle is tied to a completion
+// port, whose packet still refers to the request, the request is finished.
+func (s *sysOverlapped) observed() {
+	if s.owner != nil && s.owner.Event != nil {
+		s.owner.Event.Set()
+	}
+	if !s.b.isAssociated(s.port) {
+		s.finish()
+	}
+}
+
+// finish runs once the OS no longer refers to the request: it is unpinned, its OS event is
+// closed (by the last waiter still on it), the Go event is set.
 func (s *sysOverlapped) finish() {
 	s.once.Do(func() {
 		s.b.mu.Lock()
 		delete(s.b.pinned, s)
 		s.b.mu.Unlock()
-		if s.ov.HEvent != 0 {
-			_ = windows.CloseHandle(s.ov.HEvent)
-		}
+		s.event.finish()
 		if s.owner != nil && s.owner.Event != nil {
 			s.owner.Event.Set()
 		}
 	})
 }
 
-// begin makes the OS OVERLAPPED for a request of ov into buf, with its own event.
-func (b *sysBackend) begin(ov *Overlapped, buf []byte) (*sysOverlapped, error) {
+func (b *sysBackend) isAssociated(h kernel.Handle) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.associated[h]
+}
+
+// begin makes the OS OVERLAPPED for a request of ov on port into buf, with its own event.
+func (b *sysBackend) begin(port kernel.Handle, ov *Overlapped, buf []byte) (*sysOverlapped, error) {
 	ev, err := windows.CreateEvent(nil, 1, 0, nil)
 	if err != nil {
 		return nil, err
 	}
-	s := &sysOverlapped{owner: ov, buf: buf, b: b}
+	s := &sysOverlapped{owner: ov, buf: buf, port: port, b: b}
 	s.ov.HEvent = ev
+	s.event.close = func() { _ = windows.CloseHandle(ev) }
 	s.ov.Internal = uintptr(kernel.STATUS_PENDING)
 	if ov.Event != nil {
 		ov.Event.Reset()
@@ -116,9 +150,8 @@ func (b *sysBackend) FilterConnectCommunicationPort(portName string, options uin
 		}
 	}
 	var h windows.Handle
-	r, _, _ := procFilterConnectCommunicationPort.Call(uintptr(unsafe.Pointer(name)), uintptr(options),
-		uintptr(ctx), uintptr(uint16(sizeOfContext)), uintptr(unsafe.Pointer(wsa)), uintptr(unsafe.Pointer(&h)))
-	if hr := kernel.HRESULT(uint32(r)); hr != kernel.S_OK {
+	if hr := callHR(procFilterConnectCommunicationPort, uintptr(unsafe.Pointer(name)), uintptr(options),
+		uintptr(ctx), uintptr(uint16(sizeOfContext)), uintptr(unsafe.Pointer(wsa)), uintptr(unsafe.Pointer(&h))); hr != kernel.S_OK {
 		return kernel.InvalidHandle, hr
 	}
 	return kernel.Handle(h), kernel.S_OK
@@ -129,21 +162,19 @@ func (b *sysBackend) FilterGetMessage(port kernel.Handle, buf []byte, ov *Overla
 		return hr
 	}
 	if ov == nil {
-		r, _, _ := procFilterGetMessage.Call(uintptr(port), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0)
-		return kernel.HRESULT(uint32(r))
+		return callHR(procFilterGetMessage, uintptr(port), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0)
 	}
-	s, err := b.begin(ov, buf)
+	s, err := b.begin(port, ov, buf)
 	if err != nil {
 		return hresultOf(errnoError(err))
 	}
-	r, _, _ := procFilterGetMessage.Call(uintptr(port), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&s.ov)))
-	hr := kernel.HRESULT(uint32(r))
+	hr := callHR(procFilterGetMessage, uintptr(port), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&s.ov)))
 	switch {
 	case hr == hrPending:
 		if ov.Event != nil {
 			go func() { // the Go event follows the OS event
-				_, _ = windows.WaitForSingleObject(s.ov.HEvent, windows.INFINITE)
-				s.finish()
+				_ = s.wait()
+				s.observed()
 			}()
 		}
 	case s.pending():
@@ -157,10 +188,8 @@ func (b *sysBackend) FilterGetMessage(port kernel.Handle, buf []byte, ov *Overla
 		s.finish() // failed at once: no completion packet follows
 	default:
 		// Completed at once (a synchronous handle, or a message already queued). A handle
-		// associated with a completion port still gets a packet, which releases it.
-		if ov.Event != nil {
-			ov.Event.Set()
-		}
+		// associated with a completion port still gets a packet, which finishes it.
+		s.observed()
 	}
 	return hr
 }
@@ -169,8 +198,7 @@ func (b *sysBackend) FilterReplyMessage(port kernel.Handle, buf []byte) kernel.H
 	if hr := checkReplyBuffer(buf); hr != kernel.S_OK {
 		return hr
 	}
-	r, _, _ := procFilterReplyMessage.Call(uintptr(port), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-	return kernel.HRESULT(uint32(r))
+	return callHR(procFilterReplyMessage, uintptr(port), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 }
 
 func (b *sysBackend) FilterSendMessage(port kernel.Handle, in, out []byte, bytesReturned *uint32) kernel.HRESULT {
@@ -185,12 +213,12 @@ func (b *sysBackend) FilterSendMessage(port kernel.Handle, in, out []byte, bytes
 		outp = unsafe.Pointer(&out[0])
 	}
 	var n uint32
-	r, _, _ := procFilterSendMessage.Call(uintptr(port), uintptr(unsafe.Pointer(&in[0])), uintptr(len(in)),
+	hr := callHR(procFilterSendMessage, uintptr(port), uintptr(unsafe.Pointer(&in[0])), uintptr(len(in)),
 		uintptr(outp), uintptr(len(out)), uintptr(unsafe.Pointer(&n)))
 	if bytesReturned != nil {
 		*bytesReturned = n
 	}
-	return kernel.HRESULT(uint32(r))
+	return hr
 }
 
 func (b *sysBackend) FilterAttach(filterName, volumeName, instanceName string) (string, kernel.HRESULT) {
@@ -210,9 +238,8 @@ func (b *sysBackend) FilterAttach(filterName, volumeName, instanceName string) (
 		}
 	}
 	created := make([]uint16, instanceNameMaxChars+1)
-	r, _, _ := procFilterAttach.Call(uintptr(unsafe.Pointer(f)), uintptr(unsafe.Pointer(v)), uintptr(unsafe.Pointer(inst)),
-		uintptr(len(created)*2), uintptr(unsafe.Pointer(&created[0])))
-	if hr := kernel.HRESULT(uint32(r)); hr != kernel.S_OK {
+	if hr := callHR(procFilterAttach, uintptr(unsafe.Pointer(f)), uintptr(unsafe.Pointer(v)), uintptr(unsafe.Pointer(inst)),
+		uintptr(len(created)*2), uintptr(unsafe.Pointer(&created[0]))); hr != kernel.S_OK {
 		return "", hr
 	}
 	return windows.UTF16ToString(created), kernel.S_OK
@@ -234,8 +261,7 @@ func (b *sysBackend) FilterDetach(filterName, volumeName, instanceName string) k
 			return kernel.E_INVALIDARG
 		}
 	}
-	r, _, _ := procFilterDetach.Call(uintptr(unsafe.Pointer(f)), uintptr(unsafe.Pointer(v)), uintptr(unsafe.Pointer(inst)))
-	return kernel.HRESULT(uint32(r))
+	return callHR(procFilterDetach, uintptr(unsafe.Pointer(f)), uintptr(unsafe.Pointer(v)), uintptr(unsafe.Pointer(inst)))
 }
 
 func (b *sysBackend) MapViewOfFile(section kernel.Handle, desiredAccess uint32, fileOffsetHigh, fileOffsetLow uint32, numberOfBytesToMap uintptr) ([]byte, error) {
@@ -267,6 +293,9 @@ func (b *sysBackend) CloseHandle(h kernel.Handle) error {
 	if err := windows.CloseHandle(windows.Handle(h)); err != nil {
 		return errnoError(err)
 	}
+	b.mu.Lock()
+	delete(b.associated, h) // the value may come back for another object
+	b.mu.Unlock()
 	return nil
 }
 
@@ -295,13 +324,16 @@ func (b *sysBackend) GetOverlappedResult(h kernel.Handle, ov *Overlapped, wait b
 		if !wait {
 			return 0, kernel.ERROR_IO_INCOMPLETE
 		}
-		if _, err := windows.WaitForSingleObject(s.ov.HEvent, windows.INFINITE); err != nil {
-			return 0, errnoError(err)
+		if err := s.wait(); err != nil {
+			return 0, err
 		}
 	}
 	st, n := ov.Result()
 	if st == kernel.STATUS_PENDING {
 		return 0, kernel.ERROR_IO_INCOMPLETE
+	}
+	if s != nil {
+		s.observed()
 	}
 	return n, completionError(st)
 }
@@ -310,6 +342,11 @@ func (b *sysBackend) CreateIoCompletionPort(file, existing kernel.Handle, key ui
 	h, err := windows.CreateIoCompletionPort(windows.Handle(file), windows.Handle(existing), key, concurrency)
 	if err != nil {
 		return kernel.InvalidHandle, errnoError(err)
+	}
+	if file != kernel.InvalidHandle {
+		b.mu.Lock()
+		b.associated[file] = true
+		b.mu.Unlock()
 	}
 	return kernel.Handle(h), nil
 }
@@ -320,7 +357,10 @@ func (b *sysBackend) GetQueuedCompletionStatus(port kernel.Handle, timeout time.
 	var o *windows.Overlapped
 	err := windows.GetQueuedCompletionStatus(windows.Handle(port), &n, &key, &o, timeoutMillis(timeout))
 	if o == nil {
-		return 0, 0, nil, errnoError(err)
+		if err != nil { // nothing dequeued: a timeout, a closed port
+			return 0, 0, nil, errnoError(err)
+		}
+		return n, key, nil, nil // a packet posted without an OVERLAPPED
 	}
 	s := (*sysOverlapped)(unsafe.Pointer(o)) // CONTAINING_RECORD: the OVERLAPPED is its first field
 	ov := s.owner
@@ -380,16 +420,35 @@ func (b *sysBackend) CancelSynchronousIo(th Thread) error {
 	if t.h == 0 {
 		return kernel.ERROR_NOT_FOUND
 	}
+	if err := procCancelSynchronousIo.Find(); err != nil {
+		return errnoError(err)
+	}
 	if r, _, e := procCancelSynchronousIo.Call(uintptr(t.h)); r == 0 {
 		return errnoError(e)
 	}
 	return nil
 }
 
-// errnoError converts the error of an x/sys/windows call to the project's Win32Error.
+// callHR calls an fltlib routine that returns an HRESULT. A DLL or routine the system lacks
+// is an HRESULT too (ERROR_MOD_NOT_FOUND, ERROR_PROC_NOT_FOUND), where LazyProc.Call would
+// panic.
+func callHR(p *windows.LazyProc, args ...uintptr) kernel.HRESULT {
+	if err := p.Find(); err != nil {
+		return hresultOf(errnoError(err))
+	}
+	r, _, _ := p.Call(args...)
+	return kernel.HRESULT(uint32(r))
+}
+
+// errnoError converts the error of an x/sys/windows call (an Errno, or a DLLError carrying
+// one) to the project's Win32Error.
 func errnoError(err error) error {
 	if err == nil {
 		return nil
+	}
+	var de *windows.DLLError
+	if errors.As(err, &de) && de.Err != nil {
+		err = de.Err
 	}
 	if e, ok := err.(windows.Errno); ok {
 		return win32Error(uintptr(e))
