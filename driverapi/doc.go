@@ -14,6 +14,23 @@
 // success code: a driver that sends a message and waits for a verdict must compare with
 // STATUS_SUCCESS, not use IsSuccess.
 //
+// # File I/O
+//
+// The file-I/O half of the headers holds the major function codes, the callback data, the
+// operation registration, instances, contexts, file names and volume properties, and the
+// [FileRoutines] a driver calls (FltReadFile, FltGetFileNameInformation, FltSetStreamContext,
+// ...). Names and values follow fltkernel.h; where C uses a union or an out pointer the Go
+// shape is stated on the type or routine.
+//
+// # Sections for data scans
+//
+// An anti-virus filter (the avscan sample) lets a user-mode service read a file through a
+// section: FltRegisterForDataScan at instance setup, FltCreateSectionForDataScan when a scan
+// starts (in the service's process, so that the handle it returns is the service's),
+// MapViewOfFile in the service, FltCloseSectionForDataScan when the verdict comes. The section
+// context the filter allocated (FLT_SECTION_CONTEXT) stays referenced by the section until it
+// is closed.
+//
 // # A complete driver with a communication port
 //
 // DriverEntry registers the filter with a [Registration] (FLT_REGISTRATION), builds the

@@ -1,10 +1,3 @@
-// # File I/O
-//
-// The file-I/O half of the headers holds the major function codes, the callback data, the
-// operation registration, instances, contexts, file names and volume properties, and the
-// [FileRoutines] a driver calls (FltReadFile, FltGetFileNameInformation, FltSetStreamContext,
-// ...). Names and values follow fltkernel.h; where C uses a union or an out pointer the Go
-// shape is stated on the type or routine.
 package driverapi
 
 import (

@@ -1,11 +1,3 @@
-// # Sections for data scans
-//
-// An anti-virus filter (the avscan sample) lets a user-mode service read a file through a
-// section: FltRegisterForDataScan at instance setup, FltCreateSectionForDataScan when a scan
-// starts (in the service's process, so that the handle it returns is the service's),
-// MapViewOfFile in the service, FltCloseSectionForDataScan when the verdict comes. The section
-// context the filter allocated (FLT_SECTION_CONTEXT) stays referenced by the section until it
-// is closed.
 package driverapi
 
 import (

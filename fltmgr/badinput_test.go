@@ -1,6 +1,6 @@
 package fltmgr_test
 
-// Bad-input sweep of the filter manager (issue 8): the Manager's load/unload, registration and
+// Bad-input sweep of the filter manager: the Manager's load/unload, registration and
 // communication-port routines and every Connection method, called with nil, zero, negative,
 // oversized, closed and foreign (another world's, another filter's) arguments. Each call runs
 // on a goroutine of its own inside a synctest bubble; the sweep fails if a call panics, if it

@@ -1,6 +1,6 @@
 package harness_test
 
-// Bad-input sweep of the harness user API (issue 8): every Process fltlib/kernel32 routine of the
+// Bad-input sweep of the harness user API: every Process fltlib/kernel32 routine of the
 // communication-port model, Dial and Conn, the header helpers and the World's load/unload
 // entry points, called with nil, zero, negative, oversized, closed and foreign (another
 // process's, another world's) arguments. Each call runs on a goroutine of its own inside a

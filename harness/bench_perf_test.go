@@ -18,7 +18,7 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// The performance suite of issue 7. Every figure is reported next to a baseline measured in
+// The performance suite. Every figure is reported next to a baseline measured in
 // the same run, as a ratio (b.ReportMetric), since absolute times vary between machines.
 
 // benchWorld loads a test driver with tracing off and returns it with an admin process.

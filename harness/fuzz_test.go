@@ -1,7 +1,8 @@
 package harness_test
 
-// Fuzz targets of the user-mode side (issue 8). Seeds: f.Add below and testdata/fuzz/<FuzzName>/
-// in this directory; a plain `go test` runs both. To fuzz:
+// Fuzz targets of the user-mode side: nothing a user program passes may panic, hang or lose a
+// message. Seeds: f.Add below and testdata/fuzz/<FuzzName>/ in this directory; a plain `go test`
+// runs both. To fuzz:
 //
 //	go test -run '^$' -fuzz '^FuzzMessageFraming$' -fuzztime 60s ./harness
 //	go test -run '^$' -fuzz '^FuzzConnectContext$' -fuzztime 60s ./harness

@@ -1,6 +1,6 @@
 package harness_test
 
-// Model-based random tests (issue 8): a small sequential reference model of docs/rules.md §2–§5 and
+// Model-based random tests: a small sequential reference model of docs/rules.md §2–§5 and
 // random operation sequences run against both the model and the real emulator, compared step
 // by step, with shrinking to a minimal failing sequence.
 //
@@ -1272,25 +1272,26 @@ func mdShrinkWith(ops []mdOp, fails func([]mdOp) bool) []mdOp {
 	return ops
 }
 
-// mdRegressions are minimal sequences TestModelRandom found, kept as regression tests.
-var mdRegressions = map[string][]mdOp{
+// mdFoundSequences are minimal sequences on which the model and the emulator once disagreed;
+// replaying them on every run keeps those corners checked whatever the random seeds visit.
+var mdFoundSequences = map[string][]mdOp{
 	// A process exits while a duplicate of its connection handle lives on in another process:
 	// the Get it issued must be cancelled (a dead process must not receive, and so lose, a
-	// message). Found with seed 1; fixed in harness Process.Exit.
+	// message).
 	"exit cancels the Gets of the process": {
 		{K: mdConnect, A: 891, B: 562}, {K: mdDup, A: 538, B: 818}, {K: mdGetOv, A: 79, B: 836}, {K: mdKill, A: 521},
 	},
 	// The same after the process closed its own handle first: the Get outlives the handle.
-	// Found with seed 2 after the first fix.
 	"exit cancels the Gets of a closed handle": {
 		{K: mdConnect, A: 528, B: 615}, {K: mdGetSync, A: 912, B: 107}, {K: mdDup, A: 178, B: 67},
 		{K: mdClose, A: 816}, {K: mdKill, A: 333},
 	},
 }
 
-// TestModelRegressions replays the sequences TestModelRandom once failed on.
-func TestModelRegressions(t *testing.T) {
-	for name, ops := range mdRegressions {
+// TestModelFoundSequences replays the sequences on which TestModelRandom once found the model
+// and the emulator disagreeing.
+func TestModelFoundSequences(t *testing.T) {
+	for name, ops := range mdFoundSequences {
 		t.Run(name, func(t *testing.T) {
 			if f := mdRun(t, ops); f != nil {
 				t.Fatalf("model and emulator disagree:\n%s", f)

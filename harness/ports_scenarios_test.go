@@ -1,7 +1,7 @@
 package harness_test
 
-// End-to-end scenarios of issue 3 item 6, told as a service author would live them, and the bad
-// input sweep: nothing a user program passes may panic, block forever or lose a message.
+// End-to-end scenarios, told as a service author would live them, and the bad input sweep:
+// nothing a user program passes may panic, block forever or lose a message.
 
 import (
 	"context"

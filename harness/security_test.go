@@ -1,6 +1,6 @@
 package harness_test
 
-// Security checks (issue 8): handles are per process; the access check runs before
+// Security checks: handles are per process; the access check runs before
 // ConnectNotify, so a denied token never reaches the driver; deny ACEs, deny-only groups and
 // the integrity rule; and a handle duplicated (or inherited) into a process that could not have
 // connected keeps working, because Windows checks access when the connection is opened, not

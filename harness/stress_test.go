@@ -1,6 +1,6 @@
 package harness_test
 
-// Stress test (issue 8): 8 kernel senders and 8 user workers on several connections, with random
+// Stress test: 8 kernel senders and 8 user workers on several connections, with random
 // timeouts, CancelIoEx, process kills, FltCloseClientPort, a server-port close and an unload (and
 // a reload) in the middle, all inside a synctest bubble so that timeouts cost nothing. At the end
 // the records of both sides are cross-checked (see stressRun.check for the invariants).

@@ -1,8 +1,8 @@
 package kernel_test
 
-// Fuzz targets of the kernel (issue 8). The SDDL and SID parsers have theirs in sddl_test.go and
-// sid_test.go. Seeds: f.Add below and testdata/fuzz/<FuzzName>/ in this directory; a plain
-// `go test` runs both. To fuzz:
+// Fuzz targets of the kernel: the parsers and checks that take untrusted input. The SDDL and SID
+// parsers have theirs in sddl_test.go and sid_test.go. Seeds: f.Add below and
+// testdata/fuzz/<FuzzName>/ in this directory; a plain `go test` runs both. To fuzz:
 //
 //	go test -run '^$' -fuzz '^FuzzAccessCheck$' -fuzztime 60s ./kernel
 //	go test -run '^$' -fuzz '^FuzzNtStatusToHResult$' -fuzztime 60s ./kernel
@@ -373,10 +373,11 @@ func FuzzNtStatusToHResult(f *testing.F) {
 	})
 }
 
-// ---- regression tests for what the fuzzers found ----
+// ---- inputs the fuzzers found, replayed as plain tests ----
 
-// TestAccessCheckFuzzFindings pins the two access-check bugs FuzzAccessCheck found (seeds
-// 4cec224b527b7307 and edc8c961e06cddc9 in testdata/fuzz/FuzzAccessCheck).
+// TestAccessCheckFuzzFindings pins two access-check corners where a grant must not be
+// computed piecemeal (the fuzz inputs are 4cec224b527b7307 and edc8c961e06cddc9 in
+// testdata/fuzz/FuzzAccessCheck).
 func TestAccessCheckFuzzFindings(t *testing.T) {
 	// A generic right the object type maps to nothing (GENERIC_EXECUTE on a port) is a request
 	// for nothing, which is denied like a desired mask of 0 — not "granted 0" with success.
