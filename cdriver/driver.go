@@ -31,20 +31,11 @@ const (
 	RuleLockUnbalanced kernel.RuleID = "R-LOCK-1" // a release of a lock not held, a recursive acquire
 	RuleLockHeld       kernel.RuleID = "R-LOCK-2" // a lock still held when a callback returns
 	RuleAssert         kernel.RuleID = "R-ASSERT" // an ASSERT/NT_ASSERT that failed
-	RuleIRQL                         = kernel.RuleVerify9
-	RuleBadArgument                  = kernel.RuleVerify5
 )
 
 // EvDbgPrint is the trace event of a driver's DbgPrint: Detail is the text, without the
 // trailing newline.
 const EvDbgPrint kernel.EventKind = "dbg-print"
-
-// IRQLs.
-const (
-	PASSIVE_LEVEL  = kernel.PASSIVE_LEVEL
-	APC_LEVEL      = kernel.APC_LEVEL
-	DISPATCH_LEVEL = kernel.DISPATCH_LEVEL
-)
 
 // Driver is a C minifilter: its DriverEntry, hosted as a [driverapi.Driver].
 type Driver struct {
@@ -406,7 +397,7 @@ func (fr *frame) leave() {
 		}
 	}
 	if cur := fr.irql(); cur != fr.entry {
-		fr.h.report(RuleIRQL, fr.where, fmt.Sprintf("returned at %v; it was called at %v", cur, fr.entry),
+		fr.h.report(kernel.RuleVerify9, fr.where, fmt.Sprintf("returned at %v; it was called at %v", cur, fr.entry),
 			"IRQL_GT_ZERO_AT_SYSTEM_SERVICE or IRQL_NOT_LESS_OR_EQUAL bugcheck")
 		fr.setIRQL(fr.entry)
 	}
@@ -458,14 +449,14 @@ func (fr *frame) fileObject(p unsafe.Pointer) *fsys.FileObject {
 // manager checks its own routines).
 func (fr *frame) checkIRQL(routine string, max kernel.KIRQL) {
 	if cur := fr.irql(); cur > max {
-		fr.h.report(RuleIRQL, routine, fmt.Sprintf("called at %v from %s; it may be called at %v or below",
+		fr.h.report(kernel.RuleVerify9, routine, fmt.Sprintf("called at %v from %s; it may be called at %v or below",
 			cur, fr.where, max), "IRQL_NOT_LESS_OR_EQUAL bugcheck (or a deadlock on a page fault)")
 	}
 }
 
 // badInput reports an argument that would crash Windows.
 func (fr *frame) badInput(routine, what string) {
-	fr.h.report(RuleBadArgument, routine, fmt.Sprintf("%s passed %s", fr.where, what), "a bugcheck (or memory corruption)")
+	fr.h.report(kernel.RuleVerify5, routine, fmt.Sprintf("%s passed %s", fr.where, what), "a bugcheck (or memory corruption)")
 }
 
 // sortedKeys is for stable reports.

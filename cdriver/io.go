@@ -318,7 +318,7 @@ func cdrv_FltReadWriteFile(f C.fltemu_frame_t, write C.int, pi C.PFLT_INSTANCE, 
 //export cdrv_FltCancelFileOpen
 func cdrv_FltCancelFileOpen(f C.fltemu_frame_t, pi C.PFLT_INSTANCE, pfo C.PFILE_OBJECT) {
 	fr := frameOf(f)
-	fr.checkIRQL("FltCancelFileOpen", PASSIVE_LEVEL)
+	fr.checkIRQL("FltCancelFileOpen", kernel.PASSIVE_LEVEL)
 	inst, ok := fr.instance("FltCancelFileOpen", pi)
 	if !ok {
 		return
@@ -331,7 +331,7 @@ func cdrv_FltCancelFileOpen(f C.fltemu_frame_t, pi C.PFLT_INSTANCE, pfo C.PFILE_
 //export cdrv_FltIsDirectory
 func cdrv_FltIsDirectory(f C.fltemu_frame_t, pfo C.PFILE_OBJECT, pi C.PFLT_INSTANCE, ret *C.BOOLEAN) C.NTSTATUS {
 	fr := frameOf(f)
-	fr.checkIRQL("FltIsDirectory", APC_LEVEL)
+	fr.checkIRQL("FltIsDirectory", kernel.APC_LEVEL)
 	inst, ok := fr.instance("FltIsDirectory", pi)
 	if !ok {
 		return st(kernel.STATUS_INVALID_PARAMETER)
@@ -605,7 +605,7 @@ func (h *host) contextCleanup(fn C.PFLT_CONTEXT_CLEANUP_CALLBACK) driverapi.Cont
 //export cdrv_FltAllocateContext
 func cdrv_FltAllocateContext(f C.fltemu_frame_t, pf C.PFLT_FILTER, typ C.FLT_CONTEXT_TYPE, size C.SIZE_T, pool C.POOL_TYPE, ret *C.PFLT_CONTEXT) C.NTSTATUS {
 	fr := frameOf(f)
-	fr.checkIRQL("FltAllocateContext", APC_LEVEL)
+	fr.checkIRQL("FltAllocateContext", kernel.APC_LEVEL)
 	flt, ok := fr.filterOf("FltAllocateContext", pf)
 	if !ok {
 		return st(kernel.STATUS_INVALID_PARAMETER)
@@ -662,7 +662,7 @@ func cdrv_FltSetContext(f C.fltemu_frame_t, kind C.int, pi C.PFLT_INSTANCE, pfo 
 	if kind == C.FLT_STREAM_CONTEXT {
 		routine = "FltSetStreamContext"
 	}
-	fr.checkIRQL(routine, APC_LEVEL)
+	fr.checkIRQL(routine, kernel.APC_LEVEL)
 	inst, ok1 := fr.instance(routine, pi)
 	fo, ok2 := fr.file(routine, pfo)
 	c, ok3 := fr.context(routine, pc)
@@ -696,7 +696,7 @@ func cdrv_FltGetContext(f C.fltemu_frame_t, kind C.int, pi C.PFLT_INSTANCE, pfo 
 	if kind == C.FLT_STREAM_CONTEXT {
 		routine = "FltGetStreamContext"
 	}
-	fr.checkIRQL(routine, APC_LEVEL)
+	fr.checkIRQL(routine, kernel.APC_LEVEL)
 	inst, ok1 := fr.instance(routine, pi)
 	fo, ok2 := fr.file(routine, pfo)
 	if !ok1 || !ok2 || ret == nil {

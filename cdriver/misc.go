@@ -46,12 +46,12 @@ func cdrv_Probe(f C.fltemu_frame_t, p unsafe.Pointer, n C.SIZE_T, align C.ULONG,
 		return
 	}
 	if p == nil {
-		fr.h.report(RuleBadArgument, routine, fmt.Sprintf("%s probed a NULL buffer of %d bytes", fr.where, n),
+		fr.h.report(kernel.RuleVerify5, routine, fmt.Sprintf("%s probed a NULL buffer of %d bytes", fr.where, n),
 			"raises STATUS_ACCESS_VIOLATION: the __except handler runs (the emulator's __try cannot run it)")
 		return
 	}
 	if align != 0 && uintptr(p)%uintptr(align) != 0 {
-		fr.h.report(RuleBadArgument, routine, fmt.Sprintf("%s probed %p, not aligned on %d", fr.where, p, align),
+		fr.h.report(kernel.RuleVerify5, routine, fmt.Sprintf("%s probed %p, not aligned on %d", fr.where, p, align),
 			"raises STATUS_DATATYPE_MISALIGNMENT: the __except handler runs (the emulator's __try cannot run it)")
 	}
 }
@@ -59,7 +59,7 @@ func cdrv_Probe(f C.fltemu_frame_t, p unsafe.Pointer, n C.SIZE_T, align C.ULONG,
 //export cdrv_RaiseStatus
 func cdrv_RaiseStatus(f C.fltemu_frame_t, s C.NTSTATUS) {
 	fr := frameOf(f)
-	fr.h.report(RuleBadArgument, "ExRaiseStatus", fmt.Sprintf("%s raised %v; the emulator cannot unwind C code and goes on after the call", fr.where, kernel.NTSTATUS(uint32(s))),
+	fr.h.report(kernel.RuleVerify5, "ExRaiseStatus", fmt.Sprintf("%s raised %v; the emulator cannot unwind C code and goes on after the call", fr.where, kernel.NTSTATUS(uint32(s))),
 		"the nearest __except handler runs")
 }
 

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"github.com/fltemu/fltemu/kernel"
 )
 
 // Pool patterns: a fresh block that was not asked to be zeroed, the guard bytes after each
@@ -99,9 +101,9 @@ func cdrv_Allocate(f C.fltemu_frame_t, flags C.ULONG64, n C.SIZE_T, tag C.ULONG,
 		paged = fl&poolFlagPaged != 0
 	}
 	if paged {
-		fr.checkIRQL(routine+" (paged pool)", APC_LEVEL)
+		fr.checkIRQL(routine+" (paged pool)", kernel.APC_LEVEL)
 	} else {
-		fr.checkIRQL(routine, DISPATCH_LEVEL)
+		fr.checkIRQL(routine, kernel.DISPATCH_LEVEL)
 	}
 	if tag == 0 {
 		fr.badInput(routine, "a pool tag of 0")
@@ -138,7 +140,7 @@ func cdrv_Free(f C.fltemu_frame_t, pv C.PVOID, tag C.ULONG, checkTag C.int, rout
 		fr.badInput(name, "a NULL pointer")
 		return
 	}
-	fr.checkIRQL(name, DISPATCH_LEVEL)
+	fr.checkIRQL(name, kernel.DISPATCH_LEVEL)
 	ps := &h.pool
 	ps.mu.Lock()
 	a, live := ps.live[p]

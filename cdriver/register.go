@@ -62,7 +62,7 @@ func registrationSizeFor(version uint16) (int, bool) {
 func cdrv_FltRegisterFilter(f C.fltemu_frame_t, drv *C.DRIVER_OBJECT, creg *C.FLT_REGISTRATION, ret *C.PFLT_FILTER) C.NTSTATUS {
 	fr := frameOf(f)
 	h := fr.h
-	fr.checkIRQL("FltRegisterFilter", PASSIVE_LEVEL)
+	fr.checkIRQL("FltRegisterFilter", kernel.PASSIVE_LEVEL)
 	if drv == nil || creg == nil || ret == nil {
 		fr.badInput("FltRegisterFilter", "a NULL Driver, Registration or RetFilter")
 		return st(kernel.STATUS_INVALID_PARAMETER)
@@ -192,7 +192,7 @@ func (fr *frame) filterOf(routine string, p C.PFLT_FILTER) (driverapi.Filter, bo
 //export cdrv_FltUnregisterFilter
 func cdrv_FltUnregisterFilter(f C.fltemu_frame_t, p C.PFLT_FILTER) {
 	fr := frameOf(f)
-	fr.checkIRQL("FltUnregisterFilter", PASSIVE_LEVEL)
+	fr.checkIRQL("FltUnregisterFilter", kernel.PASSIVE_LEVEL)
 	if flt, ok := fr.filterOf("FltUnregisterFilter", p); ok {
 		fr.h.fm.UnregisterFilter(flt)
 	}
@@ -201,7 +201,7 @@ func cdrv_FltUnregisterFilter(f C.fltemu_frame_t, p C.PFLT_FILTER) {
 //export cdrv_FltStartFiltering
 func cdrv_FltStartFiltering(f C.fltemu_frame_t, p C.PFLT_FILTER) C.NTSTATUS {
 	fr := frameOf(f)
-	fr.checkIRQL("FltStartFiltering", PASSIVE_LEVEL)
+	fr.checkIRQL("FltStartFiltering", kernel.PASSIVE_LEVEL)
 	flt, ok := fr.filterOf("FltStartFiltering", p)
 	if !ok {
 		return st(kernel.STATUS_INVALID_PARAMETER)
@@ -277,7 +277,7 @@ func (h *host) teardown(where string, fn C.PFLT_INSTANCE_TEARDOWN_CALLBACK) driv
 //export cdrv_FltBuildDefaultSecurityDescriptor
 func cdrv_FltBuildDefaultSecurityDescriptor(f C.fltemu_frame_t, ret *C.PSECURITY_DESCRIPTOR, access C.ACCESS_MASK) C.NTSTATUS {
 	fr := frameOf(f)
-	fr.checkIRQL("FltBuildDefaultSecurityDescriptor", APC_LEVEL)
+	fr.checkIRQL("FltBuildDefaultSecurityDescriptor", kernel.APC_LEVEL)
 	if ret == nil {
 		fr.badInput("FltBuildDefaultSecurityDescriptor", "a NULL SecurityDescriptor pointer")
 		return st(kernel.STATUS_INVALID_PARAMETER)

@@ -88,7 +88,7 @@ func cdrv_RaiseIrql(f C.fltemu_frame_t, irql C.KIRQL) C.KIRQL {
 	fr := frameOf(f)
 	old := fr.irql()
 	if kernel.KIRQL(irql) < old {
-		fr.h.report(RuleIRQL, "KeRaiseIrql", fmt.Sprintf("%s raised the IRQL from %v to the lower %v", fr.where, old, kernel.KIRQL(irql)),
+		fr.h.report(kernel.RuleVerify9, "KeRaiseIrql", fmt.Sprintf("%s raised the IRQL from %v to the lower %v", fr.where, old, kernel.KIRQL(irql)),
 			"IRQL_NOT_GREATER_OR_EQUAL bugcheck")
 		return C.KIRQL(old)
 	}
@@ -100,7 +100,7 @@ func cdrv_RaiseIrql(f C.fltemu_frame_t, irql C.KIRQL) C.KIRQL {
 func cdrv_LowerIrql(f C.fltemu_frame_t, irql C.KIRQL) {
 	fr := frameOf(f)
 	if cur := fr.irql(); kernel.KIRQL(irql) > cur {
-		fr.h.report(RuleIRQL, "KeLowerIrql", fmt.Sprintf("%s lowered the IRQL from %v to the higher %v", fr.where, cur, kernel.KIRQL(irql)),
+		fr.h.report(kernel.RuleVerify9, "KeLowerIrql", fmt.Sprintf("%s lowered the IRQL from %v to the higher %v", fr.where, cur, kernel.KIRQL(irql)),
 			"IRQL_NOT_LESS_OR_EQUAL bugcheck")
 		return
 	}
@@ -110,8 +110,8 @@ func cdrv_LowerIrql(f C.fltemu_frame_t, irql C.KIRQL) {
 //export cdrv_PagedCode
 func cdrv_PagedCode(f C.fltemu_frame_t, file *C.char, line C.int) {
 	fr := frameOf(f)
-	if cur := fr.irql(); cur > APC_LEVEL {
-		fr.h.report(RuleIRQL, fmt.Sprintf("PAGED_CODE() at %s:%d", C.GoString(file), line),
+	if cur := fr.irql(); cur > kernel.APC_LEVEL {
+		fr.h.report(kernel.RuleVerify9, fmt.Sprintf("PAGED_CODE() at %s:%d", C.GoString(file), line),
 			fmt.Sprintf("pageable code ran at %v in %s", cur, fr.where), "a bugcheck when the page is not resident (IRQL_NOT_LESS_OR_EQUAL)")
 	}
 }
@@ -224,7 +224,7 @@ func cdrv_EventOp(f C.fltemu_frame_t, p *C.KEVENT, op, typ C.int, state C.BOOLEA
 	}
 	switch op {
 	case 1:
-		fr.checkIRQL("KeSetEvent", DISPATCH_LEVEL)
+		fr.checkIRQL("KeSetEvent", kernel.DISPATCH_LEVEL)
 		e.signaled = true
 		broadcast(&e.changed)
 	case 2:
@@ -238,9 +238,9 @@ func cdrv_Wait(f C.fltemu_frame_t, obj C.PVOID, timeout *C.LARGE_INTEGER) C.NTST
 	fr := frameOf(f)
 	d, forever := timeoutDuration(timeout)
 	if forever || d > 0 {
-		fr.checkIRQL("KeWaitForSingleObject (a wait with a timeout other than zero)", APC_LEVEL)
+		fr.checkIRQL("KeWaitForSingleObject (a wait with a timeout other than zero)", kernel.APC_LEVEL)
 	} else {
-		fr.checkIRQL("KeWaitForSingleObject", DISPATCH_LEVEL)
+		fr.checkIRQL("KeWaitForSingleObject", kernel.DISPATCH_LEVEL)
 	}
 	if !forever && d > 0 {
 		if end := fr.h.timedWait("KeWaitForSingleObject"); end != nil {
@@ -304,7 +304,7 @@ func (s *syncState) waitEvent(e *event, d time.Duration, forever bool) kernel.NT
 //export cdrv_Delay
 func cdrv_Delay(f C.fltemu_frame_t, interval *C.LARGE_INTEGER) C.NTSTATUS {
 	fr := frameOf(f)
-	fr.checkIRQL("KeDelayExecutionThread", APC_LEVEL)
+	fr.checkIRQL("KeDelayExecutionThread", kernel.APC_LEVEL)
 	if interval == nil {
 		fr.badInput("KeDelayExecutionThread", "a NULL Interval")
 		return st(kernel.STATUS_INVALID_PARAMETER)
@@ -322,13 +322,13 @@ func cdrv_Delay(f C.fltemu_frame_t, interval *C.LARGE_INTEGER) C.NTSTATUS {
 func maxIRQLFor(kind int, wait bool) kernel.KIRQL {
 	switch kind {
 	case lockSpin:
-		return DISPATCH_LEVEL
+		return kernel.DISPATCH_LEVEL
 	case lockResource:
 		if !wait {
-			return DISPATCH_LEVEL
+			return kernel.DISPATCH_LEVEL
 		}
 	}
-	return APC_LEVEL
+	return kernel.APC_LEVEL
 }
 
 //export cdrv_LockInit

@@ -197,7 +197,7 @@ func TestBadInputManager(t *testing.T) {
 			{"load empty name", func() any { return m.LoadDriver("", &badDriver{}) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"load nil driver", func() any { return m.LoadDriver("x", nil) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"load a path", func() any { return m.LoadDriver(`a\b`, &badDriver{}) }, kernel.STATUS_INVALID_PARAMETER, ""},
-			{"load twice", func() any { return m.LoadDriver("BAD", &badDriver{}) }, fltmgr.STATUS_IMAGE_ALREADY_LOADED, ""},
+			{"load twice", func() any { return m.LoadDriver("BAD", &badDriver{}) }, kernel.STATUS_IMAGE_ALREADY_LOADED, ""},
 			{"loaded empty", func() any { return m.Loaded("") }, false, ""},
 			{"unload unknown", func() any { return m.UnloadFilter(context.Background(), "", false) }, kernel.STATUS_FLT_FILTER_NOT_FOUND, ""},
 			{"stop unknown", func() any { return m.UnloadFilter(context.Background(), "nope", true) }, kernel.STATUS_FLT_FILTER_NOT_FOUND, ""},
@@ -250,11 +250,11 @@ func TestBadInputManager(t *testing.T) {
 			{"create max -1", func() any { return create(d.filter, &goodAttrs, cn, dn, -1) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"create max MinInt32", func() any { return create(d.filter, &goodAttrs, cn, dn, math.MinInt32) }, kernel.STATUS_INVALID_PARAMETER, ""},
 			{"create max MaxInt32", func() any { return create(d.filter, &goodAttrs, cn, dn, math.MaxInt32) }, kernel.STATUS_SUCCESS, ""},
-			// R-CREATE-3 (rev 2): Windows does not check and crashes at the first connect; the
+			// R-CREATE-3: Windows does not check and crashes at the first connect; the
 			// emulator refuses the port and reports it.
 			{"create nil ConnectNotify", func() any { return create(d.filter, &goodAttrs, nil, dn, 1) }, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
 			{"create nil DisconnectNotify", func() any { return create(d.filter, &goodAttrs, cn, nil, 1) }, kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
-			// R-USER connect 5 (rev 2): a driver's malformed name gets the object manager's statuses.
+			// R-USER connect 5: a driver's malformed name gets the object manager's statuses.
 			{"create empty name", func() any { return create(d.filter, attrs("", driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) }, kernel.STATUS_OBJECT_PATH_SYNTAX_BAD, ""},
 			{"create name without backslash", func() any { return create(d.filter, attrs("Port", driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1) },
 				kernel.STATUS_OBJECT_PATH_SYNTAX_BAD, ""},
@@ -266,7 +266,7 @@ func TestBadInputManager(t *testing.T) {
 				return create(d.filter, attrs(`\RPC Control\Port`, driverapi.OBJ_KERNEL_HANDLE), cn, dn, 1)
 			},
 				kernel.STATUS_SUCCESS, ""},
-			// R-CREATE-4 (rev 2): the collision check ignores case only with OBJ_CASE_INSENSITIVE.
+			// R-CREATE-4: the collision check ignores case only with OBJ_CASE_INSENSITIVE.
 			{"create a taken name in other case, case-insensitive", func() any {
 				return create(d.filter, attrs(`\BADPORT`, driverapi.OBJ_KERNEL_HANDLE|driverapi.OBJ_CASE_INSENSITIVE), cn, dn, 1)
 			}, kernel.STATUS_OBJECT_NAME_COLLISION, ""},
@@ -301,7 +301,7 @@ func TestBadInputManager(t *testing.T) {
 			{"send empty variable", func() any { return send(context.Background(), d.filter, &empty, []byte("x"), nil, nil, nil) }, kernel.STATUS_PORT_DISCONNECTED, ""},
 			{"send reply buffer without length", func() any { return send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), nil, nil) },
 				kernel.STATUS_INVALID_PARAMETER, kernel.RuleVerify5},
-			// R-SEND-7 (rev 2): capacity 0 with a buffer is a status-only reply, not a bug.
+			// R-SEND-7: capacity 0 with a buffer is a status-only reply, not a bug.
 			{"send reply capacity 0", func() any {
 				n := u32(0)
 				return [2]any{send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), n, driverapi.NoWait()), *n}
@@ -310,7 +310,7 @@ func TestBadInputManager(t *testing.T) {
 				n := u32(5)
 				return [2]any{send(context.Background(), d.filter, live, []byte("x"), make([]byte, 4), n, nil), *n}
 			}, [2]any{kernel.STATUS_INVALID_PARAMETER, uint32(0)}, kernel.RuleVerify5},
-			// R-SEND-6 (rev 2): no reply buffer is a one-way send whatever *ReplyLength held.
+			// R-SEND-6: no reply buffer is a one-way send whatever *ReplyLength held.
 			{"send capacity without reply buffer", func() any {
 				return send(context.Background(), d.filter, live, []byte("x"), nil, u32(8), driverapi.NoWait())
 			}, kernel.STATUS_TIMEOUT, ""},
@@ -404,7 +404,7 @@ func TestBadInputConnection(t *testing.T) {
 			{"close it again: DisconnectNotify at most once", func() any { c.CloseUserEndpoint(context.Background()); return d.discs }, 1, ""},
 			{"disconnected", func() any { return c.Disconnected() }, true, ""},
 			{"get after close", func() any { return c.Get(make([]byte, 64), nil, done) }, kernel.STATUS_PORT_DISCONNECTED, ""},
-			{"reply after close", func() any { return c.Reply(make([]byte, driverapi.FilterReplyHeaderSize)) }, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, ""}, // FilterReplyMessage 5 (rev 2)
+			{"reply after close", func() any { return c.Reply(make([]byte, driverapi.FilterReplyHeaderSize)) }, kernel.STATUS_FLT_NO_WAITER_FOR_REPLY, ""}, // FilterReplyMessage 5
 			{"send after close", func() any { _, st := c.Send(context.Background(), []byte("x"), nil); return st }, kernel.STATUS_PORT_DISCONNECTED, ""},
 			{"info after close", info, "true \\BadPort true true", ""},
 			{"send on the closed client port variable", func() any {

@@ -13,11 +13,6 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// STATUS_IMAGE_ALREADY_LOADED is returned for loading a driver whose name is already loaded
-// (the same value as [kernel.STATUS_IMAGE_ALREADY_LOADED]; users get
-// HRESULT_FROM_WIN32(ERROR_SERVICE_ALREADY_RUNNING), 0x80070420).
-const STATUS_IMAGE_ALREADY_LOADED = kernel.STATUS_IMAGE_ALREADY_LOADED
-
 // Manager is the emulated filter manager of one world, as its host (the harness) drives it.
 // A driver never holds a Manager: its DriverEntry receives a view of its own that implements
 // [driverapi.FilterManager], the Flt routines and nothing more. The Manager's methods serve
@@ -103,9 +98,10 @@ func RegistryPath(name string) string {
 // LoadDriver loads a driver: it calls DriverEntry on the calling goroutine and returns its
 // status. An empty name, a name with a path separator or a nil driver (including a nil pointer
 // or nil DriverFunc in the interface) is STATUS_INVALID_PARAMETER; a name already loaded is
-// STATUS_IMAGE_ALREADY_LOADED. When DriverEntry fails, the driver is not loaded; a filter it
-// registered and did not unregister is reported (R-REG-2) and torn down without calling its
-// unload callback.
+// STATUS_IMAGE_ALREADY_LOADED (a user loading it sees
+// HRESULT_FROM_WIN32(ERROR_SERVICE_ALREADY_RUNNING), 0x80070420). When DriverEntry fails, the
+// driver is not loaded; a filter it registered and did not unregister is reported (R-REG-2)
+// and torn down without calling its unload callback.
 func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
 	if name == "" || isNilDriver(d) || strings.ContainsAny(name, `\/`) {
 		return kernel.STATUS_INVALID_PARAMETER
@@ -115,7 +111,7 @@ func (m *Manager) LoadDriver(name string, d driverapi.Driver) kernel.NTSTATUS {
 	m.mu.Lock()
 	if old, ok := m.drivers[key]; ok && old.state != driverUnloaded {
 		m.mu.Unlock()
-		return STATUS_IMAGE_ALREADY_LOADED
+		return kernel.STATUS_IMAGE_ALREADY_LOADED
 	}
 	m.drivers[key] = ld
 	m.order = append(m.order, ld)

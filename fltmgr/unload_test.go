@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
-	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
 	"github.com/fltemu/fltemu/kernel"
@@ -299,7 +298,7 @@ func TestLoadTwice(t *testing.T) {
 	require.NoError(t, w.Load("flt", first))
 	second := &testdriver.Driver{PortName: `\Other`}
 	require.ErrorIs(t, w.Load("flt", second), kernel.HRESULT(0x80070420))
-	require.Equal(t, fltmgr.STATUS_IMAGE_ALREADY_LOADED, w.FilterManager().LoadDriver("FLT", second))
+	require.Equal(t, kernel.STATUS_IMAGE_ALREADY_LOADED, w.FilterManager().LoadDriver("FLT", second))
 	require.Equal(t, kernel.STATUS_IMAGE_ALREADY_LOADED, w.FilterManager().LoadDriver("flt", first))
 	require.Nil(t, second.FM, "DriverEntry of the second driver never ran")
 	require.Equal(t, []string{"flt"}, w.FilterManager().Drivers())

@@ -344,7 +344,7 @@ func TestBadInputDialConn(t *testing.T) {
 		})
 
 		// Unloading ends the connection: Receive and Send report E_HANDLE (R-UNLOAD-5); a
-		// Reply finds no waiter (FilterReplyMessage 5, rev 2).
+		// Reply finds no waiter (FilterReplyMessage 5).
 		require.NoError(t, w.Unload("bad"))
 		biRun(t, []biCase{
 			{"receive after unload", func() any { _, err := c.Receive(bg); return errIs(err, kernel.E_HANDLE) }, true},

@@ -582,7 +582,7 @@ func (m *mdModel) apply1(st mdStep) string {
 		}
 		s, ok := h.conn.waiters[st.id]
 		if !ok || h.conn.down {
-			// R-USER Reply 2; FilterReplyMessage 5 (rev 2): an ended connection has no waiters.
+			// R-USER Reply 2; FilterReplyMessage 5: an ended connection has no waiters.
 			return kernel.ERROR_FLT_NO_WAITER_FOR_REPLY.Error()
 		}
 		delete(h.conn.waiters, st.id)

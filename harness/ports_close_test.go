@@ -205,7 +205,7 @@ func TestSendOnAKeptCopyAfterClose(t *testing.T) {
 func TestCloseClientPortDisconnects(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		// R-CLOSECLI-2: the user's pending Get and its later Get and Send fail with E_HANDLE;
-		// a later Reply finds no waiter (0x801F0020, FilterReplyMessage 5, rev 2); the handle
+		// a later Reply finds no waiter (0x801F0020, FilterReplyMessage 5); the handle
 		// stays valid to close.
 		// R-CLOSECLI-4: DisconnectNotify is not called, not at CloseHandle, not at unload.
 		w, d := load(t, nil)
@@ -363,7 +363,7 @@ func newBlockedMessageDriver() *blockedMessageDriver {
 	return b
 }
 
-// R-CB-2 (rev 2), R-CB-3: DisconnectNotify after a user close never overlaps a MessageNotify of
+// R-CB-2, R-CB-3: DisconnectNotify after a user close never overlaps a MessageNotify of
 // the same connection: the closing thread waits for the port's message run-down, then runs
 // DisconnectNotify itself, and CloseHandle returns after it.
 func TestCloseHandleWaitsForMessageNotifyThenDisconnects(t *testing.T) {
@@ -606,7 +606,7 @@ func TestUnloadEndsEveryConnection(t *testing.T) {
 		}{{p1, h0}, {p1, h1}, {p2, h2}, {p2, h3}} {
 			require.Equal(t, kernel.E_HANDLE, x.p.FilterGetMessage(x.h, make([]byte, 64), nil))
 			require.Equal(t, kernel.E_HANDLE, x.p.FilterSendMessage(x.h, []byte("x"), nil, nil))
-			// FilterReplyMessage 5 (rev 2): no waiter survives the unload.
+			// FilterReplyMessage 5: no waiter survives the unload.
 			require.Equal(t, kernel.HRESULT(0x801F0020), reply(x.p, x.h, kernel.STATUS_SUCCESS, 1, nil))
 			require.NoError(t, x.p.CloseHandle(x.h))
 		}

@@ -22,7 +22,7 @@ import (
 
 func TestModelPortNameIsCaseSensitiveForConnect(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-MODEL-1 (rev 2): the port was created with OBJ_CASE_INSENSITIVE, but fltmgr opens
+		// R-MODEL-1: the port was created with OBJ_CASE_INSENSITIVE, but fltmgr opens
 		// it for a user with no attributes and the port type is not case-insensitive: only the
 		// exact name connects.
 		w, d := load(t, nil)
@@ -42,7 +42,7 @@ func TestModelPortNameIsCaseSensitiveForConnect(t *testing.T) {
 
 func TestModelConnectPathErrors(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-USER connect 5 (rev 2): the object manager's name statuses reach the user.
+		// R-USER connect 5: the object manager's name statuses reach the user.
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
 		for _, tc := range []struct {
@@ -200,7 +200,7 @@ func TestCreateMaxConnectionsMustBePositive(t *testing.T) {
 
 func TestCreateCallbacks(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-CREATE-3 (rev 2): ConnectNotify and DisconnectNotify are required, MessageNotify is
+		// R-CREATE-3: ConnectNotify and DisconnectNotify are required, MessageNotify is
 		// not. Windows does not check and crashes at the first connect; the emulator refuses
 		// the port and reports R-VERIFY-5, once per bad call.
 		w, d := load(t, &testdriver.Driver{NoPort: true})
@@ -327,7 +327,7 @@ func TestCreateCapturesSecurityDescriptor(t *testing.T) {
 
 func TestCreateNilSecurityDescriptorIsDefault(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-CREATE-6 (rev 2, Decision): a nil descriptor gives the port the default DACL of the
+		// R-CREATE-6 (Decision): a nil descriptor gives the port the default DACL of the
 		// creating token (the System process): SYSTEM all access, Administrators read and
 		// execute. Connect asks for all access (R-MODEL-2), so only SYSTEM gets in.
 		d := &testdriver.Driver{NilSD: true, MaxConnections: 8}
@@ -428,7 +428,7 @@ func TestSecurityDescriptorGrantingUsers(t *testing.T) {
 
 // TestPortCallbacksRunOnTheCallersThread checks the thread each port callback receives in its
 // ctx: MessageNotify the sender's (R-CB-3), DisconnectNotify at a user close the closing
-// thread, in the process that closed the last handle (R-CB-2, rev 2), so a driver can call the
+// thread, in the process that closed the last handle (R-CB-2), so a driver can call the
 // routines that need the current process (FltCreateSectionForDataScan, handle lookups).
 func TestPortCallbacksRunOnTheCallersThread(t *testing.T) {
 	bubble(t, func(t *testing.T) {

@@ -317,7 +317,7 @@ func TestReplyWithoutWaiter(t *testing.T) {
 func TestReplyNeverWaits(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		// R-USER Reply 4: FilterReplyMessage never waits for the kernel, even with no sender at
-		// all. FilterReplyMessage 5 (rev 2): after the kernel closed its endpoint the reply
+		// all. FilterReplyMessage 5: after the kernel closed its endpoint the reply
 		// finds no waiter: 0x801F0020, not E_HANDLE.
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")

@@ -779,7 +779,7 @@ func TestFilterSendMessageWithoutMessageNotify(t *testing.T) {
 
 func TestSendNilReplyBufferIsOneWay(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-SEND-6 (rev 2): a nil reply buffer makes a one-way send whatever *ReplyLength held:
+		// R-SEND-6: a nil reply buffer makes a one-way send whatever *ReplyLength held:
 		// it is read, zeroed and ignored, and no violation is reported.
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
@@ -800,7 +800,7 @@ func TestSendNilReplyBufferIsOneWay(t *testing.T) {
 
 func TestSendZeroCapacityIsStatusOnlyReply(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-SEND-7 (rev 2): capacity 0 with a reply buffer waits for a status-only reply: the
+		// R-SEND-7: capacity 0 with a reply buffer waits for a status-only reply: the
 		// user sees ReplyLength 16; a reply with no payload returns its status; a payload is
 		// truncated to 0 bytes: the kernel gets BUFFER_OVERFLOW, the user 0x800700EA.
 		w, d := load(t, nil)
@@ -823,7 +823,7 @@ func TestSendZeroCapacityIsStatusOnlyReply(t *testing.T) {
 
 func TestSendNeverProducesNoWaiter(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-SEND-10 (rev 2): FltSendMessage itself never returns FLT_NO_WAITER_FOR_REPLY; a
+		// R-SEND-10: FltSendMessage itself never returns FLT_NO_WAITER_FOR_REPLY; a
 		// user who writes 0xC01C0020 into its reply header gets it returned (R-SEND-8).
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")
@@ -837,7 +837,7 @@ func TestSendNeverProducesNoWaiter(t *testing.T) {
 
 func TestSendDeadlineWinsATie(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-SEND-11 (rev 2): when the deadline and a reply arrive at the same fake instant the
+		// R-SEND-11: when the deadline and a reply arrive at the same fake instant the
 		// send returns TIMEOUT with out length 0 and the user's reply gets 0x801F0020. The same
 		// for a Get arriving at the deadline: the message is not delivered (R-SEND-5).
 		w, d := load(t, nil)
@@ -866,7 +866,7 @@ func TestSendDeadlineWinsATie(t *testing.T) {
 
 func TestFilterSendMessageBytesOnlyForSuccessAndWarnings(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// FilterSendMessage 4 (rev 2): the bytes MessageNotify reported reach the user only for
+		// FilterSendMessage 4: the bytes MessageNotify reported reach the user only for
 		// a success or warning status; for an error status *lpBytesReturned is 0. The callback's
 		// BUFFER_TOO_SMALL becomes the warning 0x801C0001, so its count (the size needed)
 		// reaches the user, with 0x8007007A.
@@ -898,7 +898,7 @@ func TestFilterSendMessageBytesOnlyForSuccessAndWarnings(t *testing.T) {
 
 func TestMessageNotifyReturningPending(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-VERIFY-8 (rev 2): a MessageNotify that returns STATUS_PENDING would leave
+		// R-VERIFY-8: a MessageNotify that returns STATUS_PENDING would leave
 		// FilterSendMessage waiting forever on Windows; the emulator reports it and the user's
 		// call returns 0x800703E5 with no bytes.
 		d := &testdriver.Driver{OnMessage: func(context.Context, *testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
@@ -916,7 +916,7 @@ func TestMessageNotifyReturningPending(t *testing.T) {
 
 func TestGetOverlappedResultWaitsWithoutAnEvent(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		// R-USER Get 3 (rev 2): GetOverlappedResult with bWait and an OVERLAPPED without an
+		// R-USER Get 3: GetOverlappedResult with bWait and an OVERLAPPED without an
 		// event waits on the handle, as documented, instead of failing.
 		w, d := load(t, nil)
 		p := adminProc(w, "svc.exe")

@@ -21,7 +21,7 @@ func syncConnect(t *testing.T, p *harness.Process) kernel.Handle {
 	return h
 }
 
-// R-USER connect 3, R-IOCP (rev 2): a synchronous handle cannot be associated with an I/O
+// R-USER connect 3, R-IOCP: a synchronous handle cannot be associated with an I/O
 // completion port: 0x80070057; an asynchronous one can.
 func TestSyncHandleCannotJoinACompletionPort(t *testing.T) {
 	bubble(t, func(t *testing.T) {
@@ -42,7 +42,7 @@ func TestSyncHandleCannotJoinACompletionPort(t *testing.T) {
 	})
 }
 
-// R-USER connect 3 (rev 2): all I/O on a synchronous handle is serialized. While a Get blocks
+// R-USER connect 3: all I/O on a synchronous handle is serialized. While a Get blocks
 // on it, FilterReplyMessage and FilterSendMessage on the same handle wait; they run when the
 // Get returns. Another handle of the same process is not held up.
 func TestSyncHandleSerializesIO(t *testing.T) {
@@ -78,7 +78,7 @@ func TestSyncHandleSerializesIO(t *testing.T) {
 	})
 }
 
-// R-USER connect 3 (rev 2): closing a synchronous handle from another thread waits for the
+// R-USER connect 3: closing a synchronous handle from another thread waits for the
 // Get in progress (the classic "CloseHandle hangs"); CancelSynchronousIo on the blocked
 // thread is the way out, and then the close completes and DisconnectNotify runs.
 func TestSyncHandleCloseWaitsForTheBlockedGet(t *testing.T) {

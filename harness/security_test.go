@@ -300,7 +300,7 @@ func TestSecurityDenyOnlyGroupNeverGrants(t *testing.T) {
 	}
 }
 
-// TestSecurityIntegrity: connect asks for FLT_PORT_ALL_ACCESS (R-MODEL-2, rev 2), which holds
+// TestSecurityIntegrity: connect asks for FLT_PORT_ALL_ACCESS (R-MODEL-2), which holds
 // write-class rights (DELETE, WRITE_DAC, WRITE_OWNER) of the FilterConnectionPort type
 // (kernel.PortGenericMapping). So a lower-integrity caller is refused by any label with
 // NO_WRITE_UP — including the default one a port without a label gets (Medium, NO_WRITE_UP) —
@@ -408,7 +408,7 @@ func TestSecurityDuplicatedHandleKeepsWorking(t *testing.T) {
 }
 
 // TestSecurityConnectAsksAllAccess: connect asks for FLT_PORT_ALL_ACCESS (0x1F0001) in the
-// caller's user mode, even for SYSTEM (R-MODEL-2, R-SD, rev 2): a DACL that grants a user only
+// caller's user mode, even for SYSTEM (R-MODEL-2, R-SD): a DACL that grants a user only
 // FLT_PORT_CONNECT refuses that user; GA, 0x1F0001 or a NULL DACL grant; a port created with
 // no descriptor lets only SYSTEM in (R-CREATE-6).
 func TestSecurityConnectAsksAllAccess(t *testing.T) {

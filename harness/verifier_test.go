@@ -656,7 +656,7 @@ func TestLeakedUserHandleFailsTheTest(t *testing.T) {
 	require.Empty(t, w.Leftovers())
 }
 
-// R-VERIFY-7 (rev 2): a ConnectNotify that closes its new client port and then fails: the
+// R-VERIFY-7: a ConnectNotify that closes its new client port and then fails: the
 // filter manager closes the port again on Windows (a double close). The user gets the
 // callback's status; the slot is freed once; DisconnectNotify is not called.
 func TestVerifyCloseClientPortInFailingConnectNotify(t *testing.T) {

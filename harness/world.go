@@ -286,7 +286,7 @@ func (w *World) Load(name string, d driverapi.Driver) error {
 	switch {
 	case name == "" || strings.ContainsAny(name, `\/`) || d == nil:
 		e.Reason = "the driver name must be a plain non-empty name and the driver not nil; DriverEntry did not run"
-	case st != fltmgr.STATUS_IMAGE_ALREADY_LOADED || !w.loadedHere(name):
+	case st != kernel.STATUS_IMAGE_ALREADY_LOADED || !w.loadedHere(name):
 		// STATUS_IMAGE_ALREADY_LOADED from DriverEntry itself: the image is loaded in another
 		// world (a C driver, whose globals are one per process), and its runtime said so.
 		e.Failed = w.fm.DriverEntryFailure(name)
@@ -325,7 +325,7 @@ func (e *DriverError) Error() string {
 	fmt.Fprintf(&b, "harness: %s %q: ", e.Op, e.Driver)
 	switch e.Op {
 	case "load":
-		if e.Status == fltmgr.STATUS_IMAGE_ALREADY_LOADED && e.Failed == nil {
+		if e.Status == kernel.STATUS_IMAGE_ALREADY_LOADED && e.Failed == nil {
 			fmt.Fprintf(&b, "the driver is loaded already (%v)", e.HRESULT)
 			break
 		}

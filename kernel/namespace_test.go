@@ -10,7 +10,7 @@ import (
 
 type nsObj struct{ id int }
 
-// R-MODEL-1 (rev 2): a lookup is case-sensitive unless the caller asks otherwise; a creator
+// R-MODEL-1: a lookup is case-sensitive unless the caller asks otherwise; a creator
 // that passes OBJ_CASE_INSENSITIVE collides with the same name in another case.
 func TestNamespaceCaseSensitiveLookup(t *testing.T) {
 	ns := kernel.New().Namespace()
@@ -27,7 +27,7 @@ func TestNamespaceCaseSensitiveLookup(t *testing.T) {
 		require.Equal(t, kernel.STATUS_SUCCESS, st, name)
 		require.Same(t, a, obj, name)
 	}
-	// R-CREATE-4 (rev 2): with OBJ_CASE_INSENSITIVE the same name in another case collides.
+	// R-CREATE-4: with OBJ_CASE_INSENSITIVE the same name in another case collides.
 	require.Equal(t, kernel.STATUS_OBJECT_NAME_COLLISION, ns.Insert(`\SCANNERPORT`, &nsObj{2}, true))
 	require.Equal(t, kernel.STATUS_OBJECT_NAME_COLLISION, ns.Insert(`\ScannerPort`, a, false))
 	require.Equal(t, []string{`\ScannerPort`}, ns.Names())
@@ -45,7 +45,7 @@ func TestNamespaceCaseSensitiveLookup(t *testing.T) {
 	require.Same(t, b, obj)
 }
 
-// R-CREATE-4 (rev 2): without OBJ_CASE_INSENSITIVE, \Foo and \foo are two objects, and each
+// R-CREATE-4: without OBJ_CASE_INSENSITIVE, \Foo and \foo are two objects, and each
 // exact lookup finds its own.
 func TestNamespaceCaseSensitiveCreate(t *testing.T) {
 	ns := kernel.New().Namespace()
@@ -63,7 +63,7 @@ func TestNamespaceCaseSensitiveCreate(t *testing.T) {
 	require.Equal(t, []string{`\Foo`, `\foo`}, ns.Names())
 }
 
-// R-MODEL-2 / R-USER connect 5 (rev 2): the object manager's name syntax. Not starting with `\`
+// R-MODEL-2 / R-USER connect 5: the object manager's name syntax. Not starting with `\`
 // (or empty) is a syntax error, an empty component is an invalid name, a missing directory on
 // the way is "path not found", a missing last component "name not found", and walking
 // through an object that is not a directory is a type mismatch.

@@ -8,9 +8,9 @@ import (
 	"github.com/fltemu/fltemu/kernel"
 )
 
-// R-HR (rev 2): RtlNtStatusToDosError carries the real mapping for every status of ntstatus.h
+// R-HR: RtlNtStatusToDosError carries the real mapping for every status of ntstatus.h
 // and fltWinError.h that has one, not only the rows of the minimum table.
-func TestNtStatusToDosErrorRev2Rows(t *testing.T) {
+func TestNtStatusToDosErrorBeyondTheMinimumTable(t *testing.T) {
 	for _, c := range []struct {
 		st  kernel.NTSTATUS
 		err kernel.Win32Error
@@ -50,7 +50,7 @@ func TestNtStatusToDosErrorRev2Rows(t *testing.T) {
 	}
 }
 
-// R-HR (rev 2): a status with no mapping gives ERROR_MR_MID_NOT_FOUND (317), never success.
+// R-HR: a status with no mapping gives ERROR_MR_MID_NOT_FOUND (317), never success.
 func TestNtStatusToDosErrorUnmapped(t *testing.T) {
 	for _, st := range []kernel.NTSTATUS{0xC0009999, 0x80009999, 0x40009999, 0x00000004, 0xC01C001D, 0xC0070000, 0x80070000} {
 		require.Equal(t, kernel.ERROR_MR_MID_NOT_FOUND, kernel.NtStatusToDosError(st), "%v", st)
