@@ -11,28 +11,23 @@
 //
 // # Recipe
 //
-//  1. Put the driver's .c and .h files in a package directory.
+//  1. Put the driver's .c and .h files (and its INF) in a package directory, unedited.
+//  2. Add the one Go file that names DriverEntry: the generator below writes it.
+//  3. Write the Go test as for any driver, w.Load("mydriver", mydriver.New()), and run it with
+//     CGO_CFLAGS="-O2 -g -fshort-wchar" (see WCHAR under Limits).
 //
-//  2. Add one Go file that names DriverEntry (copy sampledrivers/cminimal/driver.go and
-//     change the names; the INF's default instance goes into SetInstance):
+// Run in the driver's directory,
 //
-//     package mydriver
+//	go run github.com/fltemu/fltemu/cdriver/cmd/cdrivergen
 //
-//     // #cgo CFLAGS: -I${SRCDIR}/<path to>/cdriver/include
-//     // #include <fltKernel.h>
-//     // NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
-//     import "C"
+// writes driver_gen.go: cgo's -I for the headers (outside this module, a copy of them in
+// fltemu_include), the declaration of DriverEntry, a go:generate line that writes the file
+// again, and the constructor, with the default instance of the directory's INF:
 //
-//     import (
-//     "unsafe"
-//
-//     "github.com/fltemu/fltemu/cdriver"
-//     )
-//
-//     // New returns the driver, ready for harness.World.Load.
-//     func New() *cdriver.Driver { return cdriver.New("mydriver", unsafe.Pointer(C.DriverEntry)) }
-//
-//  3. Write the Go test as for any driver: w.Load("mydriver", mydriver.New()).
+//	func New() *cdriver.Driver {
+//		return cdriver.New("mydriver.sys", unsafe.Pointer(C.DriverEntry)).
+//			SetInstance(cdriver.Instance{Altitude: "265000", Name: "MyDriver Instance"})
+//	}
 //
 // # What the runtime checks
 //

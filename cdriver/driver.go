@@ -17,6 +17,10 @@ import (
 	"unicode/utf16"
 	"unsafe"
 
+	// The go command keys its cache on a package's own files only, not on headers included
+	// from another directory; the headers' package embeds them, so editing one changes it,
+	// and with it this runtime and every C driver, which are then compiled again.
+	_ "github.com/fltemu/fltemu/cdriver/include"
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/fsys"
 	"github.com/fltemu/fltemu/internal/drvhost"

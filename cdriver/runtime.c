@@ -17,9 +17,9 @@
 #undef FltSetStreamHandleContext
 #undef FltSetStreamContext
 
-/* The WCHAR size this runtime was built with (see wdm.h): a driver file built with the other
- * size references the symbol that is not defined here. */
-const int FLTEMU_WCHAR_ABI = sizeof(WCHAR);
+/* The headers and the WCHAR size this runtime was built with (see wdm.h): a driver file built
+ * with other headers or the other size references a symbol that is not defined here. */
+const int FLTEMU_ABI = sizeof(WCHAR);
 
 /* The frame of the driver code running on this thread. A goroutine that calls into C stays on
  * its thread until the call returns, so a thread-local variable is the goroutine's. */

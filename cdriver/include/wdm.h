@@ -26,17 +26,22 @@
 
 #define FLTEMU_WCHAR_IS_16_BITS (__SIZEOF_WCHAR_T__ == 2)
 
-/* Every C file of a driver and the runtime must agree on the size of WCHAR: each file that
- * includes this header references a symbol named after its own size, and the runtime defines
- * only the one of its size, so a file built with other flags fails the link, naming the
- * symbol, instead of exchanging strings of the wrong width at run time. */
+/* Every C file of a driver and the runtime must agree on these headers and on the size of
+ * WCHAR: each file that includes this header references a symbol named after the headers' ID
+ * (a hash of their text, kept by the test of package cdriver/include) and its own WCHAR size,
+ * and the runtime defines only its own, so a file compiled with a stale copy of the headers
+ * (run cdrivergen again) or with other CGO_CFLAGS fails the link, naming the symbol, instead
+ * of exchanging structures of another layout at run time. */
+#define FLTEMU_HEADERS_ID 82ad64b8
+#define FLTEMU_ABI_CAT_(a, b, c) a##b##c
+#define FLTEMU_ABI_CAT(a, b, c) FLTEMU_ABI_CAT_(a, b, c)
 #if FLTEMU_WCHAR_IS_16_BITS
-#define FLTEMU_WCHAR_ABI fltemu_this_file_has_a_16_bit_WCHAR_build_every_C_file_with_the_same_CGO_CFLAGS
+#define FLTEMU_ABI FLTEMU_ABI_CAT(fltemu_headers_, FLTEMU_HEADERS_ID, _16_bit_WCHAR__if_undefined_rerun_cdrivergen_and_build_every_C_file_with_the_same_CGO_CFLAGS)
 #else
-#define FLTEMU_WCHAR_ABI fltemu_this_file_has_a_32_bit_WCHAR_build_every_C_file_with_the_same_CGO_CFLAGS
+#define FLTEMU_ABI FLTEMU_ABI_CAT(fltemu_headers_, FLTEMU_HEADERS_ID, _32_bit_WCHAR__if_undefined_rerun_cdrivergen_and_build_every_C_file_with_the_same_CGO_CFLAGS)
 #endif
-extern const int FLTEMU_WCHAR_ABI;
-static const int *const fltemu_wchar_abi_check __attribute__((used, unused)) = &FLTEMU_WCHAR_ABI;
+extern const int FLTEMU_ABI;
+static const int *const fltemu_abi_check __attribute__((used, unused)) = &FLTEMU_ABI;
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,19 +1,13 @@
 // Package cscannerbugs is a copy of the C scanner's scanner.c (package cscanner, whose headers
 // it includes) with bugs planted in it, switched on one by one, for the tests that show which
-// verifier rule each one breaks.
+// verifier rule each one breaks. driver_gen.go, written by cdrivergen, names its DriverEntry.
 package cscannerbugs
 
-// #cgo CFLAGS: -I${SRCDIR}/../../cdriver/include -I${SRCDIR}/../cscanner
 // #include <fltKernel.h>
-// NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 // extern ULONG PlantedBugs;
 import "C"
 
-import (
-	"unsafe"
-
-	"github.com/fltemu/fltemu/cdriver"
-)
+import "github.com/fltemu/fltemu/cdriver"
 
 // The planted bugs (scanner.c's BUG_* values).
 const (
@@ -28,7 +22,5 @@ const (
 // New returns the driver with the given bugs planted. Call it before loading.
 func New(bugs uint32) *cdriver.Driver {
 	C.PlantedBugs = C.ULONG(bugs)
-	return cdriver.New("scanner.sys", unsafe.Pointer(C.DriverEntry)).
-		SetInstance(cdriver.Instance{Altitude: "265000", Name: "Scanner Instance"}).
-		AllowWCHAR32(true)
+	return newDriver()
 }
