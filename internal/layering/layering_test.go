@@ -46,10 +46,13 @@ func allowed(pkg string) ([]string, bool) {
 	case "fltmgr":
 		return []string{"kernel", "fsys", "internal/drvhost", "driverapi"}, true
 	case "cdriver":
-		if len(parts) == 1 { // the C runtime: a host of C drivers, at the level of a driver
-			return []string{"kernel", "fsys", "internal/drvhost", "driverapi"}, true
+		switch {
+		case len(parts) == 1: // the C runtime: a host of C drivers, at the level of a driver
+			return []string{"kernel", "fsys", "internal/drvhost", "driverapi", "cdriver/include"}, true
+		case pkg == "cdriver/include": // the C headers, embedded
+			return nil, true
 		}
-		return nil, true // its tools
+		return []string{"cdriver/include"}, true // its tools, which copy the headers
 	case "fltlib":
 		if len(parts) == 1 {
 			return []string{"kernel", "fsys", "driverapi"}, true
