@@ -65,7 +65,7 @@ type lifeStep struct {
 	endedBy   string // the user routine that ended the connection ("CloseHandle"), for the trace
 	gets      []getEntry
 	senders   []*sendOp
-	waiters   map[uint64]*sendOp
+	waiters   waiterSet
 	down      bool
 }
 
@@ -123,15 +123,15 @@ func (c *Connection) transition(ev lifeEvent) lifeStep {
 		c.life.Store(next)
 		c.cause = s.cause
 		s.gets, s.senders, s.waiters = c.gets, c.senders, c.waiters
-		c.gets, c.senders, c.waiters = nil, nil, nil
+		c.gets, c.senders, c.waiters = nil, nil, waiterSet{}
 		for _, op := range s.senders {
 			op.inSenders = false
 			op.deliveryStatus = kernel.STATUS_PORT_DISCONNECTED
 		}
-		for _, op := range s.waiters {
+		s.waiters.all(func(op *sendOp) {
 			op.inWaiters = false
 			op.replyStatus = kernel.STATUS_PORT_DISCONNECTED
-		}
+		})
 		c.mu.Unlock()
 		return s
 	}
@@ -152,9 +152,7 @@ func (s *lifeStep) finish() {
 	for _, op := range s.senders {
 		op.wake <- struct{}{}
 	}
-	for _, op := range s.waiters {
-		op.wake <- struct{}{}
-	}
+	s.waiters.all(func(op *sendOp) { op.wake <- struct{}{} })
 	for _, g := range s.gets {
 		g.done.GetCompleted(s.getStatus, 0)
 	}

@@ -30,12 +30,12 @@ type Connection struct {
 	life atomic.Uint32
 	msgs rundown // MessageNotify calls in flight on this connection
 
-	mu      sync.Mutex         // guards the message path below; taken after filter.mu
-	gets    []getEntry         // guarded by mu: pending FilterGetMessage requests, oldest first
-	senders []*sendOp          // guarded by mu: senders waiting for a Get, oldest first
-	waiters map[uint64]*sendOp // guarded by mu: senders waiting for a reply, by MessageId
-	nextID  uint64             // guarded by mu: the last MessageId given
-	cause   string             // guarded by mu: why the connection ended
+	mu      sync.Mutex // guards the message path below; taken after filter.mu
+	gets    []getEntry // guarded by mu: pending FilterGetMessage requests, oldest first
+	senders []*sendOp  // guarded by mu: senders waiting for a Get, oldest first
+	waiters waiterSet  // guarded by mu: senders waiting for a reply, by MessageId
+	nextID  uint64     // guarded by mu: the last MessageId given
+	cause   string     // guarded by mu: why the connection ended
 }
 
 // GetCompletion receives the result of a FilterGetMessage request. GetCompleted is called
@@ -86,8 +86,7 @@ func (op *sendOp) expired() bool {
 func newConnection(m *Manager, p *serverPort, proc *kernel.Process) *Connection {
 	return &Connection{
 		m: m, f: p.f, port: p, proc: proc, procName: proc.String(),
-		id:      m.connIDs.Add(1),
-		waiters: make(map[uint64]*sendOp),
+		id: m.connIDs.Add(1),
 	}
 }
 
@@ -124,7 +123,7 @@ func (c *Connection) registerWaiter(op *sendOp) {
 	c.nextID++
 	op.id = c.nextID
 	op.inWaiters = true
-	c.waiters[op.id] = op
+	c.waiters.add(op)
 }
 
 // popGet removes the pending Get at index i. mu is held.
@@ -241,7 +240,7 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 	}
 	status, id := hdr.Status, hdr.MessageId
 	c.mu.Lock()
-	op, ok := c.waiters[id]
+	op, ok := c.waiters.get(id)
 	if !ok || op.expired() {
 		// An expired waiter stays for its sender to remove: the deadline wins (R-SEND-11).
 		last := c.nextID
@@ -253,7 +252,7 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 		}
 		return kernel.STATUS_FLT_NO_WAITER_FOR_REPLY
 	}
-	delete(c.waiters, id)
+	c.waiters.remove(id)
 	op.inWaiters = false
 	c.mu.Unlock()
 
@@ -355,7 +354,7 @@ func (c *Connection) pendingLeftovers() []kernel.Leftover {
 	if n := len(c.senders); n > 0 {
 		out = append(out, kernel.Leftover{Kind: kernel.LeftoverBlockedSenders, Driver: c.f.name, Process: c.procName, Object: conn, Count: n})
 	}
-	if n := len(c.waiters); n > 0 {
+	if n := c.waiters.len(); n > 0 {
 		out = append(out, kernel.Leftover{Kind: kernel.LeftoverReplyWaiters, Driver: c.f.name, Process: c.procName, Object: conn, Count: n})
 	}
 	return out

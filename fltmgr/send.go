@@ -344,7 +344,7 @@ func (c *Connection) unwait(op *sendOp) bool {
 	if !op.inWaiters {
 		return false
 	}
-	delete(c.waiters, op.id)
+	c.waiters.remove(op.id)
 	op.inWaiters = false
 	return true
 }

@@ -43,6 +43,7 @@ type Process struct {
 	// that the lookup every user call makes takes no lock. Written under mu.
 	index  [handleChunks]atomic.Pointer[handleChunk]
 	exited bool
+	gone   atomic.Bool // exited, for Exited: read on every overlapped Get, without the lock
 	code   uint32
 	done   chan struct{}
 }
@@ -131,11 +132,7 @@ func (p *Process) World() *World { return p.world }
 func (p *Process) String() string { return fmt.Sprintf("%s (pid %d)", p.image, p.id) }
 
 // Exited reports whether the process has exited.
-func (p *Process) Exited() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exited
-}
+func (p *Process) Exited() bool { return p.gone.Load() }
 
 // Done is closed when the process exits.
 func (p *Process) Done() <-chan struct{} { return p.done }
@@ -214,6 +211,7 @@ func (p *Process) Exit(code uint32) {
 		return
 	}
 	p.exited = true
+	p.gone.Store(true)
 	p.code = code
 	hs := make([]Handle, 0, len(p.handles))
 	for h := range p.handles {
