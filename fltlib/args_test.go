@@ -33,6 +33,7 @@ func TestCheckBuffers(t *testing.T) {
 	require.Equal(t, kernel.E_INVALIDARG, checkReplyBuffer(make([]byte, driverapi.FilterReplyHeaderSize-1)))
 	require.Equal(t, kernel.S_OK, checkReplyBuffer(make([]byte, driverapi.FilterReplyHeaderSize)))
 	require.Equal(t, kernel.E_INVALIDARG, checkSend(nil, nil))
+	require.Equal(t, kernel.E_INVALIDARG, checkSend([]byte{}, make([]byte, 4)))
 	require.Equal(t, kernel.S_OK, checkSend([]byte{1}, nil))
 }
 

@@ -337,3 +337,30 @@ func TestCancelSynchronousIo(t *testing.T) {
 		}
 	})
 }
+
+// A ctx already done is an error wrapping it, never a hang, and a Send whose ctx is done
+// does not reach the driver; a nil message or an empty input is E_INVALIDARG.
+func TestClientBadInput(t *testing.T) {
+	d := &testdriver.Driver{}
+	w := loadTestDriver(t, d)
+	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+	c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = c.Send(ctx, []byte("x"), make([]byte, 4))
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, int32(0), d.Messages.Load())
+	_, err = c.Receive(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, c.Reply(nil, kernel.STATUS_SUCCESS, nil), kernel.E_INVALIDARG)
+	_, err = c.Send(context.Background(), nil, nil)
+	require.ErrorIs(t, err, kernel.E_INVALIDARG)
+	require.Equal(t, int32(0), d.Messages.Load())
+	// The connection is still fine.
+	out := make([]byte, 4)
+	n, err := c.Send(context.Background(), []byte("echo"), out)
+	require.NoError(t, err)
+	require.Equal(t, "echo", string(out[:n]))
+	require.NoError(t, c.Close())
+}
