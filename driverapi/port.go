@@ -59,12 +59,13 @@ type DisconnectNotify func(ctx context.Context, connectionCookie any)
 // may name). input and output are the user's own buffers, not copies (R-CB-3).
 //
 // It returns the number of bytes it wrote into output and a status, which the user gets as an
-// HRESULT (R-HR). When output is too small for the answer, return 0 and
-// STATUS_BUFFER_TOO_SMALL, as the samples do: the user's FilterSendMessage gets
-// HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER) (0x8007007A) (R-CB-3). Return
+// HRESULT (R-HR). When output is too small for the answer, return STATUS_BUFFER_TOO_SMALL with
+// the size the answer needs (or 0, as the samples do): the user's FilterSendMessage gets
+// HRESULT_FROM_WIN32(ERROR_INSUFFICIENT_BUFFER) (0x8007007A) and that size in its byte count,
+// so it can retry with a buffer large enough (R-CB-3, R-USER Send 4). Return
 // STATUS_BUFFER_OVERFLOW when output holds part of the answer (a warning: the count reaches the
 // user, with 0x800700EA), and STATUS_INVALID_PARAMETER for an input the driver does not
-// understand (0x80070057). Whatever the status, the count must not exceed len(output): a
+// understand (0x80070057). For any other status the count must not exceed len(output): a
 // larger one is R-VERIFY-5 and is clamped, since Windows hands it to the user unchecked. The
 // count reaches the user for success and warning statuses and for STATUS_BUFFER_TOO_SMALL; an
 // error status reports 0 bytes (R-USER Send 4). STATUS_PENDING is R-VERIFY-8 (FilterSendMessage

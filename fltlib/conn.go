@@ -333,7 +333,7 @@ func (c *Conn) Reply(m *Message, status kernel.NTSTATUS, payload []byte) error {
 // only before the call. A failure status of the callback comes back as an error wrapping its
 // HRESULT: STATUS_BUFFER_TOO_SMALL, what a driver returns when out is too small, is
 // errors.Is(err, kernel.HResultFromWin32(kernel.ERROR_INSUFFICIENT_BUFFER)) (0x8007007A),
-// and n is the count the driver reported with it (0 in the samples).
+// and n is the count the driver reported with it: the size it needs, or 0 (as in the samples).
 func (c *Conn) Send(ctx context.Context, in, out []byte) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, c.opError("send", err)

@@ -896,6 +896,32 @@ func TestFilterSendMessageBytesOnlyForSuccessAndWarnings(t *testing.T) {
 	})
 }
 
+func TestMessageNotifySizeNeededIsNoViolation(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		// R-USER Send 4 / R-VERIFY-5: with STATUS_BUFFER_TOO_SMALL the count is the size the
+		// answer needs, larger than the buffer by definition; fltmgr reports it to the user
+		// (0x8007007A and the size) and copies nothing, so it is no violation. With a success
+		// status the same count is R-VERIFY-5 and is clamped to the buffer.
+		var status kernel.NTSTATUS
+		d := &testdriver.Driver{OnMessage: func(context.Context, *testdriver.Conn, []byte, []byte) (uint32, kernel.NTSTATUS) {
+			return 100, status
+		}}
+		w, _ := load(t, d)
+		p := adminProc(w, "svc.exe")
+		h := connect(t, p)
+		status = kernel.STATUS_BUFFER_TOO_SMALL
+		n := uint32(99)
+		require.Equal(t, kernel.HRESULT(0x8007007A), p.FilterSendMessage(h, []byte("q"), make([]byte, 8), &n))
+		require.Equal(t, uint32(100), n)
+		require.Empty(t, w.Violations())
+
+		status = kernel.STATUS_SUCCESS
+		require.Equal(t, kernel.S_OK, p.FilterSendMessage(h, []byte("q"), make([]byte, 8), &n))
+		require.Equal(t, uint32(8), n)
+		w.ExpectViolation(kernel.RuleVerify5).Containing("MessageNotify reported 100 output bytes for a 8-byte buffer")
+	})
+}
+
 func TestMessageNotifyReturningPending(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		// R-VERIFY-8: a MessageNotify that returns STATUS_PENDING would leave
