@@ -3,81 +3,30 @@ package scanner_test
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
-	"testing/synctest"
-
-	"github.com/fltemu/fltemu/fsys"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fltemu/fltemu/fsys"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/kernel"
 	"github.com/fltemu/fltemu/sampledrivers/scanner"
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannerproto"
+	"github.com/fltemu/fltemu/sampledrivers/scanner/scannertest"
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scanuser"
 )
 
-// Scenario 1: a .txt whose first kilobyte contains "foul" opens while no scanner is
-// connected, is denied while the scanner runs (the post-create cancels the open, R-IO-CREATE-5)
-// and opens again once the scanner disconnected. ConnectNotify sees the service's process
-// (R-CB-1); closing the service's handle runs DisconnectNotify, which closes the client port
-// (R-CB-2) and so frees the only connection slot for the next scanner (R-CLOSECLI-3).
-func TestScenario1FoulTextDeniedOnlyWhileScannerRuns(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{
-			`dirty.txt`: text(3000, 700), `clean.txt`: text(3000)}})
-
-		require.NoError(t, l.open(`C:\dirty.txt`), "no scanner: everything is allowed")
-		require.Zero(t, l.sent(), "no scanner: nothing is sent")
-
-		sc := l.start(nil)
-		require.True(t, l.d.Connected())
-		require.Equal(t, l.svc.ID(), l.d.ScannerProcessID())
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
-		require.NoError(t, l.open(`C:\clean.txt`))
-		require.Equal(t, 0, w.Volume("C:").TestAccess().OpenFileObjects(), "the cancelled open left nothing open")
-		require.Equal(t, scanuser.Stats{Messages: 2, Foul: 1, MaxBytesToScan: 1024}, sc.Stats())
-		require.Equal(t, int64(1), l.d.Stats().OpensDenied)
-		require.Equal(t, 1, l.log.count("foul language detected in postcreate"))
-
-		require.NoError(t, sc.Stop())
-		require.False(t, l.d.Connected())
-		require.Zero(t, l.d.ScannerProcessID())
-		require.NoError(t, l.open(`C:\dirty.txt`), "the scanner disconnected: allowed again")
-		require.Equal(t, 2, l.sent())
-
-		sc = l.start(nil)
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`), "a new scanner took the free slot")
-		require.NoError(t, sc.Stop())
-		require.NoError(t, w.Unload("scanner"))
-	})
-}
-
-// Scenario 2: the extension test ignores case (the sample compares case-insensitively), and
-// files with an unlisted extension are never sent: the service receives exactly one message
-// per listed file, and the filter sends no other.
-func TestScenario2ExtensionsIgnoreCaseUnlistedNeverSent(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		foul := text(100, 10)
-		listed := []string{`a.TXT`, `b.Doc`, `c.tXt`, `d.EXE`, `e.bat`, `f.Cmd`, `g.INF`}
-		unlisted := []string{`h.bin`, `i.txtx`, `j.tx`, `noext`, `k.txt.bak`, `l.docx`, `txt`}
-		files := map[string][]byte{}
-		for _, n := range append(append([]string{}, listed...), unlisted...) {
-			files[n] = foul
-		}
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: files})
-		sc := l.start(nil)
-		for _, n := range listed {
-			require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\`+n), n)
-		}
-		for _, n := range unlisted {
-			require.NoError(t, l.open(`C:\`+n), n)
-		}
-		require.Equal(t, len(listed), l.sent())
-		require.NoError(t, sc.Stop())
-		require.Equal(t, int64(len(listed)), sc.Stats().Messages)
-		require.Equal(t, int64(len(listed)), sc.Stats().Foul)
-	})
+// The scanner sample's end-to-end scenarios (package scannertest), which the C scanner runs
+// too, against the Go driver.
+func TestScenarios(t *testing.T) {
+	scannertest.Run(t, scannertest.Driver{Load: func(t *testing.T, w *harness.World) func(string) int {
+		log := &dbgLog{}
+		d := &scanner.Driver{Config: scanner.Config{Extensions: scanner.InstallerExtensions(), DbgPrint: log.printf}}
+		require.NoError(t, w.Load("scanner", d))
+		return log.count
+	}})
 }
 
 // Scenario 2 with no configured extension: only .doc is scanned (the sample's fallback), in
@@ -103,197 +52,49 @@ func TestScenario2DefaultExtensionIsDoc(t *testing.T) {
 	})
 }
 
-// Scenario 3: only the first 1024 bytes are sent, so "foul" at byte 1020 (its last byte is
-// byte 1023) is found, while "foul" straddling byte 1024 or after it is not.
-func TestScenario3FoulAtKilobyteBoundary(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		files := map[string][]byte{}
-		for _, at := range []int{1020, 1021, 1022, 1023, 1024, 3000} {
-			files[name(at)] = text(4096, at)
-		}
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: files})
-		sc := l.start(nil)
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\`+name(1020)))
-		for _, at := range []int{1021, 1022, 1023, 1024, 3000} {
-			require.NoError(t, l.open(`C:\`+name(at)), "foul at %d", at)
-		}
-		require.NoError(t, sc.Stop())
-		require.Equal(t, scanuser.Stats{Messages: 6, Foul: 1, MaxBytesToScan: 1024}, sc.Stats())
-	})
-}
-
-func name(at int) string { return fmt.Sprintf("at%04d.txt", at) }
-
-// Scenario 4: on a handle opened for writing, a write whose data contains "foul" is denied
-// (the pre-write completes it, R-IO-STACK-3) and the file system never sees it: the file is
-// unchanged. The same data written through a mapped view is paging I/O (R-IO-RW-3) and
-// passes. The rescan at cleanup then finds the foul file and only logs it: the close
-// succeeds and the data stays.
-func TestScenario4FoulWriteDeniedPagingWritePasses(t *testing.T) {
+// The Go driver's own state follows the scenarios: Connected and ScannerProcessID track the
+// service (ConnectNotify sees its process, R-CB-1), and Stats counts what the filter did.
+func TestDriverStateAndStats(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		const original = "all good here, nothing to see"
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: []byte(original)}})
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{
+			`dirty.txt`: text(50, 0), `clean.txt`: []byte(original), `v.txt`: text(100)}})
+		require.False(t, l.d.Connected())
 		sc := l.start(nil)
-		h := l.openRW(`C:\clean.txt`)
+		require.True(t, l.d.Connected())
+		require.Equal(t, l.svc.ID(), l.d.ScannerProcessID())
 
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
+		h := l.openRW(`C:\clean.txt`)
 		_, err := l.app.WriteFileAt(h, []byte("foul"), 0)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
-		require.Equal(t, original, l.data(`C:\clean.txt`), "the denied write never reached the disk")
-
-		n, err := l.app.WriteFileAt(h, []byte("nice"), 0)
-		require.NoError(t, err)
-		require.Equal(t, uint32(4), n)
-		require.Equal(t, "nice"+original[4:], l.data(`C:\clean.txt`))
-
-		require.NoError(t, l.app.MappedWrite(h, 0, []byte("foul")), "a paging write passes")
-		require.Equal(t, "foul"+original[4:], l.data(`C:\clean.txt`))
-
-		require.NoError(t, l.app.CloseHandle(h), "the rescan at cleanup only logs")
-		require.Equal(t, "foul"+original[4:], l.data(`C:\clean.txt`))
-		require.Equal(t, 1, l.log.count("foul language detected in precleanup"))
-		require.Equal(t, scanner.Stats{Scans: 5, OpensDenied: 0, WritesDenied: 1, PagingFoul: 1, CleanupFoul: 1}, l.d.Stats())
-
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\clean.txt`), "the next open sees the foul file")
-		require.NoError(t, sc.Stop())
-		require.Equal(t, int64(6), sc.Stats().Messages) // open, 3 writes, cleanup, open
-	})
-}
-
-// Scenario 4 without a scanner: writes are not scanned at all.
-func TestScenario4NoScannerWritesPass(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: text(100)}})
-		h := l.openRW(`C:\clean.txt`) // marked for rescan even with no scanner, as in the sample
-		_, err := l.app.WriteFileAt(h, []byte("foul"), 0)
-		require.NoError(t, err)
+		require.NoError(t, l.app.MappedWrite(h, 0, []byte("foul")))
+		_, err = l.app.DeviceIoControl(h, fsys.FSCTL_OFFLOAD_WRITE, make([]byte, 32), make([]byte, 16))
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
 		require.NoError(t, l.app.CloseHandle(h))
-		require.Equal(t, "foul", l.data(`C:\clean.txt`)[:4])
-		require.Zero(t, l.sent())
-	})
-}
-
-// Scenario 5: the port admits one scanner at a time and only SYSTEM and administrators.
-// Connecting before the driver is loaded finds no port: HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)
-// (R-MODEL-2); a standard user is refused by the default descriptor, E_ACCESSDENIED (R-SD,
-// R-MODEL-2); a second scanner while one is connected gets
-// HRESULT_FROM_WIN32(ERROR_CONNECTION_COUNT_LIMIT) (R-MODEL-2); and the port has no
-// MessageNotify, so FilterSendMessage gets HRESULT_FROM_WIN32(ERROR_NOT_SUPPORTED) (R-USER
-// FilterSendMessage 2).
-func TestScenario5ConnectRefusals(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		w.MustAddVolume(fsys.VolumeConfig{Name: "C:"})
-		svc := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
-		_, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
-		require.Equal(t, kernel.HRESULT(0x80070002), hresultOf(err), "%v", err)
-
-		require.NoError(t, w.Load("scanner", &scanner.Driver{}))
-		user := w.NewProcess("scanuser.exe", kernel.TokenStandardUser())
-		_, err = scanuser.Start(context.Background(), user, scanuser.Options{})
-		require.Equal(t, kernel.E_ACCESSDENIED, hresultOf(err), "%v", err)
-
-		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
-		require.NoError(t, err)
-		other := w.NewProcess("scanuser2.exe", kernel.TokenAdmin())
-		_, err = scanuser.Start(context.Background(), other, scanuser.Options{})
-		require.Equal(t, kernel.HRESULT(0x800704D6), hresultOf(err), "%v", err)
-
-		require.Equal(t, kernel.HRESULT(0x80070032), svc.FilterSendMessage(sc.Port(), []byte{0}, nil, nil))
-
+		require.Equal(t, scanner.Stats{Scans: 5, OpensDenied: 1, WritesDenied: 1, PagingFoul: 1, CleanupFoul: 1, OffloadDenied: 1},
+			l.d.Stats())
 		require.NoError(t, sc.Stop())
-		sc, err = scanuser.Start(context.Background(), other, scanuser.Options{})
-		require.NoError(t, err, "the slot is free once the first scanner stopped")
-		require.NoError(t, sc.Stop())
-		require.NoError(t, w.Unload("scanner"))
-		require.Empty(t, w.Leftovers())
-	})
-}
+		require.False(t, l.d.Connected())
+		require.Zero(t, l.d.ScannerProcessID())
 
-// Scenario 6: unloading the filter while the service is connected ends the connection
-// (R-UNLOAD-5): every outstanding Get completes with E_HANDLE (R-USER FilterGetMessage 4), the
-// workers stop, the program closes its handles, and the unload completes.
-func TestScenario6UnloadWhileConnected(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
-		sc := l.start(nil) // 2 workers × 5 Gets
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
-
-		require.NoError(t, w.Unload("scanner"))
-		require.Equal(t, kernel.E_HANDLE, hresultOf(sc.Wait()))
-		require.Empty(t, w.Leftovers(), "the service closed its handles")
-		require.Nil(t, l.d.Extensions())
-		require.NoError(t, l.open(`C:\dirty.txt`), "no filter any more")
-	})
-}
-
-// Scenario 6 with a scan in flight: the post-create waits for a verdict (no timeout) while
-// the filter unloads. Unregistering ends the connection, the send returns
-// STATUS_PORT_DISCONNECTED (R-UNLOAD-5), the open is allowed as for any failed scan, and the
-// unload completes. The worker's late reply then fails with E_HANDLE (R-CLOSECLI-2) and the
-// service stops.
-func TestUnloadWithScanInFlight(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
-		release := make(chan struct{})
-		sc := l.start(&scanuser.Options{Threads: 1, Requests: 1, Scan: func(b []byte) bool {
-			<-release
-			return scanuser.ScanBuffer(b)
-		}})
-		opened := make(chan error, 1)
-		go func() {
-			h, err := l.app.CreateFile(`C:\dirty.txt`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, 0)
-			if err == nil {
-				err = l.app.CloseHandle(h)
-			}
-			opened <- err
-		}()
-		synctest.Wait() // the worker is scanning, the post-create waits for the reply
-
-		require.NoError(t, w.Unload("scanner"))
-		require.NoError(t, <-opened)
-		require.Equal(t, int64(1), l.d.Stats().SendFailures)
-		require.Equal(t, 1, l.log.count("couldn't send message"))
-
-		close(release)
-		require.Equal(t, kernel.E_HANDLE, hresultOf(sc.Wait()))
-		require.Empty(t, w.Leftovers())
-	})
-}
-
-// Bug of the C sample (BytesToScan not clamped): on a volume with 4096-byte sectors the
-// post-create reads a whole sector, but the notification holds 1024 bytes, and BytesToScan
-// must say 1024, not 4096. The service sees exactly the 1032-byte layout.
-func TestBugBytesToScanClampedOnLargeSectorVolume(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		big := text(4096, 2000)
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{SectorSize: 4096, Files: map[string][]byte{
-			`big.txt`: big, `head.txt`: text(4096, 1020), `small.txt`: text(10)}})
-
-		type seen struct {
-			bytesToScan uint32
-			payload     int
-			contents    []byte
-		}
-		got := make(chan seen, 4)
-		conn, done := rawService(t, l.svc, func(n scannerproto.Notification, payloadLen int) (kernel.NTSTATUS, []byte) {
-			got <- seen{n.BytesToScan, payloadLen, append([]byte(nil), n.Data()...)}
-			return kernel.STATUS_SUCCESS, scannerproto.EncodeReply(!scanuser.ScanBuffer(n.Data()))
+		// A reply without a verdict and a reply with STATUS_TIMEOUT: counted, not denied.
+		replies := []kernel.NTSTATUS{kernel.STATUS_SUCCESS, kernel.STATUS_TIMEOUT}
+		conn, done := scannertest.RawService(t, l.svc, func(scannerproto.Notification, int) (kernel.NTSTATUS, []byte) {
+			st := replies[0]
+			replies = replies[1:]
+			return st, nil
 		})
-		require.NoError(t, l.open(`C:\big.txt`))
-		s := <-got
-		require.Equal(t, uint32(scannerproto.ReadBufferSize), s.bytesToScan, "BytesToScan clamped to 1024")
-		require.Equal(t, scannerproto.NotificationSize, s.payload)
-		require.Equal(t, big[:1024], s.contents)
-
-		require.NoError(t, l.open(`C:\small.txt`))
-		require.Equal(t, uint32(10), (<-got).bytesToScan, "a short file: the bytes read")
+		require.NoError(t, l.open(`C:\v.txt`))
+		require.NoError(t, l.open(`C:\v.txt`))
 		require.NoError(t, conn.Close())
 		<-done
+		st := l.d.Stats()
+		require.Equal(t, int64(1), st.NoVerdict)
+		require.Equal(t, int64(1), st.SendFailures)
 
-		sc := l.start(nil)
-		require.NoError(t, l.open(`C:\big.txt`), "foul after the first kilobyte is not seen")
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\head.txt`))
-		require.NoError(t, sc.Stop())
-		require.Equal(t, scanuser.Stats{Messages: 2, Foul: 1, MaxBytesToScan: 1024}, sc.Stats(), "no bad message")
+		require.NoError(t, w.Unload("scanner"))
+		require.Nil(t, l.d.Extensions(), "the configuration is freed at unload")
 	})
 }
 
@@ -320,178 +121,96 @@ func TestBugConfigurationFreedAfterUnregister(t *testing.T) {
 		require.Equal(t, []string{"server port closed", "unregistered", "configuration freed"}, steps)
 		require.Equal(t, []int{6, 6, 0}, extensions)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, openDuringUnload, "scanned with the configuration intact")
-		require.Equal(t, kernel.E_HANDLE, hresultOf(sc.Wait()))
+		require.Equal(t, kernel.E_HANDLE, scannertest.HRESULTOf(sc.Wait()))
 	})
 }
 
-// Bug of the C sample (the verdict read from the notification buffer) and the rule "only an
-// exact STATUS_SUCCESS reads the verdict": FltSendMessage returns the status the service put
-// in its reply header (R-SEND-8), so STATUS_TIMEOUT, a success code, is no verdict. A reply
-// with no payload is no verdict either; the C sample read the low byte of BytesToScan instead,
-// 0 for a 1024-byte file, and denied it.
-func TestBugReplyWithoutVerdictAndExactSuccess(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		files := map[string][]byte{}
-		for _, n := range []string{"a", "b", "c", "d"} {
-			files[n+".txt"] = text(1024, 0)
+// lab is a world with the Go scanner loaded on C:, a process for the scanner service (an
+// administrator) and an ordinary application, for the tests of what only the Go driver has.
+type lab struct {
+	t   *testing.T
+	w   *harness.World
+	d   *scanner.Driver
+	svc *harness.Process
+	app *harness.Process
+}
+
+// newLab mounts vol (C: unless named) and loads the scanner with the given extensions.
+func newLab(t *testing.T, w *harness.World, extensions []string, vol fsys.VolumeConfig) *lab {
+	t.Helper()
+	if vol.Name == "" {
+		vol.Name = "C:"
+	}
+	w.MustAddVolume(vol)
+	d := &scanner.Driver{Config: scanner.Config{Extensions: extensions}}
+	require.NoError(t, w.Load("scanner", d))
+	return &lab{t: t, w: w, d: d,
+		svc: w.NewProcess("scanuser.exe", kernel.TokenAdmin()),
+		app: w.NewProcess("notepad.exe", kernel.TokenStandardUser())}
+}
+
+func (l *lab) start(opts *scanuser.Options) *scanuser.Service {
+	l.t.Helper()
+	var o scanuser.Options
+	if opts != nil {
+		o = *opts
+	}
+	sc, err := scanuser.Start(context.Background(), l.svc, o)
+	require.NoError(l.t, err)
+	return sc
+}
+
+func (l *lab) open(path string) error {
+	l.t.Helper()
+	h, err := l.app.CreateFile(path, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+	if err != nil {
+		return err
+	}
+	require.NoError(l.t, l.app.CloseHandle(h))
+	return nil
+}
+
+func (l *lab) openRW(path string) kernel.Handle {
+	l.t.Helper()
+	h, err := l.app.CreateFile(path, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
+	require.NoError(l.t, err)
+	return h
+}
+
+// sent counts the filter's FltSendMessage calls, from the trace.
+func (l *lab) sent() int {
+	n := 0
+	for _, e := range l.w.Trace().Filter(kernel.EvMessageSent) {
+		if e.Driver == "scanner" {
+			n++
 		}
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: files})
-		replies := []struct {
-			st      kernel.NTSTATUS
-			payload []byte
-		}{
-			{kernel.STATUS_SUCCESS, nil},          // a.txt: no SafeToOpen byte
-			{kernel.STATUS_TIMEOUT, []byte{0}},    // b.txt: a success code, but not SUCCESS
-			{kernel.STATUS_SUCCESS, []byte{0}},    // c.txt: the verdict "foul"
-			{kernel.STATUS_SUCCESS, []byte{0x80}}, // d.txt: any non-zero BOOLEAN is safe
+	}
+	return n
+}
+
+func text(size int, foulAt ...int) []byte { return scannertest.Text(size, foulAt...) }
+
+// dbgLog collects the driver's DbgPrint output.
+type dbgLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *dbgLog) printf(format string, args ...any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+// count returns the number of lines containing s.
+func (l *dbgLog) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			n++
 		}
-		i := 0
-		conn, done := rawService(t, l.svc, func(scannerproto.Notification, int) (kernel.NTSTATUS, []byte) {
-			r := replies[i]
-			i++
-			return r.st, r.payload
-		})
-		require.NoError(t, l.open(`C:\a.txt`))
-		require.NoError(t, l.open(`C:\b.txt`))
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\c.txt`))
-		require.NoError(t, l.open(`C:\d.txt`))
-		require.NoError(t, conn.Close())
-		<-done
-		st := l.d.Stats()
-		require.Equal(t, int64(1), st.NoVerdict)
-		require.Equal(t, int64(1), st.SendFailures) // STATUS_TIMEOUT
-		require.Equal(t, int64(1), st.OpensDenied)
-	})
-}
-
-// A reply that finds no waiting sender does not stop the service (a fix of scanUser.c, whose
-// worker exits on any reply failure): the requestor's process exits while its file is being
-// scanned, its FltSendMessage returns STATUS_THREAD_IS_TERMINATING (R-SEND-9), the worker's
-// reply gets ERROR_FLT_NO_WAITER_FOR_REPLY (R-USER FilterReplyMessage 2), and the only worker
-// goes on serving.
-func TestLateReplyDoesNotStopWorker(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
-		release := make(chan struct{})
-		first := true
-		sc := l.start(&scanuser.Options{Threads: 1, Requests: 1, Scan: func(b []byte) bool {
-			if first { // only one worker: no race on first
-				first = false
-				<-release
-			}
-			return scanuser.ScanBuffer(b)
-		}})
-		victim := w.NewProcess("victim.exe", kernel.TokenStandardUser())
-		opened := make(chan error, 1)
-		go func() {
-			_, err := victim.CreateFile(`C:\dirty.txt`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, 0)
-			opened <- err
-		}()
-		synctest.Wait()
-		victim.Exit(1)
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, <-opened) // the process is gone
-		close(release)
-
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`), "the worker still serves")
-		require.NoError(t, sc.Stop())
-		require.Equal(t, scanuser.Stats{Messages: 2, Foul: 2, LateReplies: 1, MaxBytesToScan: 50}, sc.Stats())
-	})
-}
-
-// The rescan at cleanup: a handle opened for writing is scanned again when it is closed (one
-// more message); a foul result is only logged. A read-only handle is not rescanned.
-func TestCleanupRescan(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: text(100)}})
-		sc := l.start(nil)
-		require.NoError(t, l.open(`C:\clean.txt`))
-		require.Equal(t, 1, l.sent(), "read-only: scanned at open only")
-
-		h := l.openRW(`C:\clean.txt`)
-		require.Equal(t, 2, l.sent())
-		require.NoError(t, l.app.CloseHandle(h))
-		require.Equal(t, 3, l.sent(), "rescanned at cleanup")
-		require.Zero(t, l.d.Stats().CleanupFoul)
-
-		h = l.openRW(`C:\clean.txt`)
-		require.NoError(t, l.app.MappedWrite(h, 50, []byte("foul")))
-		require.NoError(t, l.app.CloseHandle(h))
-		require.Equal(t, int64(1), l.d.Stats().CleanupFoul)
-		require.Equal(t, 1, l.log.count("foul language detected in precleanup"))
-		// Stop the service only now: a cleanup sends with no timeout.
-		require.NoError(t, sc.Stop())
-	})
-}
-
-// FSCTL_OFFLOAD_WRITE on a handle marked for rescan is denied while a scanner is connected;
-// on other handles, and with no scanner, it reaches the file system (which does not know it:
-// ERROR_INVALID_FUNCTION). Other FSCTLs pass.
-func TestOffloadWriteDeniedOnWriteHandle(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{
-			`a.txt`: text(100), `b.bin`: text(100)}})
-		sc := l.start(nil)
-		in, out := make([]byte, 32), make([]byte, 16)
-		txt := l.openRW(`C:\a.txt`)
-		bin := l.openRW(`C:\b.bin`)
-		_, err := l.app.DeviceIoControl(txt, fsys.FSCTL_OFFLOAD_WRITE, in, out)
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
-		_, err = l.app.DeviceIoControl(bin, fsys.FSCTL_OFFLOAD_WRITE, in, out)
-		require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err)
-		_, err = l.app.DeviceIoControl(txt, fsys.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(0, 10), nil)
-		require.NoError(t, err)
-		require.Equal(t, int64(1), l.d.Stats().OffloadDenied)
-
-		require.NoError(t, l.app.CloseHandle(txt)) // close before stopping: the cleanup rescans
-		require.NoError(t, sc.Stop())
-		_, err = l.app.DeviceIoControl(bin, fsys.FSCTL_OFFLOAD_WRITE, in, out)
-		require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err)
-		txt = l.openRW(`C:\a.txt`)
-		_, err = l.app.DeviceIoControl(txt, fsys.FSCTL_OFFLOAD_WRITE, in, out)
-		require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err, "no scanner: allowed")
-		require.NoError(t, l.app.CloseHandle(txt))
-		require.NoError(t, l.app.CloseHandle(bin))
-	})
-}
-
-// The scanner service's own opens are never scanned (its pre-create asks for no post-create):
-// it may open a foul file, write foul data to it and close it without a single message.
-func TestScannerOwnOpensNeverScanned(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
-		sc := l.start(nil)
-		h, err := l.svc.CreateFile(`C:\dirty.txt`, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
-		require.NoError(t, err)
-		_, err = l.svc.WriteFileAt(h, []byte("foul"), 10)
-		require.NoError(t, err)
-		require.NoError(t, l.svc.CloseHandle(h))
-		require.Zero(t, l.sent())
-		require.Equal(t, 1, l.log.count("allowing create for trusted process"))
-
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`), "another process's open is scanned")
-		require.NoError(t, sc.Stop())
-	})
-}
-
-// Directories, empty files and failed opens are not sent; the filter does not attach to
-// network volumes (its InstanceSetup refuses them, R-IO-INST-1).
-func TestNotSent(t *testing.T) {
-	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{
-			`folder.txt\`: nil, `empty.txt`: {}}})
-		w.MustAddVolume(fsys.VolumeConfig{Name: "Z:", Kind: fsys.VolumeNetwork, Share: `\server\docs`,
-			Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
-		require.Empty(t, w.Instances("Z:"))
-		require.Len(t, w.Instances("C:"), 1)
-		sc := l.start(nil)
-
-		h, err := l.app.CreateFile(`C:\folder.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, harness.FILE_FLAG_BACKUP_SEMANTICS)
-		require.NoError(t, err)
-		require.NoError(t, l.app.CloseHandle(h))
-		require.NoError(t, l.open(`C:\empty.txt`))
-		require.Equal(t, kernel.ERROR_FILE_NOT_FOUND, l.open(`C:\missing.txt`))
-		require.NoError(t, l.open(`\\server\docs\dirty.txt`))
-		require.Zero(t, l.sent())
-		require.NoError(t, sc.Stop())
-	})
+	}
+	return n
 }
