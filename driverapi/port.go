@@ -76,6 +76,10 @@ type MessageNotify func(ctx context.Context, connectionCookie any, input, output
 // is race-free, so a driver may test it from any goroutine (the scanner sample does, to skip
 // scanning while no scanner is connected). SendMessage and CloseClientPort take a pointer to
 // it, and CloseClientPort clears it atomically with respect to SendMessage (R-CLOSECLI-1).
+//
+// A port with MaxConnections above 1 needs one ClientPort per connection: keep it in a
+// per-connection value and return that as the cookie from ConnectNotify, which then comes back
+// to MessageNotify and DisconnectNotify (DisconnectNotify closes that connection's port).
 type ClientPort struct {
 	p atomic.Pointer[portBox]
 }

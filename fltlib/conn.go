@@ -16,7 +16,8 @@ import (
 var ErrClosed = net.ErrClosed
 
 // OpError is the error of a Conn operation: the operation, the port name, and the fltlib
-// HRESULT (or another cause) it wraps, so errors.Is(err, kernel.E_HANDLE) works.
+// HRESULT (or another cause) it wraps, so errors.Is(err, kernel.E_HANDLE) works, and
+// errors.As(err, &hr) with a kernel.HRESULT hr extracts the code itself.
 type OpError struct {
 	Op   string // "dial", "receive", "reply", "send", "close"
 	Port string
@@ -85,7 +86,10 @@ func (m *Message) WantsReply() bool { return m.ID != 0 }
 // Dial connects to the named port through backend b (FilterConnectCommunicationPort). ctx is checked
 // before connecting: ConnectNotify runs synchronously and cannot be interrupted. Errors wrap
 // the HRESULT, e.g. errors.Is(err, kernel.E_ACCESSDENIED) for a token the port's descriptor
-// refuses, or HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) for a port that does not exist.
+// refuses, HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) (0x80070002) for a port that does not
+// exist, or HRESULT_FROM_WIN32(ERROR_CONNECTION_COUNT_LIMIT) (0x800704D6) when the port already
+// has its MaxConnections clients. errors.As(err, &hr) with a kernel.HRESULT hr gives the exact
+// code, for a test that asserts it.
 //
 // The access asked for is FLT_PORT_ALL_ACCESS (0x1F0001), as fltmgr asks: the descriptor must
 // grant the caller's token all of it (GA), not only FLT_PORT_CONNECT. The default descriptor

@@ -389,6 +389,7 @@ func TestExpectationMatching(t *testing.T) {
 	err = w.Close()
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "connection 2 on port", "the second report is one too many")
+	require.Contains(t, err.Error(), "one more verifier report of R-VERIFY-2 than the 1 expected (Times(1))")
 
 	w = newLeaky()
 	w.ExpectViolation(kernel.RuleVerify2).Times(3)

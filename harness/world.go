@@ -258,7 +258,15 @@ func (e *Expectation) String() string {
 
 // matches is called with w.mu held.
 func (e *Expectation) matches(v kernel.Violation) bool {
-	if v.Rule != e.rule || e.times > 0 && e.matched >= e.times {
+	return !e.full() && e.describes(v)
+}
+
+// full says the expectation took all the reports its Times allows (w.mu held).
+func (e *Expectation) full() bool { return e.times > 0 && e.matched >= e.times }
+
+// describes says v is a report of the expected rule containing every expected part.
+func (e *Expectation) describes(v kernel.Violation) bool {
+	if v.Rule != e.rule {
 		return false
 	}
 	text := v.Error()
@@ -581,9 +589,14 @@ func (w *World) checkViolations() []string {
 				hit = e
 			}
 		}
-		if hit != nil {
+		switch {
+		case hit != nil:
 			hit.matched++
-		} else {
+		case w.fullExpectation(v) != nil:
+			e := w.fullExpectation(v)
+			problems = append(problems, fmt.Sprintf("one more verifier report of %s than the %d expected (Times(%d)): %s",
+				e, e.times, e.times, v.Error()))
+		default:
 			problems = append(problems, v.Error())
 		}
 	}
@@ -598,6 +611,16 @@ func (w *World) checkViolations() []string {
 		}
 	}
 	return problems
+}
+
+// fullExpectation is the expectation that would have taken v but for its count (w.mu held).
+func (w *World) fullExpectation(v kernel.Violation) *Expectation {
+	for _, e := range w.expected {
+		if e.full() && e.describes(v) {
+			return e
+		}
+	}
+	return nil
 }
 
 // HRESULTOf returns the HRESULT an error of Load, Unload or Stop carries, S_OK for nil: for a

@@ -60,7 +60,8 @@ func MustParseSDDL(s string) *SecurityDescriptor {
 // string into a new descriptor. Errors are *SDDLError values that name the byte offset and the
 // token where the text breaks. Decision: the empty string is rejected (Windows would return an
 // empty descriptor, whose NULL DACL grants everyone everything); write "D:NO_ACCESS_CONTROL" to
-// mean that.
+// mean that. The result is ordinary Go memory: unlike a descriptor from
+// FltBuildDefaultSecurityDescriptor it needs no FltFreeSecurityDescriptor (nothing tracks it).
 func ParseSDDL(s string) (*SecurityDescriptor, error) {
 	if s == "" {
 		return nil, &SDDLError{Offset: 0, Msg: "empty SDDL string (use D:NO_ACCESS_CONTROL for a NULL DACL)"}
