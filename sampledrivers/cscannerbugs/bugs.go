@@ -11,12 +11,16 @@ import "github.com/fltemu/fltemu/cdriver"
 
 // The planted bugs (scanner.c's BUG_* values).
 const (
-	BugNoCloseClientPort = 0x1  // DisconnectNotify forgets FltCloseClientPort
-	BugLeakNotification  = 0x2  // the notification is never freed
-	BugUnregisterOpen    = 0x4  // unload unregisters with the server port open
-	BugSendInPostWrite   = 0x8  // a post-write callback reads the file and sends to user mode
-	BugRegistrationSize  = 0x10 // FLT_REGISTRATION.Size too small for its Version
-	BugDoubleFree        = 0x20 // the notification is freed twice
+	BugNoCloseClientPort = 0x1   // DisconnectNotify forgets FltCloseClientPort
+	BugLeakNotification  = 0x2   // the notification is never freed
+	BugUnregisterOpen    = 0x4   // unload unregisters with the server port open
+	BugSendInPostWrite   = 0x8   // a post-write callback reads the file and sends to user mode
+	BugRegistrationSize  = 0x10  // FLT_REGISTRATION.Size too small for its Version
+	BugDoubleFree        = 0x20  // the notification is freed twice
+	BugLockHeldAtReturn  = 0x40  // the pre-create returns holding a push lock
+	BugReleaseNotHeld    = 0x80  // the pre-create releases a push lock it does not hold
+	BugWriteAfterFree    = 0x100 // the notification is written after it is freed
+	BugWaitAtDispatch    = 0x200 // the pre-create waits, with a timeout, holding a spin lock
 )
 
 // New returns the driver with the given bugs planted. Call it before loading.

@@ -112,3 +112,51 @@ func TestPlantedDoubleFree(t *testing.T) {
 		require.NoError(t, w.Unload("scanner"))
 	})
 }
+
+// A callback that returns holding a lock is reported, R-LOCK-2, naming the lock and the
+// callback; the runtime releases it so the next create does not deadlock (on Windows it
+// would).
+func TestPlantedLockHeldAtReturn(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		_, app := load(t, w, cscannerbugs.BugLockHeldAtReturn)
+		w.ExpectViolation(cdriver.RuleLockHeld).Containing("push lock", "returned with the lock held").Times(2)
+		require.NoError(t, open(t, app, `C:\clean.txt`))
+		require.NoError(t, open(t, app, `C:\clean.txt`), "the lock was released for the test to go on")
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// Releasing a lock the callback does not hold is reported, R-LOCK-1.
+func TestPlantedReleaseNotHeld(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		_, app := load(t, w, cscannerbugs.BugReleaseNotHeld)
+		w.ExpectViolation(cdriver.RuleLockUnbalanced).Containing("push lock", "FltReleasePushLock").Times(1)
+		require.NoError(t, open(t, app, `C:\clean.txt`))
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// A write into freed pool is found: freed blocks are poisoned and kept until unload, which
+// checks the poison and reports R-POOL-3 with the block's tag, size and allocation site.
+func TestPlantedWriteAfterFree(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		svc, app := load(t, w, cscannerbugs.BugWriteAfterFree)
+		w.ExpectViolation(cdriver.RulePoolCorrupt).Containing("written after the block was freed", "'scnN'", "scanner.c:").Times(1)
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+		require.NoError(t, err)
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
+		require.NoError(t, sc.Stop())
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// A wait with a timeout while holding a spin lock (DISPATCH_LEVEL) is an IRQL violation,
+// R-VERIFY-9, naming KeWaitForSingleObject; the 10 ms timeout runs on fake time.
+func TestPlantedWaitAtDispatch(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		_, app := load(t, w, cscannerbugs.BugWaitAtDispatch)
+		w.ExpectViolation(kernel.RuleVerify9).Containing("KeWaitForSingleObject", "DISPATCH_LEVEL").Times(1)
+		require.NoError(t, open(t, app, `C:\clean.txt`))
+		require.NoError(t, w.Unload("scanner"))
+	})
+}

@@ -42,8 +42,20 @@ SCANNER_DATA ScannerData;
 #define BUG_SEND_IN_POST_WRITE      0x8     // a post-write callback sends to user mode
 #define BUG_REGISTRATION_SIZE       0x10    // FLT_REGISTRATION.Size of an older header
 #define BUG_DOUBLE_FREE             0x20    // the notification is freed twice
+#define BUG_LOCK_HELD_AT_RETURN     0x40    // the pre-create returns holding a push lock
+#define BUG_RELEASE_NOT_HELD        0x80    // the pre-create releases a push lock it does not hold
+#define BUG_WRITE_AFTER_FREE        0x100   // the notification is written after it is freed
+#define BUG_WAIT_AT_DISPATCH        0x200   // the pre-create waits, with a timeout, holding a spin lock
 
 ULONG PlantedBugs;
+
+//
+//  What the lock bugs lock (the scanner itself needs no lock).
+//
+
+EX_PUSH_LOCK BugPushLock;
+KSPIN_LOCK BugSpinLock;
+KEVENT BugNeverSet;
 
 FLT_POSTOP_CALLBACK_STATUS
 ScannerPostWrite (
@@ -208,6 +220,9 @@ Return Value:
 
     RtlZeroMemory( &ScannerData, sizeof( ScannerData ) );
     ScannerData.DriverObject = DriverObject;
+    FltInitializePushLock( &BugPushLock );
+    KeInitializeSpinLock( &BugSpinLock );
+    KeInitializeEvent( &BugNeverSet, NotificationEvent, FALSE );
 
     //
     //  Register with filter manager.
@@ -475,6 +490,29 @@ Routine Description:
     UNREFERENCED_PARAMETER( CompletionContext );
 
     PAGED_CODE();
+
+    if (FlagOn( PlantedBugs, BUG_LOCK_HELD_AT_RETURN )) {
+
+        KeEnterCriticalRegion();
+        FltAcquirePushLockExclusive( &BugPushLock );
+        KeLeaveCriticalRegion();
+    }
+
+    if (FlagOn( PlantedBugs, BUG_RELEASE_NOT_HELD )) {
+
+        FltReleasePushLock( &BugPushLock );
+    }
+
+    if (FlagOn( PlantedBugs, BUG_WAIT_AT_DISPATCH )) {
+
+        KIRQL oldIrql;
+        LARGE_INTEGER timeout;
+
+        timeout.QuadPart = -10 * 1000 * 10;     // 10 ms
+        KeAcquireSpinLock( &BugSpinLock, &oldIrql );
+        KeWaitForSingleObject( &BugNeverSet, Executive, KernelMode, FALSE, &timeout );
+        KeReleaseSpinLock( &BugSpinLock, oldIrql );
+    }
 
     if (ScannerData.UserProcess != NULL &&
         FltGetRequestorProcess( Data ) == ScannerData.UserProcess) {
@@ -967,6 +1005,11 @@ Routine Description:
     if (FlagOn( PlantedBugs, BUG_DOUBLE_FREE )) {
 
         ExFreePoolWithTag( notification, SCANNER_NOTIFICATION_TAG );
+    }
+
+    if (FlagOn( PlantedBugs, BUG_WRITE_AFTER_FREE )) {
+
+        notification->BytesToScan = 0;
     }
 
     return status;
