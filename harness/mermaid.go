@@ -88,6 +88,15 @@ func (r *mermaidRenderer) process(e kernel.TraceEvent) (string, bool) {
 	return r.proc(name), true
 }
 
+// caller returns the participant that made the event's call: its process, else its driver,
+// else the filter manager.
+func (r *mermaidRenderer) caller(e kernel.TraceEvent) string {
+	if e.Process != "" {
+		return r.proc(e.Process)
+	}
+	return r.driver(e.Driver)
+}
+
 func (r *mermaidRenderer) arrow(from, arrow, to, text string) {
 	r.lines = append(r.lines, fmt.Sprintf("%s%s%s: %s", from, arrow, to, mermaidText(text)))
 }
@@ -228,22 +237,10 @@ func (r *mermaidRenderer) event(e kernel.TraceEvent) {
 	case kernel.EvViolation:
 		r.note(r.driver(e.Driver), "VERIFIER "+e.Reason)
 	case kernel.EvFaultInjected:
-		over := "FM"
-		if e.Process != "" {
-			over = r.proc(e.Process)
-		} else if e.Driver != "" {
-			over = r.driver(e.Driver)
-		}
-		r.note(over, mmDetail("FAULT "+mmStatus(e), e.Detail))
+		r.note(r.caller(e), mmDetail("FAULT "+mmStatus(e), e.Detail))
 	case kernel.EvRoutineFailed:
 		// The call and its status on the arrow, then the reason.
-		from := "FM"
-		if e.Process != "" {
-			from = r.proc(e.Process)
-		} else if e.Driver != "" {
-			from = r.driver(e.Driver)
-		}
-		r.arrow(from, "-x", "FM", mmDetail(e.Routine+": "+mmStatus(e), e.Reason))
+		r.arrow(r.caller(e), "-x", "FM", mmDetail(e.Routine+": "+mmStatus(e), e.Reason))
 	default:
 		r.note("FM", string(e.Kind)+" "+e.Detail)
 	}
