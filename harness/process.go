@@ -169,7 +169,7 @@ func (p *Process) portFile(h kernel.Handle) (*portFile, kernel.NTSTATUS) {
 // directory 0x80070003, a missing port 0x80070002 (R-USER connect 5).
 func (p *Process) FilterConnectCommunicationPort(portName string, options uint32, context []byte, sizeOfContext int,
 	sa *fltlib.SecurityAttributes) (kernel.Handle, kernel.HRESULT) {
-	if why := connectArgsProblem(options, context, sizeOfContext, driverapi.FLT_PORT_FLAG_SYNC_HANDLE, driverapi.MaxConnectionContext); why != "" {
+	if why := connectArgsProblem(options, context, sizeOfContext); why != "" {
 		return kernel.InvalidHandle, p.refuseHR("FilterConnectCommunicationPort", kernel.E_INVALIDARG, why)
 	}
 	if i := strings.IndexByte(portName, 0); i >= 0 {

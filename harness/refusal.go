@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 
+	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/kernel"
 )
 
@@ -47,10 +48,11 @@ func (p *Process) portFileFor(routine string, h kernel.Handle) (*portFile, kerne
 
 // connectArgsProblem says which argument of FilterConnectCommunicationPort is wrong, "" when
 // none is.
-func connectArgsProblem(options uint32, context []byte, sizeOfContext int, knownOptions uint32, maxContext int) string {
+func connectArgsProblem(options uint32, context []byte, sizeOfContext int) string {
+	const known = driverapi.FLT_PORT_FLAG_SYNC_HANDLE
 	switch {
-	case options&^knownOptions != 0:
-		return fmt.Sprintf("unknown dwOptions bits 0x%X (only FLT_PORT_FLAG_SYNC_HANDLE, 0x%X, is defined)", options&^knownOptions, knownOptions)
+	case options&^known != 0:
+		return fmt.Sprintf("unknown dwOptions bits 0x%X (only FLT_PORT_FLAG_SYNC_HANDLE, 0x%X, is defined)", options&^known, known)
 	case context == nil && sizeOfContext != 0:
 		return fmt.Sprintf("lpContext is nil but wSizeOfContext is %d", sizeOfContext)
 	case context != nil && sizeOfContext == 0:
@@ -59,8 +61,8 @@ func connectArgsProblem(options uint32, context []byte, sizeOfContext int, known
 		return fmt.Sprintf("wSizeOfContext is negative (%d)", sizeOfContext)
 	case sizeOfContext > len(context):
 		return fmt.Sprintf("wSizeOfContext %d is larger than lpContext's %d bytes", sizeOfContext, len(context))
-	case sizeOfContext > maxContext:
-		return fmt.Sprintf("wSizeOfContext %d is over the limit of %d bytes", sizeOfContext, maxContext)
+	case sizeOfContext > driverapi.MaxConnectionContext:
+		return fmt.Sprintf("wSizeOfContext %d is over the limit of %d bytes", sizeOfContext, driverapi.MaxConnectionContext)
 	}
 	return ""
 }
