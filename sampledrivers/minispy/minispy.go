@@ -55,7 +55,8 @@ const (
 	systemProcessID = 4
 )
 
-// Driver is the minispy filter. The zero value is ready to load (under FilterName).
+// Driver is the minispy filter. The zero value is ready to load (under
+// [minispyproto.FilterName]).
 type Driver struct {
 	// PortName overrides the port name (default minispyproto.PortName).
 	PortName string
