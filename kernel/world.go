@@ -38,16 +38,40 @@ func (w *World) ObserveTimedWaits(f TimedWaitObserver) {
 	w.timedWaits.Store(&f)
 }
 
-// TimedWait is what a timed wait calls as it starts: it returns the function to call when the
-// wait ends (deferred, typically), or nil when nobody observes timed waits, so that the wait
-// reads no clock for nothing.
+// TimedWait is what a timed wait calls as it starts: it returns the function to call, once,
+// when the wait ends (deferred, typically), or nil when nobody observes timed waits, so that
+// the wait reads no clock for nothing. An observed wait allocates nothing either: a world
+// outside a synctest bubble is observed, and its message round trips stay free of garbage.
 func (w *World) TimedWait(routine string) (end func()) {
 	f := w.timedWaits.Load()
 	if f == nil {
 		return nil
 	}
-	began := time.Now()
-	return func() { (*f)(routine, began) }
+	tw, _ := timedWaits.Get().(*timedWait)
+	if tw == nil {
+		tw = &timedWait{}
+		tw.end = tw.ended
+	}
+	tw.observer, tw.routine, tw.began = f, routine, time.Now()
+	return tw.end
+}
+
+// timedWait is an observed wait in progress. Records are recycled: end, bound once per
+// record, tells the observer and puts the record back.
+type timedWait struct {
+	observer *TimedWaitObserver
+	routine  string
+	began    time.Time
+	end      func()
+}
+
+var timedWaits sync.Pool // of *timedWait
+
+func (tw *timedWait) ended() {
+	f, routine, began := tw.observer, tw.routine, tw.began
+	tw.observer = nil
+	timedWaits.Put(tw)
+	(*f)(routine, began)
 }
 
 // New makes an empty world: a namespace, no processes, an empty trace and verifier.

@@ -28,3 +28,13 @@ func TestTimedWaitObserver(t *testing.T) {
 		require.Nil(t, w.TimedWait("FltSendMessage"))
 	})
 }
+
+// An observed timed wait allocates nothing: every timed FltSendMessage of a world outside a
+// synctest bubble is one.
+func TestTimedWaitObservedAllocatesNothing(t *testing.T) {
+	w := kernel.New()
+	n := 0
+	w.ObserveTimedWaits(func(string, time.Time) { n++ })
+	require.Zero(t, testing.AllocsPerRun(1000, func() { w.TimedWait("FltSendMessage")() }))
+	require.Equal(t, 1001, n)
+}
