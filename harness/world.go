@@ -624,7 +624,8 @@ func (w *World) fullExpectation(v kernel.Violation) *Expectation {
 }
 
 // HRESULTOf returns the HRESULT an error of Load, Unload or Stop carries, S_OK for nil: for a
-// table-driven test or a program that prints what fltmc would.
+// table-driven test or a program that prints what fltmc would. It serves any error that wraps
+// an HRESULT (fltlib's, say); one that wraps none is E_FAIL.
 func HRESULTOf(err error) kernel.HRESULT {
 	if err == nil {
 		return kernel.S_OK

@@ -1,7 +1,6 @@
 package scanner_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/fltemu/fltemu/sampledrivers/scanner"
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannerproto"
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannertest"
-	"github.com/fltemu/fltemu/sampledrivers/scanner/scanuser"
 )
 
 // The scanner sample's end-to-end scenarios (package scannertest), which the C scanner runs
@@ -33,14 +31,14 @@ func TestScenarios(t *testing.T) {
 // any case; a configured leading dot is ignored.
 func TestScenario2DefaultExtensionIsDoc(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		foul := text(100, 10)
+		foul := scannertest.Text(100, 10)
 		l := newLab(t, w, nil, fsys.VolumeConfig{Files: map[string][]byte{`a.txt`: foul, `b.DOC`: foul, `c.exe`: foul}})
 		require.Equal(t, []string{scanner.DefaultExtension}, l.d.Extensions())
-		sc := l.start(nil)
-		require.NoError(t, l.open(`C:\a.txt`))
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\b.DOC`))
-		require.NoError(t, l.open(`C:\c.exe`))
-		require.Equal(t, 1, l.sent())
+		sc := l.Start(nil)
+		require.NoError(t, l.Open(`C:\a.txt`))
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\b.DOC`))
+		require.NoError(t, l.Open(`C:\c.exe`))
+		require.Equal(t, 1, l.Sent())
 		require.NoError(t, sc.Stop())
 
 		d := &scanner.Driver{Config: scanner.Config{Extensions: []string{".TXT", "", "log"}}}
@@ -58,20 +56,20 @@ func TestDriverStateAndStats(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		const original = "all good here, nothing to see"
 		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{
-			`dirty.txt`: text(50, 0), `clean.txt`: []byte(original), `v.txt`: text(100)}})
+			`dirty.txt`: scannertest.Text(50, 0), `clean.txt`: []byte(original), `v.txt`: scannertest.Text(100)}})
 		require.False(t, l.d.Connected())
-		sc := l.start(nil)
+		sc := l.Start(nil)
 		require.True(t, l.d.Connected())
-		require.Equal(t, l.svc.ID(), l.d.ScannerProcessID())
+		require.Equal(t, l.Svc.ID(), l.d.ScannerProcessID())
 
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
-		h := l.openRW(`C:\clean.txt`)
-		_, err := l.app.WriteFileAt(h, []byte("foul"), 0)
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\dirty.txt`))
+		h := l.OpenRW(`C:\clean.txt`)
+		_, err := l.App.WriteFileAt(h, []byte("foul"), 0)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
-		require.NoError(t, l.app.MappedWrite(h, 0, []byte("foul")))
-		_, err = l.app.DeviceIoControl(h, fsys.FSCTL_OFFLOAD_WRITE, make([]byte, 32), make([]byte, 16))
+		require.NoError(t, l.App.MappedWrite(h, 0, []byte("foul")))
+		_, err = l.App.DeviceIoControl(h, fsys.FSCTL_OFFLOAD_WRITE, make([]byte, 32), make([]byte, 16))
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
-		require.NoError(t, l.app.CloseHandle(h))
+		require.NoError(t, l.App.CloseHandle(h))
 		require.Equal(t, scanner.Stats{Scans: 5, OpensDenied: 1, WritesDenied: 1, PagingFoul: 1, CleanupFoul: 1, OffloadDenied: 1},
 			l.d.Stats())
 		require.NoError(t, sc.Stop())
@@ -80,13 +78,13 @@ func TestDriverStateAndStats(t *testing.T) {
 
 		// A reply without a verdict and a reply with STATUS_TIMEOUT: counted, not denied.
 		replies := []kernel.NTSTATUS{kernel.STATUS_SUCCESS, kernel.STATUS_TIMEOUT}
-		conn, done := scannertest.RawService(t, l.svc, func(scannerproto.Notification, int) (kernel.NTSTATUS, []byte) {
+		conn, done := scannertest.RawService(t, l.Svc, func(scannerproto.Notification, int) (kernel.NTSTATUS, []byte) {
 			st := replies[0]
 			replies = replies[1:]
 			return st, nil
 		})
-		require.NoError(t, l.open(`C:\v.txt`))
-		require.NoError(t, l.open(`C:\v.txt`))
+		require.NoError(t, l.Open(`C:\v.txt`))
+		require.NoError(t, l.Open(`C:\v.txt`))
 		require.NoError(t, conn.Close())
 		<-done
 		st := l.d.Stats()
@@ -105,8 +103,8 @@ func TestDriverStateAndStats(t *testing.T) {
 // configured extensions. With the C order the list would already be gone.
 func TestBugConfigurationFreedAfterUnregister(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
-		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: text(50, 0)}})
-		sc := l.start(nil)
+		l := newLab(t, w, scanner.InstallerExtensions(), fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: scannertest.Text(50, 0)}})
+		sc := l.Start(nil)
 		var steps []string
 		var extensions []int
 		var openDuringUnload error
@@ -114,81 +112,33 @@ func TestBugConfigurationFreedAfterUnregister(t *testing.T) {
 			steps = append(steps, step)
 			extensions = append(extensions, len(l.d.Extensions()))
 			if step == "server port closed" {
-				openDuringUnload = l.open(`C:\dirty.txt`)
+				openDuringUnload = l.Open(`C:\dirty.txt`)
 			}
 		})
 		require.NoError(t, w.Unload("scanner"))
 		require.Equal(t, []string{"server port closed", "unregistered", "configuration freed"}, steps)
 		require.Equal(t, []int{6, 6, 0}, extensions)
 		require.Equal(t, kernel.ERROR_ACCESS_DENIED, openDuringUnload, "scanned with the configuration intact")
-		require.Equal(t, kernel.E_HANDLE, scannertest.HRESULTOf(sc.Wait()))
+		require.Equal(t, kernel.E_HANDLE, harness.HRESULTOf(sc.Wait()))
 	})
 }
 
-// lab is a world with the Go scanner loaded on C:, a process for the scanner service (an
-// administrator) and an ordinary application, for the tests of what only the Go driver has.
+// lab is scannertest's Lab with the Go scanner itself, for the tests of what only the Go
+// driver has.
 type lab struct {
-	t   *testing.T
-	w   *harness.World
-	d   *scanner.Driver
-	svc *harness.Process
-	app *harness.Process
+	*scannertest.Lab
+	d *scanner.Driver
 }
 
-// newLab mounts vol (C: unless named) and loads the scanner with the given extensions.
+// newLab mounts vol (C: unless named) and loads the Go scanner with the given extensions.
 func newLab(t *testing.T, w *harness.World, extensions []string, vol fsys.VolumeConfig) *lab {
 	t.Helper()
-	if vol.Name == "" {
-		vol.Name = "C:"
-	}
-	w.MustAddVolume(vol)
 	d := &scanner.Driver{Config: scanner.Config{Extensions: extensions}}
-	require.NoError(t, w.Load("scanner", d))
-	return &lab{t: t, w: w, d: d,
-		svc: w.NewProcess("scanuser.exe", kernel.TokenAdmin()),
-		app: w.NewProcess("notepad.exe", kernel.TokenStandardUser())}
+	return &lab{d: d, Lab: scannertest.NewLab(t, w, scannertest.Driver{Load: func(t *testing.T, w *harness.World) func(string) int {
+		require.NoError(t, w.Load("scanner", d))
+		return nil // these tests do not read the debug output
+	}}, vol)}
 }
-
-func (l *lab) start(opts *scanuser.Options) *scanuser.Service {
-	l.t.Helper()
-	var o scanuser.Options
-	if opts != nil {
-		o = *opts
-	}
-	sc, err := scanuser.Start(context.Background(), l.svc, o)
-	require.NoError(l.t, err)
-	return sc
-}
-
-func (l *lab) open(path string) error {
-	l.t.Helper()
-	h, err := l.app.CreateFile(path, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
-	if err != nil {
-		return err
-	}
-	require.NoError(l.t, l.app.CloseHandle(h))
-	return nil
-}
-
-func (l *lab) openRW(path string) kernel.Handle {
-	l.t.Helper()
-	h, err := l.app.CreateFile(path, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
-	require.NoError(l.t, err)
-	return h
-}
-
-// sent counts the filter's FltSendMessage calls, from the trace.
-func (l *lab) sent() int {
-	n := 0
-	for _, e := range l.w.Trace().Filter(kernel.EvMessageSent) {
-		if e.Driver == "scanner" {
-			n++
-		}
-	}
-	return n
-}
-
-func text(size int, foulAt ...int) []byte { return scannertest.Text(size, foulAt...) }
 
 // dbgLog collects the driver's DbgPrint output.
 type dbgLog struct {

@@ -9,7 +9,6 @@ package scannertest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -63,65 +62,67 @@ var scenarios = []struct {
 	{"NotSent", notSent},
 }
 
-// lab is a world with the scanner loaded on C:, a process for the scanner service (an
-// administrator) and an ordinary application.
-type lab struct {
+// Lab is a world with the scanner loaded on C:, a process for the scanner service (an
+// administrator) and an ordinary application. The scenarios use it, and so do the tests of
+// what only one driver has.
+type Lab struct {
+	W   *harness.World
+	Svc *harness.Process // scanuser.exe, an elevated administrator
+	App *harness.Process // notepad.exe, a standard user
+
 	t   *testing.T
-	w   *harness.World
-	svc *harness.Process
-	app *harness.Process
 	dbg func(s string) int
 }
 
-// newLab mounts vol (C: unless named) and loads the scanner.
-func newLab(t *testing.T, w *harness.World, d Driver, vol fsys.VolumeConfig) *lab {
+// NewLab mounts vol (C: unless named) and loads the scanner with d.
+func NewLab(t *testing.T, w *harness.World, d Driver, vol fsys.VolumeConfig) *Lab {
 	t.Helper()
 	if vol.Name == "" {
 		vol.Name = "C:"
 	}
 	w.MustAddVolume(vol)
 	dbg := d.Load(t, w)
-	return &lab{t: t, w: w, dbg: dbg,
-		svc: w.NewProcess("scanuser.exe", kernel.TokenAdmin()),
-		app: w.NewProcess("notepad.exe", kernel.TokenStandardUser())}
+	return &Lab{t: t, W: w, dbg: dbg,
+		Svc: w.NewProcess("scanuser.exe", kernel.TokenAdmin()),
+		App: w.NewProcess("notepad.exe", kernel.TokenStandardUser())}
 }
 
-// start starts the scanner service in the service process.
-func (l *lab) start(opts *scanuser.Options) *scanuser.Service {
+// Start starts the scanner service in the service process (opts nil: the defaults).
+func (l *Lab) Start(opts *scanuser.Options) *scanuser.Service {
 	l.t.Helper()
 	var o scanuser.Options
 	if opts != nil {
 		o = *opts
 	}
-	sc, err := scanuser.Start(context.Background(), l.svc, o)
+	sc, err := scanuser.Start(context.Background(), l.Svc, o)
 	require.NoError(l.t, err)
 	return sc
 }
 
-// open opens path for reading in the application and closes it again; it returns the open's
+// Open opens path for reading in the application and closes it again; it returns the open's
 // Win32 error.
-func (l *lab) open(path string) error {
+func (l *Lab) Open(path string) error {
 	l.t.Helper()
-	h, err := l.app.CreateFile(path, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
+	h, err := l.App.CreateFile(path, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 	if err != nil {
 		return err
 	}
-	require.NoError(l.t, l.app.CloseHandle(h))
+	require.NoError(l.t, l.App.CloseHandle(h))
 	return nil
 }
 
-// openRW opens path for reading and writing in the application.
-func (l *lab) openRW(path string) kernel.Handle {
+// OpenRW opens path for reading and writing in the application.
+func (l *Lab) OpenRW(path string) kernel.Handle {
 	l.t.Helper()
-	h, err := l.app.CreateFile(path, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
+	h, err := l.App.CreateFile(path, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(l.t, err)
 	return h
 }
 
-// sent counts the scan requests the filter sent (FltSendMessage calls), from the trace.
-func (l *lab) sent() int {
+// Sent counts the scan requests the filter sent (FltSendMessage calls), from the trace.
+func (l *Lab) Sent() int {
 	n := 0
-	for _, e := range l.w.Trace().Filter(kernel.EvMessageSent) {
+	for _, e := range l.W.Trace().Filter(kernel.EvMessageSent) {
 		if e.Driver == "scanner" {
 			n++
 		}
@@ -129,10 +130,10 @@ func (l *lab) sent() int {
 	return n
 }
 
-// data returns a file's contents on disk, bypassing the filters.
-func (l *lab) data(path string) string {
+// Data returns a file's contents on disk, bypassing the filters.
+func (l *Lab) Data(path string) string {
 	l.t.Helper()
-	b, ok := l.w.FileData(path)
+	b, ok := l.W.FileData(path)
 	require.True(l.t, ok, "%s exists", path)
 	return string(b)
 }
@@ -144,15 +145,6 @@ func Text(size int, foulAt ...int) []byte {
 		copy(b[at:], scanuser.FoulString)
 	}
 	return b
-}
-
-// HRESULTOf returns the HRESULT an error wraps, 0 if none.
-func HRESULTOf(err error) kernel.HRESULT {
-	var hr kernel.HRESULT
-	if errors.As(err, &hr) {
-		return hr
-	}
-	return 0
 }
 
 // RawService is a hand-written scanner service built on fltlib.Conn: it shows each
@@ -186,24 +178,24 @@ func RawService(t *testing.T, p *harness.Process, answer func(n scannerproto.Not
 // DisconnectNotify, which closes the client port (R-CB-2) and so frees the only connection
 // slot for the next scanner (R-CLOSECLI-3).
 func scenario1FoulTextDeniedOnlyWhileScannerRuns(t *testing.T, w *harness.World, d Driver) {
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(3000, 700), `clean.txt`: Text(3000)}})
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(3000, 700), `clean.txt`: Text(3000)}})
 
-	require.NoError(t, l.open(`C:\dirty.txt`), "no scanner: everything is allowed")
-	require.Zero(t, l.sent(), "no scanner: nothing is sent")
+	require.NoError(t, l.Open(`C:\dirty.txt`), "no scanner: everything is allowed")
+	require.Zero(t, l.Sent(), "no scanner: nothing is sent")
 
-	sc := l.start(nil)
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
-	require.NoError(t, l.open(`C:\clean.txt`))
+	sc := l.Start(nil)
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\dirty.txt`))
+	require.NoError(t, l.Open(`C:\clean.txt`))
 	require.Equal(t, 0, w.Volume("C:").TestAccess().OpenFileObjects(), "the cancelled open left nothing open")
 	require.Equal(t, scanuser.Stats{Messages: 2, Foul: 1, MaxBytesToScan: 1024}, sc.Stats())
 	require.Equal(t, 1, l.dbg("foul language detected in postcreate"))
 
 	require.NoError(t, sc.Stop())
-	require.NoError(t, l.open(`C:\dirty.txt`), "the scanner disconnected: allowed again")
-	require.Equal(t, 2, l.sent())
+	require.NoError(t, l.Open(`C:\dirty.txt`), "the scanner disconnected: allowed again")
+	require.Equal(t, 2, l.Sent())
 
-	sc = l.start(nil)
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`), "a new scanner took the free slot")
+	sc = l.Start(nil)
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\dirty.txt`), "a new scanner took the free slot")
 	require.NoError(t, sc.Stop())
 	require.NoError(t, w.Unload("scanner"))
 }
@@ -219,15 +211,15 @@ func scenario2ExtensionsIgnoreCaseUnlistedNeverSent(t *testing.T, w *harness.Wor
 	for _, n := range append(append([]string{}, listed...), unlisted...) {
 		files[n] = foul
 	}
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: files})
-	sc := l.start(nil)
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: files})
+	sc := l.Start(nil)
 	for _, n := range listed {
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\`+n), n)
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\`+n), n)
 	}
 	for _, n := range unlisted {
-		require.NoError(t, l.open(`C:\`+n), n)
+		require.NoError(t, l.Open(`C:\`+n), n)
 	}
-	require.Equal(t, len(listed), l.sent())
+	require.Equal(t, len(listed), l.Sent())
 	require.NoError(t, sc.Stop())
 	require.Equal(t, int64(len(listed)), sc.Stats().Messages)
 	require.Equal(t, int64(len(listed)), sc.Stats().Foul)
@@ -241,11 +233,11 @@ func scenario3FoulAtKilobyteBoundary(t *testing.T, w *harness.World, d Driver) {
 	for _, at := range []int{1020, 1021, 1022, 1023, 1024, 3000} {
 		files[name(at)] = Text(4096, at)
 	}
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: files})
-	sc := l.start(nil)
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\`+name(1020)))
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: files})
+	sc := l.Start(nil)
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\`+name(1020)))
 	for _, at := range []int{1021, 1022, 1023, 1024, 3000} {
-		require.NoError(t, l.open(`C:\`+name(at)), "foul at %d", at)
+		require.NoError(t, l.Open(`C:\`+name(at)), "foul at %d", at)
 	}
 	require.NoError(t, sc.Stop())
 	require.Equal(t, scanuser.Stats{Messages: 6, Foul: 1, MaxBytesToScan: 1024}, sc.Stats())
@@ -256,7 +248,7 @@ func scenario3FoulAtKilobyteBoundary(t *testing.T, w *harness.World, d Driver) {
 // and BytesToScan says 1024, not 4096. The service sees exactly the 1032-byte layout.
 func scenario3BytesToScanClampedOnLargeSectorVolume(t *testing.T, w *harness.World, d Driver) {
 	big := Text(4096, 2000)
-	l := newLab(t, w, d, fsys.VolumeConfig{SectorSize: 4096, Files: map[string][]byte{
+	l := NewLab(t, w, d, fsys.VolumeConfig{SectorSize: 4096, Files: map[string][]byte{
 		`big.txt`: big, `head.txt`: Text(4096, 1020), `small.txt`: Text(10)}})
 
 	type seen struct {
@@ -265,24 +257,24 @@ func scenario3BytesToScanClampedOnLargeSectorVolume(t *testing.T, w *harness.Wor
 		contents    []byte
 	}
 	got := make(chan seen, 4)
-	conn, done := RawService(t, l.svc, func(n scannerproto.Notification, payloadLen int) (kernel.NTSTATUS, []byte) {
+	conn, done := RawService(t, l.Svc, func(n scannerproto.Notification, payloadLen int) (kernel.NTSTATUS, []byte) {
 		got <- seen{n.BytesToScan, payloadLen, append([]byte(nil), n.Data()...)}
 		return kernel.STATUS_SUCCESS, scannerproto.EncodeReply(!scanuser.ScanBuffer(n.Data()))
 	})
-	require.NoError(t, l.open(`C:\big.txt`))
+	require.NoError(t, l.Open(`C:\big.txt`))
 	s := <-got
 	require.Equal(t, uint32(scannerproto.ReadBufferSize), s.bytesToScan, "BytesToScan clamped to 1024")
 	require.Equal(t, scannerproto.NotificationSize, s.payload)
 	require.Equal(t, big[:1024], s.contents)
 
-	require.NoError(t, l.open(`C:\small.txt`))
+	require.NoError(t, l.Open(`C:\small.txt`))
 	require.Equal(t, uint32(10), (<-got).bytesToScan, "a short file: the bytes read")
 	require.NoError(t, conn.Close())
 	<-done
 
-	sc := l.start(nil)
-	require.NoError(t, l.open(`C:\big.txt`), "foul after the first kilobyte is not seen")
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\head.txt`))
+	sc := l.Start(nil)
+	require.NoError(t, l.Open(`C:\big.txt`), "foul after the first kilobyte is not seen")
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\head.txt`))
 	require.NoError(t, sc.Stop())
 	require.Equal(t, scanuser.Stats{Messages: 2, Foul: 1, MaxBytesToScan: 1024}, sc.Stats(), "no bad message")
 }
@@ -293,42 +285,42 @@ func scenario3BytesToScanClampedOnLargeSectorVolume(t *testing.T, w *harness.Wor
 // then finds the foul file and only logs it: the close succeeds and the data stays.
 func scenario4FoulWriteDeniedPagingWritePasses(t *testing.T, w *harness.World, d Driver) {
 	const original = "all good here, nothing to see"
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: []byte(original)}})
-	sc := l.start(nil)
-	h := l.openRW(`C:\clean.txt`)
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: []byte(original)}})
+	sc := l.Start(nil)
+	h := l.OpenRW(`C:\clean.txt`)
 
-	_, err := l.app.WriteFileAt(h, []byte("foul"), 0)
+	_, err := l.App.WriteFileAt(h, []byte("foul"), 0)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
-	require.Equal(t, original, l.data(`C:\clean.txt`), "the denied write never reached the disk")
+	require.Equal(t, original, l.Data(`C:\clean.txt`), "the denied write never reached the disk")
 
-	n, err := l.app.WriteFileAt(h, []byte("nice"), 0)
+	n, err := l.App.WriteFileAt(h, []byte("nice"), 0)
 	require.NoError(t, err)
 	require.Equal(t, uint32(4), n)
-	require.Equal(t, "nice"+original[4:], l.data(`C:\clean.txt`))
+	require.Equal(t, "nice"+original[4:], l.Data(`C:\clean.txt`))
 
-	require.NoError(t, l.app.MappedWrite(h, 0, []byte("foul")), "a paging write passes")
-	require.Equal(t, "foul"+original[4:], l.data(`C:\clean.txt`))
+	require.NoError(t, l.App.MappedWrite(h, 0, []byte("foul")), "a paging write passes")
+	require.Equal(t, "foul"+original[4:], l.Data(`C:\clean.txt`))
 
-	require.NoError(t, l.app.CloseHandle(h), "the rescan at cleanup only logs")
-	require.Equal(t, "foul"+original[4:], l.data(`C:\clean.txt`))
+	require.NoError(t, l.App.CloseHandle(h), "the rescan at cleanup only logs")
+	require.Equal(t, "foul"+original[4:], l.Data(`C:\clean.txt`))
 	require.Equal(t, 1, l.dbg("foul language detected in precleanup"))
 	require.Equal(t, 1, l.dbg("blocking the write"))
 	require.Equal(t, 2, l.dbg("foul language detected in write"), "the denied write and the paging one")
 
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\clean.txt`), "the next open sees the foul file")
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\clean.txt`), "the next open sees the foul file")
 	require.NoError(t, sc.Stop())
 	require.Equal(t, int64(6), sc.Stats().Messages) // open, 3 writes, cleanup, open
 }
 
 // Scenario 4 without a scanner: writes are not scanned at all.
 func scenario4NoScannerWritesPass(t *testing.T, w *harness.World, d Driver) {
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: Text(100)}})
-	h := l.openRW(`C:\clean.txt`) // marked for rescan even with no scanner, as in the sample
-	_, err := l.app.WriteFileAt(h, []byte("foul"), 0)
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: Text(100)}})
+	h := l.OpenRW(`C:\clean.txt`) // marked for rescan even with no scanner, as in the sample
+	_, err := l.App.WriteFileAt(h, []byte("foul"), 0)
 	require.NoError(t, err)
-	require.NoError(t, l.app.CloseHandle(h))
-	require.Equal(t, "foul", l.data(`C:\clean.txt`)[:4])
-	require.Zero(t, l.sent())
+	require.NoError(t, l.App.CloseHandle(h))
+	require.Equal(t, "foul", l.Data(`C:\clean.txt`)[:4])
+	require.Zero(t, l.Sent())
 }
 
 // Scenario 5: the port admits one scanner at a time and only SYSTEM and administrators.
@@ -342,18 +334,18 @@ func scenario5ConnectRefusals(t *testing.T, w *harness.World, d Driver) {
 	w.MustAddVolume(fsys.VolumeConfig{Name: "C:"})
 	svc := w.NewProcess("scanuser.exe", kernel.TokenAdmin())
 	_, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
-	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND), HRESULTOf(err), "%v", err)
+	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_FILE_NOT_FOUND), harness.HRESULTOf(err), "%v", err)
 
 	d.Load(t, w)
 	user := w.NewProcess("scanuser.exe", kernel.TokenStandardUser())
 	_, err = scanuser.Start(context.Background(), user, scanuser.Options{})
-	require.Equal(t, kernel.E_ACCESSDENIED, HRESULTOf(err), "%v", err)
+	require.Equal(t, kernel.E_ACCESSDENIED, harness.HRESULTOf(err), "%v", err)
 
 	sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
 	require.NoError(t, err)
 	other := w.NewProcess("scanuser2.exe", kernel.TokenAdmin())
 	_, err = scanuser.Start(context.Background(), other, scanuser.Options{})
-	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT), HRESULTOf(err), "%v", err)
+	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_CONNECTION_COUNT_LIMIT), harness.HRESULTOf(err), "%v", err)
 
 	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_NOT_SUPPORTED), svc.FilterSendMessage(sc.Port(), []byte{0}, nil, nil))
 
@@ -370,14 +362,14 @@ func scenario5ConnectRefusals(t *testing.T, w *harness.World, d Driver) {
 // workers stop, the program closes its handles, the unload completes, and the files open
 // unfiltered.
 func scenario6UnloadWhileConnected(t *testing.T, w *harness.World, d Driver) {
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(50, 0)}})
-	sc := l.start(nil) // 2 workers × 5 Gets
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`))
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(50, 0)}})
+	sc := l.Start(nil) // 2 workers × 5 Gets
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\dirty.txt`))
 
 	require.NoError(t, w.Unload("scanner"))
-	require.Equal(t, kernel.E_HANDLE, HRESULTOf(sc.Wait()))
+	require.Equal(t, kernel.E_HANDLE, harness.HRESULTOf(sc.Wait()))
 	require.Empty(t, w.Leftovers(), "the service closed its handles")
-	require.NoError(t, l.open(`C:\dirty.txt`), "no filter any more")
+	require.NoError(t, l.Open(`C:\dirty.txt`), "no filter any more")
 }
 
 // Scenario 6 with a scan in flight: the post-create waits for a verdict (no timeout) while
@@ -386,17 +378,17 @@ func scenario6UnloadWhileConnected(t *testing.T, w *harness.World, d Driver) {
 // unload completes. The worker's late reply then fails with E_HANDLE (R-CLOSECLI-2) and the
 // service stops.
 func scenario6UnloadWithScanInFlight(t *testing.T, w *harness.World, d Driver) {
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(50, 0)}})
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(50, 0)}})
 	release := make(chan struct{})
-	sc := l.start(&scanuser.Options{Threads: 1, Requests: 1, Scan: func(b []byte) bool {
+	sc := l.Start(&scanuser.Options{Threads: 1, Requests: 1, Scan: func(b []byte) bool {
 		<-release
 		return scanuser.ScanBuffer(b)
 	}})
 	opened := make(chan error, 1)
 	go func() {
-		h, err := l.app.CreateFile(`C:\dirty.txt`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, 0)
+		h, err := l.App.CreateFile(`C:\dirty.txt`, kernel.GENERIC_READ, 0, nil, harness.OPEN_EXISTING, 0)
 		if err == nil {
-			err = l.app.CloseHandle(h)
+			err = l.App.CloseHandle(h)
 		}
 		opened <- err
 	}()
@@ -408,7 +400,7 @@ func scenario6UnloadWithScanInFlight(t *testing.T, w *harness.World, d Driver) {
 	require.Equal(t, 1, l.dbg("status 0xC0000037"), "STATUS_PORT_DISCONNECTED")
 
 	close(release)
-	require.Equal(t, kernel.E_HANDLE, HRESULTOf(sc.Wait()))
+	require.Equal(t, kernel.E_HANDLE, harness.HRESULTOf(sc.Wait()))
 	require.Empty(t, w.Leftovers())
 }
 
@@ -422,7 +414,7 @@ func replyWithoutVerdictAndExactSuccess(t *testing.T, w *harness.World, d Driver
 	for _, n := range []string{"a", "b", "c", "d"} {
 		files[n+".txt"] = Text(1024, 0)
 	}
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: files})
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: files})
 	replies := []struct {
 		st      kernel.NTSTATUS
 		payload []byte
@@ -433,15 +425,15 @@ func replyWithoutVerdictAndExactSuccess(t *testing.T, w *harness.World, d Driver
 		{kernel.STATUS_SUCCESS, []byte{0x80}}, // d.txt: any non-zero BOOLEAN is safe
 	}
 	i := 0
-	conn, done := RawService(t, l.svc, func(scannerproto.Notification, int) (kernel.NTSTATUS, []byte) {
+	conn, done := RawService(t, l.Svc, func(scannerproto.Notification, int) (kernel.NTSTATUS, []byte) {
 		r := replies[i]
 		i++
 		return r.st, r.payload
 	})
-	require.NoError(t, l.open(`C:\a.txt`))
-	require.NoError(t, l.open(`C:\b.txt`))
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\c.txt`))
-	require.NoError(t, l.open(`C:\d.txt`))
+	require.NoError(t, l.Open(`C:\a.txt`))
+	require.NoError(t, l.Open(`C:\b.txt`))
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\c.txt`))
+	require.NoError(t, l.Open(`C:\d.txt`))
 	require.NoError(t, conn.Close())
 	<-done
 	require.Equal(t, 1, l.dbg("the service replied without a verdict"))
@@ -454,10 +446,10 @@ func replyWithoutVerdictAndExactSuccess(t *testing.T, w *harness.World, d Driver
 // reply gets ERROR_FLT_NO_WAITER_FOR_REPLY (R-USER FilterReplyMessage 2), and the only worker
 // goes on serving.
 func lateReplyDoesNotStopWorker(t *testing.T, w *harness.World, d Driver) {
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(50, 0)}})
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(50, 0)}})
 	release := make(chan struct{})
 	first := true
-	sc := l.start(&scanuser.Options{Threads: 1, Requests: 1, Scan: func(b []byte) bool {
+	sc := l.Start(&scanuser.Options{Threads: 1, Requests: 1, Scan: func(b []byte) bool {
 		if first { // only one worker: no race on first
 			first = false
 			<-release
@@ -475,7 +467,7 @@ func lateReplyDoesNotStopWorker(t *testing.T, w *harness.World, d Driver) {
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, <-opened) // the process is gone
 	close(release)
 
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`), "the worker still serves")
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\dirty.txt`), "the worker still serves")
 	require.NoError(t, sc.Stop())
 	require.Equal(t, scanuser.Stats{Messages: 2, Foul: 2, LateReplies: 1, MaxBytesToScan: 50}, sc.Stats())
 }
@@ -483,20 +475,20 @@ func lateReplyDoesNotStopWorker(t *testing.T, w *harness.World, d Driver) {
 // The rescan at cleanup: a handle opened for writing is scanned again when it is closed (one
 // more message); a foul result is only logged. A read-only handle is not rescanned.
 func cleanupRescan(t *testing.T, w *harness.World, d Driver) {
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: Text(100)}})
-	sc := l.start(nil)
-	require.NoError(t, l.open(`C:\clean.txt`))
-	require.Equal(t, 1, l.sent(), "read-only: scanned at open only")
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`clean.txt`: Text(100)}})
+	sc := l.Start(nil)
+	require.NoError(t, l.Open(`C:\clean.txt`))
+	require.Equal(t, 1, l.Sent(), "read-only: scanned at open only")
 
-	h := l.openRW(`C:\clean.txt`)
-	require.Equal(t, 2, l.sent())
-	require.NoError(t, l.app.CloseHandle(h))
-	require.Equal(t, 3, l.sent(), "rescanned at cleanup")
+	h := l.OpenRW(`C:\clean.txt`)
+	require.Equal(t, 2, l.Sent())
+	require.NoError(t, l.App.CloseHandle(h))
+	require.Equal(t, 3, l.Sent(), "rescanned at cleanup")
 	require.Zero(t, l.dbg("foul language detected in precleanup"))
 
-	h = l.openRW(`C:\clean.txt`)
-	require.NoError(t, l.app.MappedWrite(h, 50, []byte("foul")))
-	require.NoError(t, l.app.CloseHandle(h))
+	h = l.OpenRW(`C:\clean.txt`)
+	require.NoError(t, l.App.MappedWrite(h, 50, []byte("foul")))
+	require.NoError(t, l.App.CloseHandle(h))
 	require.Equal(t, 1, l.dbg("foul language detected in precleanup"))
 	// Stop the service only now: a cleanup sends with no timeout.
 	require.NoError(t, sc.Stop())
@@ -506,63 +498,63 @@ func cleanupRescan(t *testing.T, w *harness.World, d Driver) {
 // on other handles, and with no scanner, it reaches the file system (which does not know it:
 // ERROR_INVALID_FUNCTION). Other FSCTLs pass.
 func offloadWriteDeniedOnWriteHandle(t *testing.T, w *harness.World, d Driver) {
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`a.txt`: Text(100), `b.bin`: Text(100)}})
-	sc := l.start(nil)
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`a.txt`: Text(100), `b.bin`: Text(100)}})
+	sc := l.Start(nil)
 	in, out := make([]byte, 32), make([]byte, 16)
-	txt := l.openRW(`C:\a.txt`)
-	bin := l.openRW(`C:\b.bin`)
-	_, err := l.app.DeviceIoControl(txt, fsys.FSCTL_OFFLOAD_WRITE, in, out)
+	txt := l.OpenRW(`C:\a.txt`)
+	bin := l.OpenRW(`C:\b.bin`)
+	_, err := l.App.DeviceIoControl(txt, fsys.FSCTL_OFFLOAD_WRITE, in, out)
 	require.Equal(t, kernel.ERROR_ACCESS_DENIED, err)
-	_, err = l.app.DeviceIoControl(bin, fsys.FSCTL_OFFLOAD_WRITE, in, out)
+	_, err = l.App.DeviceIoControl(bin, fsys.FSCTL_OFFLOAD_WRITE, in, out)
 	require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err)
-	_, err = l.app.DeviceIoControl(txt, fsys.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(0, 10), nil)
+	_, err = l.App.DeviceIoControl(txt, fsys.FSCTL_SET_ZERO_DATA, harness.ZeroDataInformation(0, 10), nil)
 	require.NoError(t, err)
 	require.Equal(t, 1, l.dbg("blocking the offload write"))
 
-	require.NoError(t, l.app.CloseHandle(txt)) // close before stopping: the cleanup rescans
+	require.NoError(t, l.App.CloseHandle(txt)) // close before stopping: the cleanup rescans
 	require.NoError(t, sc.Stop())
-	_, err = l.app.DeviceIoControl(bin, fsys.FSCTL_OFFLOAD_WRITE, in, out)
+	_, err = l.App.DeviceIoControl(bin, fsys.FSCTL_OFFLOAD_WRITE, in, out)
 	require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err)
-	txt = l.openRW(`C:\a.txt`)
-	_, err = l.app.DeviceIoControl(txt, fsys.FSCTL_OFFLOAD_WRITE, in, out)
+	txt = l.OpenRW(`C:\a.txt`)
+	_, err = l.App.DeviceIoControl(txt, fsys.FSCTL_OFFLOAD_WRITE, in, out)
 	require.Equal(t, kernel.ERROR_INVALID_FUNCTION, err, "no scanner: allowed")
-	require.NoError(t, l.app.CloseHandle(txt))
-	require.NoError(t, l.app.CloseHandle(bin))
+	require.NoError(t, l.App.CloseHandle(txt))
+	require.NoError(t, l.App.CloseHandle(bin))
 }
 
 // The scanner service's own opens are never scanned (its pre-create asks for no post-create):
 // it may open a foul file, write foul data to it and close it without a single message.
 func scannerOwnOpensNeverScanned(t *testing.T, w *harness.World, d Driver) {
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(50, 0)}})
-	sc := l.start(nil)
-	h, err := l.svc.CreateFile(`C:\dirty.txt`, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`dirty.txt`: Text(50, 0)}})
+	sc := l.Start(nil)
+	h, err := l.Svc.CreateFile(`C:\dirty.txt`, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
 	require.NoError(t, err)
-	_, err = l.svc.WriteFileAt(h, []byte("foul"), 10)
+	_, err = l.Svc.WriteFileAt(h, []byte("foul"), 10)
 	require.NoError(t, err)
-	require.NoError(t, l.svc.CloseHandle(h))
-	require.Zero(t, l.sent())
+	require.NoError(t, l.Svc.CloseHandle(h))
+	require.Zero(t, l.Sent())
 	require.Equal(t, 1, l.dbg("allowing create for trusted process"))
 
-	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.open(`C:\dirty.txt`), "another process's open is scanned")
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, l.Open(`C:\dirty.txt`), "another process's open is scanned")
 	require.NoError(t, sc.Stop())
 }
 
 // Directories, empty files and failed opens are not sent; the filter does not attach to
 // network volumes (its InstanceSetup refuses them, R-IO-INST-1).
 func notSent(t *testing.T, w *harness.World, d Driver) {
-	l := newLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`folder.txt\`: nil, `empty.txt`: {}}})
+	l := NewLab(t, w, d, fsys.VolumeConfig{Files: map[string][]byte{`folder.txt\`: nil, `empty.txt`: {}}})
 	w.MustAddVolume(fsys.VolumeConfig{Name: "Z:", Kind: fsys.VolumeNetwork, Share: `\server\docs`,
 		Files: map[string][]byte{`dirty.txt`: Text(50, 0)}})
 	require.Empty(t, w.Instances("Z:"))
 	require.Len(t, w.Instances("C:"), 1)
-	sc := l.start(nil)
+	sc := l.Start(nil)
 
-	h, err := l.app.CreateFile(`C:\folder.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, harness.FILE_FLAG_BACKUP_SEMANTICS)
+	h, err := l.App.CreateFile(`C:\folder.txt`, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, harness.FILE_FLAG_BACKUP_SEMANTICS)
 	require.NoError(t, err)
-	require.NoError(t, l.app.CloseHandle(h))
-	require.NoError(t, l.open(`C:\empty.txt`))
-	require.Equal(t, kernel.ERROR_FILE_NOT_FOUND, l.open(`C:\missing.txt`))
-	require.NoError(t, l.open(`\\server\docs\dirty.txt`))
-	require.Zero(t, l.sent())
+	require.NoError(t, l.App.CloseHandle(h))
+	require.NoError(t, l.Open(`C:\empty.txt`))
+	require.Equal(t, kernel.ERROR_FILE_NOT_FOUND, l.Open(`C:\missing.txt`))
+	require.NoError(t, l.Open(`\\server\docs\dirty.txt`))
+	require.Zero(t, l.Sent())
 	require.NoError(t, sc.Stop())
 }
