@@ -1,6 +1,7 @@
 package fltlib
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,34 +11,42 @@ import (
 
 func TestCloseOnce(t *testing.T) {
 	var closes atomic.Int32
-	c := &closeOnce{close: func() { closes.Add(1) }}
+	errClose := errors.New("close failed")
+	c := &closeOnce{close: func() error { closes.Add(1); return errClose }}
 	require.True(t, c.acquire())
 	require.True(t, c.acquire())
-	c.finish()
-	require.Equal(t, int32(0), closes.Load(), "closed under a waiter")
-	require.False(t, c.acquire(), "a wait after finish")
-	c.release()
+	require.False(t, c.finished())
+	first, err := c.finish()
+	require.True(t, first)
+	require.NoError(t, err)
+	require.True(t, c.finished())
+	require.Equal(t, int32(0), closes.Load(), "closed under a user")
+	require.False(t, c.acquire(), "a use after finish")
+	require.NoError(t, c.release())
 	require.Equal(t, int32(0), closes.Load())
-	c.release()
+	require.ErrorIs(t, c.release(), errClose, "the last release closes and says how it went")
 	require.Equal(t, int32(1), closes.Load())
-	c.finish()
+	first, err = c.finish()
+	require.False(t, first)
+	require.NoError(t, err)
 	require.Equal(t, int32(1), closes.Load(), "closed twice")
 
-	d := &closeOnce{close: func() { closes.Add(1) }}
-	d.finish()
-	d.finish()
+	d := &closeOnce{close: func() error { closes.Add(1); return nil }}
+	_, _ = d.finish()
+	_, _ = d.finish()
 	require.Equal(t, int32(2), closes.Load())
 }
 
-// Waiters and finishers racing: the handle is closed exactly once and never while a waiter
+// Users and finishers racing: the handle is closed exactly once and never while a user
 // holds it.
 func TestCloseOnceRace(t *testing.T) {
 	for range 100 {
 		var closes, inside atomic.Int32
 		c := &closeOnce{}
-		c.close = func() {
+		c.close = func() error {
 			require.Equal(t, int32(0), inside.Load())
 			closes.Add(1)
+			return nil
 		}
 		var wg sync.WaitGroup
 		for range 4 {
@@ -45,12 +54,12 @@ func TestCloseOnceRace(t *testing.T) {
 				if c.acquire() {
 					inside.Add(1)
 					inside.Add(-1)
-					c.release()
+					_ = c.release()
 				}
 			})
 		}
-		wg.Go(c.finish)
-		wg.Go(c.finish)
+		wg.Go(func() { _, _ = c.finish() })
+		wg.Go(func() { _, _ = c.finish() })
 		wg.Wait()
 		require.Equal(t, int32(1), closes.Load())
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -63,10 +62,7 @@ type Conn struct {
 	size    int
 	closing chan struct{} // closed by Close: wakes the cancellers of synchronous Receives
 	turn    chan struct{} // a synchronous handle's calls, one at a time; nil for an asynchronous one
-
-	mu     sync.Mutex
-	closed bool // guarded by mu: Close was called
-	refs   int  // guarded by mu: calls using h; the last one after Close closes h
+	life    closeOnce     // of h: each call acquires it; Close finishes it
 }
 
 // Message is a message received from the kernel.
@@ -129,6 +125,7 @@ func Dial(ctx context.Context, b Backend, portName string, opts *DialOptions) (*
 		return nil, &OpError{Op: "dial", Port: portName, Err: hr}
 	}
 	c := &Conn{b: b, h: h, port: portName, sync: o.SyncHandle, size: o.MaxMessageSize, closing: make(chan struct{})}
+	c.life.close = func() error { return b.CloseHandle(h) }
 	if c.sync {
 		c.turn = make(chan struct{}, 1)
 	}
@@ -141,35 +138,6 @@ func (c *Conn) Handle() kernel.Handle { return c.h }
 
 // Backend returns the backend the connection was dialed through.
 func (c *Conn) Backend() Backend { return c.b }
-
-// acquire takes a reference on the handle for a call; false once Close was called.
-func (c *Conn) acquire() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
-	}
-	c.refs++
-	return true
-}
-
-// release drops a reference; the last one after Close closes the handle.
-func (c *Conn) release() error {
-	c.mu.Lock()
-	c.refs--
-	last := c.closed && c.refs == 0
-	c.mu.Unlock()
-	if last {
-		return c.b.CloseHandle(c.h)
-	}
-	return nil
-}
-
-func (c *Conn) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
 
 func (c *Conn) opError(op string, err error) error { return &OpError{Op: op, Port: c.port, Err: err} }
 
@@ -208,7 +176,7 @@ func (c *Conn) Receive(ctx context.Context) (*Message, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, c.opError("receive", err)
 			}
-			if c.isClosed() {
+			if c.life.finished() {
 				return nil, c.opError("receive", ErrClosed)
 			}
 		}
@@ -219,7 +187,7 @@ func (c *Conn) Receive(ctx context.Context) (*Message, error) {
 // get issues one Get into buf and waits for it. It returns the Get's HRESULT and byte count,
 // or an error when Close came first.
 func (c *Conn) get(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, error) {
-	if !c.acquire() {
+	if !c.life.acquire() {
 		return 0, 0, c.opError("receive", ErrClosed)
 	}
 	if c.sync {
@@ -227,18 +195,18 @@ func (c *Conn) get(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, err
 	}
 	ov := &Overlapped{Event: kernel.NewEvent(true, false)}
 	hr := c.b.FilterGetMessage(c.h, buf, ov)
-	if hr == hrPending && c.isClosed() {
+	if hr == hrPending && c.life.finished() {
 		// Close ran while the Get was being queued: its CancelIoEx may have missed it.
 		_ = c.b.CancelIoEx(c.h, ov)
 	}
-	_ = c.release()
+	_ = c.life.release()
 	if hr != hrPending {
 		return hr, 0, nil
 	}
 	if ov.Event.Wait(ctx) != nil {
-		if c.acquire() { // after Close, Close's own CancelIoEx took care of it
+		if c.life.acquire() { // after Close, Close's own CancelIoEx took care of it
 			_ = c.b.CancelIoEx(c.h, ov)
-			_ = c.release()
+			_ = c.life.release()
 		}
 		_ = ov.Event.Wait(context.Background()) // the cancellation or the message completes it
 	}
@@ -251,7 +219,7 @@ func (c *Conn) get(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, err
 // OVERLAPPED is there for the byte count the synchronous form does not report.
 func (c *Conn) syncGet(ctx context.Context, buf []byte) (kernel.HRESULT, uint32, error) {
 	if err := c.takeTurn(ctx); err != nil {
-		_ = c.release()
+		_ = c.life.release()
 		return 0, 0, c.opError("receive", err)
 	}
 	defer c.endTurn()
@@ -279,7 +247,7 @@ func (c *Conn) syncGet(ctx context.Context, buf []byte) (kernel.HRESULT, uint32,
 	hr := th.FilterGetMessage(c.h, buf, ov)
 	close(returned)
 	<-cancelled
-	_ = c.release()
+	_ = c.life.release()
 	_, n := ov.Result()
 	return hr, n, nil
 }
@@ -316,16 +284,16 @@ func (c *Conn) Reply(m *Message, status kernel.NTSTATUS, payload []byte) error {
 	if m == nil {
 		return c.opError("reply", kernel.E_INVALIDARG)
 	}
-	if !c.acquire() {
+	if !c.life.acquire() {
 		return c.opError("reply", ErrClosed)
 	}
 	if err := c.takeTurn(context.Background()); err != nil {
-		_ = c.release()
+		_ = c.life.release()
 		return c.opError("reply", err)
 	}
 	hr := c.b.FilterReplyMessage(c.h, driverapi.NewFilterReply(status, m.ID, payload))
 	c.endTurn()
-	_ = c.release()
+	_ = c.life.release()
 	if hr != kernel.S_OK {
 		return c.opError("reply", hr)
 	}
@@ -342,17 +310,17 @@ func (c *Conn) Send(ctx context.Context, in, out []byte) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, c.opError("send", err)
 	}
-	if !c.acquire() {
+	if !c.life.acquire() {
 		return 0, c.opError("send", ErrClosed)
 	}
 	if err := c.takeTurn(ctx); err != nil {
-		_ = c.release()
+		_ = c.life.release()
 		return 0, c.opError("send", err)
 	}
 	var n uint32
 	hr := c.b.FilterSendMessage(c.h, in, out, &n)
 	c.endTurn()
-	_ = c.release()
+	_ = c.life.release()
 	if hr != kernel.S_OK {
 		return int(n), c.opError("send", hr)
 	}
@@ -365,17 +333,16 @@ func (c *Conn) Send(ctx context.Context, in, out []byte) (int, error) {
 // DisconnectNotify has run when Close returns; otherwise the last of those calls closes the
 // handle when it returns. A second Close returns an error wrapping ErrClosed.
 func (c *Conn) Close() error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !c.life.acquire() { // the handle stays open for the cancellation below
 		return c.opError("close", ErrClosed)
 	}
-	c.closed = true
-	c.refs++
-	c.mu.Unlock()
+	if first, _ := c.life.finish(); !first {
+		_ = c.life.release()
+		return c.opError("close", ErrClosed)
+	}
 	close(c.closing)
 	_ = c.b.CancelIoEx(c.h, nil)
-	if err := c.release(); err != nil {
+	if err := c.life.release(); err != nil {
 		return c.opError("close", err)
 	}
 	return nil

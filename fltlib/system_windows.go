@@ -71,7 +71,7 @@ func (s *sysOverlapped) wait() error {
 	if !s.event.acquire() {
 		return nil // finished: it completed
 	}
-	defer s.event.release()
+	defer func() { _ = s.event.release() }()
 	_, err := windows.WaitForSingleObject(s.ov.HEvent, windows.INFINITE)
 	return errnoError(err)
 }
@@ -95,7 +95,7 @@ func (s *sysOverlapped) finish() {
 		s.b.mu.Lock()
 		delete(s.b.pinned, s)
 		s.b.mu.Unlock()
-		s.event.finish()
+		_, _ = s.event.finish()
 		if s.owner != nil && s.owner.Event != nil {
 			s.owner.Event.Set()
 		}
@@ -116,7 +116,7 @@ func (b *sysBackend) begin(port kernel.Handle, ov *Overlapped, buf []byte) (*sys
 	}
 	s := &sysOverlapped{owner: ov, buf: buf, port: port, b: b}
 	s.ov.HEvent = ev
-	s.event.close = func() { _ = windows.CloseHandle(ev) }
+	s.event.close = func() error { return windows.CloseHandle(ev) }
 	s.ov.Internal = uintptr(kernel.STATUS_PENDING)
 	if ov.Event != nil {
 		ov.Event.Reset()
