@@ -82,6 +82,18 @@ func TestClientDialErrors(t *testing.T) {
 	admin := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	_, err = fltlib.Dial(context.Background(), admin, `\NoSuchPort`, nil)
 	require.ErrorIs(t, err, kernel.ERROR_FILE_NOT_FOUND)
+	// errors.As gives the exact HRESULT, as Dial's doc comment says (R-USER connect 5).
+	var hr kernel.HRESULT
+	require.True(t, errors.As(err, &hr))
+	require.Equal(t, kernel.HRESULT(0x80070002), hr)
+
+	// The port's MaxConnections (1) is taken: HRESULT_FROM_WIN32(ERROR_CONNECTION_COUNT_LIMIT).
+	first, err := fltlib.Dial(context.Background(), admin, `\TestPort`, nil)
+	require.NoError(t, err)
+	_, err = fltlib.Dial(context.Background(), admin, `\TestPort`, nil)
+	require.True(t, errors.As(err, &hr))
+	require.Equal(t, kernel.HRESULT(0x800704D6), hr)
+	require.NoError(t, first.Close())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
