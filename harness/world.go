@@ -256,11 +256,6 @@ func (e *Expectation) String() string {
 	return s
 }
 
-// matches is called with w.mu held.
-func (e *Expectation) matches(v kernel.Violation) bool {
-	return !e.full() && e.describes(v)
-}
-
 // full says the expectation took all the reports its Times allows (w.mu held).
 func (e *Expectation) full() bool { return e.times > 0 && e.matched >= e.times }
 
@@ -578,24 +573,27 @@ func (w *World) checkViolations() []string {
 	var problems []string
 	for _, v := range vs {
 		// The narrowest matching expectation takes the report (so that a broad one does not
-		// starve a narrower one), one not met yet first.
-		var hit *Expectation
+		// starve a narrower one), one not met yet first. full is one that describes the report
+		// but took all its Times already: the report is one too many, and the failure says so.
+		var hit, full *Expectation
 		for _, e := range w.expected {
-			if !e.matches(v) {
-				continue
-			}
-			if hit == nil || len(e.contains) > len(hit.contains) ||
-				len(e.contains) == len(hit.contains) && hit.matched > 0 && e.matched == 0 {
+			switch {
+			case !e.describes(v):
+			case e.full():
+				if full == nil {
+					full = e
+				}
+			case hit == nil || len(e.contains) > len(hit.contains) ||
+				len(e.contains) == len(hit.contains) && hit.matched > 0 && e.matched == 0:
 				hit = e
 			}
 		}
 		switch {
 		case hit != nil:
 			hit.matched++
-		case w.fullExpectation(v) != nil:
-			e := w.fullExpectation(v)
+		case full != nil:
 			problems = append(problems, fmt.Sprintf("one more verifier report of %s than the %d expected (Times(%d)): %s",
-				e, e.times, e.times, v.Error()))
+				full, full.times, full.times, v.Error()))
 		default:
 			problems = append(problems, v.Error())
 		}
@@ -611,16 +609,6 @@ func (w *World) checkViolations() []string {
 		}
 	}
 	return problems
-}
-
-// fullExpectation is the expectation that would have taken v but for its count (w.mu held).
-func (w *World) fullExpectation(v kernel.Violation) *Expectation {
-	for _, e := range w.expected {
-		if e.full() && e.describes(v) {
-			return e
-		}
-	}
-	return nil
 }
 
 // HRESULTOf returns the HRESULT an error of Load, Unload or Stop carries, S_OK for nil: for a
