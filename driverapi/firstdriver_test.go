@@ -2,8 +2,9 @@ package driverapi_test
 
 // This file is the driver and the first test that the README ("Your first driver test"),
 // the package documentation (go doc ./driverapi) and docs/guide.md show. The lines between
-// the "doc:" markers are the shown code: TestFirstDriverDocsAreInSync fails when a copy
-// differs, so the code a newcomer copies is code that compiles and passes.
+// the "doc:" markers are the shown code: TestFirstDriverDocsAreInSync (and, for the guide,
+// TestGuideIsInSync) fails when a copy differs, so the code a newcomer copies is code that
+// compiles and passes.
 
 import (
 	"bytes"
@@ -156,16 +157,14 @@ func TestHelloDriver(t *testing.T) {
 
 // doc:end
 
-// The README, docs/guide.md and the package documentation show the two regions above
-// verbatim; a copy that drifted from this file is a doc that no longer compiles.
+// The README and the package documentation show the two regions above verbatim (docs/guide.md
+// too: TestGuideIsInSync); a copy that drifted from this file is a doc that no longer compiles.
 func TestFirstDriverDocsAreInSync(t *testing.T) {
 	src := readFile(t, "firstdriver_test.go")
 	driver, test := region(t, src, "// doc:driver\n"), region(t, src, "// doc:test\n")
-	for _, doc := range []string{"../README.md"} {
-		text := readFile(t, doc)
-		require.Contains(t, text, "```go\n"+driver+"```\n", "%s: copy the driver of driverapi/firstdriver_test.go", doc)
-		require.Contains(t, text, "```go\n"+test+"```\n", "%s: copy the test of driverapi/firstdriver_test.go", doc)
-	}
+	readme := readFile(t, "../README.md")
+	require.Contains(t, readme, "```go\n"+driver+"```\n", "README.md: copy the driver of driverapi/firstdriver_test.go")
+	require.Contains(t, readme, "```go\n"+test+"```\n", "README.md: copy the test of driverapi/firstdriver_test.go")
 	// A code block of a doc comment: each line indented by a tab, blank lines bare.
 	comment := func(code string) string {
 		var b strings.Builder
