@@ -42,8 +42,7 @@ type Process struct {
 	// index is a lock-free copy of the table for the values of the process's own range, so
 	// that the lookup every user call makes takes no lock. Written under mu.
 	index  [handleChunks]atomic.Pointer[handleChunk]
-	exited bool
-	gone   atomic.Bool // exited, for Exited: read on every overlapped Get, without the lock
+	exited atomic.Bool // written under mu; Exited reads it without the lock (every overlapped Get asks)
 	code   uint32
 	done   chan struct{}
 }
@@ -132,7 +131,7 @@ func (p *Process) World() *World { return p.world }
 func (p *Process) String() string { return fmt.Sprintf("%s (pid %d)", p.image, p.id) }
 
 // Exited reports whether the process has exited.
-func (p *Process) Exited() bool { return p.gone.Load() }
+func (p *Process) Exited() bool { return p.exited.Load() }
 
 // Done is closed when the process exits.
 func (p *Process) Done() <-chan struct{} { return p.done }
@@ -145,7 +144,7 @@ func (p *Process) InsertHandle(obj *Object, access AccessMask, inherit bool) (Ha
 		return InvalidHandle, STATUS_INVALID_PARAMETER
 	}
 	p.mu.Lock()
-	if p.exited {
+	if p.exited.Load() {
 		p.mu.Unlock()
 		return InvalidHandle, STATUS_PROCESS_IS_TERMINATING
 	}
@@ -206,12 +205,11 @@ func (p *Process) Handles() []HandleInfo {
 // whose last handle it was) and later handle insertions fail. Exiting twice does nothing.
 func (p *Process) Exit(code uint32) {
 	p.mu.Lock()
-	if p.exited {
+	if p.exited.Load() {
 		p.mu.Unlock()
 		return
 	}
-	p.exited = true
-	p.gone.Store(true)
+	p.exited.Store(true)
 	p.code = code
 	hs := make([]Handle, 0, len(p.handles))
 	for h := range p.handles {
@@ -268,7 +266,7 @@ func (p *Process) inheritInto(child *Process) {
 	defer p.mu.Unlock()
 	child.mu.Lock()
 	defer child.mu.Unlock()
-	if p.exited || child.exited {
+	if p.exited.Load() || child.exited.Load() {
 		return // nothing to inherit from a dead parent; a dead child must hold nothing
 	}
 	for h, e := range p.handles {
