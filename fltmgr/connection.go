@@ -246,9 +246,7 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 		last := c.nextID
 		c.mu.Unlock()
 		if c.m.tracing() {
-			detail, reason := noWaiterReason(id, last)
-			c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
-				Detail: detail, Reason: reason}.WithStatus(kernel.STATUS_FLT_NO_WAITER_FOR_REPLY))
+			c.traceNoWaiter(id, last)
 		}
 		return kernel.STATUS_FLT_NO_WAITER_FOR_REPLY
 	}
@@ -266,11 +264,26 @@ func (c *Connection) Reply(buf []byte) kernel.NTSTATUS {
 		op.replyStatus = status
 	}
 	if c.m.tracing() {
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id}.
-			WithStatus(op.replyStatus).WithDetail(traceReplyBytes, kernel.TraceArgs{int64(op.replyBytes)}))
+		c.traceReplied(id, op)
 	}
 	op.wake <- struct{}{}
 	return res
+}
+
+// The trace records of the message path are built out of line, so that its frames stay small
+// when the trace is off.
+
+//go:noinline
+func (c *Connection) traceNoWaiter(id, last uint64) {
+	detail, reason := noWaiterReason(id, last)
+	c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id,
+		Detail: detail, Reason: reason}.WithStatus(kernel.STATUS_FLT_NO_WAITER_FOR_REPLY))
+}
+
+//go:noinline
+func (c *Connection) traceReplied(id uint64, op *sendOp) {
+	c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: id}.
+		WithStatus(op.replyStatus).WithDetail(traceReplyBytes, kernel.TraceArgs{int64(op.replyBytes)}))
 }
 
 // noWaiterReason explains a reply to id that found no waiter, last being the connection's
@@ -312,17 +325,14 @@ func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.N
 	// With STATUS_BUFFER_TOO_SMALL the count is the size needed, larger than the buffer by
 	// definition: it is reported to the user, nothing is copied, so it is no violation.
 	if n > uint32(len(out)) && st != kernel.STATUS_BUFFER_TOO_SMALL {
-		c.m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: c.f.name, Object: c.String(),
-			Message: fmt.Sprintf("MessageNotify reported %d output bytes for a %d-byte buffer", n, len(out)),
-			Windows: "the byte count reaches user mode unchecked: the service reads past its buffer"})
+		c.reportOutputCount(n, len(out))
 		n = uint32(len(out))
 	}
 	switch {
 	case st == kernel.STATUS_PENDING:
 		// Windows leaves the request uncompleted: FilterSendMessage never returns. The
 		// emulator reports it and returns STATUS_PENDING (0x800703E5) instead of hanging.
-		c.m.violation(kernel.Violation{Rule: kernel.RuleVerify8, Driver: c.f.name, Object: c.String(),
-			Message: "MessageNotify returned STATUS_PENDING; the emulator completed the FilterSendMessage with it"})
+		c.reportPendingNotify()
 		n = 0
 	case st == kernel.STATUS_BUFFER_TOO_SMALL:
 		// fltmgr turns it into the warning FLT_BUFFER_TOO_SMALL, so that the byte count (the
@@ -332,17 +342,42 @@ func (c *Connection) Send(ctx context.Context, in, out []byte) (uint32, kernel.N
 		n = 0 // the I/O status block of a failed request is not copied back
 	}
 	if c.m.tracing() {
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvUserSend, Process: c.procName, Driver: c.f.name, Conn: c.id}.
-			WithStatus(st).WithDetail(traceInOut, kernel.TraceArgs{int64(len(in)), int64(n)}))
+		c.traceUserSend(st, len(in), n)
 	}
 	return n, st
 }
 
+// The verifier reports of Send, out of line like the trace records.
+
+//go:noinline
+func (c *Connection) reportOutputCount(n uint32, out int) {
+	c.m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: c.f.name, Object: c.String(),
+		Message: fmt.Sprintf("MessageNotify reported %d output bytes for a %d-byte buffer", n, out),
+		Windows: "the byte count reaches user mode unchecked: the service reads past its buffer"})
+}
+
+//go:noinline
+func (c *Connection) reportPendingNotify() {
+	c.m.violation(kernel.Violation{Rule: kernel.RuleVerify8, Driver: c.f.name, Object: c.String(),
+		Message: "MessageNotify returned STATUS_PENDING; the emulator completed the FilterSendMessage with it"})
+}
+
+//go:noinline
+func (c *Connection) traceUserSend(st kernel.NTSTATUS, in int, n uint32) {
+	c.m.trace(kernel.TraceEvent{Kind: kernel.EvUserSend, Process: c.procName, Driver: c.f.name, Conn: c.id}.
+		WithStatus(st).WithDetail(traceInOut, kernel.TraceArgs{int64(in), int64(n)}))
+}
+
 func (c *Connection) traceDelivered(op *sendOp) {
 	if c.m.tracing() {
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id}.
-			WithDetail(traceBytes, kernel.TraceArgs{int64(len(op.message))}))
+		c.traceDeliveredEvent(op)
 	}
+}
+
+//go:noinline
+func (c *Connection) traceDeliveredEvent(op *sendOp) {
+	c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id}.
+		WithDetail(traceBytes, kernel.TraceArgs{int64(len(op.message))}))
 }
 
 func (c *Connection) pendingLeftovers() []kernel.Leftover {

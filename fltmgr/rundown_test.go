@@ -40,7 +40,8 @@ func TestRundownRacingClose(t *testing.T) {
 			t.Fatalf("round %d: drained with %d holders inside", round, n)
 		}
 		<-r.close(func() { ran.Add(1) }) // a later close joins: its function runs at once
-		wg.Wait() // the first function runs on the last holder's goroutine, maybe an acquirer's
+		// The first function runs on the last holder's goroutine, maybe an acquirer's.
+		wg.Wait()
 		if n := ran.Load(); n != 2 {
 			t.Fatalf("round %d: the close functions ran %d times, want 2", round, n)
 		}

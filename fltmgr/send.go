@@ -180,15 +180,16 @@ func (d *sendDeadline) stop() {
 // deliver the message to a pending Get or queue it; wait until a Get takes it; wait for the
 // reply. reply is the reply buffer cut to its capacity (nil: one-way).
 func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS {
-	dl := newDeadline(timeout)
+	var dl sendDeadline
+	if timeout != nil {
+		dl = newDeadline(timeout)
+	}
 	defer dl.stop()
 	op := c.m.ops.Get().(*sendOp)
 	op.message, op.replyBuf, op.deadline = msg, reply, dl.at
 	defer c.m.putOp(op)
 	if c.m.tracing() {
-		has, v := traceTimeoutArgs(timeout)
-		c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id}.
-			WithDetail(traceSent, kernel.TraceArgs{int64(len(msg)), int64(len(reply)), has, v}))
+		c.traceSent(len(msg), len(reply), timeout)
 	}
 
 	st := c.deliver(op, !dl.noWait)
@@ -211,6 +212,13 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 		c.traceEnd(ctx, op, op.replyStatus, "no reply")
 	}
 	return op.replyStatus
+}
+
+//go:noinline
+func (c *Connection) traceSent(msg, reply int, timeout *int64) {
+	has, v := traceTimeoutArgs(timeout)
+	c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id}.
+		WithDetail(traceSent, kernel.TraceArgs{int64(msg), int64(reply), has, v}))
 }
 
 // putOp returns a finished op to the pool.

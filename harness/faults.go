@@ -195,8 +195,12 @@ func (f *Faults) stop() {
 // userCall is consulted by the user-side fltlib calls of process p.
 func (f *Faults) userCall(routine string, p *Process) kernel.NTSTATUS {
 	if !f.active.Load() {
-		return kernel.STATUS_SUCCESS
+		return kernel.STATUS_SUCCESS // inlined: no rule was ever added
 	}
+	return f.userDecide(routine, p)
+}
+
+func (f *Faults) userDecide(routine string, p *Process) kernel.NTSTATUS {
 	return f.decide(routine, "", p.String())
 }
 

@@ -147,11 +147,17 @@ func (p *Process) lookup(h kernel.Handle, typ string) (any, kernel.NTSTATUS) {
 }
 
 func (p *Process) portFile(h kernel.Handle) (*portFile, kernel.NTSTATUS) {
-	b, st := p.lookup(h, TypeFilterConnectionPort)
+	obj, _, st := p.k.ReferenceHandle(h)
 	if st != kernel.STATUS_SUCCESS {
 		return nil, st
 	}
-	return b.(*portFile), st
+	// Every object of TypeFilterConnectionPort has a *portFile body, and no other does: the
+	// type assertion is the type check, and cheaper than comparing the type names.
+	pf, ok := obj.Body().(*portFile)
+	if !ok {
+		return nil, kernel.STATUS_OBJECT_TYPE_MISMATCH
+	}
+	return pf, kernel.STATUS_SUCCESS
 }
 
 // FilterConnectCommunicationPort emulates fltlib's FilterConnectCommunicationPort (R-USER
@@ -188,7 +194,8 @@ func (p *Process) FilterConnectCommunicationPort(portName string, options uint32
 	// (a duplicate may close last in another process). Closing a synchronous handle waits
 	// for the call in progress on it.
 	closed := func(closer *kernel.Process) {
-		defer pf.lockIO()()
+		pf.lockIO()
+		defer pf.unlockIO()
 		conn.CloseUserEndpoint(fltmgr.ThreadContext(closer))
 	}
 	obj := kernel.NewObjectClosedBy(TypeFilterConnectionPort, conn.PortName(), pf, closed)
@@ -200,14 +207,18 @@ func (p *Process) FilterConnectCommunicationPort(portName string, options uint32
 	return h, kernel.S_OK
 }
 
-// lockIO takes the file object lock of a synchronous handle and returns its release; on an
-// asynchronous handle it does nothing.
-func (pf *portFile) lockIO() (unlock func()) {
-	if pf.ioLock == nil {
-		return func() {}
+// lockIO takes the file object lock of a synchronous handle; on an asynchronous handle it
+// does nothing. unlockIO releases it.
+func (pf *portFile) lockIO() {
+	if pf.ioLock != nil {
+		pf.ioLock <- struct{}{}
 	}
-	pf.ioLock <- struct{}{}
-	return func() { <-pf.ioLock }
+}
+
+func (pf *portFile) unlockIO() {
+	if pf.ioLock != nil {
+		<-pf.ioLock
+	}
 }
 
 // request is what the harness tags each pending Get with, so CancelIoEx can find the
@@ -390,7 +401,8 @@ func (p *Process) syncGet(pf *portFile, buf []byte, sg *syncGet, t *Thread, tag 
 			t.mu.Unlock()
 		}()
 	}
-	defer pf.lockIO()()
+	pf.lockIO()
+	defer pf.unlockIO()
 	if st := pf.conn.Get(buf, tag, sg); st != kernel.STATUS_PENDING {
 		return st, 0
 	}
@@ -526,7 +538,8 @@ func (p *Process) FilterReplyMessage(h kernel.Handle, buf []byte) kernel.HRESULT
 	if st := p.w.faults.userCall(RoutineFilterReplyMessage, p); st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st)
 	}
-	defer pf.lockIO()()
+	pf.lockIO()
+	defer pf.unlockIO()
 	return kernel.HResultFromNtStatus(pf.conn.Reply(buf))
 }
 
@@ -548,9 +561,9 @@ func (p *Process) FilterSendMessage(h kernel.Handle, in []byte, out []byte, byte
 	if st := p.w.faults.userCall(RoutineFilterSendMessage, p); st != kernel.STATUS_SUCCESS {
 		return kernel.HResultFromNtStatus(st)
 	}
-	unlock := pf.lockIO()
+	pf.lockIO()
 	n, st := pf.conn.Send(p.ThreadContext(), in, out)
-	unlock()
+	pf.unlockIO()
 	if bytesReturned != nil {
 		*bytesReturned = n
 	}

@@ -41,9 +41,13 @@ func (p *Process) handleProblem(h kernel.Handle, st kernel.NTSTATUS, want string
 func (p *Process) portFileFor(routine string, h kernel.Handle) (*portFile, kernel.NTSTATUS) {
 	pf, st := p.portFile(h)
 	if st != kernel.STATUS_SUCCESS {
-		p.refuse(routine, kernel.HResultFromNtStatus(st), p.handleProblem(h, st, TypeFilterConnectionPort))
+		p.refuseHandle(routine, h, st)
 	}
 	return pf, st
+}
+
+func (p *Process) refuseHandle(routine string, h kernel.Handle, st kernel.NTSTATUS) {
+	p.refuse(routine, kernel.HResultFromNtStatus(st), p.handleProblem(h, st, TypeFilterConnectionPort))
 }
 
 // connectArgsProblem says which argument of FilterConnectCommunicationPort is wrong, "" when

@@ -159,11 +159,29 @@ func (p *Process) InsertHandle(obj *Object, access AccessMask, inherit bool) (Ha
 // ReferenceHandle returns the object a handle refers to and the access it was opened with, or
 // STATUS_INVALID_HANDLE for a value this process does not own.
 func (p *Process) ReferenceHandle(h Handle) (*Object, AccessMask, NTSTATUS) {
-	if s := p.slot(h, false); s != nil {
-		if e := s.Load(); e != nil {
-			return e.obj, e.access, STATUS_SUCCESS
-		}
+	if e := p.indexed(h); e != nil {
+		return e.obj, e.access, STATUS_SUCCESS
 	}
+	return p.referenceSlow(h)
+}
+
+// indexed returns h's entry from the index, nil when it is not there (a value outside the
+// process's own range, or not open). Small enough to inline into every user call's lookup.
+func (p *Process) indexed(h Handle) *handleEntry {
+	d := uint64(h - p.base) // wraps around for a value below the range
+	if d == 0 || h&3 != 0 || d>>2 >= handleChunks*handleSlotsPerChunk {
+		return nil
+	}
+	ch := p.index[d>>2/handleSlotsPerChunk].Load()
+	if ch == nil {
+		return nil
+	}
+	return ch[d>>2%handleSlotsPerChunk].Load()
+}
+
+// referenceSlow is ReferenceHandle for a value the index does not hold: an inherited handle
+// outside the process's own range, or none at all.
+func (p *Process) referenceSlow(h Handle) (*Object, AccessMask, NTSTATUS) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.handles[h]

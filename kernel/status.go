@@ -307,8 +307,12 @@ func HResultFromWin32(e Win32Error) HRESULT {
 // RtlNtStatusToDosError and HRESULT_FROM_WIN32.
 func HResultFromNtStatus(s NTSTATUS) HRESULT {
 	if s == STATUS_SUCCESS {
-		return S_OK
+		return S_OK // inlined: every successful user call ends here
 	}
+	return hresultFromFailure(s)
+}
+
+func hresultFromFailure(s NTSTATUS) HRESULT {
 	if s.Facility() == FacilityFilterManager {
 		if s == STATUS_FLT_BUFFER_TOO_SMALL {
 			return HResultFromWin32(ERROR_INSUFFICIENT_BUFFER)
