@@ -80,8 +80,10 @@ func (op *sendOp) need() int { return driverapi.FilterMessageHeaderSize + len(op
 // expired reports whether op's deadline has come: a reply (or a Get) arriving at that very
 // instant is too late, the deadline wins the tie (R-SEND-11).
 func (op *sendOp) expired() bool {
-	return !op.deadline.IsZero() && !time.Now().Before(op.deadline)
+	return !op.deadline.IsZero() && op.pastDeadline() // inlined: most sends have no deadline
 }
+
+func (op *sendOp) pastDeadline() bool { return !time.Now().Before(op.deadline) }
 
 func newConnection(m *Manager, p *serverPort, proc *kernel.Process) *Connection {
 	return &Connection{

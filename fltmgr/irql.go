@@ -32,6 +32,12 @@ func postOpIRQL(major driverapi.MajorFunction) kernel.KIRQL {
 
 // checkIRQL reports R-VERIFY-9 when the calling goroutine runs above max.
 func (m *Manager) checkIRQL(routine string, max kernel.KIRQL, driver string) {
+	if m.world.IRQLs().AnyRaised() { // inlined: the common case, all at PASSIVE_LEVEL
+		m.checkRaisedIRQL(routine, max, driver)
+	}
+}
+
+func (m *Manager) checkRaisedIRQL(routine string, max kernel.KIRQL, driver string) {
 	cur := m.world.IRQLs().Current()
 	if cur <= max {
 		return

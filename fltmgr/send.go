@@ -66,23 +66,14 @@ func (m *Manager) sendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 	}
 	f, ok := m.asFilter(fi)
 	if !ok || clientPort == nil {
-		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: filterName(fi), Object: "FltSendMessage",
-			Message: "called with a nil or foreign filter, or a nil client-port pointer"})
-		return kernel.STATUS_INVALID_PARAMETER
+		return m.badSendFilter(fi)
 	}
 	m.checkIRQL("FltSendMessage", maxIRQLSendMessage, f.name)
 	// R-SEND-6: a nil reply buffer is a one-way send whatever *ReplyLength held (read, zeroed,
 	// ignored). R-SEND-7: capacity 0 with a buffer waits for a status-only reply. A buffer
 	// without a length, or a length past the buffer, is written through on Windows.
 	if replyBuffer != nil && (replyLength == nil || int(capacity) > len(replyBuffer)) {
-		obj := "FltSendMessage"
-		if c, ok := clientPort.Load().(*Connection); ok {
-			obj = "FltSendMessage on " + c.String()
-		}
-		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: obj,
-			Message: fmt.Sprintf("reply buffer of %d bytes with reply length %s", len(replyBuffer), lengthString(replyLength, capacity)),
-			Windows: "the filter manager writes the reply length through a NULL pointer, or the reply past the buffer: a bugcheck or corrupted pool"})
-		return kernel.STATUS_INVALID_PARAMETER
+		return m.badSendReply(f, clientPort, replyBuffer, replyLength, capacity)
 	}
 	p := clientPort.Load()
 	if p == nil {
@@ -90,9 +81,7 @@ func (m *Manager) sendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 	}
 	c, ok := p.(*Connection)
 	if !ok || c.f != f {
-		m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: fmt.Sprintf("%v", p),
-			Message: "FltSendMessage was given a port that is not a client port of this filter"})
-		return kernel.STATUS_INVALID_PARAMETER
+		return m.badSendPort(f, p)
 	}
 	if c.kernelEndpointClosed() {
 		if clientPort.Load() != p {
@@ -100,9 +89,7 @@ func (m *Manager) sendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 			// driver is allowed to have (R-CLOSECLI-1), not a use after close.
 			return kernel.STATUS_PORT_DISCONNECTED
 		}
-		m.violation(kernel.Violation{Rule: kernel.RuleVerify4, Driver: f.name, Object: c.String(),
-			Message: "FltSendMessage on a client port that was already closed (the driver kept a copy)"})
-		return kernel.STATUS_PORT_DISCONNECTED
+		return m.sendOnClosedPort(f, c)
 	}
 	if st := m.fault(RoutineSendMessage, f.name); st != kernel.STATUS_SUCCESS {
 		return st
@@ -115,6 +102,37 @@ func (m *Manager) sendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 		reply = replyBuffer[:capacity:capacity] // never nil: capacity 0 is a status-only reply
 	}
 	return c.send(ctx, sendBuffer, reply, replyLength, timeout)
+}
+
+// The refusals of FltSendMessage, out of line so that the checks cost the valid call little.
+
+func (m *Manager) badSendFilter(fi driverapi.Filter) kernel.NTSTATUS {
+	m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: filterName(fi), Object: "FltSendMessage",
+		Message: "called with a nil or foreign filter, or a nil client-port pointer"})
+	return kernel.STATUS_INVALID_PARAMETER
+}
+
+func (m *Manager) badSendReply(f *filter, clientPort *driverapi.ClientPort, replyBuffer []byte, replyLength *uint32, capacity uint32) kernel.NTSTATUS {
+	obj := "FltSendMessage"
+	if c, ok := clientPort.Load().(*Connection); ok {
+		obj = "FltSendMessage on " + c.String()
+	}
+	m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: obj,
+		Message: fmt.Sprintf("reply buffer of %d bytes with reply length %s", len(replyBuffer), lengthString(replyLength, capacity)),
+		Windows: "the filter manager writes the reply length through a NULL pointer, or the reply past the buffer: a bugcheck or corrupted pool"})
+	return kernel.STATUS_INVALID_PARAMETER
+}
+
+func (m *Manager) badSendPort(f *filter, p driverapi.Port) kernel.NTSTATUS {
+	m.violation(kernel.Violation{Rule: kernel.RuleVerify5, Driver: f.name, Object: fmt.Sprintf("%v", p),
+		Message: "FltSendMessage was given a port that is not a client port of this filter"})
+	return kernel.STATUS_INVALID_PARAMETER
+}
+
+func (m *Manager) sendOnClosedPort(f *filter, c *Connection) kernel.NTSTATUS {
+	m.violation(kernel.Violation{Rule: kernel.RuleVerify4, Driver: f.name, Object: c.String(),
+		Message: "FltSendMessage on a client port that was already closed (the driver kept a copy)"})
+	return kernel.STATUS_PORT_DISCONNECTED
 }
 
 func lengthString(p *uint32, v uint32) string {

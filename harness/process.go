@@ -389,26 +389,31 @@ func (p *Process) syncGetMessage(h kernel.Handle, buf []byte, sg *syncGet, t *Th
 
 // syncGet queues a synchronous Get on pf and waits for its completion.
 func (p *Process) syncGet(pf *portFile, buf []byte, sg *syncGet, t *Thread, tag any) (kernel.NTSTATUS, uint32) {
+	// No defers: nothing in between calls driver code, and this is the service's hot loop.
 	sg.issuer, sg.file, sg.tag = p, pf, tag
-	defer func() { sg.issuer, sg.file, sg.tag = nil, nil, nil }()
 	if t != nil {
-		t.mu.Lock()
-		t.req = sg
-		t.mu.Unlock()
-		defer func() {
-			t.mu.Lock()
-			t.req = nil
-			t.mu.Unlock()
-		}()
+		t.setRequest(sg)
 	}
 	pf.lockIO()
-	defer pf.unlockIO()
-	if st := pf.conn.Get(buf, tag, sg); st != kernel.STATUS_PENDING {
-		return st, 0
+	var r getResult
+	if r.st = pf.conn.Get(buf, tag, sg); r.st == kernel.STATUS_PENDING {
+		p.cancelIfExited(pf, tag)
+		r = <-sg.ch
 	}
-	p.cancelIfExited(pf, tag)
-	r := <-sg.ch
+	pf.unlockIO()
+	if t != nil {
+		t.setRequest(nil)
+	}
+	sg.issuer, sg.file, sg.tag = nil, nil, nil
 	return r.st, r.n
+}
+
+// setRequest records the synchronous request t is blocked in (nil: none), for
+// CancelSynchronousIo.
+func (t *Thread) setRequest(sg *syncGet) {
+	t.mu.Lock()
+	t.req = sg
+	t.mu.Unlock()
 }
 
 // syncGetOverlapped is a FilterGetMessage with an OVERLAPPED on a FLT_PORT_FLAG_SYNC_HANDLE
@@ -539,8 +544,9 @@ func (p *Process) FilterReplyMessage(h kernel.Handle, buf []byte) kernel.HRESULT
 		return kernel.HResultFromNtStatus(st)
 	}
 	pf.lockIO()
-	defer pf.unlockIO()
-	return kernel.HResultFromNtStatus(pf.conn.Reply(buf))
+	st = pf.conn.Reply(buf) // never calls driver code: no defer needed
+	pf.unlockIO()
+	return kernel.HResultFromNtStatus(st)
 }
 
 // FilterSendMessage emulates fltlib's FilterSendMessage (R-USER Send): MessageNotify runs on

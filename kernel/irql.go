@@ -86,8 +86,17 @@ func (q *IRQLs) setLocked(id uint64, level KIRQL) {
 // Current emulates KeGetCurrentIrql for the calling goroutine.
 func (q *IRQLs) Current() KIRQL {
 	if q == nil || q.raised.Load() == 0 {
-		return PASSIVE_LEVEL
+		return PASSIVE_LEVEL // inlined: no goroutine is raised, the common case
 	}
+	return q.raisedCurrent()
+}
+
+// AnyRaised reports whether some goroutine runs above PASSIVE_LEVEL: when not, every
+// goroutine is at PASSIVE_LEVEL and a routine's IRQL check has nothing to look up. q must
+// not be nil (a world's IRQLs never is).
+func (q *IRQLs) AnyRaised() bool { return q.raised.Load() != 0 }
+
+func (q *IRQLs) raisedCurrent() KIRQL {
 	id := goroutineID()
 	q.mu.Lock()
 	defer q.mu.Unlock()
