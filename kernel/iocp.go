@@ -109,12 +109,16 @@ func (c *CompletionPort) Remove(ctx context.Context, timeout time.Duration) (Com
 		expired = t.C
 	}
 	var r iocpResult
-	select {
-	case r = <-w.ch:
-	case <-expired:
-		r = c.abandonWait(w, STATUS_TIMEOUT)
-	case <-ctx.Done():
-		r = c.abandonWait(w, STATUS_CANCELLED)
+	if done := ctx.Done(); expired == nil && done == nil {
+		r = <-w.ch // INFINITE with no cancellation: a plain receive
+	} else {
+		select {
+		case r = <-w.ch:
+		case <-expired:
+			r = c.abandonWait(w, STATUS_TIMEOUT)
+		case <-done:
+			r = c.abandonWait(w, STATUS_CANCELLED)
+		}
 	}
 	c.mu.Lock()
 	c.free = append(c.free, w)
