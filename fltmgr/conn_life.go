@@ -122,8 +122,8 @@ func (c *Connection) transition(ev lifeEvent) lifeStep {
 		c.mu.Lock()
 		c.life.Store(next)
 		c.cause = s.cause
-		s.gets, s.senders, s.waiters = c.gets, c.senders, c.waiters
-		c.gets, c.senders, c.waiters = nil, nil, waiterSet{}
+		s.gets, s.senders, s.waiters = c.gets.items(), c.senders, c.waiters
+		c.gets, c.senders, c.waiters = getQueue{}, nil, waiterSet{}
 		for _, op := range s.senders {
 			op.inSenders = false
 			op.deliveryStatus = kernel.STATUS_PORT_DISCONNECTED

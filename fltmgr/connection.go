@@ -31,7 +31,7 @@ type Connection struct {
 	msgs rundown // MessageNotify calls in flight on this connection
 
 	mu      sync.Mutex // guards the message path below; taken after filter.mu
-	gets    []getEntry // guarded by mu: pending FilterGetMessage requests, oldest first
+	gets    getQueue   // guarded by mu: pending FilterGetMessage requests, oldest first
 	senders []*sendOp  // guarded by mu: senders waiting for a Get, oldest first
 	waiters waiterSet  // guarded by mu: senders waiting for a reply, by MessageId
 	nextID  uint64     // guarded by mu: the last MessageId given
@@ -129,13 +129,7 @@ func (c *Connection) registerWaiter(op *sendOp) {
 }
 
 // popGet removes the pending Get at index i. mu is held.
-func (c *Connection) popGet(i int) getEntry {
-	g := c.gets[i]
-	n := copy(c.gets[i:], c.gets[i+1:])
-	c.gets[i+n] = getEntry{}
-	c.gets = c.gets[:i+n]
-	return g
-}
+func (c *Connection) popGet(i int) getEntry { return c.gets.remove(i) }
 
 // popSender removes the waiting sender at index i. mu is held.
 func (c *Connection) popSender(i int) *sendOp {
@@ -185,7 +179,7 @@ func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATU
 			return kernel.STATUS_PENDING
 		}
 	}
-	c.gets = append(c.gets, getEntry{buf: buf, tag: tag, done: done})
+	c.gets.push(getEntry{buf: buf, tag: tag, done: done})
 	c.mu.Unlock()
 	return kernel.STATUS_PENDING
 }
@@ -203,19 +197,7 @@ func (c *Connection) copyMessage(g getEntry, op *sendOp) {
 // the connection's lock held: it must only look at the tag.
 func (c *Connection) CancelGets(match func(tag any) bool) int {
 	c.mu.Lock()
-	var cancelled []getEntry
-	kept := c.gets[:0]
-	for _, g := range c.gets {
-		if match == nil || match(g.tag) {
-			cancelled = append(cancelled, g)
-		} else {
-			kept = append(kept, g)
-		}
-	}
-	for i := len(kept); i < len(c.gets); i++ {
-		c.gets[i] = getEntry{}
-	}
-	c.gets = kept
+	cancelled := c.gets.keep(func(g getEntry) bool { return match != nil && !match(g.tag) })
 	c.mu.Unlock()
 	for _, g := range cancelled {
 		g.done.GetCompleted(kernel.STATUS_CANCELLED, 0)
@@ -227,7 +209,7 @@ func (c *Connection) CancelGets(match func(tag any) bool) int {
 func (c *Connection) PendingGets() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.gets)
+	return c.gets.len()
 }
 
 // Reply is the kernel half of FilterReplyMessage (R-USER Reply, R-SEND-8). buf holds
@@ -387,7 +369,7 @@ func (c *Connection) pendingLeftovers() []kernel.Leftover {
 	defer c.mu.Unlock()
 	var out []kernel.Leftover
 	conn := fmt.Sprintf("connection %d", c.id)
-	if n := len(c.gets); n > 0 {
+	if n := c.gets.len(); n > 0 {
 		out = append(out, kernel.Leftover{Kind: kernel.LeftoverPendingGets, Process: c.procName, Object: conn, Count: n})
 	}
 	if n := len(c.senders); n > 0 {

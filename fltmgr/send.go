@@ -258,8 +258,9 @@ func (c *Connection) deliver(op *sendOp, wait bool) kernel.NTSTATUS {
 		c.mu.Unlock()
 		return kernel.STATUS_PORT_DISCONNECTED
 	}
-	for i := range c.gets {
-		if len(c.gets[i].buf) >= need {
+	gets := c.gets.items()
+	for i := range gets {
+		if len(gets[i].buf) >= need {
 			g := c.popGet(i)
 			c.registerWaiter(op)
 			c.mu.Unlock()
@@ -268,7 +269,7 @@ func (c *Connection) deliver(op *sendOp, wait bool) kernel.NTSTATUS {
 		}
 	}
 	var refused getEntry
-	if len(c.gets) > 0 {
+	if c.gets.len() > 0 {
 		refused = c.popGet(0)
 		op.refused = true
 	}
