@@ -310,8 +310,10 @@ func cdrv_Delay(f C.fltemu_frame_t, interval *C.LARGE_INTEGER) C.NTSTATUS {
 		return st(kernel.STATUS_INVALID_PARAMETER)
 	}
 	d, _ := timeoutDuration(interval)
-	if end := fr.h.timedWait("KeDelayExecutionThread"); end != nil && d > 0 {
-		defer end()
+	if d > 0 { // a zero delay is no wait: it takes no observer record
+		if end := fr.h.timedWait("KeDelayExecutionThread"); end != nil {
+			defer end()
+		}
 	}
 	time.Sleep(d)
 	return st(kernel.STATUS_SUCCESS)
