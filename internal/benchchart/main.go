@@ -182,6 +182,7 @@ var growth = []series{
 	{title: "Message size", bench: "MessageSize", key: "B", xlabel: "message bytes", y: "ns/op", base: "chan-ns/op", baseLabel: "channels + the same copies", yLabel: "ns per round trip"},
 	{title: "Pending Gets", bench: "PendingGets", key: "gets", xlabel: "overlapped Gets pending", y: "ns/op", base: "chan-ns/op", baseLabel: "channels", yLabel: "ns per message"},
 	{title: "Waiting senders", bench: "WaitingSenders", key: "senders", xlabel: "kernel senders", y: "ns/op", base: "chan-ns/op", baseLabel: "channels", yLabel: "ns per message"},
+	{title: "First fit, worst case", bench: "FirstFitWorstCase", key: "gets", xlabel: "pending Gets, all but the last too small", y: "ns/op", base: "chan-ns/op", baseLabel: "channels", yLabel: "ns per round trip"},
 	{title: "Idle connections", bench: "IdleConnections", key: "conns", xlabel: "connections to the port", y: "ns/op", base: "chan-ns/op", baseLabel: "channels", yLabel: "ns per round trip"},
 	{title: "Unload", bench: "UnloadScale", key: "conns", xlabel: "connections at unload", y: "ms/unload", yLabel: "ms per unload"},
 }
@@ -239,6 +240,22 @@ func (r *results) tables() string {
 		row("`Throughput` "+strings.ReplaceAll(c, "_", " ")+" (senders, IOCP workers, Gets each), per message", "Throughput/"+c, "chan-ns/op", "channels", "x_chan")
 	}
 	row("`UserToKernel`: FilterSendMessage → MessageNotify, 64 B in/out", "UserToKernel", "direct-ns/op", "direct call", "x_direct")
+	if v, ok := r.get("RoundTrip", "socket_speedup"); ok {
+		fmt.Fprintf(&b, "| `RoundTrip` against a Unix-socket pair (write + read both ways) | %s | socket pair %s | %.1f× faster | |\n",
+			r.cell("RoundTrip", "ns/op", ns), r.cell("RoundTrip", "socket-ns/op", ns), v)
+	}
+	if v, ok := r.get("ConnectChurn", "conns/s"); ok {
+		fmt.Fprintf(&b, "| `ConnectChurn`: connect + close (ConnectNotify, DisconnectNotify) | %.0f k conns/s | Unix-socket connect + close | %s faster | %s |\n",
+			v/1e3, r.cell("ConnectChurn", "socket_speedup", ratio), r.cell("ConnectChurn", "allocs/op", count))
+	}
+	if v, ok := r.get("ScaleIdleConnections", "B/conn"); ok {
+		fmt.Fprintf(&b, "| `ScaleIdleConnections`: 10,000 idle connections | %.0f B and %s goroutines per connection | | | |\n",
+			v, r.cell("ScaleIdleConnections", "goroutines/conn", count))
+	}
+	if v, ok := r.get("FakeTime", "wall-ms/scenario"); ok {
+		x, _ := r.get("FakeTime", "x_realtime")
+		fmt.Fprintf(&b, "| `FakeTime`: a 60 s send timeout in a synctest bubble, world made and torn down | %.3f ms wall | 60 s real | %.0f× | |\n", v, x)
+	}
 	if v, ok := r.get("RoundTripTraceOn", "retained-KiB"); ok {
 		ring, _ := r.get("RoundTripTraceOn", "ring-KiB")
 		fmt.Fprintf(&b, "\nWith the trace on, the world holds %.0f KiB more after the run than before it, whatever the\nnumber of round trips (the ring of the last events is %.0f KiB).\n", v, ring)
