@@ -191,8 +191,8 @@ func guardIntact(p unsafe.Pointer, size int) bool {
 	return firstNot(unsafe.Slice((*byte)(unsafe.Add(p, size)), guardBytes), poolGuard) < 0
 }
 
-// checkAtUnload reports what the driver did not free (R-POOL-1) and freed blocks written after
-// the free (R-POOL-3), then frees everything: the image is gone.
+// checkAtUnload reports what the driver did not free (R-POOL-1), the overruns of those blocks
+// and freed blocks written after the free (R-POOL-3), then frees everything: the image is gone.
 func (ps *poolState) checkAtUnload(h *host, why string) {
 	ps.mu.Lock()
 	live, freed := ps.live, ps.freed
@@ -202,6 +202,12 @@ func (ps *poolState) checkAtUnload(h *host, why string) {
 		a := live[p]
 		h.report(RulePoolLeak, fmt.Sprintf("pool block at %p", p), fmt.Sprintf("%v was still allocated when the driver unloaded (%s)", a, why),
 			"Driver Verifier bugchecks (0xC4/0x62, a driver unloading without freeing its pool); without it the memory leaks until reboot")
+		// A block never freed had its guard checked by nobody: an overrun of a leaked block
+		// would otherwise go unseen.
+		if !a.runtime && !guardIntact(p, a.size) {
+			h.report(RulePoolCorrupt, fmt.Sprintf("pool block at %p", p), fmt.Sprintf("the driver wrote past the end of %v (found at unload)", a),
+				"pool corruption: a bugcheck later, in whoever owns the next block")
+		}
 		C.free(p)
 	}
 	for _, p := range sortedKeys(freed) {

@@ -10,6 +10,7 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/fltemu/fltemu/driverapi"
@@ -64,7 +65,7 @@ func cdrv_FltRegisterFilter(f C.fltemu_frame_t, drv *C.DRIVER_OBJECT, creg *C.FL
 	h := fr.h
 	fr.checkIRQL("FltRegisterFilter", kernel.PASSIVE_LEVEL)
 	if drv == nil || creg == nil || ret == nil {
-		fr.badInput("FltRegisterFilter", "a NULL Driver, Registration or RetFilter")
+		fr.badInput("FltRegisterFilter", "a NULL "+nullArgs([]string{"Driver", "Registration", "RetFilter"}, drv == nil, creg == nil, ret == nil))
 		return st(kernel.STATUS_INVALID_PARAMETER)
 	}
 	if drv != h.cobj {
@@ -343,4 +344,19 @@ func (fr *frame) cstring(s string) *C.char {
 	p := (*C.char)(fr.alloc(C.size_t(len(s) + 1)))
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(p)), len(s)), s)
 	return p
+}
+
+// nullArgs names the arguments that are NULL (null[i] says names[i] is), "Driver and
+// RetFilter": the report says which one the driver got wrong.
+func nullArgs(names []string, null ...bool) string {
+	var got []string
+	for i, n := range null {
+		if n {
+			got = append(got, names[i])
+		}
+	}
+	if len(got) <= 1 {
+		return strings.Join(got, "")
+	}
+	return strings.Join(got[:len(got)-1], ", ") + " and " + got[len(got)-1]
 }

@@ -3,6 +3,9 @@ package cscannerbugs_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -158,5 +161,156 @@ func TestPlantedWaitAtDispatch(t *testing.T) {
 		w.ExpectViolation(kernel.RuleVerify9).Containing("KeWaitForSingleObject", "DISPATCH_LEVEL").Times(1)
 		require.NoError(t, open(t, app, `C:\clean.txt`))
 		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// lineOf is the line of scanner.c that holds code, so that a test can assert the whole text
+// of a report that names its site.
+func lineOf(t *testing.T, code string) int {
+	t.Helper()
+	src, err := os.ReadFile("scanner.c")
+	require.NoError(t, err)
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.Contains(l, code) {
+			return i + 1
+		}
+	}
+	t.Fatalf("scanner.c has no line with %q", code)
+	return 0
+}
+
+// notification is how the reports describe the scanner's notification block.
+func notification(t *testing.T) string {
+	return fmt.Sprintf("1032 bytes tagged 'scnN' allocated at scanner.c:%d", lineOf(t, "notification = ExAllocatePoolZero("))
+}
+
+// R-POOL-3: a write one byte past the end of a block lands in its guard bytes, which the free
+// checks; the report names the block and where the overrun was found.
+func TestPlantedPoolOverrun(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		svc, app := load(t, w, cscannerbugs.BugPoolOverrun)
+		w.ExpectViolation(cdriver.RulePoolCorrupt).Containing(": the driver wrote past the end of " + notification(t) +
+			" (found at ExFreePoolWithTag in PostOperation(IRP_MJ_CREATE)) (on Windows: pool corruption").Times(1)
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+		require.NoError(t, err)
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
+		require.NoError(t, sc.Stop())
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// R-POOL-3: the guard bytes of a block never freed are checked at unload, so the overrun of a
+// leaked block is reported as well as the leak (R-POOL-1).
+func TestPlantedPoolOverrunOfLeakedBlock(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		svc, app := load(t, w, cscannerbugs.BugPoolOverrun|cscannerbugs.BugLeakNotification)
+		w.ExpectViolation(cdriver.RulePoolLeak).Containing(": " + notification(t) + " was still allocated when the driver unloaded (unload)").Times(1)
+		w.ExpectViolation(cdriver.RulePoolCorrupt).Containing(": the driver wrote past the end of " + notification(t) +
+			" (found at unload) (on Windows: pool corruption").Times(1)
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+		require.NoError(t, err)
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
+		require.NoError(t, sc.Stop())
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// R-POOL-3: ExFreePoolWithTag with a tag other than the block's is a tag mismatch
+// (BAD_POOL_CALLER on Windows); the report shows both tags as poolmon would.
+func TestPlantedFreeWithAnotherTag(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		svc, app := load(t, w, cscannerbugs.BugFreeWrongTag)
+		w.ExpectViolation(cdriver.RulePoolCorrupt).Containing(": ExFreePoolWithTag in PostOperation(IRP_MJ_CREATE) with tag 'Wscx' frees " +
+			notification(t) + " (on Windows: BAD_POOL_CALLER bugcheck (0xC2, a tag mismatch)").Times(1)
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+		require.NoError(t, err)
+		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
+		require.NoError(t, sc.Stop())
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// R-ASSERT: a failed NT_ASSERT in a callback is reported with its file:line, the callback
+// and the expression, and the callback goes on (a free build).
+func TestPlantedAssertInCallback(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		_, app := load(t, w, cscannerbugs.BugAssertInPreCreate)
+		w.ExpectViolation(cdriver.RuleAssert).Containing(fmt.Sprintf(`driver "scanner", scanner.c:%d: assertion failed in PreOperation(IRP_MJ_CREATE): Data->Iopb->MajorFunction == IRP_MJ_WRITE (on Windows: a breakpoint on a checked build`,
+			lineOf(t, "NT_ASSERT( Data->Iopb->MajorFunction == IRP_MJ_WRITE )"))).Times(1)
+		require.NoError(t, open(t, app, `C:\clean.txt`))
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// R-VERIFY-9: KeLowerIrql to an IRQL above the current one. The IRQL stays where it was, so
+// the callback returns at the IRQL it was called at and nothing else is reported.
+func TestPlantedLowerIrqlUpward(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		_, app := load(t, w, cscannerbugs.BugLowerIrqlUp)
+		w.ExpectViolation(kernel.RuleVerify9).Containing(`driver "scanner", KeLowerIrql: PreOperation(IRP_MJ_CREATE) lowered the IRQL from PASSIVE_LEVEL to the higher APC_LEVEL (on Windows: IRQL_NOT_LESS_OR_EQUAL bugcheck`).Times(1)
+		require.NoError(t, open(t, app, `C:\clean.txt`))
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// R-VERIFY-9: a callback that raises the IRQL and returns without lowering it; the runtime
+// puts the IRQL back, so the next create is reported on its own.
+func TestPlantedReturnAtRaisedIrql(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		_, app := load(t, w, cscannerbugs.BugReturnAtAPC)
+		w.ExpectViolation(kernel.RuleVerify9).Containing(`driver "scanner", PreOperation(IRP_MJ_CREATE): returned at APC_LEVEL; it was called at PASSIVE_LEVEL (on Windows: IRQL_GT_ZERO_AT_SYSTEM_SERVICE or IRQL_NOT_LESS_OR_EQUAL bugcheck`).Times(2)
+		require.NoError(t, open(t, app, `C:\clean.txt`))
+		require.NoError(t, open(t, app, `C:\clean.txt`))
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// R-VERIFY-9: KeRaiseIrql to APC_LEVEL from a post-write callback, which runs at
+// DISPATCH_LEVEL: a raise to a lower IRQL.
+func TestPlantedRaiseIrqlDownward(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		svc, app := load(t, w, cscannerbugs.BugRaiseIrqlDown)
+		w.ExpectViolation(kernel.RuleVerify9).Containing(`driver "scanner", KeRaiseIrql: PostOperation(IRP_MJ_WRITE) raised the IRQL from DISPATCH_LEVEL to the lower APC_LEVEL (on Windows: IRQL_NOT_GREATER_OR_EQUAL bugcheck`).Times(1)
+		// The scanner watches writes only with its service connected.
+		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+		require.NoError(t, err)
+		h, err := app.CreateFile(`C:\clean.txt`, kernel.GENERIC_READ|kernel.GENERIC_WRITE, 0, nil, harness.OPEN_EXISTING, 0)
+		require.NoError(t, err)
+		_, err = app.WriteFileAt(h, []byte("fine"), 0)
+		require.NoError(t, err)
+		require.NoError(t, app.CloseHandle(h))
+		require.NoError(t, sc.Stop())
+		require.NoError(t, w.Unload("scanner"))
+	})
+}
+
+// R-VERIFY-5: FltRegisterFilter with a NULL Registration fails with STATUS_INVALID_PARAMETER
+// and names the argument, instead of dereferencing it.
+func TestPlantedNullRegistration(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		w.ExpectViolation(kernel.RuleVerify5).Containing(`driver "scanner", FltRegisterFilter: DriverEntry passed a NULL Registration (on Windows: a bugcheck`).Times(1)
+		require.ErrorIs(t, w.Load("scanner", cscannerbugs.New(cscannerbugs.BugNullRegistration)), kernel.E_INVALIDARG)
+		require.False(t, w.FilterManager().Loaded("scanner"))
+	})
+}
+
+// R-VERIFY-5: an FLT_REGISTRATION Version the runtime does not know is refused.
+func TestPlantedRegistrationVersion(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		w.ExpectViolation(kernel.RuleVerify5).Containing(`driver "scanner", FltRegisterFilter: DriverEntry passed an FLT_REGISTRATION with Version 0x0300 (this runtime knows 0x0200 to 0x0203) (on Windows: a bugcheck`).Times(1)
+		require.ErrorIs(t, w.Load("scanner", cscannerbugs.New(cscannerbugs.BugRegistrationVer)), kernel.E_INVALIDARG)
+		require.False(t, w.FilterManager().Loaded("scanner"))
+	})
+}
+
+// R-VERIFY-5: a UNICODE_STRING whose Length is not a whole number of WCHARs is malformed; the
+// port is not created, DriverEntry unregisters and fails.
+func TestPlantedOddUnicodeStringLength(t *testing.T) {
+	harness.Run(t, func(t *testing.T, w *harness.World) {
+		n := len(`\ScannerPort`) * cdriver.WCHARSize()
+		w.ExpectViolation(kernel.RuleVerify5).Containing(fmt.Sprintf(`driver "scanner", FltCreateCommunicationPort: DriverEntry passed a malformed UNICODE_STRING (Length %d, MaximumLength %d, Buffer 0x`,
+			n-1, n+cdriver.WCHARSize())).Times(1)
+		require.ErrorIs(t, w.Load("scanner", cscannerbugs.New(cscannerbugs.BugOddPortNameLength)), kernel.E_INVALIDARG)
+		require.False(t, w.FilterManager().Loaded("scanner"))
 	})
 }

@@ -46,6 +46,15 @@ SCANNER_DATA ScannerData;
 #define BUG_RELEASE_NOT_HELD        0x80    // the pre-create releases a push lock it does not hold
 #define BUG_WRITE_AFTER_FREE        0x100   // the notification is written after it is freed
 #define BUG_WAIT_AT_DISPATCH        0x200   // the pre-create waits, with a timeout, holding a spin lock
+#define BUG_POOL_OVERRUN            0x400   // the notification is written one byte past its end
+#define BUG_FREE_WRONG_TAG          0x800   // the notification is freed with another tag
+#define BUG_ASSERT_IN_PRE_CREATE    0x1000  // the pre-create asserts what only holds for a write
+#define BUG_LOWER_IRQL_UP           0x2000  // the pre-create "lowers" the IRQL to APC_LEVEL
+#define BUG_RETURN_AT_APC           0x4000  // the pre-create raises to APC_LEVEL and returns there
+#define BUG_RAISE_IRQL_DOWN         0x8000  // the post-write "raises" to APC_LEVEL from DISPATCH_LEVEL
+#define BUG_NULL_REGISTRATION       0x10000 // FltRegisterFilter with a NULL Registration
+#define BUG_REGISTRATION_VERSION    0x20000 // FLT_REGISTRATION.Version of a future header
+#define BUG_ODD_PORT_NAME_LENGTH    0x40000 // the port name's Length cuts its last WCHAR in half
 
 ULONG PlantedBugs;
 
@@ -235,6 +244,17 @@ Return Value:
         shortRegistration.Size = FIELD_OFFSET( FLT_REGISTRATION, GenerateFileNameCallback );
         status = FltRegisterFilter( DriverObject, &shortRegistration, &ScannerData.Filter );
 
+    } else if (FlagOn( PlantedBugs, BUG_NULL_REGISTRATION )) {
+
+        status = FltRegisterFilter( DriverObject, NULL, &ScannerData.Filter );
+
+    } else if (FlagOn( PlantedBugs, BUG_REGISTRATION_VERSION )) {
+
+        FLT_REGISTRATION futureRegistration = FilterRegistration;
+
+        futureRegistration.Version = 0x0300;
+        status = FltRegisterFilter( DriverObject, &futureRegistration, &ScannerData.Filter );
+
     } else {
 
         status = FltRegisterFilter( DriverObject,
@@ -252,6 +272,11 @@ Return Value:
     //
 
     RtlInitUnicodeString( &uniString, ScannerPortName );
+
+    if (FlagOn( PlantedBugs, BUG_ODD_PORT_NAME_LENGTH )) {
+
+        uniString.Length -= 1;
+    }
 
     //
     //  We secure the port so only ADMINs & SYSTEM can acecss it.
@@ -512,6 +537,24 @@ Routine Description:
         KeAcquireSpinLock( &BugSpinLock, &oldIrql );
         KeWaitForSingleObject( &BugNeverSet, Executive, KernelMode, FALSE, &timeout );
         KeReleaseSpinLock( &BugSpinLock, oldIrql );
+    }
+
+    if (FlagOn( PlantedBugs, BUG_ASSERT_IN_PRE_CREATE )) {
+
+        NT_ASSERT( Data->Iopb->MajorFunction == IRP_MJ_WRITE );
+    }
+
+    if (FlagOn( PlantedBugs, BUG_LOWER_IRQL_UP )) {
+
+        KeLowerIrql( APC_LEVEL );
+    }
+
+    if (FlagOn( PlantedBugs, BUG_RETURN_AT_APC )) {
+
+        KIRQL oldIrql;
+
+        KeRaiseIrql( APC_LEVEL, &oldIrql );
+        UNREFERENCED_PARAMETER( oldIrql );
     }
 
     if (ScannerData.UserProcess != NULL &&
@@ -778,7 +821,7 @@ Routine Description:
 
 --*/
 {
-    FLT_PREOP_CALLBACK_STATUS returnStatus = FlagOn( PlantedBugs, BUG_SEND_IN_POST_WRITE ) ?
+    FLT_PREOP_CALLBACK_STATUS returnStatus = FlagOn( PlantedBugs, BUG_SEND_IN_POST_WRITE | BUG_RAISE_IRQL_DOWN ) ?
         FLT_PREOP_SUCCESS_WITH_CALLBACK : FLT_PREOP_SUCCESS_NO_CALLBACK;
     NTSTATUS status;
     PSCANNER_STREAM_HANDLE_CONTEXT context;
@@ -997,7 +1040,16 @@ Routine Description:
         DbgPrint( "!!! scanner.sys --- couldn't send message to user-mode to scan file, status 0x%X\n", status );
     }
 
-    if (!FlagOn( PlantedBugs, BUG_LEAK_NOTIFICATION )) {
+    if (FlagOn( PlantedBugs, BUG_POOL_OVERRUN )) {
+
+        ((PUCHAR)notification)[sizeof( SCANNER_NOTIFICATION )] = 0;
+    }
+
+    if (FlagOn( PlantedBugs, BUG_FREE_WRONG_TAG )) {
+
+        ExFreePoolWithTag( notification, 'xcsW' );
+
+    } else if (!FlagOn( PlantedBugs, BUG_LEAK_NOTIFICATION )) {
 
         ExFreePoolWithTag( notification, SCANNER_NOTIFICATION_TAG );
     }
@@ -1165,6 +1217,14 @@ Routine Description:
     UNREFERENCED_PARAMETER( Data );
     UNREFERENCED_PARAMETER( CompletionContext );
     UNREFERENCED_PARAMETER( Flags );
+
+    if (FlagOn( PlantedBugs, BUG_RAISE_IRQL_DOWN )) {
+
+        KIRQL oldIrql;
+
+        KeRaiseIrql( APC_LEVEL, &oldIrql );
+        KeLowerIrql( oldIrql );
+    }
 
     if (FlagOn( PlantedBugs, BUG_SEND_IN_POST_WRITE ) && ScannerData.ClientPort != NULL) {
 
