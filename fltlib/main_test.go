@@ -3,7 +3,7 @@ package fltlib_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/fltemu/fltemu/internal/testmain"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }

@@ -9,13 +9,13 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/fltemu/fltemu/internal/testmain"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/fltemu/fltemu/cdriver/include"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 var idLine = regexp.MustCompile(`(?m)^#define FLTEMU_HEADERS_ID ([0-9a-f]{8})$`)
 

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fltemu/fltemu/internal/testmain"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 // The demo is a smoke test: every step behaves as Windows does.
 func TestDemo(t *testing.T) {

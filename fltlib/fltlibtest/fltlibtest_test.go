@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/fltemu/fltemu/internal/testmain"
 
 	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/fltlib/fltlibtest"
@@ -19,7 +19,7 @@ import (
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannerproto"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 // scannerEnv is the Go port of the WDK scanner on an emulated C: volume: the same driver
 // logic the suite meets on Windows, driven by real (emulated) file opens. The service process

@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fltemu/fltemu/internal/testmain"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 const sample = `goos: linux
 cpu: Test CPU

@@ -4,15 +4,15 @@ import (
 	"context"
 	"testing"
 
+	"github.com/fltemu/fltemu/internal/testmain"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/internal/drvhost"
 	"github.com/fltemu/fltemu/kernel"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 // The thread a host puts in a context is what a driver's PsGetCurrentThread finds there.
 func TestWithThreadIsWhatTheDriverSees(t *testing.T) {

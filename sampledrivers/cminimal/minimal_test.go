@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fltemu/fltemu/internal/testmain"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/fltemu/fltemu/cdriver"
 	"github.com/fltemu/fltemu/fltlib"
@@ -15,7 +15,7 @@ import (
 	"github.com/fltemu/fltemu/sampledrivers/cminimal"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 const portName = `\MinimalPort`
 

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fltemu/fltemu/internal/testmain"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/fltemu/fltemu/cdriver"
 	"github.com/fltemu/fltemu/harness"
@@ -13,7 +13,7 @@ import (
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scannertest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 // The scanner sample's end-to-end scenarios (package scannertest), the ones the Go scanner
 // runs, with the unchanged Go service (scanuser), against the C driver. Its debug output is

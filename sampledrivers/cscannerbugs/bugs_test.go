@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fltemu/fltemu/internal/testmain"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/fltemu/fltemu/cdriver"
 	"github.com/fltemu/fltemu/fsys"
@@ -19,7 +19,7 @@ import (
 	"github.com/fltemu/fltemu/sampledrivers/scanner/scanuser"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 // load mounts C: with a foul .txt and loads the scanner with bugs planted.
 func load(t *testing.T, w *harness.World, bugs uint32) (svc, app *harness.Process) {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/fltemu/fltemu/internal/testmain"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/fltemu/fltemu/driverapi"
 	"github.com/fltemu/fltemu/fltlib"
@@ -15,7 +15,7 @@ import (
 	"github.com/fltemu/fltemu/sampledrivers/minimal"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 func TestMinimalTemplate(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {

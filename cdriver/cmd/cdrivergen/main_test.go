@@ -12,14 +12,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fltemu/fltemu/internal/testmain"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/fltemu/fltemu/cdriver/include"
 	"github.com/fltemu/fltemu/harness"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testmain.Main(m) }
 
 // generateArgs splits the arguments of a go:generate line as go generate does: at spaces,
 // with double-quoted Go strings kept whole.
