@@ -58,10 +58,11 @@ type getEntry struct {
 // Connection.mu, writes the outcome fields, and then sends one token on wake; the sender reads
 // the outcome only after receiving that token.
 type sendOp struct {
-	message  []byte    // the sender's buffer: stable, the sender is blocked while others read it
-	replyBuf []byte    // the reply buffer cut to its capacity; nil for a one-way message
-	id       uint64    // the MessageId, given at delivery (0 for a one-way message)
-	deadline time.Time // when the send times out; zero: never
+	conn     *Connection // the connection it is sent on
+	message  []byte      // the sender's buffer: stable, the sender is blocked while others read it
+	replyBuf []byte      // the reply buffer cut to its capacity; nil for a one-way message
+	id       uint64      // the MessageId, given at delivery (0 for a one-way message)
+	deadline time.Time   // when the send times out; zero: never
 
 	inSenders bool // guarded by Connection.mu: queued in senders, waiting for a Get
 	refused   bool // guarded by Connection.mu: it failed a Get too small for it (R-SEND-4b), once

@@ -72,7 +72,16 @@ func (v *driverView) CloseClientPort(filter driverapi.Filter, clientPort *driver
 
 // SendMessage emulates FltSendMessage.
 func (v *driverView) SendMessage(ctx context.Context, filter driverapi.Filter, clientPort *driverapi.ClientPort, sendBuffer []byte, replyBuffer []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS {
-	return v.m.sendMessage(ctx, filter, clientPort, sendBuffer, replyBuffer, replyLength, timeout)
+	op, st := v.m.sendMessage(ctx, filter, clientPort, sendBuffer, replyBuffer, replyLength, timeout)
+	if op == nil {
+		return st
+	}
+	// The common case (delivered, a reply expected, no timeout, no cancellation) waits for
+	// the reply in this frame rather than in a helper's: after the goroutine switch every
+	// return on the way out is mispredicted, so frames between the driver and the wait cost
+	// each round trip (see harness.Process.FilterGetMessage, which does the same).
+	<-op.wake
+	return op.conn.replied(op, replyLength)
 }
 
 // ---- FileRoutines ----

@@ -57,8 +57,11 @@ func filterName(fi driverapi.Filter) string {
 // The status is the one the user put in the reply header, STATUS_BUFFER_OVERFLOW for a reply
 // longer than the capacity, STATUS_SUCCESS for a delivered one-way message, STATUS_TIMEOUT
 // (a success code!), STATUS_PORT_DISCONNECTED or STATUS_THREAD_IS_TERMINATING.
+//
+// When it returns a non-nil op the message was delivered and the caller waits for the reply:
+// it receives one token from op.wake, then returns op.conn.replied(op, replyLength).
 func (m *Manager) sendMessage(ctx context.Context, fi driverapi.Filter, clientPort *driverapi.ClientPort,
-	sendBuffer []byte, replyBuffer []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS {
+	sendBuffer []byte, replyBuffer []byte, replyLength *uint32, timeout *int64) (*sendOp, kernel.NTSTATUS) {
 	var capacity uint32
 	if replyLength != nil {
 		capacity = *replyLength
@@ -66,33 +69,33 @@ func (m *Manager) sendMessage(ctx context.Context, fi driverapi.Filter, clientPo
 	}
 	f, ok := m.asFilter(fi)
 	if !ok || clientPort == nil {
-		return m.badSendFilter(fi)
+		return nil, m.badSendFilter(fi)
 	}
 	m.checkIRQL("FltSendMessage", maxIRQLSendMessage, f.name)
 	// R-SEND-6: a nil reply buffer is a one-way send whatever *ReplyLength held (read, zeroed,
 	// ignored). R-SEND-7: capacity 0 with a buffer waits for a status-only reply. A buffer
 	// without a length, or a length past the buffer, is written through on Windows.
 	if replyBuffer != nil && (replyLength == nil || int(capacity) > len(replyBuffer)) {
-		return m.badSendReply(f, clientPort, replyBuffer, replyLength, capacity)
+		return nil, m.badSendReply(f, clientPort, replyBuffer, replyLength, capacity)
 	}
 	p := clientPort.Load()
 	if p == nil {
-		return kernel.STATUS_PORT_DISCONNECTED // R-SEND-2
+		return nil, kernel.STATUS_PORT_DISCONNECTED // R-SEND-2
 	}
 	c, ok := p.(*Connection)
 	if !ok || c.f != f {
-		return m.badSendPort(f, p)
+		return nil, m.badSendPort(f, p)
 	}
 	if c.kernelEndpointClosed() {
 		if clientPort.Load() != p {
 			// FltCloseClientPort cleared this very variable after we read it: a race the
 			// driver is allowed to have (R-CLOSECLI-1), not a use after close.
-			return kernel.STATUS_PORT_DISCONNECTED
+			return nil, kernel.STATUS_PORT_DISCONNECTED
 		}
-		return m.sendOnClosedPort(f, c)
+		return nil, m.sendOnClosedPort(f, c)
 	}
 	if st := m.fault(RoutineSendMessage, f.name); st != kernel.STATUS_SUCCESS {
-		return st
+		return nil, st
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -196,40 +199,65 @@ func (d *sendDeadline) stop() {
 
 // send is FltSendMessage on connection c, in three steps that each return with no lock held:
 // deliver the message to a pending Get or queue it; wait until a Get takes it; wait for the
-// reply. reply is the reply buffer cut to its capacity (nil: one-way).
-func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *uint32, timeout *int64) kernel.NTSTATUS {
+// reply. reply is the reply buffer cut to its capacity (nil: one-way). In the common case
+// (delivered at once, a reply expected, no deadline, a ctx that cannot end) it returns op
+// and the caller waits for the reply itself (see Manager.sendMessage); otherwise it returns
+// nil and the call's status.
+func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *uint32, timeout *int64) (*sendOp, kernel.NTSTATUS) {
 	var dl sendDeadline
 	if timeout != nil {
 		dl = newDeadline(timeout)
 	}
-	defer dl.stop()
 	op := c.m.ops.Get().(*sendOp)
-	op.message, op.replyBuf, op.deadline = msg, reply, dl.at
-	defer c.m.putOp(op)
+	op.message, op.replyBuf, op.deadline, op.conn = msg, reply, dl.at, c
 	if c.m.tracing() {
 		c.traceSent(len(msg), len(reply), timeout)
 	}
-
 	st := c.deliver(op, !dl.noWait)
+	if st == kernel.STATUS_SUCCESS && reply != nil && dl.at.IsZero() && ctx.Done() == nil {
+		return op, st
+	}
+	// No defers: no driver code runs here, and the common case above returns without them.
+	st = c.sendRest(ctx, op, &dl, st, replyLength)
+	dl.stop()
+	c.m.putOp(op)
+	return nil, st
+}
+
+// sendRest is send after the delivery step, whose status is st.
+func (c *Connection) sendRest(ctx context.Context, op *sendOp, dl *sendDeadline, st kernel.NTSTATUS, replyLength *uint32) kernel.NTSTATUS {
 	if st == kernel.STATUS_PENDING {
-		st = c.waitForDelivery(ctx, op, &dl)
+		st = c.waitForDelivery(ctx, op, dl)
 	}
 	if st != kernel.STATUS_SUCCESS {
 		c.traceEnd(ctx, op, st, "no receiver")
 		return st
 	}
-	if reply == nil {
+	if op.replyBuf == nil {
 		return kernel.STATUS_SUCCESS // R-SEND-6
 	}
-	if st = c.waitForReply(ctx, op, &dl); st != kernel.STATUS_SUCCESS {
+	if st = c.waitForReply(ctx, op, dl); st != kernel.STATUS_SUCCESS {
 		c.traceEnd(ctx, op, st, "no reply")
 		return st
 	}
+	return c.replyOutcome(op, replyLength)
+}
+
+// replyOutcome is the end of a send whose reply (or the disconnect) claimed op: the reply's
+// length and status.
+func (c *Connection) replyOutcome(op *sendOp, replyLength *uint32) kernel.NTSTATUS {
 	*replyLength = op.replyBytes
 	if op.replyStatus == kernel.STATUS_PORT_DISCONNECTED {
-		c.traceEnd(ctx, op, op.replyStatus, "no reply")
+		c.traceEnd(context.Background(), op, op.replyStatus, "no reply")
 	}
 	return op.replyStatus
+}
+
+// replied ends the common case of send once the caller received op's reply token.
+func (c *Connection) replied(op *sendOp, replyLength *uint32) kernel.NTSTATUS {
+	st := c.replyOutcome(op, replyLength)
+	c.m.putOp(op)
+	return st
 }
 
 //go:noinline
@@ -241,7 +269,7 @@ func (c *Connection) traceSent(msg, reply int, timeout *int64) {
 
 // putOp returns a finished op to the pool.
 func (m *Manager) putOp(op *sendOp) {
-	op.message, op.replyBuf, op.id, op.replyBytes, op.deadline, op.refused = nil, nil, 0, 0, time.Time{}, false
+	op.message, op.replyBuf, op.id, op.replyBytes, op.deadline, op.refused, op.conn = nil, nil, 0, 0, time.Time{}, false, nil
 	m.ops.Put(op)
 }
 
