@@ -63,6 +63,7 @@ type sendOp struct {
 	replyBuf []byte      // the reply buffer cut to its capacity; nil for a one-way message
 	id       uint64      // the MessageId, given at delivery (0 for a one-way message)
 	deadline time.Time   // when the send times out; zero: never
+	sentAt   time.Time   // the time of its "sent" trace event (zero when the trace is off)
 
 	inSenders bool // guarded by Connection.mu: queued in senders, waiting for a Get
 	refused   bool // guarded by Connection.mu: it failed a Get too small for it (R-SEND-4b), once
@@ -164,7 +165,7 @@ func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATU
 			op.deliveryStatus = kernel.STATUS_SUCCESS
 			c.registerWaiter(op)
 			c.mu.Unlock()
-			c.copyMessage(getEntry{buf: buf, tag: tag, done: done}, op)
+			c.copyMessage(getEntry{buf: buf, tag: tag, done: done}, op, false)
 			op.wake <- struct{}{}
 			return kernel.STATUS_PENDING
 		}
@@ -186,10 +187,12 @@ func (c *Connection) Get(buf []byte, tag any, done GetCompletion) kernel.NTSTATU
 }
 
 // copyMessage copies op's message into g's buffer and completes g. op was taken off the
-// queues under mu; its sender is blocked until its token, so its buffer is stable.
-func (c *Connection) copyMessage(g getEntry, op *sendOp) {
+// queues under mu; its sender is blocked until its token, so its buffer is stable. inSend
+// says the sender's own call delivers it (its "delivered" event shares the "sent" event's
+// time: one clock read less per message).
+func (c *Connection) copyMessage(g getEntry, op *sendOp, inSend bool) {
 	written := writeMessage(g.buf, op)
-	c.traceDelivered(op)
+	c.traceDelivered(op, inSend)
 	g.done.GetCompleted(kernel.STATUS_SUCCESS, written)
 }
 
@@ -353,16 +356,19 @@ func (c *Connection) traceUserSend(st kernel.NTSTATUS, in int, n uint32) {
 		WithStatus(st).WithDetail(traceInOut, kernel.TraceArgs{int64(in), int64(n)}))
 }
 
-func (c *Connection) traceDelivered(op *sendOp) {
+func (c *Connection) traceDelivered(op *sendOp, inSend bool) {
 	if c.m.tracing() {
-		c.traceDeliveredEvent(op)
+		c.traceDeliveredEvent(op, inSend)
 	}
 }
 
 //go:noinline
-func (c *Connection) traceDeliveredEvent(op *sendOp) {
-	c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id}.
-		WithDetail(traceBytes, kernel.TraceArgs{int64(len(op.message))}))
+func (c *Connection) traceDeliveredEvent(op *sendOp, inSend bool) {
+	e := kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Process: c.procName, Driver: c.f.name, Conn: c.id, MsgID: op.id}
+	if inSend {
+		e.Time = op.sentAt
+	}
+	c.m.trace(e.WithDetail(traceBytes, kernel.TraceArgs{int64(len(op.message))}))
 }
 
 func (c *Connection) pendingLeftovers() []kernel.Leftover {

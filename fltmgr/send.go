@@ -211,7 +211,7 @@ func (c *Connection) send(ctx context.Context, msg, reply []byte, replyLength *u
 	op := c.m.ops.Get().(*sendOp)
 	op.message, op.replyBuf, op.deadline, op.conn = msg, reply, dl.at, c
 	if c.m.tracing() {
-		c.traceSent(len(msg), len(reply), timeout)
+		c.traceSent(op, timeout)
 	}
 	st := c.deliver(op, !dl.noWait)
 	if st == kernel.STATUS_SUCCESS && reply != nil && dl.at.IsZero() && ctx.Done() == nil {
@@ -261,15 +261,16 @@ func (c *Connection) replied(op *sendOp, replyLength *uint32) kernel.NTSTATUS {
 }
 
 //go:noinline
-func (c *Connection) traceSent(msg, reply int, timeout *int64) {
+func (c *Connection) traceSent(op *sendOp, timeout *int64) {
 	has, v := traceTimeoutArgs(timeout)
-	c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id}.
-		WithDetail(traceSent, kernel.TraceArgs{int64(msg), int64(reply), has, v}))
+	op.sentAt = c.m.world.Trace().Now()
+	c.m.trace(kernel.TraceEvent{Kind: kernel.EvMessageSent, Process: c.procName, Driver: c.f.name, Conn: c.id, Time: op.sentAt}.
+		WithDetail(traceSent, kernel.TraceArgs{int64(len(op.message)), int64(len(op.replyBuf)), has, v}))
 }
 
 // putOp returns a finished op to the pool.
 func (m *Manager) putOp(op *sendOp) {
-	op.message, op.replyBuf, op.id, op.replyBytes, op.deadline, op.refused, op.conn = nil, nil, 0, 0, time.Time{}, false, nil
+	op.message, op.replyBuf, op.id, op.replyBytes, op.deadline, op.sentAt, op.refused, op.conn = nil, nil, 0, 0, time.Time{}, time.Time{}, false, nil
 	m.ops.Put(op)
 }
 
@@ -292,7 +293,7 @@ func (c *Connection) deliver(op *sendOp, wait bool) kernel.NTSTATUS {
 			g := c.popGet(i)
 			c.registerWaiter(op)
 			c.mu.Unlock()
-			c.copyMessage(g, op)
+			c.copyMessage(g, op, true)
 			return kernel.STATUS_SUCCESS
 		}
 	}

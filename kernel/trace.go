@@ -89,6 +89,7 @@ type TraceEvent struct {
 	hasStatus bool
 	render    func(TraceArgs) string
 	args      TraceArgs
+	at        time.Duration // Time as the time since the trace's start: Time is made when read
 }
 
 // TraceArgs are the numbers an event's detail is made of, kept as numbers until the event is
@@ -240,39 +241,43 @@ func (t *Trace) Enabled() bool {
 	return obs != nil && len(*obs) > 0
 }
 
+// Now returns the trace's clock now: the time Add stamps an event with. A caller recording
+// several events of one step reads it once and gives them all that Time (a clock read costs
+// as much as recording an event).
+func (t *Trace) Now() time.Time { return t.start.Add(time.Since(t.start)) }
+
 // Add records e, stamping its sequence number and (if zero) its time, then calls the
 // observers synchronously on the calling goroutine, with no lock of the trace held. Callers
 // must not hold locks an observer may need: an observer may call back into the world (kill a
-// process, for instance).
+// process, for instance). Times never go backwards in recording order: an event's time is
+// raised to the time of the event recorded before it.
 func (t *Trace) Add(e TraceEvent) {
 	rec := !t.off.Load()
 	obs := t.obs.Load()
 	if !rec && (obs == nil || len(*obs) == 0) {
 		return
 	}
-	stamp := e.Time.IsZero()
 	var since time.Duration
-	if stamp {
+	if e.Time.IsZero() {
 		// The start plus the monotonic time since: one clock read where time.Now makes two,
 		// and outside the lock. Inside a synctest bubble time.Since reads the fake clock.
 		since = time.Since(t.start)
+	} else {
+		since = e.Time.Sub(t.start)
 	}
 	t.mu.Lock()
 	t.seq++
 	e.Seq = t.seq
-	if stamp {
-		// Another goroutine may have read the clock later but locked first: times never go
-		// backwards in recording order.
-		since = max(since, t.last)
-		t.last = since
-		e.Time = t.start.Add(since)
-	}
+	// Another goroutine may have read the clock later but locked first.
+	since = max(since, t.last)
+	t.last = since
+	e.at = since
 	if rec {
 		t.recordLocked(&e)
 	}
 	t.mu.Unlock()
 	if obs != nil && len(*obs) > 0 {
-		e = e.resolved()
+		e = t.read(e)
 		for _, o := range *obs {
 			if o.active.Load() {
 				o.fn(e)
@@ -335,6 +340,13 @@ func (t *Trace) recordLocked(e *TraceEvent) {
 	}
 }
 
+// read returns a recorded event as readers see it: its time set, Status and Detail formatted.
+func (t *Trace) read(e TraceEvent) TraceEvent {
+	e = e.resolved()
+	e.Time, e.at = t.start.Add(e.at), 0
+	return e
+}
+
 // inOrderLocked returns the kept events, oldest first, unformatted (sharing no memory with
 // the ring).
 func (t *Trace) inOrderLocked() []TraceEvent {
@@ -349,7 +361,7 @@ func (t *Trace) Events() []TraceEvent {
 	out := t.inOrderLocked()
 	t.mu.Unlock()
 	for i := range out {
-		out[i] = out[i].resolved()
+		out[i] = t.read(out[i])
 	}
 	return out
 }
@@ -377,7 +389,7 @@ func (t *Trace) Filter(kinds ...EventKind) []TraceEvent {
 	}
 	t.mu.Unlock()
 	for i := range out {
-		out[i] = out[i].resolved()
+		out[i] = t.read(out[i])
 	}
 	return out
 }
@@ -389,7 +401,7 @@ func (t *Trace) Table() string {
 	ev, dropped := t.inOrderLocked(), t.dropped
 	t.mu.Unlock()
 	for i := range ev {
-		ev[i] = ev[i].resolved()
+		ev[i] = t.read(ev[i])
 	}
 	table := FormatTable(ev, t.start)
 	if dropped > 0 {
