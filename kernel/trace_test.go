@@ -247,3 +247,22 @@ func TestTraceSteadyStateIsBoundedAndAllocationFree(t *testing.T) {
 	require.Less(t, grown, int64(64<<10), "the heap grew by %d bytes over %d events", grown, n)
 	runtime.KeepAlive(tr)
 }
+
+// An event recorded with a time of its own (read once with Trace.Now for several events of
+// one step) keeps it, unless an event recorded before it is later: times never go backwards
+// in recording order.
+func TestTraceExplicitTimesNeverGoBackwards(t *testing.T) {
+	tr := kernel.New().Trace()
+	early := tr.Now()
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageSent, Time: early})
+	later := early.Add(time.Second)
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageDelivered, Time: later})
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvMessageReplied, Time: early}) // recorded after a later one
+	ev := tr.Events()
+	require.Len(t, ev, 3)
+	require.True(t, ev[0].Time.Equal(early), "%v != %v", ev[0].Time, early)
+	require.True(t, ev[1].Time.Equal(later))
+	require.True(t, ev[2].Time.Equal(later), "raised to the time of the event before it")
+	tr.Add(kernel.TraceEvent{Kind: kernel.EvUserSend}) // stamped: not before the last either
+	require.False(t, tr.Events()[3].Time.Before(later))
+}
