@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fltemu/fltemu/driverapi"
+	"github.com/fltemu/fltemu/fltlib"
 	"github.com/fltemu/fltemu/fltmgr"
 	"github.com/fltemu/fltemu/harness"
 	"github.com/fltemu/fltemu/internal/testdriver"
@@ -324,4 +325,22 @@ func TestFaultKillInsideGet(t *testing.T) {
 		require.Equal(t, kernel.STATUS_PORT_DISCONNECTED, <-done)
 		require.Equal(t, int32(1), d.Disconnects.Load())
 	})
+}
+
+// A FilterGetMessage issued through a Thread with an OVERLAPPED is one call: it is counted
+// once by the fault plan (the second call is the one that fails), and a fault fails it with
+// the status's HRESULT before anything is queued.
+func TestFaultThreadOverlappedGetCountsOnce(t *testing.T) {
+	w, _ := load(t, nil)
+	p := adminProc(w, "svc.exe")
+	h := connect(t, p)
+	require.NoError(t, w.Faults().FailNth(harness.RoutineFilterGetMessage, 2, kernel.STATUS_INSUFFICIENT_RESOURCES))
+	th := p.NewThread()
+	first := &fltlib.Overlapped{}
+	require.Equal(t, kernel.HResultFromWin32(kernel.ERROR_IO_PENDING), th.FilterGetMessage(h, make([]byte, 64), first))
+	require.Equal(t, kernel.HRESULT(0x800705AA), th.FilterGetMessage(h, make([]byte, 64), &fltlib.Overlapped{}))
+	require.NoError(t, p.CancelIoEx(h, nil))
+	_, err := p.GetOverlappedResult(h, first, true)
+	require.ErrorIs(t, err, kernel.ERROR_OPERATION_ABORTED)
+	require.NoError(t, p.CloseHandle(h))
 }
