@@ -333,7 +333,7 @@ func (p *Process) FilterGetMessage(h kernel.Handle, buf []byte, ov *fltlib.Overl
 	// The service's hot loop. It blocks in this frame, not in a helper's: after a goroutine
 	// switch every return on the way out is mispredicted, so each frame between the caller and
 	// the receive costs a round trip several nanoseconds (measured: three extra frames around
-	// each channel operation of the channel baseline add 15-40 %).
+	// each channel operation of the channel baseline add 15-50 %).
 	sg := p.w.syncGets.Get().(*syncGet)
 	pf, hr := p.prepareGet(h, buf)
 	if hr != kernel.S_OK {
