@@ -30,6 +30,17 @@ func load(t *testing.T, w *harness.World, bugs uint32) (svc, app *harness.Proces
 	return w.NewProcess("scanuser.exe", kernel.TokenAdmin()), w.NewProcess("notepad.exe", kernel.TokenStandardUser())
 }
 
+// scanDirtyAndUnload starts the service, has app open the dirty file (the scan denies it),
+// stops the service and unloads the driver: the path on which the planted pool bugs run.
+func scanDirtyAndUnload(t *testing.T, w *harness.World, svc, app *harness.Process) {
+	t.Helper()
+	sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
+	require.NoError(t, err)
+	require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
+	require.NoError(t, sc.Stop())
+	require.NoError(t, w.Unload("scanner"))
+}
+
 func open(t *testing.T, p *harness.Process, path string) error {
 	h, err := p.CreateFile(path, kernel.GENERIC_READ, fsys.FILE_SHARE_READ, nil, harness.OPEN_EXISTING, 0)
 	if err == nil {
@@ -108,11 +119,7 @@ func TestPlantedDoubleFree(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		svc, app := load(t, w, cscannerbugs.BugDoubleFree)
 		w.ExpectViolation(cdriver.RulePoolFree).Containing("double free", "scanner.c:").Times(1)
-		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
-		require.NoError(t, err)
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
-		require.NoError(t, sc.Stop())
-		require.NoError(t, w.Unload("scanner"))
+		scanDirtyAndUnload(t, w, svc, app)
 	})
 }
 
@@ -145,11 +152,7 @@ func TestPlantedWriteAfterFree(t *testing.T) {
 	harness.Run(t, func(t *testing.T, w *harness.World) {
 		svc, app := load(t, w, cscannerbugs.BugWriteAfterFree)
 		w.ExpectViolation(cdriver.RulePoolCorrupt).Containing("written after the block was freed", "'scnN'", "scanner.c:").Times(1)
-		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
-		require.NoError(t, err)
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
-		require.NoError(t, sc.Stop())
-		require.NoError(t, w.Unload("scanner"))
+		scanDirtyAndUnload(t, w, svc, app)
 	})
 }
 
@@ -191,11 +194,7 @@ func TestPlantedPoolOverrun(t *testing.T) {
 		svc, app := load(t, w, cscannerbugs.BugPoolOverrun)
 		w.ExpectViolation(cdriver.RulePoolCorrupt).Containing(": the driver wrote past the end of " + notification(t) +
 			" (found at ExFreePoolWithTag in PostOperation(IRP_MJ_CREATE)) (on Windows: pool corruption").Times(1)
-		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
-		require.NoError(t, err)
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
-		require.NoError(t, sc.Stop())
-		require.NoError(t, w.Unload("scanner"))
+		scanDirtyAndUnload(t, w, svc, app)
 	})
 }
 
@@ -207,11 +206,7 @@ func TestPlantedPoolOverrunOfLeakedBlock(t *testing.T) {
 		w.ExpectViolation(cdriver.RulePoolLeak).Containing(": " + notification(t) + " was still allocated when the driver unloaded (unload)").Times(1)
 		w.ExpectViolation(cdriver.RulePoolCorrupt).Containing(": the driver wrote past the end of " + notification(t) +
 			" (found at unload) (on Windows: pool corruption").Times(1)
-		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
-		require.NoError(t, err)
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
-		require.NoError(t, sc.Stop())
-		require.NoError(t, w.Unload("scanner"))
+		scanDirtyAndUnload(t, w, svc, app)
 	})
 }
 
@@ -222,11 +217,7 @@ func TestPlantedFreeWithAnotherTag(t *testing.T) {
 		svc, app := load(t, w, cscannerbugs.BugFreeWrongTag)
 		w.ExpectViolation(cdriver.RulePoolCorrupt).Containing(": ExFreePoolWithTag in PostOperation(IRP_MJ_CREATE) with tag 'Wscx' frees " +
 			notification(t) + " (on Windows: BAD_POOL_CALLER bugcheck (0xC2, a tag mismatch)").Times(1)
-		sc, err := scanuser.Start(context.Background(), svc, scanuser.Options{})
-		require.NoError(t, err)
-		require.Equal(t, kernel.ERROR_ACCESS_DENIED, open(t, app, `C:\dirty.txt`))
-		require.NoError(t, sc.Stop())
-		require.NoError(t, w.Unload("scanner"))
+		scanDirtyAndUnload(t, w, svc, app)
 	})
 }
 
