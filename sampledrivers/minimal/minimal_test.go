@@ -89,13 +89,16 @@ func Example() {
 	w.Load("minimal", d)
 	svc := w.NewProcess("svc.exe", kernel.TokenAdmin())
 	c, _ := fltlib.Dial(context.Background(), svc, minimal.PortName, nil)
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		if m, err := c.Receive(context.Background()); err == nil {
 			c.Reply(m, kernel.STATUS_SUCCESS, []byte("yes"))
 		}
 	}()
 	reply, st := d.Notify(context.Background(), []byte("ready?"), 8, nil)
 	fmt.Printf("%s %v\n", reply, st)
+	<-served // the Reply has returned: no call of the Conn still holds the handle, so Close closes it
 	c.Close()
 	fmt.Println(w.Close())
 	// Output:
