@@ -376,3 +376,32 @@ func TestClientBadInput(t *testing.T) {
 	require.Equal(t, "echo", string(out[:n]))
 	require.NoError(t, c.Close())
 }
+
+// Close with another goroutine's call still inside the kernel (here a Reply, held in its
+// FilterReplyMessage by a fault predicate) returns at once and leaves the CloseHandle to that
+// call: the handle is open until the call returns, then closed, exactly once. (A test that
+// tears its world down in between sees the handle as a leftover, with a hint saying so.)
+func TestClientCloseLeavesHandleToCallInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &testdriver.Driver{}
+		w := loadTestDriver(t, d)
+		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+		c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
+		require.NoError(t, err)
+		hold, held := make(chan struct{}), make(chan struct{})
+		require.NoError(t, w.Faults().FailIf(harness.RoutineFilterReplyMessage, kernel.STATUS_UNSUCCESSFUL, func(harness.FaultCall) bool {
+			close(held)
+			<-hold
+			return false
+		}))
+		replied := make(chan error, 1)
+		go func() { replied <- c.Reply(&fltlib.Message{ID: 7}, kernel.STATUS_SUCCESS, nil) }()
+		<-held
+		require.NoError(t, c.Close())
+		require.Len(t, p.Kernel().Handles(), 1, "the Reply still inside the kernel keeps the handle")
+		close(hold)
+		require.ErrorIs(t, <-replied, kernel.ERROR_FLT_NO_WAITER_FOR_REPLY)
+		require.Empty(t, p.Kernel().Handles(), "the Reply's return closed it")
+		require.Equal(t, int32(1), d.Disconnects.Load())
+	})
+}

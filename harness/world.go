@@ -485,23 +485,23 @@ func (w *World) AllowOpenHandles() {
 
 // leakedHandles lists the user handles still open in the processes the harness started and
 // the test neither exited nor allowed to keep them.
-func (w *World) leakedHandles(procs []*Process) []kernel.Leftover {
+func (w *World) leakedHandles(procs []*Process) (out []kernel.Leftover, ports bool) {
 	w.mu.Lock()
 	allowed := w.allowOpen
 	w.mu.Unlock()
 	if allowed {
-		return nil
+		return nil, false
 	}
-	var out []kernel.Leftover
 	for _, p := range procs {
 		if p.allowOpen.Load() || p.k.Exited() {
 			continue
 		}
 		for _, h := range p.k.Handles() {
 			out = append(out, handleLeftover(h))
+			ports = ports || h.Object.Type() == TypeFilterConnectionPort
 		}
 	}
-	return out
+	return out, ports
 }
 
 // Close tears the world down and checks that nothing is left. In order:
@@ -540,11 +540,16 @@ func (w *World) Close() error {
 	for _, l := range w.queuedPackets() {
 		problems = append(problems, "leftover at teardown: "+l.String())
 	}
-	if leaked := w.leakedHandles(procs); len(leaked) > 0 {
+	if leaked, ports := w.leakedHandles(procs); len(leaked) > 0 {
 		for _, l := range leaked {
 			problems = append(problems, "leftover at teardown: "+l.String())
 		}
 		problems = append(problems, "(close the handles, or Exit the process; a test that means to leave them open says so with World.AllowOpenHandles or Process.AllowOpenHandles)")
+		if ports {
+			// The one way a closed connection handle can still be open: fltlib.Conn.Close
+			// leaves the CloseHandle to a call of the Conn still inside the kernel.
+			problems = append(problems, "(if a fltlib.Conn you closed owns a connection handle here: the Conn closes it when its last call still inside the kernel returns; wait for the goroutine making that call before the teardown)")
+		}
 	}
 	for _, p := range procs {
 		p.Exit(0)
