@@ -25,6 +25,16 @@ func loadTestDriver(t *testing.T, d *testdriver.Driver) *harness.World {
 	return w
 }
 
+// dialTestPort loads d and connects a service process to its port with Dial.
+func dialTestPort(t *testing.T, d *testdriver.Driver) (*harness.World, *harness.Process, *fltlib.Conn) {
+	t.Helper()
+	w := loadTestDriver(t, d)
+	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
+	c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
+	require.NoError(t, err)
+	return w, p, c
+}
+
 func TestClientDialReceiveReply(t *testing.T) {
 	d := &testdriver.Driver{}
 	w := loadTestDriver(t, d)
@@ -249,10 +259,7 @@ func TestClientReceiveGrows(t *testing.T) {
 func TestClientReceiveUnload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &testdriver.Driver{}
-		w := loadTestDriver(t, d)
-		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-		c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
-		require.NoError(t, err)
+		w, _, c := dialTestPort(t, d)
 		errc := make(chan error, 1)
 		go func() {
 			_, err := c.Receive(context.Background())
@@ -261,7 +268,7 @@ func TestClientReceiveUnload(t *testing.T) {
 		synctest.Wait() // the Receive is blocked in its Get
 		require.NoError(t, w.Unload("test"))
 		require.ErrorIs(t, <-errc, kernel.E_HANDLE) // R-UNLOAD-5
-		_, err = c.Send(context.Background(), []byte("x"), nil)
+		_, err := c.Send(context.Background(), []byte("x"), nil)
 		require.ErrorIs(t, err, kernel.E_HANDLE)
 		require.NoError(t, c.Close())
 	})
@@ -292,10 +299,7 @@ func TestClientReceiveKeepsTheGetHResult(t *testing.T) {
 // net.ErrClosed.
 func TestClientClosedErrors(t *testing.T) {
 	d := &testdriver.Driver{}
-	w := loadTestDriver(t, d)
-	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
-	require.NoError(t, err)
+	_, _, c := dialTestPort(t, d)
 	require.NoError(t, c.Close())
 	_, errRecv := c.Receive(context.Background())
 	_, errSend := c.Send(context.Background(), []byte("x"), nil)
@@ -354,13 +358,10 @@ func TestCancelSynchronousIo(t *testing.T) {
 // does not reach the driver; a nil message or an empty input is E_INVALIDARG.
 func TestClientBadInput(t *testing.T) {
 	d := &testdriver.Driver{}
-	w := loadTestDriver(t, d)
-	p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-	c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
-	require.NoError(t, err)
+	_, _, c := dialTestPort(t, d)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = c.Send(ctx, []byte("x"), make([]byte, 4))
+	_, err := c.Send(ctx, []byte("x"), make([]byte, 4))
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, int32(0), d.Messages.Load())
 	_, err = c.Receive(ctx)
@@ -384,10 +385,7 @@ func TestClientBadInput(t *testing.T) {
 func TestClientCloseLeavesHandleToCallInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &testdriver.Driver{}
-		w := loadTestDriver(t, d)
-		p := w.NewProcess("svc.exe", kernel.TokenAdmin())
-		c, err := fltlib.Dial(context.Background(), p, `\TestPort`, nil)
-		require.NoError(t, err)
+		w, p, c := dialTestPort(t, d)
 		hold, held := make(chan struct{}), make(chan struct{})
 		require.NoError(t, w.Faults().FailIf(harness.RoutineFilterReplyMessage, kernel.STATUS_UNSUCCESSFUL, func(harness.FaultCall) bool {
 			close(held)
